@@ -1,0 +1,128 @@
+"""create_app(settings): the one place where liveloop is wired together."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from liveloop import __version__
+from liveloop.campaigns.api import router as campaigns_router
+from liveloop.events.api import EventsEndpoint
+from liveloop.invites.api import router as invites_router
+from liveloop.kit.db.writer import WriterFailed
+from liveloop.kit.errors import LiveloopError
+from liveloop.leaderboards.api import router as leaderboards_router
+from liveloop.markets.api import router as markets_router
+from liveloop.openapi_extra import add_hot_path_docs
+from liveloop.reports.api import router as reports_router
+from liveloop.rewards.api import router as rewards_router
+from liveloop.runtime import Runtime
+from liveloop.settings import Settings
+from liveloop.sharelink.api import ShareLink
+from liveloop.tenants.auth import current_tenant
+from liveloop.tenants.service import server_secret
+from liveloop.users.api import router as users_router
+
+_STATUS_CODES = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
+                 409: "conflict", 413: "too_large", 415: "unsupported_media_type", 422: "invalid"}
+
+
+def create_app(settings: Settings | None = None) -> Liveloop:
+    settings = settings or Settings()
+    runtime = Runtime.build(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        runtime.db.writer.start(asyncio.get_running_loop())
+        runtime.secret_key = settings.secret_key or await runtime.db.write(
+            lambda conn: server_secret(conn, name="signing", generate=lambda: secrets.token_hex(32))
+        )
+        try:
+            yield
+        finally:
+            runtime.db.close()
+
+    api = FastAPI(
+        title="liveloop",
+        version=__version__,
+        summary="Referral (fission) engine for cross-border live shopping",
+        lifespan=lifespan,
+    )
+    api.state.runtime = runtime
+    _install_error_handlers(api)
+    for router in (campaigns_router, users_router, invites_router, reports_router, leaderboards_router,
+                   rewards_router):
+        api.include_router(router)
+    from fastapi import Depends
+
+    api.include_router(markets_router, dependencies=[Depends(current_tenant)])
+
+    @api.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict:
+        return {"ok": True, "version": __version__}
+
+    add_hot_path_docs(api)
+    return Liveloop(api, runtime)
+
+
+class Liveloop:
+    """The ASGI app: hot paths go straight to bare handlers, everything else to FastAPI."""
+
+    def __init__(self, api: FastAPI, runtime: Runtime) -> None:
+        self.api = api
+        self.runtime = runtime
+        self.state = api.state
+        self._share = ShareLink(runtime)
+        self._events = EventsEndpoint(runtime)
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http":
+            path = scope["path"]
+            if path.startswith("/s/"):
+                await self._share(scope, receive, send)
+                return
+            if path == "/v1/events":
+                await self._events(scope, receive, send)
+                return
+        await self.api(scope, receive, send)
+
+
+def _install_error_handlers(api: FastAPI) -> None:
+    @api.exception_handler(LiveloopError)
+    async def _domain(_request: Request, exc: LiveloopError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status)
+
+    @api.exception_handler(WriterFailed)
+    async def _writer(_request: Request, _exc: WriterFailed) -> JSONResponse:
+        body = {"error": {"code": "unavailable", "message": "nothing was stored; send the request again",
+                          "field": None}}
+        return JSONResponse(body, status_code=503)
+
+    @api.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+        if first.get("type") == "json_invalid":
+            return JSONResponse(
+                {"error": {"code": "bad_request", "message": "body is not valid JSON", "field": None}}, 400
+            )
+        loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
+        # Discriminated unions add the tag to the location ("rules.0.milestone.tiers"): drop it.
+        loc = [p for p in loc if p not in ("reservation_referral", "milestone", "order_commission", "draw")]
+        message = first.get("msg", "invalid").removeprefix("Value error, ")
+        field = ".".join(loc) or None
+        return JSONResponse(
+            {"error": {"code": "invalid", "message": f"{field}: {message}" if field else message, "field": field}},
+            422,
+        )
+
+    @api.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _STATUS_CODES.get(exc.status_code, "error")
+        return JSONResponse({"error": {"code": code, "message": str(exc.detail), "field": None}}, exc.status_code)

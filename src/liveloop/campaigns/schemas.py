@@ -1,0 +1,149 @@
+"""Campaign input as the API accepts it (validated by Pydantic for OpenAPI and clear errors)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Metric = Literal["reservations", "joins", "orders", "gmv"]
+RuleId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+Money = Annotated[str, Field(pattern=r"^\d{1,13}(\.\d{1,6})?$", examples=["5.00"])]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RewardIn(_Strict):
+    kind: Literal["coupon", "cashback", "points", "free_item", "badge", "privilege", "unlock"]
+    amount: Money | None = None
+    percent_off: Annotated[Decimal, Field(gt=0, le=100)] | None = None
+    points: Annotated[int, Field(gt=0, le=10**9)] | None = None
+    sku: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    content: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+
+    @model_validator(mode="after")
+    def _fields_of_kind(self) -> RewardIn:
+        needed = {
+            "cashback": ("amount",),
+            "points": ("points",),
+            "free_item": ("sku",),
+            "badge": ("name",),
+            "privilege": ("name",),
+            "unlock": ("content",),
+        }.get(self.kind)
+        if self.kind == "coupon":
+            if (self.amount is None) == (self.percent_off is None):
+                raise ValueError("a coupon has either an amount or a percent_off")
+        elif needed and any(getattr(self, f) is None for f in needed):
+            raise ValueError(f"a {self.kind} reward needs {', '.join(needed)}")
+        return self
+
+
+class ReservationReferralIn(_Strict):
+    id: RuleId
+    type: Literal["reservation_referral"]
+    referrer_reward: RewardIn
+    referee_reward: RewardIn | None = None
+    max_per_referrer: Annotated[int, Field(ge=1)] | None = None
+
+
+class TierIn(_Strict):
+    at: Annotated[Decimal, Field(gt=0)] = Field(description="count, or an amount for the gmv metric")
+    reward: RewardIn
+
+
+class MilestoneIn(_Strict):
+    id: RuleId
+    type: Literal["milestone"]
+    metric: Metric
+    tiers: Annotated[list[TierIn], Field(min_length=1, max_length=50)]
+
+    @model_validator(mode="after")
+    def _increasing(self) -> MilestoneIn:
+        ats = [t.at for t in self.tiers]
+        if ats != sorted(set(ats)):
+            raise ValueError("tiers must be listed with strictly increasing `at`")
+        if self.metric != "gmv" and any(a != a.to_integral_value() for a in ats):
+            raise ValueError(f"tiers of {self.metric} are whole counts")
+        return self
+
+
+class OrderCommissionIn(_Strict):
+    id: RuleId
+    type: Literal["order_commission"]
+    percent: Annotated[Decimal, Field(gt=0, le=100)]
+    hold_days: Annotated[int, Field(ge=0, le=365)] = 0
+    attribution_days: Annotated[int, Field(ge=0, le=365)] = 0
+
+
+class DrawEntryIn(_Strict):
+    metric: Metric | None = None
+    at_least: Annotated[int, Field(ge=1)] | None = None
+    event: Literal["share"] | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> DrawEntryIn:
+        by_metric = self.metric is not None and self.at_least is not None
+        by_event = self.event is not None
+        if by_metric == by_event or (self.metric is None) != (self.at_least is None):
+            raise ValueError('entry is either {"metric": M, "at_least": N} or {"event": "share"}')
+        return self
+
+
+class DrawIn(_Strict):
+    id: RuleId
+    type: Literal["draw"]
+    entry: DrawEntryIn
+    period: Literal["campaign", "hour"] = "campaign"
+    winners: Annotated[int, Field(ge=1, le=10_000)]
+    prize: RewardIn
+    permit: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    free_entry: bool = False
+
+
+RuleIn = Annotated[
+    ReservationReferralIn | MilestoneIn | OrderCommissionIn | DrawIn, Field(discriminator="type")
+]
+
+
+class LeaderboardIn(_Strict):
+    metric: Metric = "joins"
+    public: bool = True
+
+
+class RoomIn(_Strict):
+    provider: Literal["agora", "livekit"]
+    channel: Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class CampaignCreate(_Strict):
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+    title: Annotated[str, Field(min_length=1, max_length=200)]
+    market: Annotated[str, Field(pattern=r"^[A-Za-z]{2}$")]
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] | None = None
+    timezone: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    starts_at: datetime
+    ends_at: datetime
+    landing_url: Annotated[str, Field(min_length=1, max_length=2000)]
+    budget: Money | None = None
+    leaderboard: LeaderboardIn = Field(default_factory=LeaderboardIn)
+    rules: Annotated[list[RuleIn], Field(max_length=50)] = Field(default_factory=list)
+    room: RoomIn | None = None
+    min_watch_seconds: Annotated[int, Field(ge=0, le=86_400)] | None = None
+
+    @model_validator(mode="after")
+    def _window_and_rules(self) -> CampaignCreate:
+        for name in ("starts_at", "ends_at"):
+            if getattr(self, name).tzinfo is None:
+                raise ValueError(f"{name} needs a UTC offset or Z")
+        if self.ends_at <= self.starts_at:
+            raise ValueError("ends_at must be after starts_at")
+        ids = [r.id for r in self.rules]
+        if len(ids) != len(set(ids)):
+            raise ValueError("rule ids must be unique in the campaign")
+        return self

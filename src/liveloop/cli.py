@@ -1,0 +1,114 @@
+"""The liveloop command: serve, tenant create, migrate, demo."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from liveloop.settings import Settings
+
+app = typer.Typer(help="liveloop: a self-hostable referral engine for cross-border live shopping.",
+                  no_args_is_help=True, add_completion=False)
+tenant_app = typer.Typer(help="Manage tenants (merchants) and their API keys.", no_args_is_help=True)
+app.add_typer(tenant_app, name="tenant")
+
+DatabaseOpt = Annotated[str | None, typer.Option("--database-url", help="or LIVELOOP_DATABASE_URL")]
+
+
+def _settings(database_url: str | None = None, **overrides) -> Settings:
+    values = {k: v for k, v in overrides.items() if v is not None}
+    if database_url:
+        values["database_url"] = database_url
+    settings = Settings(**values)
+    _ensure_sqlite_dir(settings.database_url)
+    return settings
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+
+
+@app.command()
+def migrate(database_url: DatabaseOpt = None) -> None:
+    """Bring the database schema up to date (Alembic)."""
+    from liveloop.kit.db.migrate import upgrade
+
+    settings = _settings(database_url)
+    upgrade(settings.database_url)
+    typer.echo(f"database is up to date: {_redact(settings.database_url)}")
+
+
+@app.command()
+def serve(
+    database_url: DatabaseOpt = None,
+    host: Annotated[str | None, typer.Option(help="or LIVELOOP_HOST")] = None,
+    port: Annotated[int | None, typer.Option(help="or LIVELOOP_PORT")] = None,
+    public_url: Annotated[str | None, typer.Option(help="address viewers reach; or LIVELOOP_PUBLIC_URL")] = None,
+    migrate_db: Annotated[bool, typer.Option("--migrate/--no-migrate", help="migrate before serving")] = True,
+    access_log: Annotated[bool, typer.Option(help="log every request")] = False,
+) -> None:
+    """Run the HTTP service."""
+    import uvicorn
+
+    from liveloop.app import create_app
+    from liveloop.kit.db.migrate import upgrade
+
+    settings = _settings(database_url, host=host, port=port, public_url=public_url)
+    if migrate_db:
+        upgrade(settings.database_url)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, access_log=access_log,
+                loop="auto", http="auto", log_level=os.environ.get("LIVELOOP_LOG_LEVEL", "info"))
+
+
+@tenant_app.command("create")
+def tenant_create(
+    name: str,
+    allowed_host: Annotated[list[str] | None, typer.Option(
+        help="host a landing URL may point to (repeatable); any https host when none is given")] = None,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Create a tenant; its new API key is the last line printed."""
+    from liveloop.kit import clock
+    from liveloop.kit.db.dialect import create_engine
+    from liveloop.kit.db.migrate import upgrade
+    from liveloop.tenants.service import create_tenant
+
+    settings = _settings(database_url)
+    upgrade(settings.database_url)
+    engine = create_engine(settings.database_url)
+    with engine.begin() as conn:
+        tenant, key = create_tenant(conn, name=name, allowed_hosts=allowed_host or [], now=clock.now_ms())
+    engine.dispose()
+    typer.echo(f"tenant {tenant.id} ({name}) created; allowed hosts: {json.dumps(list(tenant.allowed_hosts))}")
+    typer.echo("API key (shown once, stored only as a hash):")
+    typer.echo(key)
+
+
+@app.command()
+def demo(
+    database_url: DatabaseOpt = None,
+    port: Annotated[int, typer.Option(help="port of the demo server")] = 8000,
+    viewers: Annotated[int, typer.Option(help="size of the simulated audience")] = 3000,
+    keep_running: Annotated[bool, typer.Option("--keep-running/--exit", help="leave the server up")] = True,
+) -> None:
+    """Start a server on SQLite, create a demo tenant and live campaign, drive an audience through it."""
+    from liveloop.demo import run_demo
+
+    settings = _settings(database_url or "sqlite:///var/demo.db", port=port)
+    raise typer.Exit(run_demo(settings, viewers=viewers, keep_running=keep_running))
+
+
+def _redact(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,1 @@
+"""The pure core: campaign state + event + now -> effects. No I/O, no framework imports."""

@@ -1,0 +1,42 @@
+"""An incremental leaderboard: top N and any user's rank in O(log n), never a sort per request.
+
+Order (SPEC section 3): highest score first, then who reached the score first, then user_id.
+"""
+
+from __future__ import annotations
+
+from sortedcontainers import SortedList
+
+
+class Leaderboard:
+    __slots__ = ("_keys", "_sorted")
+
+    def __init__(self) -> None:
+        self._sorted: SortedList = SortedList()
+        self._keys: dict[str, tuple[int, int, str]] = {}
+
+    def update(self, user_id: str, score: int, reached_at: int) -> None:
+        old = self._keys.pop(user_id, None)
+        if old is not None:
+            self._sorted.remove(old)
+        if score > 0:
+            key = (-score, reached_at, user_id)
+            self._keys[user_id] = key
+            self._sorted.add(key)
+
+    def top(self, limit: int) -> list[tuple[int, str, int]]:
+        """[(rank, user_id, score)] of the first `limit` entries."""
+        return [(i + 1, key[2], -key[0]) for i, key in enumerate(self._sorted.islice(0, limit))]
+
+    def score(self, user_id: str) -> int:
+        key = self._keys.get(user_id)
+        return -key[0] if key is not None else 0
+
+    def rank(self, user_id: str) -> int | None:
+        key = self._keys.get(user_id)
+        if key is None:
+            return None
+        return self._sorted.index(key) + 1
+
+    def __len__(self) -> int:
+        return len(self._sorted)

@@ -1,0 +1,187 @@
+"""Value types of the engine: campaign configuration, events, rewards and effects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+METRICS = ("reservations", "joins", "orders", "gmv")
+EVENT_TYPES = (
+    "click",
+    "reservation",
+    "room_join",
+    "room_leave",
+    "share",
+    "order_paid",
+    "order_refunded",
+)
+REWARD_KINDS = ("coupon", "cashback", "points", "free_item", "badge", "privilege", "unlock")
+
+
+@dataclass(frozen=True, slots=True)
+class RewardSpec:
+    """What a rule grants; `amount` is in minor units of the campaign currency."""
+
+    kind: str
+    amount: int | None = None
+    percent_off: Decimal | None = None
+    points: int | None = None
+    sku: str | None = None
+    name: str | None = None
+    content: str | None = None
+
+    @property
+    def monetary(self) -> bool:
+        """Coupons with an amount and cashback count against the campaign budget."""
+        return self.amount is not None and self.kind in ("coupon", "cashback")
+
+
+@dataclass(frozen=True, slots=True)
+class ReservationReferralRule:
+    id: str
+    referrer_reward: RewardSpec
+    referee_reward: RewardSpec | None = None
+    max_per_referrer: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Tier:
+    at: int  # a count, or minor units for gmv
+    reward: RewardSpec
+
+
+@dataclass(frozen=True, slots=True)
+class MilestoneRule:
+    id: str
+    metric: str
+    tiers: tuple[Tier, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OrderCommissionRule:
+    id: str
+    percent: Decimal
+    hold_days: int = 0
+    attribution_days: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DrawRule:
+    """Validated and stored; running draws is outside the per-event engine."""
+
+    id: str
+    winners: int
+    prize: RewardSpec
+    period: str = "campaign"
+    entry_metric: str | None = None
+    entry_at_least: int | None = None
+    entry_event: str | None = None
+    permit: str | None = None
+    free_entry: bool = False
+
+
+Rule = ReservationReferralRule | MilestoneRule | OrderCommissionRule | DrawRule
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignConfig:
+    tenant_id: str
+    id: str
+    currency: str
+    starts_at: int  # epoch ms
+    ends_at: int  # epoch ms
+    budget: int | None = None  # minor units
+    leaderboard_metric: str = "joins"
+    rules: tuple[Rule, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """An accepted, validated event; `user_id` is None for an anonymous share-link click."""
+
+    id: str
+    type: str
+    user_id: str | None
+    at: int
+    ref: str | None = None
+    order_id: str | None = None
+    amount: int | None = None  # minor units of `currency`
+    currency: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    status: str
+    reason: str | None
+    cause_event_id: str
+    at: int
+
+
+@dataclass(slots=True)
+class Reward:
+    id: str
+    rule_id: str
+    user_id: str
+    role: str
+    spec: RewardSpec
+    amount: int | None
+    currency: str
+    status: str
+    reason: str | None
+    cause_event_id: str
+    created_at: int
+    available_at: int | None
+    order_id: str | None = None
+    history: list[StatusChange] = field(default_factory=list)
+
+    def counts_against_budget(self) -> bool:
+        return self.spec.kind in ("coupon", "cashback") and self.amount is not None and (
+            self.status in ("available", "pending")
+        )
+
+    def status_at(self, now: int) -> str:
+        """A pending reward becomes available once its hold has passed."""
+        if self.status == "pending" and self.available_at is not None and now >= self.available_at:
+            return "available"
+        return self.status
+
+
+@dataclass(frozen=True, slots=True)
+class NewUser:
+    user_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Attributed:
+    referee: str
+    referrer: str
+    event_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class RewardIssued:
+    reward: Reward
+
+
+@dataclass(frozen=True, slots=True)
+class RewardStatusChanged:
+    reward: Reward
+    change: StatusChange
+
+
+@dataclass(frozen=True, slots=True)
+class FriendActivity:
+    """A referee did something its referrer wants to hear about (for the viewer stream)."""
+
+    referrer: str
+    friend: str | None
+    kind: str  # clicked | reserved | joined
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreChanged:
+    user_id: str
+    score: int
+
+
+Effect = NewUser | Attributed | RewardIssued | RewardStatusChanged | FriendActivity | ScoreChanged

@@ -1,0 +1,411 @@
+"""Campaign state and the one function that advances it: `apply(state, event, now) -> effects`.
+
+Everything here is deterministic: the same events in the same order give the same state and the
+same ledger, which is what lets the storage layer rebuild a campaign by replaying its event log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from bisect import insort
+from dataclasses import dataclass, field
+
+from liveloop.engine.leaderboard import Leaderboard
+from liveloop.engine.model import (
+    Attributed,
+    CampaignConfig,
+    Effect,
+    Event,
+    FriendActivity,
+    MilestoneRule,
+    NewUser,
+    OrderCommissionRule,
+    ReservationReferralRule,
+    Reward,
+    RewardIssued,
+    RewardSpec,
+    RewardStatusChanged,
+    ScoreChanged,
+    StatusChange,
+)
+from liveloop.kit.money import percent_of
+
+DAY_MS = 86_400_000
+
+
+@dataclass(slots=True)
+class Participant:
+    """A user who has had at least one event in the campaign."""
+
+    referrer: str | None = None
+    reservation_at: int | None = None  # earliest qualifying reservation
+    join_at: int | None = None  # earliest qualifying room join
+    shares: int = 0
+
+
+@dataclass(slots=True)
+class ReferrerStats:
+    """What the referees of one code owner achieved. Time lists stay sorted (tie order)."""
+
+    clicks: int = 0
+    referees: int = 0
+    reservation_times: list[int] = field(default_factory=list)
+    join_times: list[int] = field(default_factory=list)
+    order_times: list[tuple[int, str]] = field(default_factory=list)
+    gmv_times: list[tuple[int, str]] = field(default_factory=list)
+    gmv: int = 0
+
+    def metric(self, name: str) -> int:
+        if name == "reservations":
+            return len(self.reservation_times)
+        if name == "joins":
+            return len(self.join_times)
+        if name == "orders":
+            return len(self.order_times)
+        return self.gmv
+
+    def reached_at(self, name: str) -> int:
+        """When the current score was reached: the n-th earliest qualifying time."""
+        if name == "reservations":
+            return self.reservation_times[-1] if self.reservation_times else 0
+        if name == "joins":
+            return self.join_times[-1] if self.join_times else 0
+        if name == "orders":
+            return self.order_times[-1][0] if self.order_times else 0
+        return self.gmv_times[-1][0] if self.gmv_times else 0
+
+    def metrics(self) -> dict[str, int]:
+        return {
+            "clicks": self.clicks,
+            "referees": self.referees,
+            "reservations": len(self.reservation_times),
+            "joins": len(self.join_times),
+            "orders": len(self.order_times),
+            "gmv": self.gmv,
+        }
+
+
+@dataclass(slots=True)
+class Order:
+    user_id: str
+    referrer: str | None
+    at: int
+    amount: int | None  # minor units of the campaign currency; None when not convertible
+    refunded: bool = False
+
+
+@dataclass(slots=True)
+class FunnelSide:
+    clicks: int = 0
+    users: int = 0
+    reservations: int = 0
+    joins: int = 0
+    orders: int = 0
+    gmv: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "clicks": self.clicks,
+            "users": self.users,
+            "reservations": self.reservations,
+            "joins": self.joins,
+            "orders": self.orders,
+            "gmv": self.gmv,
+        }
+
+
+def reward_id(config: CampaignConfig, rule_id: str, user_id: str, cause: str) -> str:
+    """Deterministic: the same (campaign, rule, user, cause) is always the same reward."""
+    raw = "\x1f".join((config.tenant_id, config.id, rule_id, user_id, cause)).encode()
+    return "rw_" + hashlib.sha256(raw).hexdigest()[:24]
+
+
+class CampaignState:
+    """Everything the engine knows about one campaign, rebuilt from its event log on load."""
+
+    def __init__(self, config: CampaignConfig, codes: dict[str, str] | None = None) -> None:
+        self.config = config
+        self.codes: dict[str, str] = dict(codes or {})
+        self.participants: dict[str, Participant] = {}
+        self.referrers: dict[str, ReferrerStats] = {}
+        self.orders: dict[str, Order] = {}
+        self.rewards: dict[str, Reward] = {}
+        self.rewards_by_user: dict[str, list[Reward]] = {}
+        self.rewards_by_order: dict[str, list[Reward]] = {}
+        self.cap_used: dict[tuple[str, str], int] = {}
+        self.budget_used = 0
+        self.referred = FunnelSide()
+        self.organic = FunnelSide()
+        self.leaderboard = Leaderboard()
+        self.events_applied = 0
+        self.last_seq = 0  # highest event-log sequence applied (set by the storage layer)
+        self._reservation_rules = [r for r in config.rules if isinstance(r, ReservationReferralRule)]
+        self._milestone_rules = [r for r in config.rules if isinstance(r, MilestoneRule)]
+        self._commission_rules = [r for r in config.rules if isinstance(r, OrderCommissionRule)]
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def stats(self, user_id: str) -> ReferrerStats:
+        return self.referrers.get(user_id) or ReferrerStats()
+
+    def score(self, user_id: str) -> int:
+        return self.stats(user_id).metric(self.config.leaderboard_metric)
+
+    # -- the engine ----------------------------------------------------------------------
+
+    def apply(self, ev: Event, now: int) -> list[Effect]:
+        """Advance the state by one accepted, non-duplicate event; return what happened."""
+        effects: list[Effect] = []
+        self.events_applied += 1
+        owner = self.codes.get(ev.ref) if ev.ref else None
+        uid = ev.user_id
+        if uid is None:
+            # An anonymous click on a share link: it counts for the link's owner only.
+            self._count_click(owner, effects)
+            return effects
+
+        person = self.participants.get(uid)
+        if person is None:
+            person = Participant()
+            self.participants[uid] = person
+            effects.append(NewUser(uid))
+            # First touch: only the user's first event in the campaign can attribute them.
+            if owner is not None and owner != uid:
+                person.referrer = owner
+                self._referrer(owner).referees += 1
+                effects.append(Attributed(uid, owner, ev.id))
+            (self.referred if person.referrer else self.organic).users += 1
+
+        kind = ev.type
+        if kind == "click":
+            self._count_click(owner if owner != uid else None, effects, friend=uid)
+        elif kind == "reservation":
+            self._on_reservation(person, ev, now, effects)
+        elif kind == "room_join":
+            self._on_join(person, ev, now, effects)
+        elif kind == "order_paid":
+            self._on_order_paid(person, ev, now, effects)
+        elif kind == "order_refunded":
+            self._on_order_refunded(ev, now, effects)
+        elif kind == "share":
+            person.shares += 1
+        return effects
+
+    def _referrer(self, user_id: str) -> ReferrerStats:
+        stats = self.referrers.get(user_id)
+        if stats is None:
+            stats = self.referrers[user_id] = ReferrerStats()
+        return stats
+
+    def _count_click(self, owner: str | None, effects: list[Effect], friend: str | None = None) -> None:
+        if owner is None:
+            self.organic.clicks += 1
+            return
+        self.referred.clicks += 1
+        self._referrer(owner).clicks += 1
+        effects.append(FriendActivity(owner, friend, "clicked"))
+
+    def _on_reservation(self, person: Participant, ev: Event, now: int, effects: list[Effect]) -> None:
+        if ev.at >= self.config.starts_at:
+            return
+        previous = person.reservation_at
+        if previous is not None and ev.at >= previous:
+            return
+        person.reservation_at = ev.at
+        referrer = person.referrer
+        if previous is None:
+            (self.referred if referrer else self.organic).reservations += 1
+        if referrer is None:
+            return
+        stats = self._referrer(referrer)
+        if previous is not None:
+            stats.reservation_times.remove(previous)
+        insort(stats.reservation_times, ev.at)
+        if previous is None:
+            effects.append(FriendActivity(referrer, ev.user_id, "reserved"))
+            for rule in self._reservation_rules:
+                self._fire_reservation_referral(rule, referrer, ev, now, effects)
+        self._metric_changed(referrer, stats, ev, now, effects)
+
+    def _on_join(self, person: Participant, ev: Event, now: int, effects: list[Effect]) -> None:
+        if not (self.config.starts_at <= ev.at <= self.config.ends_at):
+            return
+        previous = person.join_at
+        if previous is not None and ev.at >= previous:
+            return
+        person.join_at = ev.at
+        referrer = person.referrer
+        if previous is None:
+            (self.referred if referrer else self.organic).joins += 1
+        if referrer is None:
+            return
+        stats = self._referrer(referrer)
+        if previous is not None:
+            stats.join_times.remove(previous)
+        insort(stats.join_times, ev.at)
+        if previous is None:
+            effects.append(FriendActivity(referrer, ev.user_id, "joined"))
+        self._metric_changed(referrer, stats, ev, now, effects)
+
+    def _on_order_paid(self, person: Participant, ev: Event, now: int, effects: list[Effect]) -> None:
+        order_id = ev.order_id
+        if order_id is None or order_id in self.orders:
+            return  # the same order paid twice under two event ids counts once
+        convertible = ev.currency == self.config.currency
+        amount = ev.amount if convertible else None
+        referrer = person.referrer
+        order = Order(ev.user_id or "", referrer, ev.at, amount)
+        self.orders[order_id] = order
+        side = self.referred if referrer else self.organic
+        side.orders += 1
+        side.gmv += amount or 0
+        if referrer is None:
+            return
+        stats = self._referrer(referrer)
+        insort(stats.order_times, (ev.at, order_id))
+        if amount is not None:
+            insort(stats.gmv_times, (ev.at, order_id))
+            stats.gmv += amount
+        for rule in self._commission_rules:
+            self._fire_commission(rule, referrer, order_id, amount, ev, now, effects)
+        self._metric_changed(referrer, stats, ev, now, effects)
+
+    def _on_order_refunded(self, ev: Event, now: int, effects: list[Effect]) -> None:
+        order = self.orders.get(ev.order_id or "")
+        if order is None or order.refunded:
+            return
+        order.refunded = True
+        referrer = order.referrer
+        side = self.referred if referrer else self.organic
+        side.orders -= 1
+        side.gmv -= order.amount or 0
+        for reward in self.rewards_by_order.get(ev.order_id or "", ()):
+            if reward.status in ("available", "pending"):
+                self._change_status(reward, "void", "refund", ev, now, effects)
+        if referrer is None:
+            return
+        stats = self._referrer(referrer)
+        stats.order_times.remove((order.at, ev.order_id))
+        if order.amount is not None:
+            stats.gmv_times.remove((order.at, ev.order_id))
+            stats.gmv -= order.amount
+        self._metric_changed(referrer, stats, ev, now, effects)
+
+    # -- rules ---------------------------------------------------------------------------
+
+    def _fire_reservation_referral(
+        self, rule: ReservationReferralRule, referrer: str, ev: Event, now: int, effects: list[Effect]
+    ) -> None:
+        referee = ev.user_id or ""
+        cap_key = (rule.id, referrer)
+        capped = rule.max_per_referrer is not None and self.cap_used.get(cap_key, 0) >= rule.max_per_referrer
+        granted = self._grant(
+            rule.id, referrer, "referrer", rule.referrer_reward, ev, now, effects,
+            cause=f"referee:{referee}", declined="cap" if capped else None,
+        )
+        if granted is not None and granted.status != "declined":
+            self.cap_used[cap_key] = self.cap_used.get(cap_key, 0) + 1
+        if rule.referee_reward is not None:
+            self._grant(rule.id, referee, "referee", rule.referee_reward, ev, now, effects, cause="reservation")
+
+    def _fire_commission(
+        self,
+        rule: OrderCommissionRule,
+        referrer: str,
+        order_id: str,
+        amount: int | None,
+        ev: Event,
+        now: int,
+        effects: list[Effect],
+    ) -> None:
+        config = self.config
+        if not (config.starts_at <= ev.at <= config.ends_at + rule.attribution_days * DAY_MS):
+            return
+        if amount is None:
+            # An order in another currency than the campaign's, with no rate to convert it.
+            spec = RewardSpec(kind="cashback", amount=ev.amount)
+            self._grant(rule.id, referrer, "referrer", spec, ev, now, effects,
+                        cause=f"order:{order_id}", declined="fx", order_id=order_id)
+            return
+        cashback = percent_of(amount, rule.percent)
+        if cashback <= 0:
+            return
+        spec = RewardSpec(kind="cashback", amount=cashback)
+        hold = rule.hold_days * DAY_MS
+        self._grant(
+            rule.id, referrer, "referrer", spec, ev, now, effects, cause=f"order:{order_id}",
+            available_at=ev.at + hold if hold else None, order_id=order_id,
+        )
+
+    def _metric_changed(self, user_id: str, stats: ReferrerStats, ev: Event, now: int, effects: list[Effect]) -> None:
+        for rule in self._milestone_rules:
+            value = stats.metric(rule.metric)
+            for tier in rule.tiers:
+                if value >= tier.at:
+                    self._grant(rule.id, user_id, "achiever", tier.reward, ev, now, effects, cause=f"tier:{tier.at}")
+        metric = self.config.leaderboard_metric
+        score = stats.metric(metric)
+        before = self.leaderboard.score(user_id)
+        self.leaderboard.update(user_id, score, stats.reached_at(metric))
+        if score != before:
+            effects.append(ScoreChanged(user_id, score))
+
+    # -- the ledger ----------------------------------------------------------------------
+
+    def _grant(
+        self,
+        rule_id: str,
+        user_id: str,
+        role: str,
+        spec: RewardSpec,
+        ev: Event,
+        now: int,
+        effects: list[Effect],
+        *,
+        cause: str,
+        declined: str | None = None,
+        available_at: int | None = None,
+        order_id: str | None = None,
+    ) -> Reward | None:
+        rid = reward_id(self.config, rule_id, user_id, cause)
+        if rid in self.rewards:
+            return None  # rewarded exactly once
+        reason = declined
+        if reason is None and spec.monetary and self.config.budget is not None:
+            if self.budget_used + (spec.amount or 0) > self.config.budget:
+                reason = "budget"
+        if reason is not None:
+            status = "declined"
+        elif available_at is not None and available_at > ev.at:
+            status = "pending"
+        else:
+            status = "available"
+            available_at = None
+        reward = Reward(
+            id=rid, rule_id=rule_id, user_id=user_id, role=role, spec=spec, amount=spec.amount,
+            currency=self.config.currency, status=status, reason=reason, cause_event_id=ev.id,
+            created_at=now, available_at=available_at if status == "pending" else None,
+            order_id=order_id,
+        )
+        reward.history.append(StatusChange(status, reason, ev.id, now))
+        if reward.counts_against_budget():
+            self.budget_used += reward.amount or 0
+        self.rewards[rid] = reward
+        self.rewards_by_user.setdefault(user_id, []).append(reward)
+        if order_id is not None:
+            self.rewards_by_order.setdefault(order_id, []).append(reward)
+        effects.append(RewardIssued(reward))
+        return reward
+
+    def _change_status(
+        self, reward: Reward, status: str, reason: str | None, ev: Event, now: int, effects: list[Effect]
+    ) -> None:
+        if reward.counts_against_budget():
+            self.budget_used -= reward.amount or 0
+        reward.status = status
+        reward.reason = reason
+        change = StatusChange(status, reason, ev.id, now)
+        reward.history.append(change)
+        if reward.counts_against_budget():
+            self.budget_used += reward.amount or 0
+        effects.append(RewardStatusChanged(reward, change))

@@ -1,0 +1,40 @@
+"""POST /v1/events: batch ingestion. A bare ASGI handler on the hot path."""
+
+from __future__ import annotations
+
+import orjson
+
+from liveloop.kit import clock
+from liveloop.kit.asgi import header, read_body, send_error, send_json
+from liveloop.kit.db.writer import WriterFailed
+from liveloop.kit.errors import BadRequest, LiveloopError, MethodNotAllowed, TooLarge, Unavailable
+
+
+class EventsEndpoint:
+    def __init__(self, runtime) -> None:
+        self._rt = runtime
+
+    async def __call__(self, scope, receive, send) -> None:
+        rt = self._rt
+        try:
+            if scope["method"] != "POST":
+                raise MethodNotAllowed("use POST")
+            tenant = await rt.api_keys.tenant(header(scope, b"authorization") or None)
+            body = await read_body(scope, receive, rt.settings.max_body_bytes)
+            try:
+                payload = orjson.loads(body)
+            except orjson.JSONDecodeError as exc:
+                raise BadRequest(f"body is not valid JSON: {exc}") from None
+            if not isinstance(payload, dict) or not isinstance(payload.get("events"), list):
+                raise BadRequest('body must be {"events": [...]}', field="events")
+            batch = payload["events"]
+            if len(batch) > rt.settings.max_batch_events:
+                raise TooLarge(f"at most {rt.settings.max_batch_events} events per batch", field="events")
+            result = await rt.ingestor.ingest(tenant.id, batch, now=clock.now_ms())
+        except LiveloopError as exc:
+            await send_error(send, exc)
+            return
+        except WriterFailed:
+            await send_error(send, Unavailable("the batch was not stored; send it again"))
+            return
+        await send_json(send, 200, result.as_dict())

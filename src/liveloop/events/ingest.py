@@ -1,0 +1,170 @@
+"""Event ingestion: dedupe, apply to the engine in arrival order, write once, reply when durable."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from liveloop.engine.model import Event, NewUser, RewardIssued, RewardStatusChanged
+from liveloop.events.live import LiveCampaign, LiveCampaigns
+from liveloop.events.models import events
+from liveloop.events.validate import EventIn, parse_event
+from liveloop.kit.db.database import Database
+from liveloop.kit.db.dialect import insert_ignore
+from liveloop.kit.errors import LiveloopError
+from liveloop.rewards.ledger import LedgerRows, LedgerWrites
+from liveloop.users.models import users
+
+RECENT_IDS = 1_000_000
+
+
+class DuplicateRace(Exception):
+    """An event id the engine took as new was already in the log: the state must be rebuilt."""
+
+
+class RecentIds:
+    """Event ids applied lately, per tenant, so concurrent retries are caught before the log."""
+
+    def __init__(self, capacity: int = RECENT_IDS) -> None:
+        self._set: set[tuple[str, str]] = set()
+        self._order: deque[tuple[str, str]] = deque()
+        self._capacity = capacity
+
+    def __contains__(self, key: tuple[str, str]) -> bool:
+        return key in self._set
+
+    def add(self, key: tuple[str, str]) -> None:
+        self._set.add(key)
+        self._order.append(key)
+        if len(self._order) > self._capacity:
+            self._set.discard(self._order.popleft())
+
+    def clear(self) -> None:
+        self._set.clear()
+        self._order.clear()
+
+
+@dataclass(slots=True)
+class BatchResult:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[dict] = field(default_factory=list)
+    effects: list = field(default_factory=list)  # (LiveCampaign, effect) to publish after commit
+
+    def as_dict(self) -> dict:
+        return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected}
+
+
+class Ingestor:
+    def __init__(self, db: Database, live: LiveCampaigns, *, future_tolerance_ms: int) -> None:
+        self._db = db
+        self._live = live
+        self._recent = RecentIds()
+        self._future_tolerance_ms = future_tolerance_ms
+        self._insert_events = insert_ignore(db.dialect, events)
+        self._insert_users = insert_ignore(db.dialect, users)
+
+    def forget(self) -> None:
+        self._recent.clear()
+
+    async def ingest(self, tenant_id: str, raw_events: list, *, now: int) -> BatchResult:
+        result = BatchResult()
+        parsed: list[tuple[int, EventIn, Event]] = []
+        for index, raw in enumerate(raw_events):
+            try:
+                inp, ev = parse_event(raw, now=now, future_tolerance_ms=self._future_tolerance_ms)
+            except LiveloopError as exc:
+                result.rejected.append({"index": index, "error": exc.body()["error"]})
+                continue
+            parsed.append((index, inp, ev))
+
+        campaigns: dict[str, LiveCampaign] = {}
+        for index, inp, _ev in parsed:
+            if inp.campaign_id not in campaigns:
+                try:
+                    campaigns[inp.campaign_id] = await self._live.get(tenant_id, inp.campaign_id)
+                except LiveloopError:
+                    campaigns[inp.campaign_id] = None  # type: ignore[assignment]
+        known = []
+        for index, inp, ev in parsed:
+            if campaigns[inp.campaign_id] is None:
+                result.rejected.append({"index": index, "error": {
+                    "code": "not_found", "message": f"campaign {inp.campaign_id!r} not found",
+                    "field": "campaign_id"}})
+            else:
+                known.append((index, inp, ev))
+        result.rejected.sort(key=lambda r: r["index"])
+
+        candidates = [ev.id for _i, _inp, ev in known if (tenant_id, ev.id) not in self._recent]
+        logged = await self._db.read(lambda conn: _logged_ids(conn, tenant_id, candidates)) if candidates else set()
+
+        # From here to the write there is no await: events are applied and queued in arrival order.
+        rows: list[dict] = []
+        ledger = LedgerWrites(tenant_id)
+        new_users: list[dict] = []
+        for _index, inp, ev in known:
+            key = (tenant_id, ev.id)
+            if key in self._recent or ev.id in logged:
+                result.duplicates += 1
+                continue
+            self._recent.add(key)
+            live = campaigns[inp.campaign_id]
+            for effect in live.state.apply(ev, now):
+                if isinstance(effect, NewUser):
+                    new_users.append(_user_row(tenant_id, live, effect.user_id, now))
+                elif isinstance(effect, (RewardIssued, RewardStatusChanged)):
+                    ledger.add(live.state.config.id, effect)
+                result.effects.append((live, effect))
+            rows.append(_event_row(tenant_id, inp, ev, now))
+        result.accepted = len(rows)
+        if rows:
+            ledger_rows = ledger.rows()
+            await self._db.write(lambda conn: self._write(conn, rows, new_users, ledger_rows))
+        return result
+
+    async def record_click(self, tenant_id: str, live: LiveCampaign, ev: Event, *, ip: str | None, now: int) -> list:
+        """A share-link click: applied and logged like any event, durable before the redirect."""
+        self._recent.add((tenant_id, ev.id))
+        effects = live.state.apply(ev, now)
+        row = {
+            "tenant_id": tenant_id, "id": ev.id, "campaign_id": live.state.config.id, "type": "click",
+            "user_id": None, "at": ev.at, "ref": ev.ref, "device_id": None, "ip": ip, "order_id": None,
+            "amount": None, "currency": None, "received_at": now,
+        }
+        await self._db.write(lambda conn: self._write(conn, [row], [], None))
+        return effects
+
+    def _write(self, conn: sa.Connection, rows: list[dict], new_users: list[dict], ledger: LedgerRows | None) -> None:
+        inserted = conn.execute(self._insert_events, rows).rowcount
+        if inserted != len(rows) and inserted >= 0:
+            raise DuplicateRace(f"{len(rows) - inserted} events were already logged")
+        if new_users:
+            conn.execute(self._insert_users, new_users)
+        if ledger is not None:
+            ledger.write(conn)
+
+
+def _logged_ids(conn: sa.Connection, tenant_id: str, ids: list[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        found.update(
+            conn.execute(sa.select(events.c.id).where(events.c.tenant_id == tenant_id, events.c.id.in_(chunk))).scalars()
+        )
+    return found
+
+
+def _event_row(tenant_id: str, inp: EventIn, ev: Event, now: int) -> dict:
+    return {
+        "tenant_id": tenant_id, "id": ev.id, "campaign_id": inp.campaign_id, "type": ev.type,
+        "user_id": ev.user_id, "at": ev.at, "ref": ev.ref, "device_id": inp.device_id, "ip": inp.ip,
+        "order_id": ev.order_id, "amount": ev.amount, "currency": ev.currency, "received_at": now,
+    }
+
+
+def _user_row(tenant_id: str, live: LiveCampaign, user_id: str, now: int) -> dict:
+    # A user first seen in an event is created implicitly, in the campaign's market.
+    return {"tenant_id": tenant_id, "user_id": user_id, "market": live.body["market"], "locale": None,
+            "display_name": None, "consents": "{}", "created_at": now, "updated_at": now}

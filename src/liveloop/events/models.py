@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from liveloop.kit.db.base import BigInt, metadata
+
+# The event log is the system of record: a campaign's state is its events replayed in `seq`
+# order, each with the `received_at` the engine was handed when it was first applied.
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("seq", BigInt, primary_key=True, autoincrement=True),
+    sa.Column("tenant_id", sa.String(40), nullable=False),
+    sa.Column("id", sa.String(128), nullable=False),
+    sa.Column("campaign_id", sa.String(64), nullable=False),
+    sa.Column("type", sa.String(16), nullable=False),
+    sa.Column("user_id", sa.String(128)),  # NULL for an anonymous share-link click
+    sa.Column("at", BigInt, nullable=False),
+    sa.Column("ref", sa.String(64)),
+    sa.Column("device_id", sa.String(128)),
+    sa.Column("ip", sa.String(64)),
+    sa.Column("order_id", sa.String(128)),
+    sa.Column("amount", BigInt),  # minor units of `currency`
+    sa.Column("currency", sa.String(3)),
+    sa.Column("received_at", BigInt, nullable=False),
+    sa.UniqueConstraint("tenant_id", "id"),
+    sa.Index("ix_events_campaign_seq", "tenant_id", "campaign_id", "seq"),
+)

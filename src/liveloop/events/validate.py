@@ -1,0 +1,95 @@
+"""Validating incoming events one by one: a bad event is rejected alone, with a clear error."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgspec
+
+from liveloop.engine.model import EVENT_TYPES, Event
+from liveloop.kit.errors import Invalid, LiveloopError
+from liveloop.kit.money import check_currency, to_minor
+from liveloop.kit.times import to_ms
+
+
+class OrderIn(msgspec.Struct):
+    id: str
+    amount: str | int | None = None
+    currency: str | None = None
+
+
+class EventIn(msgspec.Struct):
+    id: str
+    type: str
+    campaign_id: str
+    user_id: str
+    at: str
+    ref: str | None = None
+    device_id: str | None = None
+    ip: str | None = None
+    order: OrderIn | None = None
+
+
+_TYPES = frozenset(EVENT_TYPES)
+
+
+def _text(value: str | None, field: str, limit: int, *, required: bool = True) -> None:
+    if value is None:
+        if required:
+            raise Invalid(f"{field} is required", field=field)
+        return
+    if not value or len(value) > limit:
+        raise Invalid(f"{field} must be 1 to {limit} characters", field=field)
+
+
+def parse_event(raw: object, *, now: int, future_tolerance_ms: int) -> tuple[EventIn, Event]:
+    """One raw JSON event to the engine's Event; raises a LiveloopError naming the bad field."""
+    if not isinstance(raw, dict):
+        raise Invalid("an event is a JSON object", field=None)
+    try:
+        inp = msgspec.convert(raw, EventIn)
+    except msgspec.ValidationError as exc:
+        raise Invalid(str(exc), field=_field_of(str(exc))) from None
+    _text(inp.id, "id", 128)
+    if inp.type not in _TYPES:
+        raise Invalid(f"type must be one of {', '.join(EVENT_TYPES)}", field="type")
+    _text(inp.campaign_id, "campaign_id", 64)
+    _text(inp.user_id, "user_id", 128)
+    _text(inp.ref, "ref", 64, required=False)
+    _text(inp.device_id, "device_id", 128, required=False)
+    _text(inp.ip, "ip", 64, required=False)
+    try:
+        moment = datetime.fromisoformat(inp.at)
+    except ValueError:
+        raise Invalid(f"at is not an ISO 8601 date-time: {inp.at!r}", field="at") from None
+    if moment.tzinfo is None:
+        raise Invalid("at needs a UTC offset or Z", field="at")
+    at = to_ms(moment)
+    if at > now + future_tolerance_ms:
+        raise Invalid("at lies more than 5 minutes in the future", code="future_event", field="at")
+    order_id = amount = currency = None
+    if inp.type in ("order_paid", "order_refunded"):
+        order = inp.order
+        if order is None:
+            raise Invalid(f"an {inp.type} event needs an order", field="order")
+        _text(order.id, "order.id", 128)
+        order_id = order.id
+        if inp.type == "order_paid" or order.amount is not None:
+            currency = check_currency(order.currency, field="order.currency")
+            if order.amount is None:
+                raise Invalid("order.amount is required", field="order.amount")
+            amount = to_minor(order.amount, currency, field="order.amount")
+    return inp, Event(inp.id, inp.type, inp.user_id, at, inp.ref, order_id, amount, currency)
+
+
+def _field_of(message: str) -> str | None:
+    # msgspec says "... - at `$.order.amount`"; report it as "order.amount".
+    marker = "`$."
+    start = message.rfind(marker)
+    if start < 0:
+        return None
+    return message[start + len(marker):].rstrip("`")
+
+
+def error_body(exc: LiveloopError) -> dict:
+    return exc.body()["error"]

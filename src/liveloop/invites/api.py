@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from liveloop.invites import service
+from liveloop.invites.schemas import InviteCreate
+from liveloop.kit import clock
+from liveloop.sharelink.targets import ShareTarget
+from liveloop.tenants.auth import current_tenant
+from liveloop.tenants.service import Tenant
+
+router = APIRouter(tags=["invites"])
+
+
+@router.post("/v1/campaigns/{cid}/invites", status_code=201, summary="A user's invite code and share link")
+async def create_invite(
+    cid: str,
+    body: InviteCreate,
+    request: Request,
+    response: Response,
+    tenant: Annotated[Tenant, Depends(current_tenant)],
+) -> dict:
+    rt = request.app.state.runtime
+    live = await rt.live.get(tenant.id, cid)
+    now = clock.now_ms()
+    code, created = await rt.db.write(
+        lambda conn: service.create(conn, tenant_id=tenant.id, campaign_id=cid, market=live.body["market"],
+                                    user_id=body.user_id, channel=body.channel, code=body.code, now=now),
+        isolated=True,
+    )
+    # The code is durable now: teach the engine and the share link about it.
+    live.state.codes[code] = body.user_id
+    rt.share_targets.remember(ShareTarget(code, tenant.id, cid, body.user_id))
+    if not created:
+        response.status_code = 200
+    return {"code": code, "url": f"{rt.settings.base_url}/s/{code}", "user_id": body.user_id,
+            "channel": body.channel}

@@ -1,0 +1,51 @@
+"""Bare ASGI helpers for the hot paths (share link, ingestion), which skip the framework."""
+
+from __future__ import annotations
+
+import orjson
+
+from liveloop.kit.errors import LiveloopError, TooLarge
+
+
+def header(scope: dict, name: bytes) -> str:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return ""
+
+
+async def send_response(send, status: int, body: bytes, content_type: bytes, extra: list | None = None) -> None:
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+    if extra:
+        headers.extend(extra)
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def send_json(send, status: int, payload: object) -> None:
+    await send_response(send, status, orjson.dumps(payload), b"application/json")
+
+
+async def send_error(send, exc: LiveloopError) -> None:
+    await send_json(send, exc.status, exc.body())
+
+
+async def read_body(scope: dict, receive, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it passes `limit` bytes."""
+    declared = header(scope, b"content-length")
+    if declared.isdigit() and int(declared) > limit:
+        raise TooLarge(f"body over {limit} bytes")
+    chunks = []
+    size = 0
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise LiveloopError("client went away")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(f"body over {limit} bytes")
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    return b"".join(chunks)

@@ -1,0 +1,41 @@
+"""The database as the rest of liveloop sees it: reads in a thread pool, writes via the writer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from starlette.concurrency import run_in_threadpool
+
+from liveloop.kit.db.dialect import create_engine
+from liveloop.kit.db.writer import Writer
+
+T = TypeVar("T")
+
+
+class Database:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = create_engine(url)
+        self.writer = Writer(self.engine)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    async def read(self, fn: Callable[[sa.Connection], T]) -> T:
+        """Run `fn(conn)` on a pooled connection in a worker thread (committed data only)."""
+        return await run_in_threadpool(self._read, fn)
+
+    def _read(self, fn: Callable[[sa.Connection], Any]) -> Any:
+        with self.engine.connect() as conn:
+            return fn(conn)
+
+    async def write(self, fn: Callable[[sa.Connection], T], *, isolated: bool = False) -> T:
+        """Run `fn(conn)` in the writer's next group commit; return once it is durable."""
+        return await self.writer.run(fn, isolated=isolated)
+
+    def close(self) -> None:
+        self.writer.stop()
+        self.engine.dispose()

@@ -1,0 +1,22 @@
+"""Imports every domain's tables so the MetaData is complete (for Alembic and tests)."""
+
+from liveloop.campaigns.models import campaigns
+from liveloop.events.models import events
+from liveloop.invites.models import invites
+from liveloop.kit.db.base import metadata
+from liveloop.rewards.models import reward_changes, rewards
+from liveloop.tenants.models import api_keys, server_secrets, tenants
+from liveloop.users.models import users
+
+__all__ = [
+    "api_keys",
+    "campaigns",
+    "events",
+    "invites",
+    "metadata",
+    "reward_changes",
+    "rewards",
+    "server_secrets",
+    "tenants",
+    "users",
+]

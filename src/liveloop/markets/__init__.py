@@ -1,0 +1,1 @@
+"""Markets: the catalogue of countries, their holiday calendars and live-session scheduling."""

@@ -1,0 +1,62 @@
+"""HTTP routes of the market catalogue, calendars and schedule suggestions (SPEC section 4)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Query
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from liveloop.kit import clock
+from liveloop.markets import schedule
+from liveloop.markets.calendar import MAX_YEAR, calendar, check_range
+from liveloop.markets.catalogue import get_market, load_catalogue
+
+router = APIRouter(tags=["markets"])
+
+DEFAULT_CALENDAR_DAYS = 30
+
+
+class ScheduleSuggestCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    markets: list[str] = Field(min_length=1, max_length=schedule.MAX_MARKETS, examples=[["ID", "SA", "DE"]])
+    duration_minutes: int = Field(ge=schedule.MIN_DURATION, le=schedule.MAX_DURATION, examples=[90])
+    from_: AwareDatetime = Field(alias="from", examples=["2027-03-01T00:00:00Z"])
+    to: AwareDatetime = Field(examples=["2027-03-08T00:00:00Z"])
+    limit: int = Field(default=10, ge=1, le=schedule.MAX_LIMIT)
+
+
+@router.get("/v1/markets")
+def list_markets() -> dict[str, Any]:
+    return {"markets": [market.to_dict() for market in load_catalogue().values()]}
+
+
+@router.get("/v1/markets/{code}")
+def read_market(code: str) -> dict[str, Any]:
+    return get_market(code).to_dict()
+
+
+@router.get("/v1/markets/{code}/calendar")
+def read_calendar(
+    code: str,
+    from_: date | None = Query(default=None, alias="from", description="first day, default today in the market"),
+    to: date | None = Query(default=None, description=f"last day, default {DEFAULT_CALENDAR_DAYS} days after from"),
+) -> dict[str, Any]:
+    market = get_market(code)
+    start = from_ or clock.now().astimezone(market.zone).date()
+    check_range(start, to or start)  # before the default is added to a date that may be far out
+    end = to or min(start + timedelta(days=DEFAULT_CALENDAR_DAYS), date(MAX_YEAR, 12, 31))
+    return {
+        "market": market.code,
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "days": calendar(market.code, start, end),
+    }
+
+
+@router.post("/v1/schedule/suggest")
+def suggest_schedule(body: ScheduleSuggestCreate) -> dict[str, Any]:
+    suggestions = schedule.suggest(body.markets, body.duration_minutes, body.from_, body.to, limit=body.limit)
+    return {"suggestions": suggestions}

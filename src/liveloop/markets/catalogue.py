@@ -1,0 +1,329 @@
+"""The market catalogue: currency, time zones, locales, prime time and policy per market.
+
+The facts live in catalogue.json so that adding a market or correcting a law is a data change.
+The file is validated when it is first loaded, so a typo fails at start-up, not in a request.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, time
+from functools import lru_cache
+from importlib import resources
+from types import MappingProxyType
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel import Locale, UnknownLocaleError
+
+from liveloop.kit.errors import Invalid, NotFound
+from liveloop.kit.money import check_currency
+
+REGIONS = ("SEA", "MENA", "EU", "NA")
+PEAK_KINDS = ("commercial", "religious")
+# Dates the holidays library's Islamic calendar can give (it has a `<name>_dates(year)` helper).
+ISLAMIC_DATES = ("ramadan_beginning", "eid_al_fitr", "eid_al_adha")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+POLICY_FLAGS = (
+    "draw_permit_required",
+    "purchase_linked_draw_forbidden",
+    "free_entry_required",
+    "sharing_may_be_required",
+    "leaderboard_mask_names_without_consent",
+    "rtl",
+)
+_MARKET_KEYS = frozenset(
+    {
+        "code",
+        "name",
+        "region",
+        "currency",
+        "timezone",
+        "timezones",
+        "locales",
+        "default_locale",
+        "prime_time",
+        "ramadan_prime_time",
+        "payment_methods",
+        "policy",
+        "peaks",
+        "holiday_names",
+    }
+)
+_PEAK_RULES = ({"month", "day"}, {"month", "weekday", "nth"}, {"islamic"})
+_REQUIRED_KEYS = _MARKET_KEYS - {"timezones", "ramadan_prime_time", "peaks", "holiday_names"}
+
+
+class CatalogueError(ValueError):
+    """catalogue.json contradicts itself or names a currency, zone or locale that does not exist."""
+
+
+@dataclass(frozen=True, slots=True)
+class TimeWindow:
+    """A daily local window; one whose end is not after its start ends the next day."""
+
+    start: time
+    end: time
+
+    @property
+    def crosses_midnight(self) -> bool:
+        return self.end <= self.start
+
+    def to_dict(self) -> dict[str, str]:
+        return {"from": self.start.strftime("%H:%M"), "to": self.end.strftime("%H:%M")}
+
+
+@dataclass(frozen=True, slots=True)
+class Peak:
+    """A dated moment computed each year: a fixed day, the nth weekday of a month, or an Islamic date."""
+
+    name: str
+    kind: str
+    month: int | None = None
+    day: int | None = None
+    weekday: int | None = None  # Monday is 0
+    nth: int | None = None  # 1..4
+    offset_days: int = 0
+    islamic: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PromoValueLimit:
+    percent: int
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class MarketPolicy:
+    draw_permit_required: bool
+    purchase_linked_draw_forbidden: bool
+    free_entry_required: bool
+    sharing_may_be_required: bool
+    leaderboard_mask_names_without_consent: bool
+    promo_value_limit: PromoValueLimit | None
+    rtl: bool
+    sources: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {flag: getattr(self, flag) for flag in POLICY_FLAGS}
+        limit = self.promo_value_limit
+        body["promo_value_limit"] = None if limit is None else {"percent": limit.percent, "source": limit.source}
+        body["sources"] = list(self.sources)
+        return body
+
+
+@dataclass(frozen=True, slots=True)
+class Market:
+    code: str
+    name: str
+    region: str
+    currency: str
+    timezone: str  # the primary zone: local times and prime time are computed in it
+    timezones: tuple[str, ...]
+    locales: tuple[str, ...]
+    default_locale: str
+    prime_time: tuple[TimeWindow, ...]
+    ramadan_prime_time: tuple[TimeWindow, ...]  # replaces prime_time on days of Ramadan
+    payment_methods: tuple[str, ...]
+    policy: MarketPolicy
+    peaks: tuple[Peak, ...]
+    holiday_names: tuple[tuple[str, str], ...]  # the holidays library's name -> the local name
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "name": self.name,
+            "region": self.region,
+            "currency": self.currency,
+            "timezone": self.timezone,
+            "timezones": list(self.timezones),
+            "locales": list(self.locales),
+            "default_locale": self.default_locale,
+            "prime_time": [w.to_dict() for w in self.prime_time],
+            "ramadan_prime_time": [w.to_dict() for w in self.ramadan_prime_time],
+            "payment_methods": list(self.payment_methods),
+            "policy": self.policy.to_dict(),
+        }
+
+
+@lru_cache(maxsize=1)
+def load_catalogue() -> Mapping[str, Market]:
+    """All markets by code, in catalogue order; read and validated once."""
+    text = resources.files("liveloop.markets").joinpath("catalogue.json").read_text("utf-8")
+    return parse_catalogue(json.loads(text))
+
+
+def get_market(code: str) -> Market:
+    market = load_catalogue().get(code.strip().upper()) if isinstance(code, str) else None
+    if market is None:
+        raise NotFound(f"unknown market {code}")
+    return market
+
+
+def parse_catalogue(raw: Mapping[str, Any]) -> Mapping[str, Market]:
+    """Build and validate the catalogue from its JSON document; CatalogueError names the culprit."""
+    profiles = raw.get("profiles", {})
+    unknown_regions = set(profiles) - set(REGIONS)
+    if unknown_regions:
+        raise CatalogueError(f"profiles for unknown regions {sorted(unknown_regions)}")
+    markets: dict[str, Market] = {}
+    for entry in raw["markets"]:
+        code = entry.get("code", "?")
+        try:
+            market = _parse_market(entry, profiles)
+        except CatalogueError as exc:
+            raise CatalogueError(f"market {code}: {exc}") from None
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise CatalogueError(f"market {code}: malformed entry ({exc!r})") from None
+        if market.code in markets:
+            raise CatalogueError(f"market {code} is listed twice")
+        markets[market.code] = market
+    return MappingProxyType(markets)
+
+
+def _parse_market(entry: Mapping[str, Any], profiles: Mapping[str, Any]) -> Market:
+    profile = profiles.get(entry.get("region"), {})
+    merged = {**profile, **entry, "policy": {**profile.get("policy", {}), **entry.get("policy", {})}}
+    unknown = set(merged) - _MARKET_KEYS
+    missing = _REQUIRED_KEYS - set(merged)
+    if unknown or missing:
+        raise CatalogueError(f"unknown keys {sorted(unknown)}, missing keys {sorted(missing)}")
+
+    code = merged["code"]
+    if not (isinstance(code, str) and len(code) == 2 and code.isascii() and code.isupper()):
+        raise CatalogueError("code must be an upper-case ISO 3166 alpha-2 code")
+    if merged["region"] not in REGIONS:
+        raise CatalogueError(f"region must be one of {REGIONS}")
+    try:
+        check_currency(merged["currency"])
+    except Invalid as exc:
+        raise CatalogueError(exc.message) from None
+
+    timezone = merged["timezone"]
+    timezones = tuple(merged.get("timezones", [timezone]))
+    if timezone not in timezones:
+        raise CatalogueError("the primary timezone must be listed in timezones")
+    for zone in timezones:
+        _check_zone(zone)
+
+    locales = tuple(merged["locales"])
+    for tag in locales:
+        _check_locale(tag)
+    default_locale = merged["default_locale"]
+    if default_locale not in locales:
+        raise CatalogueError("default_locale must be one of locales")
+
+    policy = _parse_policy(merged["policy"])
+    # The rtl flag drives the widget's layout, so it must agree with the language's script.
+    script_rtl = Locale.parse(default_locale, sep="-").character_order == "right-to-left"
+    if policy.rtl != script_rtl:
+        raise CatalogueError(f"policy.rtl is {policy.rtl} but {default_locale} is not")
+
+    prime_time = _parse_windows(merged["prime_time"], "prime_time")
+    if not prime_time:
+        raise CatalogueError("prime_time needs at least one window")
+    return Market(
+        code=code,
+        name=_text(merged["name"], "name"),
+        region=merged["region"],
+        currency=merged["currency"],
+        timezone=timezone,
+        timezones=timezones,
+        locales=locales,
+        default_locale=default_locale,
+        prime_time=prime_time,
+        ramadan_prime_time=_parse_windows(merged.get("ramadan_prime_time", []), "ramadan_prime_time"),
+        payment_methods=tuple(_text(m, "payment_methods") for m in merged["payment_methods"]),
+        policy=policy,
+        peaks=tuple(_parse_peak(p) for p in merged.get("peaks", [])),
+        holiday_names=tuple(
+            (_text(k, "holiday_names"), _text(v, "holiday_names")) for k, v in merged.get("holiday_names", {}).items()
+        ),
+    )
+
+
+def _parse_policy(raw: Mapping[str, Any]) -> MarketPolicy:
+    unknown = set(raw) - {*POLICY_FLAGS, "promo_value_limit", "sources"}
+    if unknown:
+        raise CatalogueError(f"unknown policy keys {sorted(unknown)}")
+    for flag in POLICY_FLAGS:
+        if not isinstance(raw.get(flag), bool):
+            raise CatalogueError(f"policy.{flag} must be true or false")
+    limit = raw.get("promo_value_limit")
+    if limit is not None:
+        percent = limit["percent"]
+        if isinstance(percent, bool) or not isinstance(percent, int) or not 0 < percent <= 100:
+            raise CatalogueError("policy.promo_value_limit.percent must be 1..100")
+        limit = PromoValueLimit(percent=percent, source=_text(limit["source"], "source"))
+    sources = tuple(_text(s, "policy.sources") for s in raw.get("sources", []))
+    if not sources:
+        raise CatalogueError("policy.sources must cite at least one law or regulator")
+    return MarketPolicy(**{flag: raw[flag] for flag in POLICY_FLAGS}, promo_value_limit=limit, sources=sources)
+
+
+def _parse_windows(raw: list[Mapping[str, str]], field: str) -> tuple[TimeWindow, ...]:
+    windows = []
+    for item in raw:
+        try:
+            window = TimeWindow(time.fromisoformat(item["from"]), time.fromisoformat(item["to"]))
+        except (KeyError, TypeError, ValueError):
+            raise CatalogueError(f'{field} windows look like {{"from": "19:00", "to": "23:00"}}') from None
+        if window.start == window.end:
+            raise CatalogueError(f"{field} window {item} is empty")
+        windows.append(window)
+    return tuple(windows)
+
+
+def _parse_peak(raw: Mapping[str, Any]) -> Peak:
+    name = _text(raw.get("name"), "peaks.name")
+    rule = set(raw) - {"name", "kind", "offset_days"}
+    if rule not in _PEAK_RULES:
+        raise CatalogueError(f"peak {name}: give month and day, or month, weekday and nth, or islamic")
+    weekday = raw.get("weekday")
+    peak = Peak(
+        name=name,
+        kind=raw.get("kind", ""),
+        month=raw.get("month"),
+        day=raw.get("day"),
+        weekday=None if weekday is None else WEEKDAYS.index(weekday),
+        nth=raw.get("nth"),
+        offset_days=raw.get("offset_days", 0),
+        islamic=raw.get("islamic"),
+    )
+    if peak.kind not in PEAK_KINDS:
+        raise CatalogueError(f"peak {name}: kind must be one of {PEAK_KINDS}")
+    if isinstance(peak.offset_days, bool) or not isinstance(peak.offset_days, int):
+        raise CatalogueError(f"peak {name}: offset_days must be a whole number")
+    if peak.month is not None and peak.day is not None:
+        date(2001, peak.month, peak.day)  # a non-leap year, so 29 February is refused
+    if peak.weekday is not None and (peak.month not in range(1, 13) or peak.nth not in (1, 2, 3, 4)):
+        raise CatalogueError(f"peak {name}: month must be 1..12 and nth 1..4")
+    if peak.islamic is not None and peak.islamic not in ISLAMIC_DATES:
+        raise CatalogueError(f"peak {name}: islamic must be one of {ISLAMIC_DATES}")
+    return peak
+
+
+def _check_zone(name: str) -> None:
+    try:
+        ZoneInfo(name)
+    except (KeyError, ValueError):
+        raise CatalogueError(f"unknown IANA time zone {name!r}") from None
+
+
+def _check_locale(tag: str) -> None:
+    try:
+        Locale.parse(tag, sep="-")
+    except (UnknownLocaleError, ValueError, TypeError):
+        raise CatalogueError(f"unknown locale {tag!r}") from None
+
+
+def _text(value: object, field: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise CatalogueError(f"{field} must be a non-empty string")
+    return value

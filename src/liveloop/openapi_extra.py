@@ -1,0 +1,85 @@
+"""OpenAPI entries for the bare ASGI hot paths, which FastAPI does not route and so cannot see."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel, Field
+
+from liveloop.engine.model import EVENT_TYPES
+
+
+class OrderIn(BaseModel):
+    id: Annotated[str, Field(min_length=1, max_length=128)]
+    amount: Annotated[str, Field(pattern=r"^\d{1,13}(\.\d{1,6})?$")] | None = None
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] | None = None
+
+
+class EventIn(BaseModel):
+    id: Annotated[str, Field(min_length=1, max_length=128)]
+    type: Literal[EVENT_TYPES]  # type: ignore[valid-type]
+    campaign_id: Annotated[str, Field(min_length=1, max_length=64)]
+    user_id: Annotated[str, Field(min_length=1, max_length=128)]
+    at: Annotated[str, Field(description="ISO 8601 with offset; at most 5 minutes in the future")]
+    ref: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    device_id: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    ip: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    order: OrderIn | None = None
+
+
+class EventBatch(BaseModel):
+    events: Annotated[list[EventIn], Field(max_length=1000)]
+
+
+class BatchResultRead(BaseModel):
+    accepted: int
+    duplicates: int
+    rejected: list[dict]
+
+
+def add_hot_path_docs(api: FastAPI) -> None:
+    def openapi() -> dict:
+        if api.openapi_schema:
+            return api.openapi_schema
+        schema = get_openapi(title=api.title, version=api.version, summary=api.summary, routes=api.routes)
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for model in (EventBatch, BatchResultRead):
+            model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(model_schema.pop("$defs", {}))
+            components[model.__name__] = model_schema
+        error = {"description": "error", "content": {"application/json": {"schema": {"type": "object"}}}}
+        schema["paths"]["/v1/events"] = {
+            "post": {
+                "tags": ["events"],
+                "summary": "Ingest a batch of events (idempotent on event id, durable before the reply)",
+                "requestBody": {"required": True, "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/EventBatch"}}}},
+                "responses": {
+                    "200": {"description": "counts", "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/BatchResultRead"}}}},
+                    "400": error, "401": error, "413": error,
+                },
+                "security": [{"bearer": []}],
+            }
+        }
+        schema["paths"]["/s/{code}"] = {
+            "get": {
+                "tags": ["share link"],
+                "summary": "Share link: 302 to the landing URL with ll_ref, click recorded; previews get Open Graph",
+                "parameters": [{"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {
+                    "302": {"description": "redirect to the campaign's landing URL"},
+                    "200": {"description": "Open Graph page for link-preview crawlers",
+                            "content": {"text/html": {}}},
+                    "404": {"description": "unknown code (HTML page)", "content": {"text/html": {}}},
+                },
+            }
+        }
+        schema.setdefault("components", {})["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
+        schema["security"] = [{"bearer": []}]
+        api.openapi_schema = schema
+        return schema
+
+    api.openapi = openapi  # type: ignore[method-assign]

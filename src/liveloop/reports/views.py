@@ -1,0 +1,109 @@
+"""Read models over a live campaign: a user's progress and the campaign report."""
+
+from __future__ import annotations
+
+from liveloop.engine.model import DrawRule, MilestoneRule
+from liveloop.engine.state import CampaignState
+from liveloop.kit.money import to_decimal_str
+from liveloop.rewards.views import reward_read
+
+
+def _money_metrics(metrics: dict[str, int], currency: str) -> dict:
+    return {**metrics, "gmv": to_decimal_str(metrics["gmv"], currency)}
+
+
+def progress(state: CampaignState, user_id: str, now: int) -> dict:
+    config = state.config
+    stats = state.stats(user_id)
+    metrics = stats.metrics()
+    person = state.participants.get(user_id)
+    next_milestone = None
+    for rule in config.rules:
+        if not isinstance(rule, MilestoneRule):
+            continue
+        value = metrics[rule.metric]
+        for tier in rule.tiers:
+            if value < tier.at:
+                candidate = {
+                    "rule_id": rule.id,
+                    "metric": rule.metric,
+                    "at": to_decimal_str(tier.at, config.currency) if rule.metric == "gmv" else tier.at,
+                    "remaining": (to_decimal_str(tier.at - value, config.currency) if rule.metric == "gmv"
+                                  else tier.at - value),
+                    "reward": {k: v for k, v in reward_read_spec(tier.reward, config.currency).items() if v is not None},
+                }
+                if next_milestone is None or (tier.at - value) < next_milestone[0]:
+                    next_milestone = (tier.at - value, candidate)
+                break
+    draws = []
+    for rule in config.rules:
+        if isinstance(rule, DrawRule):
+            if rule.entry_metric is not None:
+                eligible = metrics[rule.entry_metric] >= (rule.entry_at_least or 0)
+            else:
+                eligible = person is not None and person.shares > 0
+            draws.append({"rule_id": rule.id, "period": rule.period, "eligible": eligible})
+    return {
+        "user_id": user_id,
+        "referrer": person.referrer if person else None,
+        "metrics": _money_metrics(metrics, config.currency),
+        "score": to_decimal_str(state.score(user_id), config.currency)
+        if config.leaderboard_metric == "gmv" else state.score(user_id),
+        "rank": state.leaderboard.rank(user_id),
+        "rewards": [reward_read(r, now) for r in state.rewards_by_user.get(user_id, ())],
+        "next_milestone": next_milestone[1] if next_milestone else None,
+        "draws": draws,
+    }
+
+
+def reward_read_spec(spec, currency: str) -> dict:
+    return {
+        "kind": spec.kind,
+        "amount": to_decimal_str(spec.amount, currency),
+        "percent_off": str(spec.percent_off) if spec.percent_off is not None else None,
+        "points": spec.points,
+        "sku": spec.sku,
+        "name": spec.name,
+        "content": spec.content,
+    }
+
+
+def report(state: CampaignState) -> dict:
+    currency = state.config.currency
+    referred = state.referred.as_dict()
+    organic = state.organic.as_dict()
+    funnel = {k: referred[k] + organic[k] for k in referred}
+    rewards_by_user = state.rewards_by_user
+    referrers = []
+    for user_id, stats in state.referrers.items():
+        issued = [r for r in rewards_by_user.get(user_id, ()) if r.status in ("available", "pending")]
+        referrers.append({
+            "user_id": user_id,
+            **_money_metrics(stats.metrics(), currency),
+            "rewards": len(issued),
+            "rank": state.leaderboard.rank(user_id),
+        })
+    referrers.sort(key=lambda row: (row["rank"] is None, row["rank"] or 0, row["user_id"]))
+    organic_users = organic["users"]
+    budget = state.config.budget
+    return {
+        "currency": currency,
+        "funnel": _money_metrics(funnel, currency),
+        "referred": _money_metrics(referred, currency),
+        "organic": _money_metrics(organic, currency),
+        "referrers": referrers,
+        # Viewers each organic viewer brought in: referred users per organic user.
+        "k_factor": round(referred["users"] / organic_users, 4) if organic_users else None,
+        "budget": {
+            "total": to_decimal_str(budget, currency),
+            "used": to_decimal_str(state.budget_used, currency),
+        },
+        "rewards": _reward_counts(state),
+    }
+
+
+def _reward_counts(state: CampaignState) -> dict:
+    counts: dict[str, int] = {}
+    for reward in state.rewards.values():
+        counts[reward.status] = counts.get(reward.status, 0) + 1
+    return counts

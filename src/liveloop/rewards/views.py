@@ -1,0 +1,40 @@
+"""Rewards as the API shows them: one entry per reward, its current status and full history."""
+
+from __future__ import annotations
+
+from liveloop.engine.model import Reward
+from liveloop.kit.money import to_decimal_str
+from liveloop.kit.times import iso
+
+
+def reward_read(r: Reward, now: int) -> dict:
+    spec = r.spec
+    status = r.status_at(now)
+    history = [
+        {"status": c.status, "reason": c.reason, "cause_event_id": c.cause_event_id, "at": iso(c.at)}
+        for c in r.history
+    ]
+    if status != r.status:
+        # The hold ran out: shown as its own step, caused by the hold rather than by an event.
+        history.append({"status": status, "reason": "hold_elapsed", "cause_event_id": None,
+                        "at": iso(r.available_at)})
+    return {
+        "id": r.id,
+        "rule_id": r.rule_id,
+        "user_id": r.user_id,
+        "role": r.role,
+        "kind": spec.kind,
+        "amount": to_decimal_str(r.amount, r.currency),
+        "percent_off": str(spec.percent_off) if spec.percent_off is not None else None,
+        "currency": r.currency if r.amount is not None else None,
+        "points": spec.points,
+        "sku": spec.sku,
+        "name": spec.name,
+        "content": spec.content,
+        "status": status,
+        "reason": r.reason,
+        "cause_event_id": r.cause_event_id,
+        "created_at": iso(r.created_at),
+        "available_at": iso(r.available_at),
+        "history": history,
+    }

@@ -1,0 +1,43 @@
+"""The running service's parts, built once by app.create_app and shared by every handler."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from liveloop.events.ingest import Ingestor
+from liveloop.events.live import LiveCampaigns
+from liveloop.kit.db.database import Database
+from liveloop.settings import Settings
+from liveloop.sharelink.targets import ShareTargets
+from liveloop.tenants.auth import ApiKeys
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    live: LiveCampaigns
+    ingestor: Ingestor
+    api_keys: ApiKeys
+    share_targets: ShareTargets
+    secret_key: str = ""
+
+    @classmethod
+    def build(cls, settings: Settings) -> Runtime:
+        db = Database(settings.database_url)
+        live = LiveCampaigns(db)
+        runtime = cls(
+            settings=settings,
+            db=db,
+            live=live,
+            ingestor=Ingestor(db, live, future_tolerance_ms=settings.future_tolerance_ms),
+            api_keys=ApiKeys(db),
+            share_targets=ShareTargets(db),
+        )
+        db.writer.on_failure = runtime.drop_derived_state
+        return runtime
+
+    def drop_derived_state(self) -> None:
+        """A write failed: everything derived from unpersisted events is rebuilt from the log."""
+        self.live.drop_all()
+        self.ingestor.forget()

@@ -1,0 +1,27 @@
+"""Settings from flags and LIVELOOP_* environment variables."""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LIVELOOP_", extra="ignore")
+
+    database_url: str = "sqlite:///var/liveloop.db"
+    redis_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # The address viewers reach; share links and webhook URLs are built on it.
+    public_url: str | None = None
+    # Signs viewer tokens and derives draw seeds; generated and kept in the database when unset.
+    secret_key: str | None = None
+    max_body_bytes: int = 1024 * 1024
+    max_batch_events: int = 1000
+    # How far in the future an event's `at` may lie (clock skew between shop and liveloop).
+    future_tolerance_ms: int = 5 * 60 * 1000
+    migrate_on_start: bool = True
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")

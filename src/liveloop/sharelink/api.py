@@ -1,0 +1,57 @@
+"""GET /s/{code}: the share link. A bare ASGI handler: it is the hottest path liveloop has."""
+
+from __future__ import annotations
+
+import secrets
+
+from liveloop.engine.model import Event
+from liveloop.kit import clock
+from liveloop.kit.asgi import header, send_response
+from liveloop.kit.db.writer import WriterFailed
+from liveloop.kit.errors import LiveloopError
+from liveloop.sharelink.pages import is_link_preview, not_found_page, preview_page
+from liveloop.sharelink.targets import with_ref
+
+_HTML = b"text/html; charset=utf-8"
+_NO_STORE = [(b"cache-control", b"no-store"), (b"referrer-policy", b"no-referrer")]
+
+
+class ShareLink:
+    def __init__(self, runtime) -> None:
+        self._rt = runtime
+        self._locations: dict[str, bytes] = {}
+
+    async def __call__(self, scope, receive, send) -> None:
+        rt = self._rt
+        code = scope["path"][3:]
+        if scope["method"] not in ("GET", "HEAD"):
+            await send_response(send, 405, b"", b"text/plain", [(b"allow", b"GET, HEAD")])
+            return
+        target = await rt.share_targets.get(code) if 0 < len(code) <= 64 else None
+        if target is None:
+            await send_response(send, 404, not_found_page(header(scope, b"accept-language")), _HTML, _NO_STORE)
+            return
+        try:
+            live = await rt.live.get(target.tenant_id, target.campaign_id)
+        except LiveloopError:
+            await send_response(send, 404, not_found_page(header(scope, b"accept-language")), _HTML, _NO_STORE)
+            return
+        location = self._locations.get(code)
+        if location is None:
+            location = with_ref(live.body["landing_url"], code).encode()
+            self._locations[code] = location
+        if is_link_preview(header(scope, b"user-agent")):
+            url = f"{rt.settings.base_url}/s/{code}"
+            page = preview_page(live.body, url, header(scope, b"accept-language"))
+            await send_response(send, 200, page, _HTML)
+            return
+        if scope["method"] == "GET":
+            now = clock.now_ms()
+            client = scope.get("client")
+            event = Event("clk_" + secrets.token_hex(12), "click", None, now, code)
+            try:
+                await rt.ingestor.record_click(target.tenant_id, live, event, ip=client[0] if client else None,
+                                               now=now)
+            except WriterFailed:
+                pass  # the viewer still gets where they were going; only the count misses one click
+        await send_response(send, 302, b"", b"text/plain", [(b"location", location), *_NO_STORE])

@@ -1,0 +1,55 @@
+"""Where a share code leads: cached in memory so the share link rarely touches the database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import sqlalchemy as sa
+
+from liveloop.invites.models import invites
+from liveloop.kit.db.database import Database
+
+MAX_CACHED = 500_000
+
+
+@dataclass(frozen=True, slots=True)
+class ShareTarget:
+    code: str
+    tenant_id: str
+    campaign_id: str
+    owner: str
+
+
+class ShareTargets:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._cache: dict[str, ShareTarget] = {}
+
+    async def get(self, code: str) -> ShareTarget | None:
+        target = self._cache.get(code)
+        if target is not None:
+            return target
+        row = await self._db.read(
+            lambda conn: conn.execute(
+                sa.select(invites.c.tenant_id, invites.c.campaign_id, invites.c.user_id).where(invites.c.code == code)
+            ).first()
+        )
+        if row is None:
+            return None  # unknown codes are not cached: a code created a moment later must work
+        target = ShareTarget(code, row.tenant_id, row.campaign_id, row.user_id)
+        self.remember(target)
+        return target
+
+    def remember(self, target: ShareTarget) -> None:
+        if len(self._cache) >= MAX_CACHED:
+            self._cache.clear()
+        self._cache[target.code] = target
+
+
+def with_ref(landing_url: str, code: str) -> str:
+    """The landing URL with `ll_ref=<code>` added; its own query is kept (an old ll_ref replaced)."""
+    parts = urlsplit(landing_url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "ll_ref"]
+    query.append(("ll_ref", code))
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from babel import Locale, UnknownLocaleError
+from fastapi import APIRouter, Depends, Path, Request, Response
+
+from liveloop.kit import clock
+from liveloop.kit.errors import Invalid
+from liveloop.markets.catalogue import get_market
+from liveloop.tenants.auth import current_tenant
+from liveloop.tenants.service import Tenant
+from liveloop.users import service
+from liveloop.users.schemas import UserUpdate
+
+router = APIRouter(tags=["users"])
+
+
+@router.put("/v1/users/{uid}", summary="Create or update a viewer")
+async def put_user(
+    uid: Annotated[str, Path(min_length=1, max_length=128)],
+    body: UserUpdate,
+    request: Request,
+    response: Response,
+    tenant: Annotated[Tenant, Depends(current_tenant)],
+) -> dict:
+    changes = body.model_dump(exclude_unset=True, exclude_none=True)
+    if "market" in changes:
+        changes["market"] = get_market(changes["market"]).code
+    if "locale" in changes:
+        try:
+            Locale.parse(changes["locale"].replace("-", "_"))
+        except (UnknownLocaleError, ValueError):
+            raise Invalid(f"unknown locale {changes['locale']!r}", field="locale") from None
+    now = clock.now_ms()
+    user, created = await request.app.state.runtime.db.write(
+        lambda conn: service.upsert(conn, tenant_id=tenant.id, user_id=uid, changes=changes, default_market=None,
+                                    now=now),
+        isolated=True,
+    )
+    response.status_code = 201 if created else 200
+    return user

@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from liveloop.kit.db.base import BigInt, metadata
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("tenant_id", sa.String(40), primary_key=True),
+    sa.Column("user_id", sa.String(128), primary_key=True),
+    sa.Column("market", sa.String(2), nullable=False),
+    sa.Column("locale", sa.String(35)),
+    sa.Column("display_name", sa.String(200)),
+    sa.Column("consents", sa.Text, nullable=False, server_default="{}"),  # JSON object
+    sa.Column("created_at", BigInt, nullable=False),
+    sa.Column("updated_at", BigInt, nullable=False),
+)
