@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -60,6 +61,9 @@ class BatchResult:
 class Ingestor:
     def __init__(self, db: Database, live: LiveCampaigns, *, future_tolerance_ms: int) -> None:
         self._db = db
+        # Called with (tenant_id, [(LiveCampaign, effect), ...]) once those effects are durable:
+        # pushes to viewers leave only after commit, so a failed write pushes nothing.
+        self.on_committed: Callable[[str, list], None] | None = None
         self._live = live
         self._recent = RecentIds()
         self._future_tolerance_ms = future_tolerance_ms
@@ -81,7 +85,7 @@ class Ingestor:
             parsed.append((index, inp, ev))
 
         campaigns: dict[str, LiveCampaign] = {}
-        for index, inp, _ev in parsed:
+        for _index, inp, _ev in parsed:
             if inp.campaign_id not in campaigns:
                 try:
                     campaigns[inp.campaign_id] = await self._live.get(tenant_id, inp.campaign_id)
@@ -122,7 +126,12 @@ class Ingestor:
         if rows:
             ledger_rows = ledger.rows()
             await self._db.write(lambda conn: self._write(conn, rows, new_users, ledger_rows))
+            self._committed(tenant_id, result.effects)
         return result
+
+    def _committed(self, tenant_id: str, effects: list) -> None:
+        if effects and self.on_committed is not None:
+            self.on_committed(tenant_id, effects)
 
     async def record_click(self, tenant_id: str, live: LiveCampaign, ev: Event, *, ip: str | None, now: int) -> list:
         """A share-link click: applied and logged like any event, durable before the redirect."""
@@ -134,6 +143,7 @@ class Ingestor:
             "amount": None, "currency": None, "received_at": now,
         }
         await self._db.write(lambda conn: self._write(conn, [row], [], None))
+        self._committed(tenant_id, [(live, effect) for effect in effects])
         return effects
 
     def _write(self, conn: sa.Connection, rows: list[dict], new_users: list[dict], ledger: LedgerRows | None) -> None:
@@ -150,9 +160,8 @@ def _logged_ids(conn: sa.Connection, tenant_id: str, ids: list[str]) -> set[str]
     found: set[str] = set()
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
-        found.update(
-            conn.execute(sa.select(events.c.id).where(events.c.tenant_id == tenant_id, events.c.id.in_(chunk))).scalars()
-        )
+        query = sa.select(events.c.id).where(events.c.tenant_id == tenant_id, events.c.id.in_(chunk))
+        found.update(conn.execute(query).scalars())
     return found
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 import msgspec
 
 from liveloop.engine.model import EVENT_TYPES, Event
-from liveloop.kit.errors import Invalid, LiveloopError
+from liveloop.kit.errors import Invalid
 from liveloop.kit.money import check_currency, to_minor
 from liveloop.kit.times import to_ms
 
@@ -82,14 +83,14 @@ def parse_event(raw: object, *, now: int, future_tolerance_ms: int) -> tuple[Eve
     return inp, Event(inp.id, inp.type, inp.user_id, at, inp.ref, order_id, amount, currency)
 
 
+_AT_PATH = re.compile(r"at `\$\.([^`]+)`")
+_MISSING = re.compile(r"missing required field `([^`]+)`")
+
+
 def _field_of(message: str) -> str | None:
-    # msgspec says "... - at `$.order.amount`"; report it as "order.amount".
-    marker = "`$."
-    start = message.rfind(marker)
-    if start < 0:
-        return None
-    return message[start + len(marker):].rstrip("`")
-
-
-def error_body(exc: LiveloopError) -> dict:
-    return exc.body()["error"]
+    # msgspec says "Expected `str`, got `int` - at `$.order.amount`" or "Object missing required
+    # field `user_id` - at `$.order`"; report the field as "order.amount" or "order.user_id".
+    path = _AT_PATH.search(message)
+    missing = _MISSING.search(message)
+    parts = [p for p in (path.group(1) if path else None, missing.group(1) if missing else None) if p]
+    return ".".join(parts) or None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from liveloop.engine.model import DrawRule, MilestoneRule
 from liveloop.engine.state import CampaignState
 from liveloop.kit.money import to_decimal_str
-from liveloop.rewards.views import reward_read
+from liveloop.rewards.views import reward_read, spec_read
 
 
 def _money_metrics(metrics: dict[str, int], currency: str) -> dict:
@@ -30,7 +30,7 @@ def progress(state: CampaignState, user_id: str, now: int) -> dict:
                     "at": to_decimal_str(tier.at, config.currency) if rule.metric == "gmv" else tier.at,
                     "remaining": (to_decimal_str(tier.at - value, config.currency) if rule.metric == "gmv"
                                   else tier.at - value),
-                    "reward": {k: v for k, v in reward_read_spec(tier.reward, config.currency).items() if v is not None},
+                    "reward": {k: v for k, v in spec_read(tier.reward, config.currency).items() if v is not None},
                 }
                 if next_milestone is None or (tier.at - value) < next_milestone[0]:
                     next_milestone = (tier.at - value, candidate)
@@ -53,18 +53,6 @@ def progress(state: CampaignState, user_id: str, now: int) -> dict:
         "rewards": [reward_read(r, now) for r in state.rewards_by_user.get(user_id, ())],
         "next_milestone": next_milestone[1] if next_milestone else None,
         "draws": draws,
-    }
-
-
-def reward_read_spec(spec, currency: str) -> dict:
-    return {
-        "kind": spec.kind,
-        "amount": to_decimal_str(spec.amount, currency),
-        "percent_off": str(spec.percent_off) if spec.percent_off is not None else None,
-        "points": spec.points,
-        "sku": spec.sku,
-        "name": spec.name,
-        "content": spec.content,
     }
 
 

@@ -31,7 +31,9 @@ def create_tenant(conn: sa.Connection, *, name: str, allowed_hosts: list[str], n
 
 def add_api_key(conn: sa.Connection, *, tenant_id: str, now: int) -> str:
     key = new_api_key()
-    conn.execute(api_keys.insert().values(key_hash=hash_api_key(key), tenant_id=tenant_id, prefix=key[:8], created_at=now))
+    conn.execute(
+        api_keys.insert().values(key_hash=hash_api_key(key), tenant_id=tenant_id, prefix=key[:8], created_at=now)
+    )
     return key
 
 
