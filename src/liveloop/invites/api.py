@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Request
 
 from liveloop.invites import service
 from liveloop.invites.schemas import InviteCreate
@@ -14,18 +14,17 @@ from liveloop.tenants.service import Tenant
 router = APIRouter(tags=["invites"])
 
 
-@router.post("/v1/campaigns/{cid}/invites", status_code=201, summary="A user's invite code and share link")
+@router.post("/v1/campaigns/{cid}/invites", status_code=201, summary="A user's invite code and share link (the same code again for the same user and channel)")
 async def create_invite(
     cid: str,
     body: InviteCreate,
     request: Request,
-    response: Response,
     tenant: Annotated[Tenant, Depends(current_tenant)],
 ) -> dict:
     rt = request.app.state.runtime
     live = await rt.live.get(tenant.id, cid)
     now = clock.now_ms()
-    code, created = await rt.db.write(
+    code, _created = await rt.db.write(
         lambda conn: service.create(conn, tenant_id=tenant.id, campaign_id=cid, market=live.body["market"],
                                     user_id=body.user_id, channel=body.channel, code=body.code, now=now),
         isolated=True,
@@ -33,7 +32,5 @@ async def create_invite(
     # The code is durable now: teach the engine and the share link about it.
     live.state.codes[code] = body.user_id
     rt.share_targets.remember(ShareTarget(code, tenant.id, cid, body.user_id))
-    if not created:
-        response.status_code = 200
     return {"code": code, "url": f"{rt.settings.base_url}/s/{code}", "user_id": body.user_id,
             "channel": body.channel}
