@@ -5,19 +5,27 @@ import uuid
 
 import pytest
 
-from tests.support import Server, create_tenant
+from tests.support import Server, create_tenant, fresh_postgres_database
+
+
+@pytest.fixture(scope="session", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.service)])
+def database_url(request, tmp_path_factory):
+    """Every API test runs on the embedded SQLite and, when configured, on a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'liveloop.db'}"
+        return
+    base = os.environ.get("LIVELOOP_TEST_DATABASE_URL")
+    if not base:
+        pytest.skip("LIVELOOP_TEST_DATABASE_URL is not set")
+    with fresh_postgres_database(base) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
-def sqlite_url(tmp_path_factory) -> str:
-    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'liveloop.db'}"
-
-
-@pytest.fixture(scope="session")
-def server(sqlite_url, tmp_path_factory):
-    """One liveloop process on SQLite shared by the API tests (each test uses its own campaign ids)."""
-    srv = Server(sqlite_url, log_path=tmp_path_factory.mktemp("log") / "server.log")
-    create_tenant(sqlite_url, "bootstrap")  # migrates the database before the server starts
+def server(database_url, tmp_path_factory):
+    """One liveloop process shared by the API tests (each test uses its own campaign ids)."""
+    srv = Server(database_url, log_path=tmp_path_factory.mktemp("log") / "server.log")
+    create_tenant(database_url, "bootstrap")  # migrates the database before the server starts
     srv.start()
     yield srv
     srv.stop()

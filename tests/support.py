@@ -8,8 +8,11 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -32,6 +35,23 @@ def create_tenant(database_url: str, name: str = "acme", *hosts: str) -> str:
     for host in hosts:
         args += ["--allowed-host", host]
     return cli(*args).stdout.strip().splitlines()[-1]
+
+
+@contextmanager
+def fresh_postgres_database(base_url: str):
+    """A new, empty database on the server of `base_url`, dropped afterwards."""
+    import psycopg
+
+    parts = urlsplit(base_url.replace("postgresql+psycopg://", "postgresql://"))
+    name = f"liveloop_test_{uuid.uuid4().hex[:10]}"
+    admin = urlunsplit(parts)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlunsplit(parts._replace(path="/" + name))
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @dataclass
