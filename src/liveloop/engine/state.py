@@ -133,6 +133,7 @@ class CampaignState:
         self.rewards_by_user: dict[str, list[Reward]] = {}
         self.rewards_by_order: dict[str, list[Reward]] = {}
         self.cap_used: dict[tuple[str, str], int] = {}
+        self.tiers_reached: dict[tuple[str, str], int] = {}  # (rule, user) -> tiers already granted
         self.budget_used = 0
         self.referred = FunnelSide()
         self.organic = FunnelSide()
@@ -340,9 +341,14 @@ class CampaignState:
     def _metric_changed(self, user_id: str, stats: ReferrerStats, ev: Event, now: int, effects: list[Effect]) -> None:
         for rule in self._milestone_rules:
             value = stats.metric(rule.metric)
-            for tier in rule.tiers:
-                if value >= tier.at:
-                    self._grant(rule.id, user_id, "achiever", tier.reward, ev, now, effects, cause=f"tier:{tier.at}")
+            key = (rule.id, user_id)
+            reached = self.tiers_reached.get(key, 0)
+            # Tiers are increasing: only those past the last one granted can fire, each once.
+            while reached < len(rule.tiers) and value >= rule.tiers[reached].at:
+                tier = rule.tiers[reached]
+                self._grant(rule.id, user_id, "achiever", tier.reward, ev, now, effects, cause=f"tier:{tier.at}")
+                reached += 1
+                self.tiers_reached[key] = reached
         metric = self.config.leaderboard_metric
         score = stats.metric(metric)
         before = self.leaderboard.score(user_id)

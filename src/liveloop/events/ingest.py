@@ -18,7 +18,8 @@ from liveloop.kit.errors import LiveloopError
 from liveloop.rewards.ledger import LedgerRows, LedgerWrites
 from liveloop.users.models import users
 
-RECENT_IDS = 1_000_000
+# Long enough to cover every batch in flight and any retry racing it; older ids are found in the log.
+RECENT_IDS = 200_000
 
 
 class DuplicateRace(Exception):
