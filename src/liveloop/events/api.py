@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import msgspec
 import orjson
 
+from liveloop.events.validate import decode_batch
 from liveloop.kit import clock
 from liveloop.kit.asgi import header, read_body, send_error, send_json
 from liveloop.kit.db.writer import WriterFailed
@@ -21,13 +23,7 @@ class EventsEndpoint:
                 raise MethodNotAllowed("use POST")
             tenant = await rt.api_keys.tenant(header(scope, b"authorization") or None)
             body = await read_body(scope, receive, rt.settings.max_body_bytes)
-            try:
-                payload = orjson.loads(body)
-            except orjson.JSONDecodeError as exc:
-                raise BadRequest(f"body is not valid JSON: {exc}") from None
-            if not isinstance(payload, dict) or not isinstance(payload.get("events"), list):
-                raise BadRequest('body must be {"events": [...]}', field="events")
-            batch = payload["events"]
+            batch = _decode(body)
             if len(batch) > rt.settings.max_batch_events:
                 raise TooLarge(f"at most {rt.settings.max_batch_events} events per batch", field="events")
             result = await rt.ingestor.ingest(tenant.id, batch, now=clock.now_ms())
@@ -38,3 +34,19 @@ class EventsEndpoint:
             await send_error(send, Unavailable("the batch was not stored; send it again"))
             return
         await send_json(send, 200, result.as_dict())
+
+
+def _decode(body: bytes) -> list:
+    try:
+        batch = decode_batch(body)
+    except msgspec.DecodeError:
+        batch = None  # not JSON at all, or JSON of another shape: the slow path says which
+    if batch is not None:
+        return batch
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"body is not valid JSON: {exc}") from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("events"), list):
+        raise BadRequest('body must be {"events": [...]}', field="events")
+    return payload["events"]

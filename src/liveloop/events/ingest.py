@@ -12,10 +12,10 @@ from liveloop.engine.model import Event, NewUser, RewardIssued, RewardStatusChan
 from liveloop.events.live import LiveCampaign, LiveCampaigns
 from liveloop.events.models import events
 from liveloop.events.validate import EventIn, parse_event
+from liveloop.kit.db.bulk import BulkInsert
 from liveloop.kit.db.database import Database
-from liveloop.kit.db.dialect import insert_ignore
 from liveloop.kit.errors import LiveloopError
-from liveloop.rewards.ledger import LedgerRows, LedgerWrites
+from liveloop.rewards.ledger import LedgerRows, LedgerTables, LedgerWrites
 from liveloop.users.models import users
 
 # Long enough to cover every batch in flight and any retry racing it; older ids are found in the log.
@@ -68,8 +68,9 @@ class Ingestor:
         self._live = live
         self._recent = RecentIds()
         self._future_tolerance_ms = future_tolerance_ms
-        self._insert_events = insert_ignore(db.dialect, events)
-        self._insert_users = insert_ignore(db.dialect, users)
+        self._insert_events = BulkInsert(db.dialect, events, EVENT_COLUMNS, skip_conflicts=True)
+        self._insert_users = BulkInsert(db.dialect, users, USER_COLUMNS, skip_conflicts=True)
+        self._ledger = LedgerTables(db.dialect)
 
     def forget(self) -> None:
         self._recent.clear()
@@ -106,9 +107,9 @@ class Ingestor:
         logged = await self._db.read(lambda conn: _logged_ids(conn, tenant_id, candidates)) if candidates else set()
 
         # From here to the write there is no await: events are applied and queued in arrival order.
-        rows: list[dict] = []
+        rows: list[tuple] = []
         ledger = LedgerWrites(tenant_id)
-        new_users: list[dict] = []
+        new_users: list[tuple] = []
         for _index, inp, ev in known:
             key = (tenant_id, ev.id)
             if key in self._recent or ev.id in logged:
@@ -138,23 +139,18 @@ class Ingestor:
         """A share-link click: applied and logged like any event, durable before the redirect."""
         self._recent.add((tenant_id, ev.id))
         effects = live.state.apply(ev, now)
-        row = {
-            "tenant_id": tenant_id, "id": ev.id, "campaign_id": live.state.config.id, "type": "click",
-            "user_id": None, "at": ev.at, "ref": ev.ref, "device_id": None, "ip": ip, "order_id": None,
-            "amount": None, "currency": None, "received_at": now,
-        }
+        row = (tenant_id, ev.id, live.state.config.id, "click", None, ev.at, ev.ref, None, ip, None, None, None, now)
         await self._db.write(lambda conn: self._write(conn, [row], [], None))
         self._committed(tenant_id, [(live, effect) for effect in effects])
         return effects
 
-    def _write(self, conn: sa.Connection, rows: list[dict], new_users: list[dict], ledger: LedgerRows | None) -> None:
-        inserted = conn.execute(self._insert_events, rows).rowcount
+    def _write(self, conn: sa.Connection, rows: list[tuple], new_users: list[tuple], ledger: LedgerRows | None) -> None:
+        inserted = self._insert_events(conn, rows)
         if inserted != len(rows) and inserted >= 0:
             raise DuplicateRace(f"{len(rows) - inserted} events were already logged")
-        if new_users:
-            conn.execute(self._insert_users, new_users)
+        self._insert_users(conn, new_users)
         if ledger is not None:
-            ledger.write(conn)
+            self._ledger.write(conn, ledger)
 
 
 def _logged_ids(conn: sa.Connection, tenant_id: str, ids: list[str]) -> set[str]:
@@ -166,15 +162,16 @@ def _logged_ids(conn: sa.Connection, tenant_id: str, ids: list[str]) -> set[str]
     return found
 
 
-def _event_row(tenant_id: str, inp: EventIn, ev: Event, now: int) -> dict:
-    return {
-        "tenant_id": tenant_id, "id": ev.id, "campaign_id": inp.campaign_id, "type": ev.type,
-        "user_id": ev.user_id, "at": ev.at, "ref": ev.ref, "device_id": inp.device_id, "ip": inp.ip,
-        "order_id": ev.order_id, "amount": ev.amount, "currency": ev.currency, "received_at": now,
-    }
+EVENT_COLUMNS = ("tenant_id", "id", "campaign_id", "type", "user_id", "at", "ref", "device_id", "ip", "order_id",
+                 "amount", "currency", "received_at")
+USER_COLUMNS = ("tenant_id", "user_id", "market", "consents", "created_at", "updated_at")
 
 
-def _user_row(tenant_id: str, live: LiveCampaign, user_id: str, now: int) -> dict:
+def _event_row(tenant_id: str, inp: EventIn, ev: Event, now: int) -> tuple:
+    return (tenant_id, ev.id, inp.campaign_id, ev.type, ev.user_id, ev.at, ev.ref, inp.device_id, inp.ip,
+            ev.order_id, ev.amount, ev.currency, now)
+
+
+def _user_row(tenant_id: str, live: LiveCampaign, user_id: str, now: int) -> tuple:
     # A user first seen in an event is created implicitly, in the campaign's market.
-    return {"tenant_id": tenant_id, "user_id": user_id, "market": live.body["market"], "locale": None,
-            "display_name": None, "consents": "{}", "created_at": now, "updated_at": now}
+    return (tenant_id, user_id, live.body["market"], "{}", now, now)
