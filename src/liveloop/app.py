@@ -13,13 +13,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from liveloop import __version__
 from liveloop.campaigns.api import router as campaigns_router
+from liveloop.draws.api import router as draws_router
 from liveloop.events.api import EventsEndpoint
+from liveloop.integrations.api import router as integrations_router
 from liveloop.invites.api import router as invites_router
 from liveloop.kit.db.writer import WriterFailed
 from liveloop.kit.errors import LiveloopError
 from liveloop.leaderboards.api import router as leaderboards_router
 from liveloop.markets.api import router as markets_router
 from liveloop.openapi_extra import add_hot_path_docs
+from liveloop.realtime.api import router as realtime_router
+from liveloop.realtime.presence import PresenceEndpoint
+from liveloop.realtime.stream import ViewerStream
 from liveloop.reports.api import router as reports_router
 from liveloop.rewards.api import router as rewards_router
 from liveloop.runtime import Runtime
@@ -46,6 +51,7 @@ def create_app(settings: Settings | None = None) -> Liveloop:
         try:
             yield
         finally:
+            runtime.hub.close()
             runtime.db.close()
 
     api = FastAPI(
@@ -57,7 +63,7 @@ def create_app(settings: Settings | None = None) -> Liveloop:
     api.state.runtime = runtime
     _install_error_handlers(api)
     for router in (campaigns_router, users_router, invites_router, reports_router, leaderboards_router,
-                   rewards_router):
+                   rewards_router, realtime_router, draws_router, integrations_router):
         api.include_router(router)
     from fastapi import Depends
 
@@ -80,6 +86,8 @@ class Liveloop:
         self.state = api.state
         self._share = ShareLink(runtime)
         self._events = EventsEndpoint(runtime)
+        self._stream = ViewerStream(runtime)
+        self._presence = PresenceEndpoint(runtime)
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http":
@@ -89,6 +97,12 @@ class Liveloop:
                 return
             if path == "/v1/events":
                 await self._events(scope, receive, send)
+                return
+            if path == "/v1/stream":
+                await self._stream(scope, receive, send)
+                return
+            if path == "/v1/presence":
+                await self._presence(scope, receive, send)
                 return
         await self.api(scope, receive, send)
 

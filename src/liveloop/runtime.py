@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from liveloop.events.ingest import Ingestor
 from liveloop.events.live import LiveCampaigns
 from liveloop.kit.db.database import Database
+from liveloop.realtime.hub import Hub, names_from
+from liveloop.realtime.presence import PresenceBook
 from liveloop.settings import Settings
 from liveloop.sharelink.targets import ShareTargets
 from liveloop.tenants.auth import ApiKeys
@@ -20,6 +22,8 @@ class Runtime:
     ingestor: Ingestor
     api_keys: ApiKeys
     share_targets: ShareTargets
+    hub: Hub
+    presence: PresenceBook
     secret_key: str = ""
 
     @classmethod
@@ -33,7 +37,11 @@ class Runtime:
             ingestor=Ingestor(db, live, future_tolerance_ms=settings.future_tolerance_ms),
             api_keys=ApiKeys(db),
             share_targets=ShareTargets(db),
+            hub=Hub(names=names_from(db)),
+            presence=PresenceBook(),
         )
+        # Viewers hear of effects only once they are durable (the ingestor calls this after commit).
+        runtime.ingestor.on_committed = runtime.hub.on_committed
         db.writer.on_failure = runtime.drop_derived_state
         return runtime
 

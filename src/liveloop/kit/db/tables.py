@@ -2,6 +2,7 @@
 
 from liveloop.campaigns.models import campaigns
 from liveloop.events.models import events
+from liveloop.integrations.models import integrations
 from liveloop.invites.models import invites
 from liveloop.kit.db.base import metadata
 from liveloop.rewards.models import reward_changes, rewards
@@ -12,6 +13,7 @@ __all__ = [
     "api_keys",
     "campaigns",
     "events",
+    "integrations",
     "invites",
     "metadata",
     "reward_changes",

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+
+from liveloop.integrations import service
+from liveloop.integrations.schemas import IntegrationCreate, IntegrationRead
+from liveloop.kit import clock
+from liveloop.tenants.auth import current_tenant
+from liveloop.tenants.service import Tenant
+
+router = APIRouter(tags=["integrations"])
+
+
+@router.post("/v1/integrations", status_code=201, response_model=IntegrationRead,
+             summary="A webhook endpoint for a streaming provider (paste its url into the provider's console)")
+async def create_integration(
+    body: IntegrationCreate, request: Request, tenant: Annotated[Tenant, Depends(current_tenant)]
+) -> dict:
+    rt = request.app.state.runtime
+    now = clock.now_ms()
+    integration_id = await rt.db.write(
+        lambda conn: service.create(conn, tenant_id=tenant.id, provider=body.provider, secret=body.secret,
+                                    api_key=body.api_key, now=now),
+        isolated=True,
+    )
+    url = f"{rt.settings.base_url}/v1/integrations/{body.provider}/{integration_id}"
+    return {"id": integration_id, "provider": body.provider, "url": url}

@@ -1,0 +1,58 @@
+"""Viewer tokens (minted by the shop back end) and the viewer widget script."""
+
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+from importlib.resources import files
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from liveloop.kit import clock
+from liveloop.kit.times import iso
+from liveloop.realtime import tokens
+from liveloop.realtime.schemas import ViewerTokenCreate, ViewerTokenRead
+from liveloop.tenants.auth import current_tenant
+from liveloop.tenants.service import Tenant
+from liveloop.users import service as users_service
+
+router = APIRouter(tags=["realtime"])
+
+
+@router.post("/v1/campaigns/{cid}/viewer-tokens", status_code=201, response_model=ViewerTokenRead,
+             summary="A short-lived token for one viewer's stream and presence beats")
+async def create_viewer_token(
+    cid: str, body: ViewerTokenCreate, request: Request, tenant: Annotated[Tenant, Depends(current_tenant)]
+) -> dict:
+    rt = request.app.state.runtime
+    live = await rt.live.get(tenant.id, cid)
+    now = clock.now_ms()
+    # A user first seen in a viewer token is created implicitly, in the campaign's market.
+    await rt.db.write(lambda conn: users_service.ensure(conn, tenant_id=tenant.id, user_id=body.user_id,
+                                                        market=live.body["market"], now=now), isolated=True)
+    token, expires_at = tokens.sign(rt.secret_key, tenant_id=tenant.id, campaign_id=cid, user_id=body.user_id,
+                                    ttl_seconds=body.ttl_seconds, now=now)
+    return {"token": token, "expires_at": iso(expires_at)}
+
+
+@lru_cache(maxsize=1)
+def _widget() -> tuple[bytes, str]:
+    script = files("liveloop").joinpath("static/liveloop.js").read_bytes()
+    return script, '"' + hashlib.sha256(script).hexdigest()[:32] + '"'
+
+
+@router.get("/widget/liveloop.js", summary="The viewer widget: one <script> tag on the live page",
+            response_class=Response, responses={200: {"content": {"text/javascript": {}}}})
+async def widget(request: Request) -> Response:
+    script, etag = _widget()
+    headers = {
+        "ETag": etag,
+        # Short enough for a fix to reach every live page within minutes; the ETag makes re-checks cheap.
+        "Cache-Control": "public, max-age=300, stale-while-revalidate=86400",
+        "Access-Control-Allow-Origin": "*",
+        "X-Content-Type-Options": "nosniff",
+    }
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return Response(script, media_type="text/javascript; charset=utf-8", headers=headers)

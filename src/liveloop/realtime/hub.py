@@ -1,0 +1,255 @@
+"""The realtime hub: turns committed engine effects into messages on viewers' streams.
+
+Everything here runs on the event loop thread, so nothing needs a lock. A viewer is one
+(tenant, campaign, user); each has a bounded buffer of its latest messages (for `Last-Event-ID`
+resume) and its open connections, each with a bounded queue that drops its oldest messages when
+the client reads too slowly. Only viewers who have connected at least once get a buffer, so the
+ingestion of events for users who never open the widget costs one dict lookup per effect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import orjson
+import sqlalchemy as sa
+
+from liveloop.engine.model import FriendActivity, RewardIssued, RewardStatusChanged, ScoreChanged
+from liveloop.kit import clock
+from liveloop.kit.db.database import Database
+from liveloop.kit.money import to_decimal_str
+from liveloop.kit.times import iso
+from liveloop.rewards.views import reward_read
+from liveloop.users.service import display_names
+
+log = logging.getLogger("liveloop.realtime")
+
+Key = tuple[str, str, str]  # (tenant_id, campaign_id, user_id)
+NameLookup = Callable[[str, list[str]], Awaitable[dict[str, str | None]]]
+
+
+class TooManyStreams(Exception):
+    """The viewer already has as many open streams as the hub allows."""
+
+
+class Subscriber:
+    """One open stream: a bounded queue of SSE frames and a way to wake its sender."""
+
+    __slots__ = ("key", "frames", "closed", "_waiter")
+
+    def __init__(self, key: Key, limit: int) -> None:
+        self.key = key
+        self.frames: deque[bytes] = deque(maxlen=limit)
+        self.closed = False
+        self._waiter: asyncio.Future | None = None
+
+    def push(self, frame: bytes) -> None:
+        self.frames.append(frame)  # a full queue drops its oldest frame: slow readers lose the stale ones
+        self._wake()
+
+    def close(self) -> None:
+        self.closed = True
+        self._wake()
+
+    async def wait(self, timeout: float) -> None:
+        """Return when a frame is queued, the stream is closed, or `timeout` seconds have passed."""
+        if self.frames or self.closed:
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiter = waiter
+        try:
+            async with asyncio.timeout(timeout):
+                await waiter
+        except TimeoutError:
+            pass
+        finally:
+            self._waiter = None
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+
+@dataclass(slots=True)
+class _Viewer:
+    buffer: deque[tuple[int, bytes]]
+    subscribers: set[Subscriber] = field(default_factory=set)
+
+
+class Hub:
+    def __init__(
+        self,
+        *,
+        names: NameLookup | None = None,
+        buffer_size: int = 200,
+        max_viewers: int = 50_000,
+        queue_size: int = 500,
+        max_streams_per_viewer: int = 10,
+        heartbeat_seconds: float = 15.0,
+        max_lifetime_seconds: float = 1800.0,
+    ) -> None:
+        self.heartbeat_seconds = heartbeat_seconds
+        self.max_lifetime_seconds = max_lifetime_seconds
+        self._names = names
+        self._buffer_size = buffer_size
+        self._max_viewers = max_viewers
+        self._queue_size = queue_size
+        self._max_streams = max_streams_per_viewer
+        self._viewers: OrderedDict[Key, _Viewer] = OrderedDict()
+        # Ids grow across restarts too (they start at the boot time in µs), so a client resuming
+        # with an id from before a restart is never handed an older message as new.
+        self._last_id = clock.now_ms() * 1000
+        self._pending: deque[tuple[str, list]] = deque()  # batches waiting for display names
+        self._pump: asyncio.Task | None = None
+
+    # -- connections -----------------------------------------------------------------------
+
+    def subscribe(self, key: Key, last_event_id: int | None = None) -> tuple[Subscriber, list[bytes]]:
+        """A new stream for `key`, and the buffered frames after `last_event_id` to send first."""
+        viewer = self._viewer(key)
+        if len(viewer.subscribers) >= self._max_streams:
+            raise TooManyStreams(f"at most {self._max_streams} open streams per viewer")
+        sub = Subscriber(key, self._queue_size)
+        viewer.subscribers.add(sub)
+        replay = [] if last_event_id is None else [frame for i, frame in viewer.buffer if i > last_event_id]
+        return sub, replay
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        viewer = self._viewers.get(sub.key)
+        if viewer is not None:
+            viewer.subscribers.discard(sub)
+
+    def close(self) -> None:
+        """Ends every open stream (shutdown)."""
+        for viewer in self._viewers.values():
+            for sub in viewer.subscribers:
+                sub.close()
+        if self._pump is not None:
+            self._pump.cancel()
+
+    def _viewer(self, key: Key) -> _Viewer:
+        viewer = self._viewers.get(key)
+        if viewer is not None:
+            self._viewers.move_to_end(key)
+            return viewer
+        viewer = self._viewers[key] = _Viewer(deque(maxlen=self._buffer_size))
+        # Forget the buffers of the viewers least recently heard of, never of a connected one.
+        for _ in range(len(self._viewers)):
+            if len(self._viewers) <= self._max_viewers:
+                break
+            oldest_key, oldest = next(iter(self._viewers.items()))
+            if oldest.subscribers:
+                self._viewers.move_to_end(oldest_key)
+            else:
+                del self._viewers[oldest_key]
+        return viewer
+
+    # -- publishing --------------------------------------------------------------------------
+
+    def publish(self, key: Key, payload: dict) -> None:
+        """Give `payload` the next id, buffer it for resume and queue it on the viewer's streams."""
+        viewer = self._viewers.get(key)
+        if viewer is None:
+            return
+        self._last_id += 1
+        frame = b"id: %d\ndata: %b\n\n" % (self._last_id, orjson.dumps(payload))
+        viewer.buffer.append((self._last_id, frame))
+        for sub in viewer.subscribers:
+            sub.push(frame)
+
+    def on_committed(self, tenant_id: str, effects: list) -> None:
+        """Ingestor hook: (LiveCampaign, effect) pairs that are durable now become messages."""
+        try:
+            self._on_committed(tenant_id, effects)
+        except Exception:  # noqa: BLE001 - the events are stored and acknowledged whatever a push does
+            log.exception("could not push %d effects to viewers", len(effects))
+
+    def _on_committed(self, tenant_id: str, effects: list) -> None:
+        messages = self._messages(tenant_id, effects)
+        if not messages:
+            return
+        needs_names = self._names is not None and any(friend for _k, _p, friend in messages)
+        if not self._pending and not needs_names:
+            self._publish_all(messages, {})
+            return
+        # Name lookups are awaited; later batches queue behind them so each viewer's order holds.
+        self._pending.append((tenant_id, messages))
+        if self._pump is None:
+            self._pump = asyncio.get_running_loop().create_task(self._drain())
+
+    def _messages(self, tenant_id: str, effects: list) -> list[tuple[Key, dict, str | None]]:
+        viewers = self._viewers
+        out: list[tuple[Key, dict, str | None] | None] = []
+        rank_index: dict[Key, int] = {}
+        now = None
+        for live, effect in effects:
+            cls = type(effect)
+            if cls is FriendActivity:
+                key = (tenant_id, live.state.config.id, effect.referrer)
+                if key in viewers:
+                    friend = {"user_id": effect.friend, "display_name": None} if effect.friend else None
+                    out.append((key, {"type": f"friend_{effect.kind}", "friend": friend}, effect.friend))
+            elif cls is RewardIssued or cls is RewardStatusChanged:
+                reward = effect.reward
+                key = (tenant_id, live.state.config.id, reward.user_id)
+                if key in viewers:
+                    now = now or clock.now_ms()
+                    out.append((key, {"type": "reward", "reward": reward_read(reward, now), "at": iso(now)}, None))
+            elif cls is ScoreChanged:
+                key = (tenant_id, live.state.config.id, effect.user_id)
+                if key in viewers:
+                    # Several changes of one user in a batch: only the last one is worth a message.
+                    if key in rank_index:
+                        out[rank_index[key]] = None
+                    rank_index[key] = len(out)
+                    out.append((key, _rank_message(live, effect), None))
+        if out:
+            stamp = iso(now or clock.now_ms())
+            for item in out:
+                if item is not None:
+                    item[1].setdefault("at", stamp)
+        return [item for item in out if item is not None]
+
+    def _publish_all(self, messages: list[tuple[Key, dict, str | None]], names: dict[str, str | None]) -> None:
+        for key, payload, friend in messages:
+            if friend is not None:
+                payload["friend"]["display_name"] = names.get(friend)
+            self.publish(key, payload)
+
+    async def _drain(self) -> None:
+        try:
+            while self._pending:
+                tenant_id, messages = self._pending[0]
+                friends = sorted({friend for _k, _p, friend in messages if friend})
+                names: dict[str, str | None] = {}
+                if friends and self._names is not None:
+                    try:
+                        names = await self._names(tenant_id, friends)
+                    except (sa.exc.SQLAlchemyError, OSError):
+                        log.warning("display names unavailable; friends are pushed without them", exc_info=True)
+                self._pending.popleft()
+                self._publish_all(messages, names)
+        finally:
+            self._pump = None
+
+
+def _rank_message(live, effect: ScoreChanged) -> dict:
+    config = live.state.config
+    score: int | str | None = effect.score
+    if config.leaderboard_metric == "gmv":
+        score = to_decimal_str(effect.score, config.currency)
+    return {"type": "rank", "metric": config.leaderboard_metric, "score": score,
+            "rank": live.state.leaderboard.rank(effect.user_id)}
+
+
+def names_from(db: Database) -> NameLookup:
+    """Display names read from the users table (in a worker thread, like every read)."""
+
+    async def lookup(tenant_id: str, user_ids: list[str]) -> dict[str, str | None]:
+        return await db.read(lambda conn: display_names(conn, tenant_id=tenant_id, user_ids=user_ids))
+
+    return lookup

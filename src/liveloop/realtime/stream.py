@@ -1,0 +1,112 @@
+"""GET /v1/stream?token=: a viewer's server-sent events. A bare ASGI handler (hot path).
+
+The browser's EventSource reconnects by itself and sends the id of the last message it saw as
+`Last-Event-ID`; the hub's per-viewer buffer fills the gap. A connection lives at most the hub's
+`max_lifetime_seconds` (and never past its token's expiry): it then says `{"type": "reconnect"}` and
+closes, so load balancers can rebalance and expired tokens stop reading.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from urllib.parse import parse_qs
+
+import orjson
+
+from liveloop.kit import clock
+from liveloop.kit.asgi import header, send_response
+from liveloop.kit.errors import LiveloopError, MethodNotAllowed, Unauthorized
+from liveloop.realtime.hub import Subscriber, TooManyStreams
+from liveloop.realtime.tokens import verify
+
+# Viewer endpoints are called from the shop's pages on another origin; tokens, not cookies,
+# authenticate them, so any origin may read the answers.
+CORS = [(b"access-control-allow-origin", b"*")]
+_START_HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-store"),
+    (b"x-accel-buffering", b"no"),  # nginx: pass each message through at once
+    *CORS,
+]
+_PING = b": ping\n\n"
+_RECONNECT = b"data: " + orjson.dumps({"type": "reconnect"}) + b"\n\n"
+
+
+def viewer_token(scope: dict) -> str | None:
+    """The token from `?token=` (EventSource cannot set headers) or `Authorization: Bearer`."""
+    query = scope.get("query_string", b"")
+    if query:
+        values = parse_qs(query.decode("latin-1")).get("token")
+        if values:
+            return values[0]
+    scheme, _, value = header(scope, b"authorization").partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+class ViewerStream:
+    def __init__(self, runtime) -> None:
+        self._rt = runtime
+
+    async def __call__(self, scope, receive, send) -> None:
+        rt = self._rt
+        hub = rt.hub
+        try:
+            if scope["method"] != "GET":
+                raise MethodNotAllowed("use GET")
+            now = clock.now_ms()
+            viewer = verify(rt.secret_key, viewer_token(scope), now=now)
+            last_id = header(scope, b"last-event-id").strip()
+            try:
+                sub, replay = hub.subscribe(viewer.key, int(last_id) if last_id.isdigit() else None)
+            except TooManyStreams as exc:
+                raise LiveloopError(str(exc), code="too_many_streams") from None
+        except Unauthorized as exc:
+            await send_json_cors(send, exc.status, exc.body())
+            return
+        except LiveloopError as exc:
+            status = 429 if exc.code == "too_many_streams" else exc.status
+            await send_json_cors(send, status, exc.body())
+            return
+        watcher = asyncio.ensure_future(_close_on_disconnect(receive, sub))
+        try:
+            lifetime = min(hub.max_lifetime_seconds, (viewer.expires_at - now) / 1000)
+            await send({"type": "http.response.start", "status": 200, "headers": _START_HEADERS})
+            await send({"type": "http.response.body", "body": b"retry: 2000\n\n" + b"".join(replay),
+                        "more_body": True})
+            await _pump(send, sub, hub.heartbeat_seconds, clock.monotonic() + lifetime)
+        finally:
+            hub.unsubscribe(sub)
+            watcher.cancel()
+
+
+async def _pump(send, sub: Subscriber, heartbeat: float, deadline: float) -> None:
+    while True:
+        left = deadline - clock.monotonic()
+        if left <= 0:
+            await send({"type": "http.response.body", "body": _RECONNECT, "more_body": False})
+            return
+        await sub.wait(min(heartbeat, left))
+        if sub.closed:
+            # The client went away (nothing to say), or the server is shutting down.
+            await send({"type": "http.response.body", "body": _RECONNECT, "more_body": False})
+            return
+        if sub.frames:
+            body = b"".join(sub.frames)
+            sub.frames.clear()
+        elif deadline - clock.monotonic() > 0:
+            body = _PING
+        else:
+            continue
+        await send({"type": "http.response.body", "body": body, "more_body": True})
+
+
+async def _close_on_disconnect(receive, sub: Subscriber) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+    sub.close()
+
+
+async def send_json_cors(send, status: int, payload: object) -> None:
+    await send_response(send, status, orjson.dumps(payload), b"application/json", CORS)
