@@ -15,6 +15,7 @@ from liveloop import __version__
 from liveloop.campaigns.api import router as campaigns_router
 from liveloop.draws.api import router as draws_router
 from liveloop.events.api import EventsEndpoint
+from liveloop.fx.api import router as fx_router
 from liveloop.integrations.api import router as integrations_router
 from liveloop.invites.api import router as invites_router
 from liveloop.kit.db.writer import WriterFailed
@@ -63,7 +64,7 @@ def create_app(settings: Settings | None = None) -> Liveloop:
     api.state.runtime = runtime
     _install_error_handlers(api)
     for router in (campaigns_router, users_router, invites_router, reports_router, leaderboards_router,
-                   rewards_router, realtime_router, draws_router, integrations_router):
+                   rewards_router, realtime_router, draws_router, integrations_router, fx_router):
         api.include_router(router)
     from fastapi import Depends
 

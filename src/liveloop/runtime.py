@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from liveloop.events.ingest import Ingestor
 from liveloop.events.live import LiveCampaigns
+from liveloop.fx.service import TenantRates
 from liveloop.kit.db.database import Database
 from liveloop.realtime.hub import Hub, names_from
 from liveloop.realtime.presence import PresenceBook
@@ -22,6 +23,7 @@ class Runtime:
     ingestor: Ingestor
     api_keys: ApiKeys
     share_targets: ShareTargets
+    fx: TenantRates
     hub: Hub
     presence: PresenceBook
     secret_key: str = ""
@@ -30,11 +32,13 @@ class Runtime:
     def build(cls, settings: Settings) -> Runtime:
         db = Database(settings.database_url)
         live = LiveCampaigns(db)
+        fx = TenantRates(db)
         runtime = cls(
             settings=settings,
             db=db,
             live=live,
-            ingestor=Ingestor(db, live, future_tolerance_ms=settings.future_tolerance_ms),
+            ingestor=Ingestor(db, live, fx, future_tolerance_ms=settings.future_tolerance_ms),
+            fx=fx,
             api_keys=ApiKeys(db),
             share_targets=ShareTargets(db),
             hub=Hub(names=names_from(db)),

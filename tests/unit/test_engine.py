@@ -40,7 +40,8 @@ def join(eid, user, at=START + 10, ref=None):
 
 
 def paid(eid, user, order, amount, at=START + 100, currency="USD", ref=None):
-    return Event(eid, "order_paid", user, at, ref, order, amount, currency)
+    # ingestion converts the amount into the campaign currency; here only USD converts (1:1)
+    return Event(eid, "order_paid", user, at, ref, order, amount, currency, amount if currency == "USD" else None)
 
 
 def refund(eid, user, order, at=START + 200):

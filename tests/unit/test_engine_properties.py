@@ -34,6 +34,7 @@ event_st = st.builds(
         order if kind in ("order_paid", "order_refunded") else None,
         amount if kind == "order_paid" else None,
         "USD" if kind == "order_paid" else None,
+        amount if kind == "order_paid" else None,
     ),
     st.integers(0, 10**9),
     st.sampled_from(["click", "reservation", "room_join", "share", "order_paid", "order_refunded"]),

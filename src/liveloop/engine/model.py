@@ -107,6 +107,10 @@ class Event:
     order_id: str | None = None
     amount: int | None = None  # minor units of `currency`
     currency: str | None = None
+    # The order's amount in the campaign currency (minor units), converted at ingestion with the
+    # tenant's rate of the order's day; None when no rate was known. Kept in the log, so a replay
+    # gives the same result whatever rates are supplied later.
+    value: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

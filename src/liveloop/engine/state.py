@@ -252,8 +252,7 @@ class CampaignState:
         order_id = ev.order_id
         if order_id is None or order_id in self.orders:
             return  # the same order paid twice under two event ids counts once
-        convertible = ev.currency == self.config.currency
-        amount = ev.amount if convertible else None
+        amount = ev.value
         referrer = person.referrer
         order = Order(ev.user_id or "", referrer, ev.at, amount)
         self.orders[order_id] = order

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import sqlalchemy as sa
 
@@ -12,6 +12,8 @@ from liveloop.engine.model import Event, NewUser, RewardIssued, RewardStatusChan
 from liveloop.events.live import LiveCampaign, LiveCampaigns
 from liveloop.events.models import events
 from liveloop.events.validate import EventIn, parse_event
+from liveloop.fx.rates import RateTable
+from liveloop.fx.service import TenantRates
 from liveloop.kit.db.bulk import BulkInsert
 from liveloop.kit.db.database import Database
 from liveloop.kit.errors import LiveloopError
@@ -60,8 +62,9 @@ class BatchResult:
 
 
 class Ingestor:
-    def __init__(self, db: Database, live: LiveCampaigns, *, future_tolerance_ms: int) -> None:
+    def __init__(self, db: Database, live: LiveCampaigns, fx: TenantRates, *, future_tolerance_ms: int) -> None:
         self._db = db
+        self._fx = fx
         # Called with (tenant_id, [(LiveCampaign, effect), ...]) once those effects are durable:
         # pushes to viewers leave only after commit, so a failed write pushes nothing.
         self.on_committed: Callable[[str, list], None] | None = None
@@ -103,6 +106,9 @@ class Ingestor:
                 known.append((index, inp, ev))
         result.rejected.sort(key=lambda r: r["index"])
 
+        foreign = any(ev.type == "order_paid" and ev.currency != campaigns[inp.campaign_id].state.config.currency
+                      for _i, inp, ev in known)
+        rates = await self._fx.table(tenant_id) if foreign else None
         candidates = [ev.id for _i, _inp, ev in known if (tenant_id, ev.id) not in self._recent]
         logged = await self._db.read(lambda conn: _logged_ids(conn, tenant_id, candidates)) if candidates else set()
 
@@ -117,6 +123,8 @@ class Ingestor:
                 continue
             self._recent.add(key)
             live = campaigns[inp.campaign_id]
+            if ev.type == "order_paid":
+                ev = _valued(ev, live.state.config.currency, rates)
             for effect in live.state.apply(ev, now):
                 if isinstance(effect, NewUser):
                     new_users.append(_user_row(tenant_id, live, effect.user_id, now))
@@ -139,7 +147,8 @@ class Ingestor:
         """A share-link click: applied and logged like any event, durable before the redirect."""
         self._recent.add((tenant_id, ev.id))
         effects = live.state.apply(ev, now)
-        row = (tenant_id, ev.id, live.state.config.id, "click", None, ev.at, ev.ref, None, ip, None, None, None, now)
+        row = (tenant_id, ev.id, live.state.config.id, "click", None, ev.at, ev.ref, None, ip, None, None, None, now,
+               None)
         await self._db.write(lambda conn: self._write(conn, [row], [], None))
         self._committed(tenant_id, [(live, effect) for effect in effects])
         return effects
@@ -163,13 +172,22 @@ def _logged_ids(conn: sa.Connection, tenant_id: str, ids: list[str]) -> set[str]
 
 
 EVENT_COLUMNS = ("tenant_id", "id", "campaign_id", "type", "user_id", "at", "ref", "device_id", "ip", "order_id",
-                 "amount", "currency", "received_at")
+                 "amount", "currency", "received_at", "value")
 USER_COLUMNS = ("tenant_id", "user_id", "market", "consents", "created_at", "updated_at")
 
 
 def _event_row(tenant_id: str, inp: EventIn, ev: Event, now: int) -> tuple:
     return (tenant_id, ev.id, inp.campaign_id, ev.type, ev.user_id, ev.at, ev.ref, inp.device_id, inp.ip,
-            ev.order_id, ev.amount, ev.currency, now)
+            ev.order_id, ev.amount, ev.currency, now, ev.value)
+
+
+def _valued(ev: Event, currency: str, rates: RateTable | None) -> Event:
+    """An order with its amount in the campaign currency (None when no rate is known)."""
+    if ev.currency == currency:
+        value = ev.amount
+    else:
+        value = rates.convert(ev.amount, ev.currency, currency, ev.at) if rates and ev.amount is not None else None
+    return replace(ev, value=value)
 
 
 def _user_row(tenant_id: str, live: LiveCampaign, user_id: str, now: int) -> tuple:

@@ -91,15 +91,15 @@ def replay(conn: sa.Connection, state: CampaignState) -> None:
     cols = events.c
     query = (
         sa.select(cols.seq, cols.id, cols.type, cols.user_id, cols.at, cols.ref, cols.order_id, cols.amount,
-                  cols.currency, cols.received_at)
+                  cols.currency, cols.value, cols.received_at)
         .where(cols.tenant_id == cfg.tenant_id, cols.campaign_id == cfg.id, cols.seq > sa.bindparam("after"))
         .order_by(cols.seq)
         .limit(REPLAY_CHUNK)
     )
     while True:
         rows = conn.execute(query, {"after": state.last_seq}).all()
-        for seq, eid, kind, uid, at, ref, order_id, amount, currency, received_at in rows:
-            state.apply(Event(eid, kind, uid, at, ref, order_id, amount, currency), received_at)
+        for seq, eid, kind, uid, at, ref, order_id, amount, currency, value, received_at in rows:
+            state.apply(Event(eid, kind, uid, at, ref, order_id, amount, currency, value), received_at)
             state.last_seq = seq
         if len(rows) < REPLAY_CHUNK:
             return

@@ -23,6 +23,7 @@ events = sa.Table(
     sa.Column("amount", BigInt),  # minor units of `currency`
     sa.Column("currency", sa.String(3)),
     sa.Column("received_at", BigInt, nullable=False),
+    sa.Column("value", BigInt),  # an order's amount in the campaign currency, as converted at ingestion
     sa.UniqueConstraint("tenant_id", "id"),
     sa.Index("ix_events_campaign_seq", "tenant_id", "campaign_id", "seq"),
 )

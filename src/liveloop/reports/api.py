@@ -2,9 +2,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 
 from liveloop.kit import clock
+from liveloop.kit.errors import Invalid
+from liveloop.kit.money import check_currency
 from liveloop.reports import views
 from liveloop.tenants.auth import current_tenant
 from liveloop.tenants.service import Tenant
@@ -24,6 +26,21 @@ async def progress(
 
 
 @router.get("/v1/campaigns/{cid}/report", summary="Funnel, referred vs organic, per-referrer rows, K-factor")
-async def report(cid: str, request: Request, tenant: Annotated[Tenant, Depends(current_tenant)]) -> dict:
-    live = await request.app.state.runtime.live.get(tenant.id, cid)
-    return views.report(live.state)
+async def report(
+    cid: str,
+    request: Request,
+    tenant: Annotated[Tenant, Depends(current_tenant)],
+    currency: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$",
+                                          description="read money in this currency (today's FX rate)")] = None,
+) -> dict:
+    rt = request.app.state.runtime
+    live = await rt.live.get(tenant.id, cid)
+    own = live.state.config.currency
+    if currency is None or currency == own:
+        return views.report(live.state)
+    check_currency(currency, field="currency")
+    rate = (await rt.fx.table(tenant.id)).rate(own, currency, clock.now_ms())
+    if rate is None:
+        raise Invalid(f"no FX rate from {own} to {currency}: supply one with PUT /v1/fx-rates", code="fx",
+                      field="currency")
+    return views.report(live.state, views.Money(own, currency, rate))

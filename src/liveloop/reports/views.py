@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_EVEN, Decimal
+
 from liveloop.engine.model import DrawRule, MilestoneRule
 from liveloop.engine.state import CampaignState
-from liveloop.kit.money import to_decimal_str
+from liveloop.kit.money import exponent, to_decimal_str
 from liveloop.rewards.views import reward_read, spec_read
 
 
@@ -56,8 +58,23 @@ def progress(state: CampaignState, user_id: str, now: int) -> dict:
     }
 
 
-def report(state: CampaignState) -> dict:
-    currency = state.config.currency
+class Money:
+    """Renders campaign-currency minor units, converted into another currency when asked."""
+
+    def __init__(self, currency: str, into: str | None = None, rate: Decimal | None = None) -> None:
+        self.source = currency
+        self.currency = into or currency
+        self._rate = rate
+
+    def __call__(self, minor: int | None) -> str | None:
+        if minor is None or self._rate is None:
+            return to_decimal_str(minor, self.currency)
+        major = Decimal(minor).scaleb(-exponent(self.source)) * self._rate
+        return str(major.quantize(Decimal(1).scaleb(-exponent(self.currency)), rounding=ROUND_HALF_EVEN))
+
+
+def report(state: CampaignState, money: Money | None = None) -> dict:
+    money = money or Money(state.config.currency)
     referred = state.referred.as_dict()
     organic = state.organic.as_dict()
     funnel = {k: referred[k] + organic[k] for k in referred}
@@ -65,27 +82,25 @@ def report(state: CampaignState) -> dict:
     referrers = []
     for user_id, stats in state.referrers.items():
         issued = [r for r in rewards_by_user.get(user_id, ()) if r.status in ("available", "pending")]
+        metrics = stats.metrics()
         referrers.append({
             "user_id": user_id,
-            **_money_metrics(stats.metrics(), currency),
+            **metrics,
+            "gmv": money(metrics["gmv"]),
             "rewards": len(issued),
             "rank": state.leaderboard.rank(user_id),
         })
     referrers.sort(key=lambda row: (row["rank"] is None, row["rank"] or 0, row["user_id"]))
     organic_users = organic["users"]
-    budget = state.config.budget
     return {
-        "currency": currency,
-        "funnel": _money_metrics(funnel, currency),
-        "referred": _money_metrics(referred, currency),
-        "organic": _money_metrics(organic, currency),
+        "currency": money.currency,
+        "funnel": {**funnel, "gmv": money(funnel["gmv"])},
+        "referred": {**referred, "gmv": money(referred["gmv"])},
+        "organic": {**organic, "gmv": money(organic["gmv"])},
         "referrers": referrers,
         # Viewers each organic viewer brought in: referred users per organic user.
         "k_factor": round(referred["users"] / organic_users, 4) if organic_users else None,
-        "budget": {
-            "total": to_decimal_str(budget, currency),
-            "used": to_decimal_str(state.budget_used, currency),
-        },
+        "budget": {"total": money(state.config.budget), "used": money(state.budget_used)},
         "rewards": _reward_counts(state),
     }
 

@@ -2,6 +2,7 @@
 
 from liveloop.campaigns.models import campaigns
 from liveloop.events.models import events
+from liveloop.fx.models import fx_rates
 from liveloop.integrations.models import integrations
 from liveloop.invites.models import invites
 from liveloop.kit.db.base import metadata
@@ -13,6 +14,7 @@ __all__ = [
     "api_keys",
     "campaigns",
     "events",
+    "fx_rates",
     "integrations",
     "invites",
     "metadata",

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from liveloop.fx import service
+from liveloop.kit import clock
+from liveloop.kit.money import check_currency
+from liveloop.kit.times import iso, to_ms
+from liveloop.tenants.auth import current_tenant
+from liveloop.tenants.service import Tenant
+
+router = APIRouter(tags=["fx"])
+
+
+class RateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    base: Annotated[str, Field(alias="from", pattern=r"^[A-Z]{3}$")]
+    quote: Annotated[str, Field(alias="to", pattern=r"^[A-Z]{3}$")]
+    rate: Annotated[Decimal, Field(gt=0, lt=10**9, max_digits=20)]
+    valid_from: date
+
+
+class RatesUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rates: Annotated[list[RateIn], Field(min_length=1, max_length=1000)]
+
+
+def _day_ms(day: date) -> int:
+    return to_ms(datetime(day.year, day.month, day.day, tzinfo=UTC))
+
+
+@router.put("/v1/fx-rates", summary="Supply dated FX rates (1 `from` = `rate` `to`, from `valid_from` on)")
+async def put_rates(body: RatesUpdate, request: Request, tenant: Annotated[Tenant, Depends(current_tenant)]) -> dict:
+    rt = request.app.state.runtime
+    rows = []
+    for i, r in enumerate(body.rates):
+        check_currency(r.base, field=f"rates.{i}.from")
+        check_currency(r.quote, field=f"rates.{i}.to")
+        rows.append((r.base, r.quote, _day_ms(r.valid_from), str(r.rate)))
+    now = clock.now_ms()
+    await rt.db.write(lambda conn: service.put_rates(conn, tenant_id=tenant.id, rates=rows, now=now), isolated=True)
+    rt.fx.forget(tenant.id)
+    return await get_rates(request, tenant)
+
+
+@router.get("/v1/fx-rates", summary="The FX rates the tenant supplied")
+async def get_rates(request: Request, tenant: Annotated[Tenant, Depends(current_tenant)]) -> dict:
+    rows = await request.app.state.runtime.db.read(lambda conn: service.load_rows(conn, tenant.id))
+    return {"rates": [{"from": b, "to": q, "rate": r, "valid_from": iso(v)[:10]}
+                      for b, q, v, r in sorted(rows, key=lambda x: (x[0], x[1], x[2]))]}
