@@ -192,7 +192,8 @@ def test_commission_pending_then_void_on_refund(client, cid):
 def test_leaderboard_ties_and_display_names(client, cid):
     post_ok(client, "/v1/campaigns", campaign(cid))
     codes = {u: invite(client, cid, u) for u in ("ann", "ben", "cat")}
-    assert client.put("/v1/users/ben", json={"display_name": "Ben B.", "market": "US"}).status_code in (200, 201)
+    ben = {"display_name": "Ben B.", "market": "US", "consents": {"leaderboard_public": True}}
+    assert client.put("/v1/users/ben", json=ben).status_code in (200, 201)
     send(client, [
         event("a1", "reservation", cid, "f1", before_start(10), ref=codes["cat"]),
         event("a2", "reservation", cid, "f2", before_start(30), ref=codes["ben"]),

@@ -18,6 +18,7 @@ from liveloop.events.models import events
 from liveloop.invites.models import invites
 from liveloop.kit.db.database import Database
 from liveloop.kit.errors import NotFound
+from liveloop.kit.ids import CAMPAIGN_ID
 
 REPLAY_CHUNK = 20_000
 
@@ -40,6 +41,8 @@ class LiveCampaigns:
         live = self._live.get(key)
         if live is not None:
             return live
+        if not CAMPAIGN_ID.match(campaign_id):
+            raise NotFound(f"campaign {campaign_id!r} not found", field="campaign_id")
         pending = self._loading.get(key)
         if pending is None:
             pending = asyncio.ensure_future(self._db.read(lambda conn: load(conn, tenant_id, campaign_id)))

@@ -9,6 +9,7 @@ import msgspec
 
 from liveloop.engine.model import EVENT_TYPES, Event
 from liveloop.kit.errors import Invalid
+from liveloop.kit.ids import printable
 from liveloop.kit.money import check_currency, to_minor
 from liveloop.kit.times import to_ms
 
@@ -58,6 +59,8 @@ def _text(value: str | None, field: str, limit: int, *, required: bool = True) -
         return
     if not value or len(value) > limit:
         raise Invalid(f"{field} must be 1 to {limit} characters", field=field)
+    if not printable(value):
+        raise Invalid(f"{field} must not contain control characters", field=field)
 
 
 def parse_event(raw: object, *, now: int, future_tolerance_ms: int) -> tuple[EventIn, Event]:

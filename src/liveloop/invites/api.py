@@ -14,7 +14,11 @@ from liveloop.tenants.service import Tenant
 router = APIRouter(tags=["invites"])
 
 
-@router.post("/v1/campaigns/{cid}/invites", status_code=201, summary="A user's invite code and share link (the same code again for the same user and channel)")
+@router.post(
+    "/v1/campaigns/{cid}/invites",
+    status_code=201,
+    summary="A user's invite code and share link (the same code again for the same user and channel)",
+)
 async def create_invite(
     cid: str,
     body: InviteCreate,

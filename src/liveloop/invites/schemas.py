@@ -6,10 +6,12 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from liveloop.kit.ids import USER_ID_PATTERN
+
 
 class InviteCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    user_id: Annotated[str, Field(min_length=1, max_length=128)]
+    user_id: Annotated[str, Field(pattern=USER_ID_PATTERN)]
     channel: Annotated[str, Field(pattern=r"^[a-z0-9_-]{0,32}$")] = ""
     code: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{2,31}$")] | None = None

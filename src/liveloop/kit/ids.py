@@ -3,7 +3,22 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
+
+# Campaign and rule ids: what POST /v1/campaigns accepts. Anything else cannot exist.
+CAMPAIGN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# Ids the merchant chooses (users, events, orders): any printable text, no control characters,
+# which PostgreSQL refuses (NUL) and which no real id carries.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+USER_ID_PATTERN = r"^[^\x00-\x1f\x7f]{1,128}$"
+
+
+def printable(value: str) -> bool:
+    return _CONTROL.search(value) is None
+
 
 _CODE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: codes get read aloud in lives
 

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 
 from liveloop.kit import clock
 from liveloop.kit.errors import Invalid
+from liveloop.kit.ids import USER_ID_PATTERN
 from liveloop.kit.money import check_currency
 from liveloop.reports import views
 from liveloop.tenants.auth import current_tenant
@@ -17,7 +18,7 @@ router = APIRouter(tags=["reports"])
 @router.get("/v1/campaigns/{cid}/users/{uid}/progress", summary="One user's referral progress")
 async def progress(
     cid: str,
-    uid: Annotated[str, Path(min_length=1, max_length=128)],
+    uid: Annotated[str, Path(pattern=USER_ID_PATTERN)],
     request: Request,
     tenant: Annotated[Tenant, Depends(current_tenant)],
 ) -> dict:

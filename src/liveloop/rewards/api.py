@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 
 from liveloop.kit import clock
+from liveloop.kit.ids import USER_ID_PATTERN
 from liveloop.rewards.views import reward_read
 from liveloop.tenants.auth import current_tenant
 from liveloop.tenants.service import Tenant
@@ -17,7 +18,7 @@ async def list_rewards(
     cid: str,
     request: Request,
     tenant: Annotated[Tenant, Depends(current_tenant)],
-    user_id: Annotated[str | None, Query(max_length=128)] = None,
+    user_id: Annotated[str | None, Query(pattern=USER_ID_PATTERN)] = None,
     status: Annotated[str | None, Query(pattern="^(available|pending|void|declined)$")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     offset: Annotated[int, Query(ge=0)] = 0,

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 
 from liveloop.kit import clock
 from liveloop.kit.errors import Invalid
+from liveloop.kit.ids import USER_ID_PATTERN
 from liveloop.markets.catalogue import get_market
 from liveloop.tenants.auth import current_tenant
 from liveloop.tenants.service import Tenant
@@ -18,7 +19,7 @@ router = APIRouter(tags=["users"])
 
 @router.put("/v1/users/{uid}", summary="Create or update a viewer")
 async def put_user(
-    uid: Annotated[str, Path(min_length=1, max_length=128)],
+    uid: Annotated[str, Path(pattern=USER_ID_PATTERN)],
     body: UserUpdate,
     request: Request,
     response: Response,
