@@ -77,6 +77,32 @@ def add_hot_path_docs(api: FastAPI) -> None:
                 },
             }
         }
+        schema["paths"]["/v1/stream"] = {
+            "get": {
+                "tags": ["realtime"],
+                "summary": "A viewer's server-sent events: friend activity, rank, rewards, draws",
+                "parameters": [
+                    {"name": "token", "in": "query", "required": True, "schema": {"type": "string"},
+                     "description": "a viewer token from POST /v1/campaigns/{cid}/viewer-tokens"},
+                    {"name": "Last-Event-ID", "in": "header", "required": False, "schema": {"type": "string"}},
+                ],
+                "responses": {"200": {"description": "text/event-stream", "content": {"text/event-stream": {}}},
+                              "401": error},
+                "security": [],
+            }
+        }
+        schema["paths"]["/v1/presence"] = {
+            "post": {
+                "tags": ["realtime"],
+                "summary": "A viewer's heartbeat (the first one in the live window is a room join)",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["token"],
+                    "properties": {"token": {"type": "string"}, "ref": {"type": "string"}}}}}},
+                "responses": {"200": {"description": "ok"}, "400": error, "401": error, "413": error,
+                              "422": error},
+                "security": [],
+            }
+        }
         schema.setdefault("components", {})["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
         schema["security"] = [{"bearer": []}]
         api.openapi_schema = schema
