@@ -1,4 +1,4 @@
-"""The liveloop command: serve, tenant create, migrate, demo."""
+"""The liveloop command: serve, tenant create, migrate, demo, policy check."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ app = typer.Typer(help="liveloop: a self-hostable referral engine for cross-bord
                   no_args_is_help=True, add_completion=False)
 tenant_app = typer.Typer(help="Manage tenants (merchants) and their API keys.", no_args_is_help=True)
 app.add_typer(tenant_app, name="tenant")
+policy_app = typer.Typer(help="Market policy (SPEC section 6).", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
 
 DatabaseOpt = Annotated[str | None, typer.Option("--database-url", help="or LIVELOOP_DATABASE_URL")]
 
@@ -106,6 +108,52 @@ def demo(
 
     settings = _settings(database_url or "sqlite:///var/demo.db", port=port)
     raise typer.Exit(run_demo(settings, viewers=viewers, keep_running=keep_running))
+
+
+@policy_app.command("check")
+def policy_check(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True,
+                                         help="a campaign as POST /v1/campaigns takes it (JSON)")],
+    as_json: Annotated[bool, typer.Option("--json", help="print the findings as JSON")] = False,
+) -> None:
+    """Check a campaign against its market's policy; prints every error and warning, exits 1 on an error."""
+    from pydantic import ValidationError
+
+    from liveloop.campaigns.schemas import CampaignCreate
+    from liveloop.kit.errors import NotFound
+    from liveloop.markets import policy
+    from liveloop.markets.catalogue import get_market
+
+    try:
+        body = CampaignCreate.model_validate_json(file.read_bytes())
+        market = get_market(body.market)
+    except ValidationError as exc:
+        _print_findings([_problem(".".join(str(p) for p in e["loc"]) or None, e["msg"]) for e in exc.errors()],
+                        as_json)
+        raise typer.Exit(1) from None
+    except NotFound as exc:
+        _print_findings([_problem("market", exc.message)], as_json)
+        raise typer.Exit(1) from None
+    findings = policy.check(body.model_dump(mode="json", exclude_none=True), market)
+    _print_findings([{"severity": f.severity, **f.to_dict()} for f in findings], as_json)
+    if any(f.severity == policy.ERROR for f in findings):
+        raise typer.Exit(1)
+
+
+def _problem(field: str | None, message: str) -> dict:
+    return {"severity": "error", "code": "invalid", "message": message, "field": field, "source": None, "words": []}
+
+
+def _print_findings(findings: list[dict], as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(findings, ensure_ascii=False, indent=2))
+        return
+    for f in findings:
+        typer.echo(f"{f['severity']}: {f['code']} at {f['field'] or '(campaign)'}: {f['message']}")
+        if f["source"]:
+            typer.echo(f"    source: {f['source']}")
+    errors = sum(1 for f in findings if f["severity"] == "error")
+    typer.echo(f"{errors} error(s), {len(findings) - errors} warning(s)")
 
 
 def _redact(url: str) -> str:

@@ -124,6 +124,8 @@ class RoomIn(_Strict):
 class CampaignCreate(_Strict):
     id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
     title: Annotated[str, Field(min_length=1, max_length=200)]
+    description: Annotated[str, Field(max_length=2000)] | None = None
+    share_text: Annotated[str, Field(max_length=500, description="what viewers share with their link")] | None = None
     market: Annotated[str, Field(pattern=r"^[A-Za-z]{2}$")]
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] | None = None
     timezone: Annotated[str, Field(min_length=1, max_length=64)] | None = None

@@ -24,11 +24,16 @@ from liveloop.engine.model import (
 from liveloop.kit.errors import Conflict, Invalid, NotFound
 from liveloop.kit.money import check_currency, to_decimal_str, to_minor
 from liveloop.kit.times import iso, parse_iso, to_ms
+from liveloop.markets import policy
 from liveloop.markets.catalogue import get_market
 
 
 def normalize(body: CampaignCreate, *, allowed_hosts: tuple[str, ...]) -> dict:
-    """The campaign as stored and returned: market defaults filled in, money in canonical form."""
+    """The campaign as stored and returned: market defaults filled in, money in canonical form.
+
+    The market's policy is enforced last: its first error is raised (a 422 `policy.*`), and its
+    warnings are kept in the campaign as `warnings`.
+    """
     try:
         market = get_market(body.market)
     except NotFound:
@@ -60,6 +65,7 @@ def normalize(body: CampaignCreate, *, allowed_hosts: tuple[str, ...]) -> dict:
                 tier["at"] = _canonical_money(tier["at"], currency, f"rules.{i}.tiers.{j}.at")
             else:
                 tier["at"] = int(Decimal(tier["at"]))
+    data["warnings"] = [finding.to_dict() for finding in policy.enforce(data, market)]
     return data
 
 

@@ -5,9 +5,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 
 from liveloop.kit.money import to_decimal_str
+from liveloop.markets.catalogue import get_market
+from liveloop.markets.policy import leaderboard_name
 from liveloop.tenants.auth import current_tenant
 from liveloop.tenants.service import Tenant
-from liveloop.users.service import display_names
+from liveloop.users.service import names_and_consents
 
 router = APIRouter(tags=["leaderboards"])
 
@@ -19,21 +21,32 @@ async def leaderboard(
     tenant: Annotated[Tenant, Depends(current_tenant)],
     limit: Annotated[int, Query(ge=1, le=1000)] = 10,
 ) -> dict:
+    """Ranked users with their display names, masked where the market's policy asks for it.
+
+    In markets whose policy masks names (EU, GB, US, CA: `leaderboard_mask_names_without_consent`),
+    a public leaderboard shows a user who has not consented (`consents.leaderboard_public`) by the
+    first letter of their display name and "***" ("Siti K." -> "S***"), with `masked: true`; the
+    `user_id`, the shop's own id, is kept so the shop can still match its users. A leaderboard the
+    campaign declares private (`leaderboard.public: false`) is never shown to viewers and is not masked.
+    """
     rt = request.app.state.runtime
     live = await rt.live.get(tenant.id, cid)
     metric = live.state.config.leaderboard_metric
     top = live.state.leaderboard.top(limit)
-    names = await rt.db.read(lambda conn: display_names(conn, tenant_id=tenant.id, user_ids=[u for _r, u, _s in top]))
+    people = await rt.db.read(
+        lambda conn: names_and_consents(conn, tenant_id=tenant.id, user_ids=[u for _r, u, _s in top]))
+    market = get_market(live.body["market"])
+    public = live.body.get("leaderboard", {}).get("public", True)
     currency = live.state.config.currency
-    return {
-        "metric": metric,
-        "entries": [
-            {
-                "rank": rank,
-                "user_id": user_id,
-                "display_name": names.get(user_id),
-                "score": to_decimal_str(score, currency) if metric == "gmv" else score,
-            }
-            for rank, user_id, score in top
-        ],
-    }
+    entries = []
+    for rank, user_id, score in top:
+        name, consents = people.get(user_id, (None, {}))
+        shown, masked = leaderboard_name(market, name, consents) if public else (name, False)
+        entries.append({
+            "rank": rank,
+            "user_id": user_id,
+            "display_name": shown,
+            "masked": masked,
+            "score": to_decimal_str(score, currency) if metric == "gmv" else score,
+        })
+    return {"metric": metric, "entries": entries}

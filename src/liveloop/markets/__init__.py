@@ -1,1 +1,1 @@
-"""Markets: the catalogue of countries, their holiday calendars and live-session scheduling."""
+"""Markets: the catalogue of countries, their holiday calendars, live-session scheduling and policy."""

@@ -20,6 +20,7 @@ from babel import Locale, UnknownLocaleError
 
 from liveloop.kit.errors import Invalid, NotFound
 from liveloop.kit.money import check_currency
+from liveloop.markets.content import lexicons
 
 REGIONS = ("SEA", "MENA", "EU", "NA")
 PEAK_KINDS = ("commercial", "religious")
@@ -34,6 +35,16 @@ POLICY_FLAGS = (
     "leaderboard_mask_names_without_consent",
     "rtl",
 )
+# The flags that restrict a campaign, with the value that puts each in force; with "content" (the
+# lexicon check) these are what a policy cites a source for.
+RESTRICTING = {
+    "draw_permit_required": True,
+    "purchase_linked_draw_forbidden": True,
+    "free_entry_required": True,
+    "sharing_may_be_required": False,
+    "leaderboard_mask_names_without_consent": True,
+}
+CITABLE = (*RESTRICTING, "content")
 _MARKET_KEYS = frozenset(
     {
         "code",
@@ -96,6 +107,17 @@ class PromoValueLimit:
 
 
 @dataclass(frozen=True, slots=True)
+class ContentPolicy:
+    """Lexicon categories (markets/lexicons/*.json) that refuse a campaign, and those that only warn."""
+
+    errors: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, list[str]]:
+        return {"errors": list(self.errors), "warnings": list(self.warnings)}
+
+
+@dataclass(frozen=True, slots=True)
 class MarketPolicy:
     draw_permit_required: bool
     purchase_linked_draw_forbidden: bool
@@ -105,11 +127,19 @@ class MarketPolicy:
     promo_value_limit: PromoValueLimit | None
     rtl: bool
     sources: tuple[str, ...]
+    content: ContentPolicy = ContentPolicy()
+    cites: tuple[tuple[str, str], ...] = ()  # restriction (a CITABLE name) -> the source it enforces
+
+    def cite(self, restriction: str) -> str:
+        """The source behind a restriction in force (the catalogue guarantees there is one)."""
+        return dict(self.cites)[restriction]
 
     def to_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {flag: getattr(self, flag) for flag in POLICY_FLAGS}
         limit = self.promo_value_limit
         body["promo_value_limit"] = None if limit is None else {"percent": limit.percent, "source": limit.source}
+        body["content"] = self.content.to_dict()
+        body["cites"] = dict(self.cites)
         body["sources"] = list(self.sources)
         return body
 
@@ -189,7 +219,10 @@ def parse_catalogue(raw: Mapping[str, Any]) -> Mapping[str, Market]:
 
 def _parse_market(entry: Mapping[str, Any], profiles: Mapping[str, Any]) -> Market:
     profile = profiles.get(entry.get("region"), {})
-    merged = {**profile, **entry, "policy": {**profile.get("policy", {}), **entry.get("policy", {})}}
+    profile_policy, own_policy = profile.get("policy", {}), entry.get("policy", {})
+    cites = {**profile_policy.get("cites", {}), **own_policy.get("cites", {})}
+    policy = {**profile_policy, **own_policy, "cites": cites}
+    merged = {**profile, **entry, "policy": policy}
     unknown = set(merged) - _MARKET_KEYS
     missing = _REQUIRED_KEYS - set(merged)
     if unknown or missing:
@@ -249,7 +282,7 @@ def _parse_market(entry: Mapping[str, Any], profiles: Mapping[str, Any]) -> Mark
 
 
 def _parse_policy(raw: Mapping[str, Any]) -> MarketPolicy:
-    unknown = set(raw) - {*POLICY_FLAGS, "promo_value_limit", "sources"}
+    unknown = set(raw) - {*POLICY_FLAGS, "promo_value_limit", "sources", "content", "cites"}
     if unknown:
         raise CatalogueError(f"unknown policy keys {sorted(unknown)}")
     for flag in POLICY_FLAGS:
@@ -264,7 +297,40 @@ def _parse_policy(raw: Mapping[str, Any]) -> MarketPolicy:
     sources = tuple(_text(s, "policy.sources") for s in raw.get("sources", []))
     if not sources:
         raise CatalogueError("policy.sources must cite at least one law or regulator")
-    return MarketPolicy(**{flag: raw[flag] for flag in POLICY_FLAGS}, promo_value_limit=limit, sources=sources)
+    content = _parse_content(raw.get("content", {}))
+    policy = MarketPolicy(**{flag: raw[flag] for flag in POLICY_FLAGS}, promo_value_limit=limit, sources=sources,
+                          content=content, cites=tuple(sorted(raw.get("cites", {}).items())))
+    _check_cites(policy)
+    return policy
+
+
+def _parse_content(raw: Mapping[str, Any]) -> ContentPolicy:
+    if set(raw) - {"errors", "warnings"}:
+        raise CatalogueError('policy.content looks like {"errors": [category, ...], "warnings": [...]}')
+    errors, warnings = tuple(raw.get("errors", [])), tuple(raw.get("warnings", []))
+    unknown = set(errors + warnings) - set(lexicons())
+    if unknown:
+        raise CatalogueError(f"policy.content names categories without a lexicon: {sorted(unknown)}")
+    if set(errors) & set(warnings):
+        raise CatalogueError("policy.content lists a category both as an error and as a warning")
+    return ContentPolicy(errors=errors, warnings=warnings)
+
+
+def _check_cites(policy: MarketPolicy) -> None:
+    """Every restriction in force names its source, and that source is one of the market's."""
+    cites = dict(policy.cites)
+    unknown = set(cites) - set(CITABLE)
+    if unknown:
+        raise CatalogueError(f"policy.cites names unknown restrictions {sorted(unknown)}")
+    for restriction, source in cites.items():
+        if source not in policy.sources:
+            raise CatalogueError(f"policy.cites.{restriction} cites {source!r}, which is not in policy.sources")
+    in_force = [flag for flag, value in RESTRICTING.items() if getattr(policy, flag) is value]
+    if policy.content.errors or policy.content.warnings:
+        in_force.append("content")
+    uncited = [r for r in in_force if r not in cites]
+    if uncited:
+        raise CatalogueError(f"policy.cites must name the source of {uncited}")
 
 
 def _parse_windows(raw: list[Mapping[str, str]], field: str) -> tuple[TimeWindow, ...]:

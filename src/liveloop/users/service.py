@@ -68,3 +68,16 @@ def display_names(conn: sa.Connection, *, tenant_id: str, user_ids: list[str]) -
         )
     ).all()
     return {uid: name for uid, name in rows}
+
+
+def names_and_consents(conn: sa.Connection, *, tenant_id: str,
+                       user_ids: list[str]) -> dict[str, tuple[str | None, dict]]:
+    """Display name and consents of each known user, in one query (public leaderboards mask by consent)."""
+    if not user_ids:
+        return {}
+    rows = conn.execute(
+        sa.select(users.c.user_id, users.c.display_name, users.c.consents).where(
+            users.c.tenant_id == tenant_id, users.c.user_id.in_(user_ids)
+        )
+    ).all()
+    return {uid: (name, orjson.loads(consents) if consents else {}) for uid, name, consents in rows}
