@@ -69,7 +69,9 @@ def serve(
     gc.set_threshold(50_000, 20, 100)
     gc.freeze()
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, access_log=access_log,
-                loop="auto", http="auto", log_level=os.environ.get("LIVELOOP_LOG_LEVEL", "info"))
+                loop="auto", http="auto", log_level=os.environ.get("LIVELOOP_LOG_LEVEL", "info"),
+                # open viewer streams would otherwise hold a shutdown for their whole lifetime
+                timeout_graceful_shutdown=5)
 
 
 @tenant_app.command("create")
