@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None) -> Liveloop:
         try:
             yield
         finally:
+            await runtime.ingestor.drain()
             runtime.hub.close()
             runtime.db.close()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -16,9 +18,12 @@ from liveloop.fx.rates import RateTable
 from liveloop.fx.service import TenantRates
 from liveloop.kit.db.bulk import BulkInsert
 from liveloop.kit.db.database import Database
+from liveloop.kit.db.writer import WriterFailed
 from liveloop.kit.errors import LiveloopError
 from liveloop.rewards.ledger import LedgerRows, LedgerTables, LedgerWrites
 from liveloop.users.models import users
+
+log = logging.getLogger("liveloop.ingest")
 
 # Long enough to cover every batch in flight and any retry racing it; older ids are found in the log.
 RECENT_IDS = 200_000
@@ -74,6 +79,10 @@ class Ingestor:
         self._insert_events = BulkInsert(db.dialect, events, EVENT_COLUMNS, skip_conflicts=True)
         self._insert_users = BulkInsert(db.dialect, users, USER_COLUMNS, skip_conflicts=True)
         self._ledger = LedgerTables(db.dialect)
+        self._clicks: list[tuple] = []
+        self._click_effects: list[tuple] = []
+        self._click_flush_scheduled = False
+        self._click_writes: set[asyncio.Task] = set()
 
     def forget(self) -> None:
         self._recent.clear()
@@ -143,15 +152,47 @@ class Ingestor:
         if effects and self.on_committed is not None:
             self.on_committed(tenant_id, effects)
 
-    async def record_click(self, tenant_id: str, live: LiveCampaign, ev: Event, *, ip: str | None, now: int) -> list:
-        """A share-link click: applied and logged like any event, durable before the redirect."""
-        self._recent.add((tenant_id, ev.id))
+    def record_click(self, tenant_id: str, live: LiveCampaign, ev: Event, *, ip: str | None, now: int) -> None:
+        """A share-link click: applied now, logged by the next group commit without being awaited.
+
+        The redirect does not wait for the disk: an anonymous click only adds to counters, so its
+        place in the log does not change any replayed result, and a click lost to a crash in the
+        few milliseconds before its commit was never acknowledged to anybody who could resend it.
+        """
         effects = live.state.apply(ev, now)
-        row = (tenant_id, ev.id, live.state.config.id, "click", None, ev.at, ev.ref, None, ip, None, None, None, now,
-               None)
-        await self._db.write(lambda conn: self._write(conn, [row], [], None))
-        self._committed(tenant_id, [(live, effect) for effect in effects])
-        return effects
+        self._clicks.append((tenant_id, ev.id, live.state.config.id, "click", None, ev.at, ev.ref, None, ip, None,
+                             None, None, now, None))
+        self._click_effects.extend((tenant_id, live, effect) for effect in effects)
+        if not self._click_flush_scheduled:
+            self._click_flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush_clicks)
+
+    def _flush_clicks(self) -> None:
+        rows, effects = self._clicks, self._click_effects
+        self._clicks, self._click_effects = [], []
+        self._click_flush_scheduled = False
+        task = asyncio.ensure_future(self._write_clicks(rows, effects))
+        self._click_writes.add(task)
+        task.add_done_callback(self._click_writes.discard)
+
+    async def _write_clicks(self, rows: list[tuple], effects: list[tuple]) -> None:
+        try:
+            await self._db.write(lambda conn: self._write(conn, rows, [], None))
+        except WriterFailed:
+            log.warning("%d share-link clicks were not stored", len(rows))
+            return
+        by_tenant: dict[str, list] = {}
+        for tenant_id, live, effect in effects:
+            by_tenant.setdefault(tenant_id, []).append((live, effect))
+        for tenant_id, items in by_tenant.items():
+            self._committed(tenant_id, items)
+
+    async def drain(self) -> None:
+        """Wait until every click recorded so far is committed (at shutdown)."""
+        if self._clicks:
+            self._flush_clicks()
+        while self._click_writes:
+            await asyncio.gather(*self._click_writes, return_exceptions=True)
 
     def _write(self, conn: sa.Connection, rows: list[tuple], new_users: list[tuple], ledger: LedgerRows | None) -> None:
         inserted = self._insert_events(conn, rows)
