@@ -16,6 +16,7 @@ from liveloop.events.live import LiveCampaign
 from liveloop.events.validate import parse_event
 from liveloop.invites.models import invites
 from liveloop.kit.db.migrate import upgrade
+from liveloop.rewards.ledger import stored_history
 from liveloop.runtime import Runtime
 from liveloop.settings import Settings
 
@@ -129,6 +130,11 @@ def test_batching_and_duplicates_never_change_the_ledger(tmp_path):
         live: LiveCampaign = harness.run(harness.runtime.live.get("t1", cid))
         assert ledger(live.state) == ledger(expected)
         assert live.state.leaderboard.top(50) == expected.leaderboard.top(50)
+        # the database's append-only ledger holds the same rewards with the same histories
+        stored = harness.run(harness.runtime.db.read(
+            lambda conn: stored_history(conn, tenant_id="t1", campaign_id=cid)))
+        assert stored == {r.id: [(c.status, c.reason, c.cause_event_id) for c in r.history]
+                          for r in expected.rewards.values()}
 
     try:
         check()

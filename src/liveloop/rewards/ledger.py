@@ -20,9 +20,8 @@ CHANGE_COLUMNS = ("reward_id", "status", "reason", "cause_event_id", "at")
 class LedgerRows:
     """Plain rows, taken on the event loop: the writer thread never sees live Reward objects."""
 
-    inserts: list[tuple] = field(default_factory=list)
-    updates: list[tuple] = field(default_factory=list)  # (status, reason, reward id)
-    history: list[tuple] = field(default_factory=list)
+    inserts: list[tuple] = field(default_factory=list)  # rewards as granted
+    history: list[tuple] = field(default_factory=list)  # later changes of status
 
 
 class LedgerTables:
@@ -31,13 +30,9 @@ class LedgerTables:
     def __init__(self, dialect_name: str) -> None:
         self._insert = BulkInsert(dialect_name, rewards, REWARD_COLUMNS)
         self._history = BulkInsert(dialect_name, reward_changes, CHANGE_COLUMNS)
-        marker = "%s" if dialect_name == "postgresql" else "?"
-        self._update = f"UPDATE rewards SET status = {marker}, reason = {marker} WHERE id = {marker}"
 
     def write(self, conn: sa.Connection, rows: LedgerRows) -> None:
         self._insert(conn, rows.inserts)
-        if rows.updates:
-            conn.exec_driver_sql(self._update, rows.updates)
         self._history(conn, rows.history)
 
 
@@ -53,27 +48,46 @@ class LedgerWrites:
         if isinstance(effect, RewardIssued):
             self._issued[effect.reward.id] = (campaign_id, effect.reward)
         elif effect.reward.id not in self._issued:
-            # A reward issued in this same batch is written whole, its history included.
+            # A reward issued in this same batch is written with all its history at once.
             self._changed.append((effect.reward, effect.change))
 
     def rows(self) -> LedgerRows:
         out = LedgerRows()
         for cid, reward in self._issued.values():
-            out.inserts.append(_reward_row(self._tenant_id, cid, reward))
-            out.history.extend(_change_row(reward.id, c) for c in reward.history)
+            granted = reward.history[0]
+            out.inserts.append(_reward_row(self._tenant_id, cid, reward, granted))
+            out.history.extend(_change_row(reward.id, c) for c in reward.history[1:])
         for reward, change in self._changed:
-            out.updates.append((change.status, change.reason, reward.id))
             out.history.append(_change_row(reward.id, change))
         return out
 
 
-def _reward_row(tenant_id: str, campaign_id: str, r: Reward) -> tuple:
+def _reward_row(tenant_id: str, campaign_id: str, r: Reward, granted: StatusChange) -> tuple:
     spec = r.spec
     percent_off = str(spec.percent_off) if spec.percent_off is not None else None
     return (r.id, tenant_id, campaign_id, r.rule_id, r.user_id, r.role, spec.kind, r.amount, percent_off, r.currency,
-            spec.points, spec.sku, spec.name, spec.content, r.status, r.reason, r.cause_event_id, r.created_at,
-            r.available_at)
+            spec.points, spec.sku, spec.name, spec.content, granted.status, granted.reason, r.cause_event_id,
+            r.created_at, r.available_at)
 
 
 def _change_row(reward_id: str, c: StatusChange) -> tuple:
     return (reward_id, c.status, c.reason, c.cause_event_id, c.at)
+
+
+def stored_history(conn: sa.Connection, *, tenant_id: str, campaign_id: str) -> dict[str, list[tuple]]:
+    """Each reward's statuses as the database keeps them: the grant, then every change, in order."""
+    granted = conn.execute(
+        sa.select(rewards.c.id, rewards.c.status, rewards.c.reason, rewards.c.cause_event_id)
+        .where(rewards.c.tenant_id == tenant_id, rewards.c.campaign_id == campaign_id)
+    ).all()
+    out = {rid: [(status, reason, cause)] for rid, status, reason, cause in granted}
+    if out:
+        changes = conn.execute(
+            sa.select(reward_changes.c.reward_id, reward_changes.c.status, reward_changes.c.reason,
+                      reward_changes.c.cause_event_id)
+            .where(reward_changes.c.reward_id.in_(list(out)))
+            .order_by(reward_changes.c.seq)
+        ).all()
+        for rid, status, reason, cause in changes:
+            out[rid].append((status, reason, cause))
+    return out

@@ -4,8 +4,10 @@ import sqlalchemy as sa
 
 from liveloop.kit.db.base import BigInt, metadata
 
-# One row per reward with its current status, and the append-only history of every status it
-# had, each with its cause. Both are written in the transaction that ingests the cause.
+# The ledger is append-only: one row per reward as it was granted (status at the grant, its cause
+# and time), and one row per later change of status (void on a refund, ...) with its cause. A
+# reward's current status is its latest change, or the granted one. Both are written in the
+# transaction that ingests the cause; nothing is ever updated or deleted.
 rewards = sa.Table(
     "rewards",
     metadata,
@@ -23,7 +25,7 @@ rewards = sa.Table(
     sa.Column("sku", sa.String(128)),
     sa.Column("name", sa.String(200)),
     sa.Column("content", sa.String(500)),
-    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # as granted; later ones are in reward_changes
     sa.Column("reason", sa.String(16)),
     sa.Column("cause_event_id", sa.String(128), nullable=False),
     sa.Column("created_at", BigInt, nullable=False),
