@@ -1,0 +1,83 @@
+"""`make bench`'s own parts on a small scale: the event stream and the raw SQLite baseline (no wrk, no servers)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter
+
+from liveloop import bench
+from liveloop.events.models import events
+from liveloop.events.validate import parse_event
+
+NOW = 1_900_000_000_000
+STARTS_AT = NOW - 2 * bench.HOUR_MS
+CODES = [f"code{i:03d}" for i in range(20)]
+
+
+def _rows(count: int) -> list[dict]:
+    stream = bench.generate_events(count, codes=CODES, starts_at=STARTS_AT, now=NOW)
+    return [bench.event_row(ev, tenant_id="tn_bench", campaign_id="c1", received_at=NOW) for ev in stream]
+
+
+def test_rows_have_exactly_the_columns_of_the_events_table():
+    columns = {c.name for c in events.columns} - {"seq"}  # seq is the autoincrement key
+    rows = _rows(2_000)
+
+    assert len(rows) == 2_000
+    assert set(bench.EVENT_COLUMNS) == columns
+    assert all(set(row) == columns for row in rows)
+    assert len({row["id"] for row in rows}) == len(rows)
+
+
+def test_the_stream_is_a_realistic_mix():
+    rows = _rows(2_000)
+    kinds = Counter(row["type"] for row in rows)
+
+    assert kinds["reservation"] > kinds["room_join"] > kinds["order_paid"] > 0
+    assert set(kinds) == {"reservation", "room_join", "order_paid"}
+    referred = [row for row in rows if row["type"] == "reservation" and row["ref"] is not None]
+    assert {row["ref"] for row in referred} <= set(CODES)
+    assert len(referred) > kinds["reservation"] // 2
+    # Reservations count before the live starts, joins and orders during it.
+    assert all(row["at"] < STARTS_AT for row in rows if row["type"] == "reservation")
+    assert all(STARTS_AT <= row["at"] <= NOW for row in rows if row["type"] != "reservation")
+    assert all(row["amount"] > 0 and row["currency"] == bench.CURRENCY for row in rows if row["type"] == "order_paid")
+
+
+def test_posted_events_parse_to_the_rows_the_baseline_inserts():
+    # The baseline must insert what liveloop would store for the same events.
+    stream = bench.generate_events(300, codes=CODES, starts_at=STARTS_AT, now=NOW)
+    for ev in stream:
+        inp, parsed = parse_event(bench.api_event(ev, "c1"), now=NOW, future_tolerance_ms=5 * 60_000)
+        row = bench.event_row(ev, tenant_id="tn_bench", campaign_id="c1", received_at=NOW)
+        assert (inp.campaign_id, parsed.id, parsed.type, parsed.user_id, parsed.at, parsed.ref, inp.device_id,
+                inp.ip, parsed.order_id, parsed.amount, parsed.currency) == (
+            row["campaign_id"], row["id"], row["type"], row["user_id"], row["at"], row["ref"], row["device_id"],
+            row["ip"], row["order_id"], row["amount"], row["currency"])
+
+
+def test_raw_sqlite_baseline_stores_every_row_with_the_server_pragmas(tmp_path):
+    rows = _rows(1_200)
+
+    rate = bench.raw_sqlite_inserts(tmp_path / "raw.db", rows, batch=500)
+
+    assert rate.count == 1_200
+    assert rate.seconds > 0
+    assert rate.per_second > 0
+    assert rate.detail["pragmas"] == {"journal_mode": "wal", "synchronous": 1}
+    with sqlite3.connect(tmp_path / "raw.db") as conn:
+        stored = conn.execute("SELECT count(*), count(DISTINCT id), sum(type = 'order_paid') FROM events").fetchone()
+    assert stored == (1_200, 1_200, sum(row["type"] == "order_paid" for row in rows))
+
+
+def test_the_report_keeps_what_people_wrote_around_the_results(tmp_path):
+    path = tmp_path / "benchmarks.md"
+    bench.write_markdown(path, f"{bench._RESULTS_START}\nold figures\n{bench._RESULTS_END}")
+    path.write_text(path.read_text() + "\n## Where the time goes\n\nhand-written analysis\n")
+
+    bench.write_markdown(path, f"{bench._RESULTS_START}\nnew figures\n{bench._RESULTS_END}")
+
+    text = path.read_text()
+    assert "new figures" in text
+    assert "old figures" not in text
+    assert "hand-written analysis" in text
