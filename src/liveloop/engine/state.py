@@ -114,10 +114,15 @@ class FunnelSide:
         }
 
 
-def reward_id(config: CampaignConfig, rule_id: str, user_id: str, cause: str) -> str:
-    """Deterministic: the same (campaign, rule, user, cause) is always the same reward."""
+def reward_id(config: CampaignConfig, rule_id: str, user_id: str, cause: str, at: int) -> str:
+    """Deterministic: the same (campaign, rule, user, cause) is always the same reward.
+
+    The id starts with the cause event's time, so rewards are written to the ledger's primary
+    key in roughly ascending order (random keys cost SQLite a page per row); the hash after it
+    is what makes the id unique.
+    """
     raw = "\x1f".join((config.tenant_id, config.id, rule_id, user_id, cause)).encode()
-    return "rw_" + hashlib.sha256(raw).hexdigest()[:24]
+    return f"rw_{max(at, 0):011x}{hashlib.sha256(raw).hexdigest()[:18]}"
 
 
 class CampaignState:
@@ -130,6 +135,7 @@ class CampaignState:
         self.referrers: dict[str, ReferrerStats] = {}
         self.orders: dict[str, Order] = {}
         self.rewards: dict[str, Reward] = {}
+        self.reward_keys: set[tuple[str, str, str]] = set()  # (rule, user, cause) already rewarded
         self.rewards_by_user: dict[str, list[Reward]] = {}
         self.rewards_by_order: dict[str, list[Reward]] = {}
         self.cap_used: dict[tuple[str, str], int] = {}
@@ -372,9 +378,11 @@ class CampaignState:
         available_at: int | None = None,
         order_id: str | None = None,
     ) -> Reward | None:
-        rid = reward_id(self.config, rule_id, user_id, cause)
-        if rid in self.rewards:
+        key = (rule_id, user_id, cause)
+        if key in self.reward_keys:
             return None  # rewarded exactly once
+        rid = reward_id(self.config, rule_id, user_id, cause, ev.at)
+        self.reward_keys.add(key)
         reason = declined
         if reason is None and spec.monetary and self.config.budget is not None:
             if self.budget_used + (spec.amount or 0) > self.config.budget:

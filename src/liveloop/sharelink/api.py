@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import secrets
 
 from liveloop.engine.model import Event
@@ -19,6 +20,9 @@ class ShareLink:
     def __init__(self, runtime) -> None:
         self._rt = runtime
         self._locations: dict[str, bytes] = {}
+        # Click ids: unique per process start without a system call per click.
+        self._click_prefix = f"clk_{secrets.token_hex(6)}_"
+        self._click_seq = itertools.count()
 
     async def __call__(self, scope, receive, send) -> None:
         rt = self._rt
@@ -47,6 +51,6 @@ class ShareLink:
         if scope["method"] == "GET":
             now = clock.now_ms()
             client = scope.get("client")
-            event = Event("clk_" + secrets.token_hex(12), "click", None, now, code)
+            event = Event(f"{self._click_prefix}{next(self._click_seq)}", "click", None, now, code)
             rt.ingestor.record_click(target.tenant_id, live, event, ip=client[0] if client else None, now=now)
         await send_response(send, 302, b"", b"text/plain", [(b"location", location), *_NO_STORE])

@@ -89,7 +89,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_rewards'))
     )
     with op.batch_alter_table('rewards', schema=None) as batch_op:
-        batch_op.create_index('ix_rewards_campaign_user', ['tenant_id', 'campaign_id', 'user_id'], unique=False)
+        batch_op.create_index('ix_rewards_campaign', ['tenant_id', 'campaign_id'], unique=False)
 
     op.create_table('server_secrets',
     sa.Column('name', sa.String(length=40), nullable=False),
@@ -139,7 +139,7 @@ def downgrade() -> None:
     op.drop_table('tenants')
     op.drop_table('server_secrets')
     with op.batch_alter_table('rewards', schema=None) as batch_op:
-        batch_op.drop_index('ix_rewards_campaign_user')
+        batch_op.drop_index('ix_rewards_campaign')
 
     op.drop_table('rewards')
     with op.batch_alter_table('reward_changes', schema=None) as batch_op:
