@@ -46,6 +46,7 @@ class Runtime:
         )
         # Viewers hear of effects only once they are durable (the ingestor calls this after commit).
         runtime.ingestor.on_committed = runtime.hub.on_committed
+        runtime.live.on_caught_up = runtime.hub.on_committed
         db.writer.on_failure = runtime.drop_derived_state
         return runtime
 

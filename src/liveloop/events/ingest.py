@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 import sqlalchemy as sa
 
 from liveloop.engine.model import Event, NewUser, RewardIssued, RewardStatusChanged
-from liveloop.events.live import LiveCampaign, LiveCampaigns
+from liveloop.events.live import LiveCampaign, LiveCampaigns, find_codes, last_seq
 from liveloop.events.models import events
 from liveloop.events.validate import EventIn, parse_event
 from liveloop.fx.rates import RateTable
@@ -83,6 +83,7 @@ class Ingestor:
         self._click_effects: list[tuple] = []
         self._click_flush_scheduled = False
         self._click_writes: set[asyncio.Task] = set()
+        self._shared_clicks: dict[tuple[str, str], list[tuple[Event, tuple]]] = {}
 
     def forget(self) -> None:
         self._recent.clear()
@@ -114,7 +115,29 @@ class Ingestor:
             else:
                 known.append((index, inp, ev))
         result.rejected.sort(key=lambda r: r["index"])
+        if not self._db.shared:
+            await self._apply_and_log(tenant_id, known, campaigns, result, now=now)
+            return result
+        # Several processes share the log: each campaign's events are applied under its lock.
+        by_campaign: dict[str, list] = {}
+        for item in known:
+            by_campaign.setdefault(item[1].campaign_id, []).append(item)
+        for campaign_id, items in by_campaign.items():
+            async with self._live.hold(tenant_id, campaign_id) as live:
+                await self._learn_codes(live, [ev.ref for _i, _inp, ev in items])
+                await self._apply_and_log(tenant_id, items, {campaign_id: live}, result, now=now)
+        return result
 
+    async def _learn_codes(self, live: LiveCampaign, refs: list[str | None]) -> None:
+        """Invite codes another process created since this one loaded the campaign."""
+        state = live.state
+        unknown = {ref for ref in refs if ref and ref not in state.codes}
+        if unknown:
+            state.codes.update(await self._db.read(lambda conn: find_codes(conn, state, unknown)))
+
+    async def _apply_and_log(self, tenant_id: str, known: list, campaigns: dict[str, LiveCampaign],
+                             result: BatchResult, *, now: int) -> None:
+        effects: list = []
         foreign = any(ev.type == "order_paid" and ev.currency != campaigns[inp.campaign_id].state.config.currency
                       for _i, inp, ev in known)
         rates = await self._fx.table(tenant_id) if foreign else None
@@ -139,14 +162,26 @@ class Ingestor:
                     new_users.append(_user_row(tenant_id, live, effect.user_id, now))
                 elif isinstance(effect, (RewardIssued, RewardStatusChanged)):
                     ledger.add(live.state.config.id, effect)
-                result.effects.append((live, effect))
+                effects.append((live, effect))
             rows.append(_event_row(tenant_id, inp, ev, now))
-        result.accepted = len(rows)
-        if rows:
-            ledger_rows = ledger.rows()
+        result.accepted += len(rows)
+        if not rows:
+            return
+        ledger_rows = ledger.rows()
+        if self._db.shared:
+            # Under the campaign's lock: the log position after this write is this state's.
+            [live] = campaigns.values()
+            config = live.state.config
+
+            def write(conn: sa.Connection) -> int:
+                self._write(conn, rows, new_users, ledger_rows)
+                return last_seq(conn, tenant_id, config.id)
+
+            live.state.last_seq = await self._db.write(write)
+        else:
             await self._db.write(lambda conn: self._write(conn, rows, new_users, ledger_rows))
-            self._committed(tenant_id, result.effects)
-        return result
+        result.effects.extend(effects)
+        self._committed(tenant_id, effects)
 
     def _committed(self, tenant_id: str, effects: list) -> None:
         if effects and self.on_committed is not None:
@@ -159,21 +194,44 @@ class Ingestor:
         place in the log does not change any replayed result, and a click lost to a crash in the
         few milliseconds before its commit was never acknowledged to anybody who could resend it.
         """
-        effects = live.state.apply(ev, now)
-        self._clicks.append((tenant_id, ev.id, live.state.config.id, "click", None, ev.at, ev.ref, None, ip, None,
-                             None, None, now, None))
-        self._click_effects.extend((tenant_id, live, effect) for effect in effects)
+        row = (tenant_id, ev.id, live.state.config.id, "click", None, ev.at, ev.ref, None, ip, None, None, None, now,
+               None)
+        if self._db.shared:
+            # Other processes write this campaign too: the click is applied under its lock.
+            self._shared_clicks.setdefault((tenant_id, live.state.config.id), []).append((ev, row))
+        else:
+            self._clicks.append(row)
+            self._click_effects.extend((tenant_id, live, effect) for effect in live.state.apply(ev, now))
         if not self._click_flush_scheduled:
             self._click_flush_scheduled = True
             asyncio.get_running_loop().call_soon(self._flush_clicks)
 
     def _flush_clicks(self) -> None:
-        rows, effects = self._clicks, self._click_effects
-        self._clicks, self._click_effects = [], []
+        rows, effects, shared = self._clicks, self._click_effects, self._shared_clicks
+        self._clicks, self._click_effects, self._shared_clicks = [], [], {}
         self._click_flush_scheduled = False
-        task = asyncio.ensure_future(self._write_clicks(rows, effects))
-        self._click_writes.add(task)
-        task.add_done_callback(self._click_writes.discard)
+        writes = [self._write_clicks(rows, effects)] if rows else []
+        writes += [self._write_shared_clicks(tenant_id, cid, items) for (tenant_id, cid), items in shared.items()]
+        for write in writes:
+            task = asyncio.ensure_future(write)
+            self._click_writes.add(task)
+            task.add_done_callback(self._click_writes.discard)
+
+    async def _write_shared_clicks(self, tenant_id: str, campaign_id: str, items: list[tuple[Event, tuple]]) -> None:
+        try:
+            async with self._live.hold(tenant_id, campaign_id) as live:
+                effects = [(live, effect) for ev, row in items for effect in live.state.apply(ev, row[-2])]
+                rows = [row for _ev, row in items]
+
+                def write(conn: sa.Connection) -> int:
+                    self._write(conn, rows, [], None)
+                    return last_seq(conn, tenant_id, campaign_id)
+
+                live.state.last_seq = await self._db.write(write)
+        except (WriterFailed, LiveloopError):
+            log.warning("%d share-link clicks were not stored", len(items))
+            return
+        self._committed(tenant_id, effects)
 
     async def _write_clicks(self, rows: list[tuple], effects: list[tuple]) -> None:
         try:
@@ -189,7 +247,7 @@ class Ingestor:
 
     async def drain(self) -> None:
         """Wait until every click recorded so far is committed (at shutdown)."""
-        if self._clicks:
+        if self._clicks or self._shared_clicks:
             self._flush_clicks()
         while self._click_writes:
             await asyncio.gather(*self._click_writes, return_exceptions=True)

@@ -7,6 +7,8 @@ database work (loading, writing) happens in threads and is awaited.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -17,6 +19,7 @@ from liveloop.engine.state import CampaignState
 from liveloop.events.models import events
 from liveloop.invites.models import invites
 from liveloop.kit.db.database import Database
+from liveloop.kit.db.locks import lock_key
 from liveloop.kit.errors import NotFound
 from liveloop.kit.ids import CAMPAIGN_ID
 
@@ -34,9 +37,46 @@ class LiveCampaigns:
         self._db = db
         self._live: dict[tuple[str, str], LiveCampaign] = {}
         self._loading: dict[tuple[str, str], asyncio.Future] = {}
+        self._local_locks: dict[tuple[str, str], asyncio.Lock] = {}
+        # Called with (tenant_id, [(LiveCampaign, effect)]) for events another process logged,
+        # once applied here, so that viewers connected to this process hear of them too.
+        self.on_caught_up: Callable[[str, list], None] | None = None
 
     async def get(self, tenant_id: str, campaign_id: str) -> LiveCampaign:
-        """The live campaign, loaded on first use; NotFound for an unknown (or other tenant's) id."""
+        """The live campaign, loaded on first use; NotFound for an unknown (or other tenant's) id.
+
+        When other processes share the database, the state is first caught up with what they
+        logged, so every process answers with the same state.
+        """
+        live = await self._get(tenant_id, campaign_id)
+        if self._db.shared:
+            async with self._local_lock((tenant_id, campaign_id)):
+                live = await self._catch_up(tenant_id, campaign_id)
+        return live
+
+    @asynccontextmanager
+    async def hold(self, tenant_id: str, campaign_id: str) -> AsyncIterator[LiveCampaign]:
+        """Exclusive use of a campaign to apply and log events, caught up with the log first.
+
+        One process alone (SQLite) needs nothing more than the event loop's own order. Several
+        processes (PostgreSQL) take the campaign's advisory lock, so that their engines apply the
+        campaign's events one batch at a time, in log order, each after all earlier ones.
+        """
+        live = await self._get(tenant_id, campaign_id)
+        if not self._db.shared:
+            yield live
+            return
+        key = (tenant_id, campaign_id)
+        async with self._local_lock(key):
+            locks = self._db.locks
+            token = lock_key(tenant_id, campaign_id)
+            conn = await locks.acquire(token)
+            try:
+                yield await self._catch_up(tenant_id, campaign_id)
+            finally:
+                await locks.release(conn, token)
+
+    async def _get(self, tenant_id: str, campaign_id: str) -> LiveCampaign:
         key = (tenant_id, campaign_id)
         live = self._live.get(key)
         if live is not None:
@@ -59,6 +99,25 @@ class LiveCampaigns:
         if live is None:
             raise NotFound(f"campaign {campaign_id!r} not found", field="campaign_id")
         return live
+
+    async def _catch_up(self, tenant_id: str, campaign_id: str) -> LiveCampaign:
+        live = await self._get(tenant_id, campaign_id)
+        state = live.state
+        rows, codes = await self._db.read(lambda conn: pending_events(conn, state))
+        if rows:
+            state.codes.update(codes)
+            for seq, received_at, event in rows:
+                effects = state.apply(event, received_at)
+                state.last_seq = seq
+                if self.on_caught_up is not None and effects:
+                    self.on_caught_up(tenant_id, [(live, effect) for effect in effects])
+        return live
+
+    def _local_lock(self, key: tuple[str, str]) -> asyncio.Lock:
+        lock = self._local_locks.get(key)
+        if lock is None:
+            lock = self._local_locks[key] = asyncio.Lock()
+        return lock
 
     def peek(self, tenant_id: str, campaign_id: str) -> LiveCampaign | None:
         return self._live.get((tenant_id, campaign_id))
@@ -90,19 +149,51 @@ def load(conn: sa.Connection, tenant_id: str, campaign_id: str) -> LiveCampaign 
 
 def replay(conn: sa.Connection, state: CampaignState) -> None:
     """Apply the campaign's logged events after `state.last_seq`, each with its own `received_at`."""
+    while True:
+        rows = _events_after(conn, state, REPLAY_CHUNK)
+        for seq, received_at, event in rows:
+            state.apply(event, received_at)
+            state.last_seq = seq
+        if len(rows) < REPLAY_CHUNK:
+            return
+
+
+def pending_events(conn: sa.Connection, state: CampaignState) -> tuple[list, dict[str, str]]:
+    """What other processes logged since `state.last_seq`, and the invite codes it may carry."""
+    rows = _events_after(conn, state, None)
+    refs = {event.ref for _seq, _at, event in rows if event.ref and event.ref not in state.codes}
+    return rows, find_codes(conn, state, refs) if refs else {}
+
+
+def find_codes(conn: sa.Connection, state: CampaignState, codes: set[str]) -> dict[str, str]:
+    """Owners of those of `codes` that are invite codes of the campaign."""
+    return dict(conn.execute(
+        sa.select(invites.c.code, invites.c.user_id).where(
+            invites.c.tenant_id == state.config.tenant_id, invites.c.campaign_id == state.config.id,
+            invites.c.code.in_(list(codes)))
+    ).all())
+
+
+def _events_after(conn: sa.Connection, state: CampaignState, limit: int | None) -> list:
     cfg = state.config
     cols = events.c
     query = (
         sa.select(cols.seq, cols.id, cols.type, cols.user_id, cols.at, cols.ref, cols.order_id, cols.amount,
                   cols.currency, cols.value, cols.received_at)
-        .where(cols.tenant_id == cfg.tenant_id, cols.campaign_id == cfg.id, cols.seq > sa.bindparam("after"))
+        .where(cols.tenant_id == cfg.tenant_id, cols.campaign_id == cfg.id, cols.seq > state.last_seq)
         .order_by(cols.seq)
-        .limit(REPLAY_CHUNK)
     )
-    while True:
-        rows = conn.execute(query, {"after": state.last_seq}).all()
-        for seq, eid, kind, uid, at, ref, order_id, amount, currency, value, received_at in rows:
-            state.apply(Event(eid, kind, uid, at, ref, order_id, amount, currency, value), received_at)
-            state.last_seq = seq
-        if len(rows) < REPLAY_CHUNK:
-            return
+    if limit is not None:
+        query = query.limit(limit)
+    return [
+        (seq, received_at, Event(eid, kind, uid, at, ref, order_id, amount, currency, value))
+        for seq, eid, kind, uid, at, ref, order_id, amount, currency, value, received_at in conn.execute(query)
+    ]
+
+
+def last_seq(conn: sa.Connection, tenant_id: str, campaign_id: str) -> int:
+    """The campaign's latest log position (read under its lock, right after writing)."""
+    value = conn.execute(
+        sa.select(sa.func.max(events.c.seq)).where(events.c.tenant_id == tenant_id, events.c.campaign_id == campaign_id)
+    ).scalar()
+    return value or 0

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from starlette.concurrency import run_in_threadpool
 
 from liveloop.kit.db.dialect import create_engine
+from liveloop.kit.db.locks import AdvisoryLocks
 from liveloop.kit.db.writer import Writer
 
 T = TypeVar("T")
@@ -19,6 +20,9 @@ class Database:
         self.url = url
         self.engine = create_engine(url)
         self.writer = Writer(self.engine)
+        # On PostgreSQL several processes may share the database; SQLite is one process's own.
+        self.shared = self.engine.dialect.name == "postgresql"
+        self.locks = AdvisoryLocks(self.engine) if self.shared else None
 
     @property
     def dialect(self) -> str:
