@@ -1,0 +1,119 @@
+"""Several `liveloop serve` processes on one PostgreSQL: one campaign's events sent to all of them
+at once, with duplicates, concurrent retries and a process killed with SIGKILL mid-stream, give
+exactly the ledger, leaderboard and report that one process gives for the same log order."""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from liveloop.kit.db.dialect import create_engine
+from tests.e2e.test_durability import CID, batches, outcome, setup, stream
+from tests.support import Server, create_tenant, fresh_postgres_database
+
+pytestmark = pytest.mark.service
+
+
+@pytest.fixture
+def pg_base():
+    base = os.environ.get("LIVELOOP_TEST_DATABASE_URL")
+    if not base:
+        pytest.skip("LIVELOOP_TEST_DATABASE_URL is not set")
+    return base
+
+
+def send_all(servers: list[Server], key: str, pending: list[list[dict]], rng: random.Random) -> set[int]:
+    """Send batches from 3 threads, each to a random process; returns the acknowledged indexes."""
+    acknowledged: set[int] = set()
+    lock = threading.Lock()
+    queue = list(enumerate(pending))
+
+    def worker() -> None:
+        clients = {s.port: s.client(key) for s in servers}
+        while True:
+            with lock:
+                if not queue:
+                    break
+                index, batch = queue.pop(0)
+                target = rng.choice(servers)
+            try:
+                response = clients[target.port].post("/v1/events", json={"events": batch})
+                if response.status_code == 200:
+                    with lock:
+                        acknowledged.add(index)
+            except httpx.HTTPError:
+                pass
+        for client in clients.values():
+            client.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return acknowledged
+
+
+def logged_order(url: str) -> list[str]:
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        ids = conn.execute(sa.text("SELECT id FROM events WHERE campaign_id = :c AND user_id IS NOT NULL ORDER BY seq"),
+                           {"c": CID}).scalars().all()
+    engine.dispose()
+    return list(ids)
+
+
+def test_three_processes_one_campaign_equal_one_process(pg_base, tmp_path):
+    rng = random.Random(11)
+    with fresh_postgres_database(pg_base) as url:
+        key = create_tenant(url)
+        servers = [Server(url, log_path=tmp_path / f"s{i}.log").start() for i in range(3)]
+        try:
+            codes = setup(servers[0], key)
+            events = stream(codes, n=1800)
+            pending = batches(events, size=40)
+            # duplicates: a few batches are sent twice from the start (concurrent retries)
+            pending += [pending[i] for i in rng.sample(range(len(pending)), 6)]
+            killer = threading.Timer(0.6, servers[1].kill9)
+            killer.start()
+            acknowledged = send_all(servers, key, pending, rng)
+            killer.join()
+            assert len(acknowledged) < len(pending), "the kill should land mid-stream"
+            alive = [s for s in servers if s.proc is not None]
+            assert len(alive) == 2
+            # resend everything that was not acknowledged, to the processes still up
+            missing = [pending[i] for i in range(len(pending)) if i not in acknowledged]
+            for i, batch in enumerate(missing):
+                with alive[i % 2].client(key) as c:
+                    assert c.post("/v1/events", json={"events": batch}).status_code == 200
+            # every process answers the same, whichever served which batch
+            results = [outcome(s, key) for s in alive]
+            assert results[0] == results[1]
+            order = logged_order(url)
+        finally:
+            for s in servers:
+                s.stop()
+    assert sorted(order) == sorted({e["id"] for e in events})  # nothing lost, nothing doubled
+
+    # one process, fed the same events in the order the shared log holds them
+    by_id = {e["id"]: e for e in events}
+    with fresh_postgres_database(pg_base) as url:
+        key1 = create_tenant(url)
+        single = Server(url, log_path=tmp_path / "single.log").start()
+        try:
+            assert setup(single, key1) == codes
+            with single.client(key1) as c:
+                for batch in batches([by_id[i] for i in order], size=40):
+                    assert c.post("/v1/events", json={"events": batch}).status_code == 200
+            expected = outcome(single, key1)
+        finally:
+            single.stop()
+    got = results[0]
+    assert got["leaderboard"] == expected["leaderboard"]
+    assert got["report"] == expected["report"]
+    assert [r[1:] for r in got["ledger"]] == [r[1:] for r in expected["ledger"]]
