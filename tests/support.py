@@ -60,13 +60,14 @@ class Server:
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen | None = None
     log_path: Path | None = None
+    env: dict = field(default_factory=dict)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> Server:
-        env = {**os.environ, "LIVELOOP_LOG_LEVEL": "warning"}
+        env = {**os.environ, "LIVELOOP_LOG_LEVEL": "warning", **self.env}
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self.proc = subprocess.Popen(
             [str(BIN / "liveloop"), "serve", "--database-url", self.database_url, "--port", str(self.port)],

@@ -49,10 +49,14 @@ def create_app(settings: Settings | None = None) -> Liveloop:
         runtime.secret_key = settings.secret_key or await runtime.db.write(
             lambda conn: server_secret(conn, name="signing", generate=lambda: secrets.token_hex(32))
         )
+        if runtime.fanout is not None:
+            await runtime.fanout.start()
         try:
             yield
         finally:
             await runtime.ingestor.drain()
+            if runtime.fanout is not None:
+                await runtime.fanout.close()
             runtime.hub.close()
             runtime.db.close()
 

@@ -8,6 +8,7 @@ from liveloop.events.ingest import Ingestor
 from liveloop.events.live import LiveCampaigns
 from liveloop.fx.service import TenantRates
 from liveloop.kit.db.database import Database
+from liveloop.realtime.fanout import LogFanout
 from liveloop.realtime.hub import Hub, names_from
 from liveloop.realtime.presence import PresenceBook
 from liveloop.settings import Settings
@@ -26,6 +27,7 @@ class Runtime:
     fx: TenantRates
     hub: Hub
     presence: PresenceBook
+    fanout: LogFanout | None = None  # several processes on one database only
     secret_key: str = ""
 
     @classmethod
@@ -47,6 +49,9 @@ class Runtime:
         # Viewers hear of effects only once they are durable (the ingestor calls this after commit).
         runtime.ingestor.on_committed = runtime.hub.on_committed
         runtime.live.on_caught_up = runtime.hub.on_committed
+        if db.shared:
+            runtime.fanout = LogFanout(live, redis_url=settings.redis_url)
+            runtime.ingestor.on_logged = runtime.fanout.logged
         db.writer.on_failure = runtime.drop_derived_state
         return runtime
 

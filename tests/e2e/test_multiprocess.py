@@ -117,3 +117,42 @@ def test_three_processes_one_campaign_equal_one_process(pg_base, tmp_path):
     assert got["leaderboard"] == expected["leaderboard"]
     assert got["report"] == expected["report"]
     assert [r[1:] for r in got["ledger"]] == [r[1:] for r in expected["ledger"]]
+
+
+@pytest.mark.parametrize("with_redis", [True, False], ids=["redis", "poll"])
+def test_a_viewer_on_one_process_hears_of_events_logged_by_another(pg_base, tmp_path, with_redis):
+    import time
+
+    from tests.e2e.helpers import before_start, campaign, event, invite, post_ok
+    from tests.e2e.test_realtime import Sse, viewer_token
+
+    redis_url = os.environ.get("LIVELOOP_TEST_REDIS_URL")
+    if with_redis and not redis_url:
+        pytest.skip("LIVELOOP_TEST_REDIS_URL is not set")
+    env = {"LIVELOOP_REDIS_URL": redis_url} if with_redis else {}
+    with fresh_postgres_database(pg_base) as url:
+        key = create_tenant(url)
+        one, two = (Server(url, log_path=tmp_path / f"f{i}.log", env=env).start() for i in range(2))
+        try:
+            with one.client(key) as c1, two.client(key) as c2:
+                rule = {"id": "rr", "type": "reservation_referral",
+                        "referrer_reward": {"kind": "coupon", "amount": "5.00"}}
+                post_ok(c1, "/v1/campaigns", campaign("fan", rules=[rule]))
+                code = invite(c1, "fan", "alice")
+                with Sse(one, viewer_token(c1, "fan", "alice")) as alice:
+                    sent = time.monotonic()
+                    # the friend's reservation reaches the other process, which never saw the invite
+                    result = c2.post("/v1/events", json={"events": [
+                        event("r1", "reservation", "fan", "fina", before_start(5), ref=code)]}).json()
+                    assert result["accepted"] == 1
+                    friend = alice.next(timeout=3)
+                    took = time.monotonic() - sent
+                    assert friend["type"] == "friend_reserved" and friend["friend"]["user_id"] == "fina"
+                    assert [m["type"] for m in alice.take(2)] == ["reward", "rank"]
+                    assert took < 1.0, f"pushed after {took:.2f} s"
+                # and both processes now give the same progress
+                assert c1.get("/v1/campaigns/fan/users/alice/progress").json() == \
+                    c2.get("/v1/campaigns/fan/users/alice/progress").json()
+        finally:
+            one.stop()
+            two.stop()

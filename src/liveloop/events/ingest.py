@@ -73,6 +73,9 @@ class Ingestor:
         # Called with (tenant_id, [(LiveCampaign, effect), ...]) once those effects are durable:
         # pushes to viewers leave only after commit, so a failed write pushes nothing.
         self.on_committed: Callable[[str, list], None] | None = None
+        # Called with (tenant_id, campaign_id) after this process logged events of a campaign
+        # that other processes share (PostgreSQL), so they can catch up at once.
+        self.on_logged: Callable[[str, str], None] | None = None
         self._live = live
         self._recent = RecentIds()
         self._future_tolerance_ms = future_tolerance_ms
@@ -178,10 +181,15 @@ class Ingestor:
                 return last_seq(conn, tenant_id, config.id)
 
             live.state.last_seq = await self._db.write(write)
+            self._logged(tenant_id, config.id)
         else:
             await self._db.write(lambda conn: self._write(conn, rows, new_users, ledger_rows))
         result.effects.extend(effects)
         self._committed(tenant_id, effects)
+
+    def _logged(self, tenant_id: str, campaign_id: str) -> None:
+        if self.on_logged is not None:
+            self.on_logged(tenant_id, campaign_id)
 
     def _committed(self, tenant_id: str, effects: list) -> None:
         if effects and self.on_committed is not None:
@@ -228,6 +236,7 @@ class Ingestor:
                     return last_seq(conn, tenant_id, campaign_id)
 
                 live.state.last_seq = await self._db.write(write)
+            self._logged(tenant_id, campaign_id)
         except (WriterFailed, LiveloopError):
             log.warning("%d share-link clicks were not stored", len(items))
             return

@@ -119,6 +119,9 @@ class LiveCampaigns:
             lock = self._local_locks[key] = asyncio.Lock()
         return lock
 
+    def loaded(self) -> list[tuple[str, str]]:
+        return list(self._live)
+
     def peek(self, tenant_id: str, campaign_id: str) -> LiveCampaign | None:
         return self._live.get((tenant_id, campaign_id))
 

@@ -1,0 +1,88 @@
+"""Fan-out between processes: viewers connected to one process hear of events logged by another.
+
+Every process keeps its own engine state, caught up with the shared log (events/live.py). After a
+process commits events of a campaign it announces it on Redis (`liveloop:logged`, the campaign's
+key); every other process that has the campaign loaded catches up at once, which pushes the
+resulting messages to the viewers connected to it. Redis pub/sub may drop a message (a
+reconnect, a slow consumer), so each process also catches up its loaded campaigns every few
+seconds; without Redis that poll, twice a second, is the only way and still within a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import orjson
+
+from liveloop.events.live import LiveCampaigns
+
+log = logging.getLogger("liveloop.fanout")
+
+CHANNEL = "liveloop:logged"
+
+
+class LogFanout:
+    def __init__(self, live: LiveCampaigns, *, redis_url: str | None) -> None:
+        self._live = live
+        self._redis_url = redis_url
+        self._redis = None
+        self._tasks: list[asyncio.Task] = []
+        self.poll_seconds = 5.0 if redis_url else 0.5
+
+    async def start(self) -> None:
+        if self._redis_url:
+            import redis.asyncio as redis
+
+            self._redis = redis.from_url(self._redis_url)
+            self._tasks.append(asyncio.ensure_future(self._listen()))
+        self._tasks.append(asyncio.ensure_future(self._poll()))
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._redis is not None:
+            await self._redis.aclose()
+
+    def logged(self, tenant_id: str, campaign_id: str) -> None:
+        """Ingestor hook: this process just committed events of the campaign."""
+        if self._redis is not None:
+            task = asyncio.ensure_future(self._announce(tenant_id, campaign_id))
+            task.add_done_callback(_log_failure)
+
+    async def _announce(self, tenant_id: str, campaign_id: str) -> None:
+        await self._redis.publish(CHANNEL, orjson.dumps([tenant_id, campaign_id]))
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+                await pubsub.subscribe(CHANNEL)
+                async for message in pubsub.listen():
+                    tenant_id, campaign_id = orjson.loads(message["data"])
+                    await self._catch_up(tenant_id, campaign_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - Redis away: the poll covers, and we reconnect
+                log.warning("Redis fan-out interrupted; polling the log until it is back", exc_info=True)
+                await asyncio.sleep(1.0)
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll_seconds)
+            for tenant_id, campaign_id in self._live.loaded():
+                await self._catch_up(tenant_id, campaign_id)
+
+    async def _catch_up(self, tenant_id: str, campaign_id: str) -> None:
+        if self._live.peek(tenant_id, campaign_id) is None:
+            return  # not loaded here: it will be caught up when first used
+        try:
+            await self._live.get(tenant_id, campaign_id)
+        except Exception:  # noqa: BLE001 - the database may be briefly away; the next round retries
+            log.warning("could not catch up campaign %s", campaign_id, exc_info=True)
+
+
+def _log_failure(task: asyncio.Task) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("could not announce logged events on Redis: %s", task.exception())
