@@ -49,6 +49,7 @@ def create_app(settings: Settings | None = None) -> Liveloop:
         runtime.secret_key = settings.secret_key or await runtime.db.write(
             lambda conn: server_secret(conn, name="signing", generate=lambda: secrets.token_hex(32))
         )
+        await runtime.limits.start()
         if runtime.fanout is not None:
             await runtime.fanout.start()
         try:
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> Liveloop:
             await runtime.ingestor.drain()
             if runtime.fanout is not None:
                 await runtime.fanout.close()
+            await runtime.limits.close()
             runtime.hub.close()
             runtime.db.close()
 

@@ -266,7 +266,9 @@ class Service:
     def __enter__(self) -> Service:
         import http.client
 
-        env = {**os.environ, "LIVELOOP_LOG_LEVEL": "warning"}
+        # The load comes from one address: the limit is set out of reach, so its cost is measured
+        # while every click is still recorded.
+        env = {**os.environ, "LIVELOOP_LOG_LEVEL": "warning", "LIVELOOP_RATE_LIMIT_SHARE_PER_MINUTE": "1000000000"}
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(self.argv, env=env, stdout=log, stderr=log)
         deadline = time.monotonic() + 60

@@ -355,7 +355,10 @@ def start_server(settings: Settings, port: int, log_path: Path) -> subprocess.Po
             "--port", str(port), "--no-migrate"]
     if settings.public_url:
         args += ["--public-url", settings.public_url]
-    env = {**os.environ, "LIVELOOP_LOG_LEVEL": os.environ.get("LIVELOOP_LOG_LEVEL", "warning")}
+    env = {**os.environ, "LIVELOOP_LOG_LEVEL": os.environ.get("LIVELOOP_LOG_LEVEL", "warning"),
+           # the whole simulated audience clicks from this one address: no per-address limits
+           "LIVELOOP_RATE_LIMIT_SHARE_PER_MINUTE": "0", "LIVELOOP_RATE_LIMIT_STREAM_PER_MINUTE": "0",
+           "LIVELOOP_RATE_LIMIT_PRESENCE_PER_MINUTE": "0"}
     with open(log_path, "wb") as log:
         # Its own session: Ctrl+C reaches the demo only, which then stops the server cleanly.
         return subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

@@ -8,6 +8,7 @@ from liveloop.events.ingest import Ingestor
 from liveloop.events.live import LiveCampaigns
 from liveloop.fx.service import TenantRates
 from liveloop.kit.db.database import Database
+from liveloop.kit.ratelimit import RateLimiter
 from liveloop.realtime.fanout import LogFanout
 from liveloop.realtime.hub import Hub, names_from
 from liveloop.realtime.presence import PresenceBook
@@ -27,6 +28,7 @@ class Runtime:
     fx: TenantRates
     hub: Hub
     presence: PresenceBook
+    limits: RateLimiter | None = None
     fanout: LogFanout | None = None  # several processes on one database only
     secret_key: str = ""
 
@@ -45,6 +47,11 @@ class Runtime:
             share_targets=ShareTargets(db),
             hub=Hub(names=names_from(db)),
             presence=PresenceBook(),
+        )
+        runtime.limits = RateLimiter(
+            {"share": settings.rate_limit_share_per_minute, "stream": settings.rate_limit_stream_per_minute,
+             "presence": settings.rate_limit_presence_per_minute},
+            redis_url=settings.redis_url,
         )
         # Viewers hear of effects only once they are durable (the ingestor calls this after commit).
         runtime.ingestor.on_committed = runtime.hub.on_committed

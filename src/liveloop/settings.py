@@ -21,6 +21,12 @@ class Settings(BaseSettings):
     # How far in the future an event's `at` may lie (clock skew between shop and liveloop).
     future_tolerance_ms: int = 5 * 60 * 1000
     migrate_on_start: bool = True
+    # Requests per minute and client address on the public endpoints; 0 turns a limit off. Mobile
+    # carriers put many viewers behind one address, so these are generous. Over the limit, a share
+    # link still redirects but its click is not counted; streams and beats answer 429.
+    rate_limit_share_per_minute: int = 600
+    rate_limit_stream_per_minute: int = 120
+    rate_limit_presence_per_minute: int = 240
 
     @property
     def base_url(self) -> str:

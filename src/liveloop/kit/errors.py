@@ -56,3 +56,8 @@ class Unavailable(LiveloopError):
 class MethodNotAllowed(LiveloopError):
     status = 405
     code = "method_not_allowed"
+
+
+class TooManyRequests(LiveloopError):
+    status = 429
+    code = "too_many_requests"

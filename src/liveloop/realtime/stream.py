@@ -15,7 +15,7 @@ import orjson
 
 from liveloop.kit import clock
 from liveloop.kit.asgi import header, send_response
-from liveloop.kit.errors import LiveloopError, MethodNotAllowed, Unauthorized
+from liveloop.kit.errors import LiveloopError, MethodNotAllowed, TooManyRequests, Unauthorized
 from liveloop.realtime.hub import Subscriber, TooManyStreams
 from liveloop.realtime.tokens import verify
 
@@ -56,6 +56,9 @@ class ViewerStream:
             if scope["method"] != "GET":
                 raise MethodNotAllowed("use GET")
             now = clock.now_ms()
+            client = scope.get("client")
+            if client and not rt.limits.allow("stream", client[0], now):
+                raise TooManyRequests("too many stream connections from this address; retry in a minute")
             viewer = verify(rt.secret_key, viewer_token(scope), now=now)
             last_id = header(scope, b"last-event-id").strip()
             try:

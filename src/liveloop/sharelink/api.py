@@ -51,6 +51,10 @@ class ShareLink:
         if scope["method"] == "GET":
             now = clock.now_ms()
             client = scope.get("client")
+            if client and not rt.limits.allow("share", client[0], now):
+                # over the limit: the viewer still gets where they are going, the click is not counted
+                await send_response(send, 302, b"", b"text/plain", [(b"location", location), *_NO_STORE])
+                return
             event = Event(f"{self._click_prefix}{next(self._click_seq)}", "click", None, now, code)
             rt.ingestor.record_click(target.tenant_id, live, event, ip=client[0] if client else None, now=now)
         await send_response(send, 302, b"", b"text/plain", [(b"location", location), *_NO_STORE])
