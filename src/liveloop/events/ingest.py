@@ -19,7 +19,7 @@ from liveloop.fx.service import TenantRates
 from liveloop.kit.db.bulk import BulkInsert
 from liveloop.kit.db.database import Database
 from liveloop.kit.db.writer import WriterFailed
-from liveloop.kit.errors import LiveloopError
+from liveloop.kit.errors import LiveloopError, NotFound
 from liveloop.rewards.ledger import LedgerRows, LedgerTables, LedgerWrites
 from liveloop.users.models import users
 
@@ -107,7 +107,7 @@ class Ingestor:
             if inp.campaign_id not in campaigns:
                 try:
                     campaigns[inp.campaign_id] = await self._live.get(tenant_id, inp.campaign_id)
-                except LiveloopError:
+                except NotFound:
                     campaigns[inp.campaign_id] = None  # type: ignore[assignment]
         known = []
         for index, inp, ev in parsed:

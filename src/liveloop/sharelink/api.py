@@ -8,7 +8,7 @@ import secrets
 from liveloop.engine.model import Event
 from liveloop.kit import clock
 from liveloop.kit.asgi import header, send_response
-from liveloop.kit.errors import LiveloopError
+from liveloop.kit.errors import NotFound, Unavailable
 from liveloop.sharelink.pages import is_link_preview, not_found_page, preview_page
 from liveloop.sharelink.targets import with_ref
 
@@ -30,14 +30,17 @@ class ShareLink:
         if scope["method"] not in ("GET", "HEAD"):
             await send_response(send, 405, b"", b"text/plain", [(b"allow", b"GET, HEAD")])
             return
-        target = await rt.share_targets.get(code) if 0 < len(code) <= 64 else None
-        if target is None:
+        try:
+            target = await rt.share_targets.get(code) if 0 < len(code) <= 64 else None
+            if target is None:
+                raise NotFound("no such code")
+            live = await rt.live.get(target.tenant_id, target.campaign_id)
+        except NotFound:
             await send_response(send, 404, not_found_page(header(scope, b"accept-language")), _HTML, _NO_STORE)
             return
-        try:
-            live = await rt.live.get(target.tenant_id, target.campaign_id)
-        except LiveloopError:
-            await send_response(send, 404, not_found_page(header(scope, b"accept-language")), _HTML, _NO_STORE)
+        except Unavailable:
+            # the database is briefly away and this code is not cached: ask the browser to retry
+            await send_response(send, 503, b"", b"text/plain", [(b"retry-after", b"2"), *_NO_STORE])
             return
         location = self._locations.get(code)
         if location is None:

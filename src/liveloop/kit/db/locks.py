@@ -30,6 +30,12 @@ class AdvisoryLocks:
         await run_in_threadpool(self._release, conn, key)
 
     def _acquire(self, key: int) -> sa.Connection:
+        from liveloop.kit.db.database import unreachable_as_unavailable
+
+        with unreachable_as_unavailable():
+            return self._lock(key)
+
+    def _lock(self, key: int) -> sa.Connection:
         conn = self._engine.connect()
         try:
             conn.exec_driver_sql("SELECT pg_advisory_lock(%s)", (key,))
