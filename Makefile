@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-services bench lint serve clean
+.PHONY: install demo test bench bench-scaleout lint serve clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m liveloop.bench $(BENCH_ARGS)
+
+# Ingestion on PostgreSQL with one and two processes (needs LIVELOOP_BENCH_DATABASE_URL).
+bench-scaleout: $(STAMP)
+	$(BIN)/python -m liveloop.bench_scaleout
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
