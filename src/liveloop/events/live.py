@@ -54,6 +54,10 @@ class LiveCampaigns:
                 live = await self._catch_up(tenant_id, campaign_id)
         return live
 
+    async def get_uncaught(self, tenant_id: str, campaign_id: str) -> LiveCampaign:
+        """The live campaign as this process last saw it: for what does not change (its body)."""
+        return await self._get(tenant_id, campaign_id)
+
     @asynccontextmanager
     async def hold(self, tenant_id: str, campaign_id: str) -> AsyncIterator[LiveCampaign]:
         """Exclusive use of a campaign to apply and log events, caught up with the log first.

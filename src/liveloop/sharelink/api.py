@@ -34,7 +34,8 @@ class ShareLink:
             target = await rt.share_targets.get(code) if 0 < len(code) <= 64 else None
             if target is None:
                 raise NotFound("no such code")
-            live = await rt.live.get(target.tenant_id, target.campaign_id)
+            # the landing URL and title never change: no need to catch up with other processes
+            live = await rt.live.get_uncaught(target.tenant_id, target.campaign_id)
         except NotFound:
             await send_response(send, 404, not_found_page(header(scope, b"accept-language")), _HTML, _NO_STORE)
             return
