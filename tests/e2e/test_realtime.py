@@ -198,8 +198,8 @@ def test_a_click_on_my_share_link_is_pushed_without_a_friend(client, server, cid
     code = invite(client, cid, "alice")
     with Sse(server, viewer_token(client, cid, "alice")) as alice:
         assert client.get(f"/s/{code}").status_code == 302
-        assert alice.next() | {"id": None, "at": None} == {"type": "friend_clicked", "friend": None, "id": None,
-                                                            "at": None}
+        assert alice.next() | {"id": None, "at": None, "text": None} == {
+            "type": "friend_clicked", "friend": None, "id": None, "at": None, "text": None}
 
 
 def test_a_token_reads_only_its_own_campaign(client, server, cid):

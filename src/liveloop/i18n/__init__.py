@@ -121,6 +121,16 @@ def negotiate(accept_language: str | None) -> Choice:
     return choose(min(ranked)[2] if ranked else DEFAULT)
 
 
+def template(lang: str, msgid: str) -> str | tuple[str, ...]:
+    """The unformatted message `msgid` of catalogue `lang`, taken from English when `lang` lacks it."""
+    text = catalogue(lang).messages.get(msgid)
+    if text is None:
+        text = catalogue(DEFAULT).messages.get(msgid)
+        if text is None:
+            raise KeyError(f"no message {msgid!r} in the {DEFAULT} catalogue")
+    return text
+
+
 def translate(tag: str | None, msgid: str, **values: object) -> str:
     """The message `msgid` in the language of `tag`, its placeholders filled in.
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from functools import lru_cache
 from importlib.resources import files
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 
+from liveloop.i18n.widget import widget_texts
 from liveloop.kit import clock
 from liveloop.kit.times import iso
 from liveloop.realtime import tokens
@@ -36,9 +38,24 @@ async def create_viewer_token(
     return {"token": token, "expires_at": iso(expires_at)}
 
 
+_I18N_SLOT = "{/* liveloop:i18n */}"
+
+
+def widget_script() -> bytes:
+    """static/liveloop.js with its texts, for every language, taken from the gettext catalogues."""
+    template = files("liveloop").joinpath("static/liveloop.js").read_text("utf-8")
+    if template.count(_I18N_SLOT) != 1:
+        raise RuntimeError(f"static/liveloop.js must hold {_I18N_SLOT} exactly once")
+    # Every language in one script: the widget picks its language in the page (data-lang, <html lang>),
+    # so one variant per URL keeps CDN caching and the ETag simple (under 1 KB per language).
+    texts = json.dumps(widget_texts(), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    texts = texts.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")  # line breaks to pre-2019 JS
+    return template.replace(_I18N_SLOT, texts).encode()
+
+
 @lru_cache(maxsize=1)
 def _widget() -> tuple[bytes, str]:
-    script = files("liveloop").joinpath("static/liveloop.js").read_bytes()
+    script = widget_script()
     return script, '"' + hashlib.sha256(script).hexdigest()[:32] + '"'
 
 

@@ -19,17 +19,20 @@ import orjson
 import sqlalchemy as sa
 
 from liveloop.engine.model import FriendActivity, RewardIssued, RewardStatusChanged, ScoreChanged
+from liveloop.i18n.stream import stream_text, viewer_locale
 from liveloop.kit import clock
 from liveloop.kit.db.database import Database
 from liveloop.kit.money import to_decimal_str
 from liveloop.kit.times import iso
 from liveloop.rewards.views import reward_read
-from liveloop.users.service import display_names
+from liveloop.users.service import names_and_locales
 
 log = logging.getLogger("liveloop.realtime")
 
 Key = tuple[str, str, str]  # (tenant_id, campaign_id, user_id)
-NameLookup = Callable[[str, list[str]], Awaitable[dict[str, str | None]]]
+# user_id -> (display name, locale) of each known user
+NameLookup = Callable[[str, list[str]], Awaitable[dict[str, tuple[str | None, str | None]]]]
+Voice = tuple[str, str]  # (locale tag, time zone) a viewer's message texts are written in
 
 
 class TooManyStreams(Exception):
@@ -78,6 +81,8 @@ class Subscriber:
 class _Viewer:
     buffer: deque[tuple[int, bytes]]
     subscribers: set[Subscriber] = field(default_factory=set)
+    voice: Voice | None = None
+    voice_checked: bool = False  # the user's locale is read again with the first message of each new stream
 
 
 class Hub:
@@ -115,6 +120,7 @@ class Hub:
             raise TooManyStreams(f"at most {self._max_streams} open streams per viewer")
         sub = Subscriber(key, self._queue_size)
         viewer.subscribers.add(sub)
+        viewer.voice_checked = False
         replay = [] if last_event_id is None else [frame for i, frame in viewer.buffer if i > last_event_id]
         return sub, replay
 
@@ -155,6 +161,8 @@ class Hub:
         viewer = self._viewers.get(key)
         if viewer is None:
             return
+        if viewer.voice is not None and "text" not in payload:
+            _add_text(payload, viewer.voice)
         self._last_id += 1
         frame = b"id: %d\ndata: %b\n\n" % (self._last_id, orjson.dumps(payload))
         viewer.buffer.append((self._last_id, frame))
@@ -172,12 +180,13 @@ class Hub:
         messages = self._messages(tenant_id, effects)
         if not messages:
             return
-        needs_names = self._names is not None and any(friend for _k, _p, friend in messages)
+        unheard = self._unheard(effects, messages)
+        needs_names = self._names is not None and (bool(unheard) or any(friend for _k, _p, friend in messages))
         if not self._pending and not needs_names:
-            self._publish_all(messages, {})
+            self._publish_all(messages, {}, unheard)
             return
-        # Name lookups are awaited; later batches queue behind them so each viewer's order holds.
-        self._pending.append((tenant_id, messages))
+        # Name and locale lookups are awaited; later batches queue behind them so each viewer's order holds.
+        self._pending.append((tenant_id, messages, unheard))
         if self._pump is None:
             self._pump = asyncio.get_running_loop().create_task(self._drain())
 
@@ -214,25 +223,41 @@ class Hub:
                     item[1].setdefault("at", stamp)
         return [item for item in out if item is not None]
 
-    def _publish_all(self, messages: list[tuple[Key, dict, str | None]], names: dict[str, str | None]) -> None:
+    def _unheard(self, effects: list, messages: list) -> dict[Key, tuple[str, str]]:
+        """The campaign's (market, time zone) of each viewer in `messages` whose locale is to be read."""
+        lives = {live.state.config.id: live for live, _effect in effects}
+        unheard: dict[Key, tuple[str, str]] = {}
+        for item in messages:
+            viewer, live = self._viewers.get(item[0]), lives.get(item[0][1])
+            if viewer is not None and live is not None and not viewer.voice_checked:
+                unheard[item[0]] = (live.body["market"], live.body["timezone"])
+        return unheard
+
+    def _publish_all(self, messages: list[tuple[Key, dict, str | None]],
+                     people: dict[str, tuple[str | None, str | None]], unheard: dict[Key, tuple[str, str]]) -> None:
+        for key, (market, tz) in unheard.items():
+            viewer = self._viewers.get(key)
+            if viewer is not None and not viewer.voice_checked:
+                viewer.voice = (viewer_locale(people.get(key[2], (None, None))[1], market), tz)
+                viewer.voice_checked = True
         for key, payload, friend in messages:
             if friend is not None:
-                payload["friend"]["display_name"] = names.get(friend)
+                payload["friend"]["display_name"] = people.get(friend, (None, None))[0]
             self.publish(key, payload)
 
     async def _drain(self) -> None:
         try:
             while self._pending:
-                tenant_id, messages = self._pending[0]
-                friends = sorted({friend for _k, _p, friend in messages if friend})
-                names: dict[str, str | None] = {}
-                if friends and self._names is not None:
+                tenant_id, messages, unheard = self._pending[0]
+                wanted = sorted({friend for _k, _p, friend in messages if friend} | {key[2] for key in unheard})
+                people: dict[str, tuple[str | None, str | None]] = {}
+                if wanted and self._names is not None:
                     try:
-                        names = await self._names(tenant_id, friends)
+                        people = await self._names(tenant_id, wanted)
                     except (sa.exc.SQLAlchemyError, OSError):
-                        log.warning("display names unavailable; friends are pushed without them", exc_info=True)
+                        log.warning("display names and locales unavailable; pushed without them", exc_info=True)
                 self._pending.popleft()
-                self._publish_all(messages, names)
+                self._publish_all(messages, people, unheard)
         finally:
             self._pump = None
 
@@ -246,10 +271,21 @@ def _rank_message(live, effect: ScoreChanged) -> dict:
             "rank": live.state.leaderboard.rank(effect.user_id)}
 
 
-def names_from(db: Database) -> NameLookup:
-    """Display names read from the users table (in a worker thread, like every read)."""
+def _add_text(payload: dict, voice: Voice) -> None:
+    """The message in the viewer's words, as `text` (none for messages a viewer is not told of)."""
+    try:
+        text = stream_text(payload, *voice)
+    except Exception:  # noqa: BLE001 - a message without its text is still worth pushing
+        log.exception("could not write the text of a %s message", payload.get("type"))
+        return
+    if text is not None:
+        payload["text"] = text
 
-    async def lookup(tenant_id: str, user_ids: list[str]) -> dict[str, str | None]:
-        return await db.read(lambda conn: display_names(conn, tenant_id=tenant_id, user_ids=user_ids))
+
+def names_from(db: Database) -> NameLookup:
+    """Display names and locales read from the users table (in a worker thread, like every read)."""
+
+    async def lookup(tenant_id: str, user_ids: list[str]) -> dict[str, tuple[str | None, str | None]]:
+        return await db.read(lambda conn: names_and_locales(conn, tenant_id=tenant_id, user_ids=user_ids))
 
     return lookup

@@ -3,7 +3,7 @@
  *   <script src="https://LIVELOOP/widget/liveloop.js" data-token="VIEWER_TOKEN"
  *           data-invite-url="https://LIVELOOP/s/CODE" async></script>
  *
- * Optional attributes: data-lang (default: the page's lang), data-title (share text),
+ * Optional attributes: data-lang (the widget's own words; default: the page's lang), data-title (share text),
  * data-position ("left" or "right", default "right"), data-api (default: where this script came from).
  * It sends a presence beat every 30 s, listens to the viewer's stream and shows a small panel with
  * what the viewer's friends did, rank and rewards, and an invite button (share sheet or copy).
@@ -26,49 +26,22 @@
   var ref = null;
   try { ref = new URLSearchParams(location.search).get("ll_ref"); } catch (e) { ref = null; }
 
-  var T = {
-    en: { invite: "Invite friends", copied: "Link copied", friend: "A friend", clicked: "{n} opened your invite",
-      reserved: "{n} reserved a seat", joined: "{n} joined the live", rank: "You are #{r} ({s})",
-      reward: "You earned a reward: {w}", entered: "You are in the draw", won: "You won the draw!" },
-    id: { invite: "Undang teman", copied: "Tautan disalin", friend: "Seorang teman", clicked: "{n} membuka undanganmu",
-      reserved: "{n} memesan tempat", joined: "{n} bergabung ke live", rank: "Kamu peringkat #{r} ({s})",
-      reward: "Kamu dapat hadiah: {w}", entered: "Kamu ikut undian", won: "Kamu menang undian!" },
-    ms: { invite: "Jemput rakan", copied: "Pautan disalin", friend: "Seorang rakan", clicked: "{n} membuka jemputan anda",
-      reserved: "{n} menempah tempat", joined: "{n} menyertai siaran langsung", rank: "Anda di tempat #{r} ({s})",
-      reward: "Anda menerima ganjaran: {w}", entered: "Anda menyertai cabutan", won: "Anda memenangi cabutan!" },
-    th: { invite: "ชวนเพื่อน", copied: "คัดลอกลิงก์แล้ว", friend: "เพื่อนคนหนึ่ง", clicked: "{n} เปิดคำเชิญของคุณ",
-      reserved: "{n} จองที่นั่งแล้ว", joined: "{n} เข้าร่วมไลฟ์แล้ว", rank: "คุณอยู่อันดับ #{r} ({s})",
-      reward: "คุณได้รับรางวัล: {w}", entered: "คุณได้สิทธิ์ลุ้นรางวัลแล้ว", won: "คุณชนะการจับรางวัล!" },
-    vi: { invite: "Mời bạn bè", copied: "Đã sao chép liên kết", friend: "Một người bạn", clicked: "{n} đã mở lời mời của bạn",
-      reserved: "{n} đã đặt chỗ", joined: "{n} đã vào buổi live", rank: "Bạn đang hạng #{r} ({s})",
-      reward: "Bạn nhận được phần thưởng: {w}", entered: "Bạn đã tham gia bốc thăm", won: "Bạn đã trúng thưởng!" },
-    fil: { invite: "Mag-imbita ng kaibigan", copied: "Nakopya ang link", friend: "Isang kaibigan",
-      clicked: "Binuksan ni {n} ang imbitasyon mo", reserved: "Nagpareserba si {n}", joined: "Sumali si {n} sa live",
-      rank: "Ikaw ay #{r} ({s})", reward: "Nakakuha ka ng gantimpala: {w}", entered: "Kasali ka na sa draw",
-      won: "Nanalo ka sa draw!" },
-    ar: { invite: "ادعُ أصدقاءك", copied: "تم نسخ الرابط", friend: "صديق", clicked: "فتح {n} دعوتك",
-      reserved: "حجز {n} مقعدًا", joined: "انضم {n} إلى البث المباشر", rank: "ترتيبك #{r} ({s})",
-      reward: "حصلت على مكافأة: {w}", entered: "أنت مشارك في السحب", won: "لقد فزت في السحب!" },
-    de: { invite: "Freunde einladen", copied: "Link kopiert", friend: "Ein Freund", clicked: "{n} hat deine Einladung geöffnet",
-      reserved: "{n} hat einen Platz reserviert", joined: "{n} ist dem Live beigetreten", rank: "Du bist auf Platz {r} ({s})",
-      reward: "Du hast eine Belohnung erhalten: {w}", entered: "Du nimmst an der Verlosung teil",
-      won: "Du hast die Verlosung gewonnen!" },
-    fr: { invite: "Inviter des amis", copied: "Lien copié", friend: "Un ami", clicked: "{n} a ouvert ton invitation",
-      reserved: "{n} a réservé une place", joined: "{n} a rejoint le live", rank: "Tu es n°{r} ({s})",
-      reward: "Tu as gagné une récompense : {w}", entered: "Tu participes au tirage", won: "Tu as gagné le tirage !" },
-    es: { invite: "Invitar amigos", copied: "Enlace copiado", friend: "Un amigo", clicked: "{n} abrió tu invitación",
-      reserved: "{n} reservó un lugar", joined: "{n} se unió al directo", rank: "Vas en el puesto #{r} ({s})",
-      reward: "Ganaste una recompensa: {w}", entered: "Participas en el sorteo", won: "¡Ganaste el sorteo!" },
-    zh: { invite: "邀请好友", copied: "链接已复制", friend: "一位好友", clicked: "{n}打开了你的邀请",
-      reserved: "{n}预约了直播", joined: "{n}进入了直播间", rank: "你排名第{r}位（{s}）",
-      reward: "你获得了奖励：{w}", entered: "你已参与抽奖", won: "你中奖了！" }
-  };
+  // Generated from the gettext catalogues (src/liveloop/i18n/locales) when the script is served:
+  // {strings: {lang: {msgid: text}}, rtl: [lang], aliases: {tag: lang}}, English wherever a
+  // catalogue lacks a text.
+  var I18N = {/* liveloop:i18n */};
   var base = lang.split(/[-_]/)[0];
-  var t = T[lang] || T[base === "tl" ? "fil" : base] || T.en;
-  var rtl = base === "ar" || document.documentElement.dir === "rtl";
+  base = I18N.aliases[base] || base;
+  var code = I18N.strings[lang] ? lang : I18N.strings[base] ? base : "en";
+  var t = I18N.strings[code];
+  var rtl = I18N.rtl.indexOf(code) >= 0 || document.documentElement.dir === "rtl";
 
   function fmt(text, values) {
-    return text.replace(/\{(\w)\}/g, function (_m, k) { return values[k] == null ? "" : String(values[k]); });
+    return text.replace(/\{(\w+)\}/g, function (_m, k) { return values[k] == null ? "" : String(values[k]); });
+  }
+
+  function num(n) {
+    try { return new Intl.NumberFormat(code).format(n); } catch (e) { return String(n); }
   }
 
   // -- the panel (in a shadow root, so neither the page's styles nor ours leak) --------------
@@ -93,8 +66,8 @@
   var list = root.querySelector(".m");
   var button = root.querySelector("button");
   panel.setAttribute("dir", rtl ? "rtl" : "ltr");
-  panel.setAttribute("lang", t === T.en ? "en" : base);
-  button.textContent = t.invite;
+  panel.setAttribute("lang", code);
+  button.textContent = t["widget.invite"];
   if (!inviteUrl) button.hidden = true;
 
   function say(text) {
@@ -109,37 +82,26 @@
     if (navigator.share && (!navigator.canShare || navigator.canShare(data))) {
       navigator.share(data).catch(function () { /* the viewer closed the share sheet */ });
     } else if (navigator.clipboard && navigator.clipboard.writeText) {
-      navigator.clipboard.writeText(inviteUrl).then(function () { say(t.copied); }, function () { prompt("", inviteUrl); });
+      navigator.clipboard.writeText(inviteUrl).then(function () { say(t["widget.copied"]); }, function () { prompt("", inviteUrl); });
     } else {
       prompt("", inviteUrl);
     }
   });
 
   function friendName(friend) {
-    return (friend && (friend.display_name || null)) || t.friend;
+    return (friend && (friend.display_name || null)) || t["stream.friend_unknown"];
   }
 
-  function rewardText(r) {
-    if (!r) return "";
-    if (r.amount) return r.amount + " " + (r.currency || "") + (r.kind === "cashback" ? " cashback" : "");
-    if (r.percent_off) return r.percent_off + "%";
-    if (r.points) return r.points + " pts";
-    return r.name || r.sku || r.content || r.kind;
-  }
-
+  // The server writes each message in the viewer's language (`text`); the table covers a message without one.
   function show(msg) {
+    if (typeof msg.text === "string" && msg.text) { say(msg.text); return; }
     switch (msg.type) {
-      case "friend_clicked": say(fmt(t.clicked, { n: friendName(msg.friend) })); break;
-      case "friend_reserved": say(fmt(t.reserved, { n: friendName(msg.friend) })); break;
-      case "friend_joined": say(fmt(t.joined, { n: friendName(msg.friend) })); break;
-      case "rank": if (msg.rank) say(fmt(t.rank, { r: msg.rank, s: msg.score })); break;
-      case "reward":
-        if (msg.reward && (msg.reward.status === "available" || msg.reward.status === "pending")) {
-          say(fmt(t.reward, { w: rewardText(msg.reward) }));
-        }
-        break;
-      case "draw_entered": say(t.entered); break;
-      case "draw_won": say(t.won); break;
+      case "friend_clicked":
+      case "friend_reserved":
+      case "friend_joined": say(fmt(t["stream." + msg.type], { name: friendName(msg.friend) })); break;
+      case "rank": if (msg.rank) say(fmt(t["stream.rank"], { rank: num(msg.rank) })); break;
+      case "draw_entered": say(t["widget.draw_entered"]); break;
+      case "draw_won": say(t["widget.draw_won"]); break;
       default: break;
     }
   }

@@ -81,3 +81,16 @@ def names_and_consents(conn: sa.Connection, *, tenant_id: str,
         )
     ).all()
     return {uid: (name, orjson.loads(consents) if consents else {}) for uid, name, consents in rows}
+
+
+def names_and_locales(conn: sa.Connection, *, tenant_id: str,
+                      user_ids: list[str]) -> dict[str, tuple[str | None, str | None]]:
+    """Display name and locale of each known user, in one query (stream messages are written in the locale)."""
+    if not user_ids:
+        return {}
+    rows = conn.execute(
+        sa.select(users.c.user_id, users.c.display_name, users.c.locale).where(
+            users.c.tenant_id == tenant_id, users.c.user_id.in_(user_ids)
+        )
+    ).all()
+    return {uid: (name, locale) for uid, name, locale in rows}

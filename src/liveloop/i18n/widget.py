@@ -1,0 +1,36 @@
+"""The viewer widget's texts: the table that GET /widget/liveloop.js carries, built from the catalogues.
+
+The stream's messages come with their `text` (liveloop.i18n.stream); the widget's own words (its
+button, the copy notice) and the texts it writes for a message that carries none are these.
+"""
+
+from __future__ import annotations
+
+from liveloop.i18n import _ALIASES, LANGS, RTL, template
+
+# Placeholders are filled in by the widget: {name} (a friend's name, or stream.friend_unknown), {rank}.
+WIDGET_MESSAGES = (
+    "widget.invite",
+    "widget.copied",
+    "stream.friend_unknown",
+    "stream.friend_clicked",
+    "stream.friend_reserved",
+    "stream.friend_joined",
+    "stream.rank",
+    "widget.draw_entered",
+    "widget.draw_won",
+)
+
+
+def widget_texts() -> dict:
+    """Every widget text in every language (English where a catalogue lacks one), the right-to-left
+    languages, and the language aliases, as the widget reads them."""
+    strings: dict[str, dict[str, str]] = {}
+    for lang in LANGS:
+        own = strings[lang] = {}
+        for msgid in WIDGET_MESSAGES:
+            text = template(lang, msgid)
+            if not isinstance(text, str):
+                raise TypeError(f"{msgid} is a plural message: the widget has no plural rules")
+            own[msgid] = text
+    return {"strings": strings, "rtl": sorted(RTL), "aliases": dict(sorted(_ALIASES.items()))}
