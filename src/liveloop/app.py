@@ -17,6 +17,7 @@ from liveloop.draws.api import router as draws_router
 from liveloop.events.api import EventsEndpoint
 from liveloop.fx.api import router as fx_router
 from liveloop.integrations.api import router as integrations_router
+from liveloop.integrations.webhooks import WebhookEndpoint
 from liveloop.invites.api import router as invites_router
 from liveloop.kit.db.writer import WriterFailed
 from liveloop.kit.errors import LiveloopError
@@ -25,9 +26,13 @@ from liveloop.markets.api import router as markets_router
 from liveloop.openapi_extra import add_hot_path_docs
 from liveloop.realtime.api import router as realtime_router
 from liveloop.realtime.presence import PresenceEndpoint
+from liveloop.realtime.room import RoomStream, add_room_stream_docs, is_room_stream
+from liveloop.realtime.room import router as room_router
 from liveloop.realtime.stream import ViewerStream
 from liveloop.reports.api import router as reports_router
 from liveloop.rewards.api import router as rewards_router
+from liveloop.rooms.api import router as rooms_router
+from liveloop.rooms.sweeper import PresenceSweeper
 from liveloop.runtime import Runtime
 from liveloop.settings import Settings
 from liveloop.sharelink.api import ShareLink
@@ -42,6 +47,7 @@ _STATUS_CODES = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405:
 def create_app(settings: Settings | None = None) -> Liveloop:
     settings = settings or Settings()
     runtime = Runtime.build(settings)
+    sweeper = PresenceSweeper(runtime)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
@@ -52,14 +58,17 @@ def create_app(settings: Settings | None = None) -> Liveloop:
         await runtime.limits.start()
         if runtime.fanout is not None:
             await runtime.fanout.start()
+        sweeper.start()
         try:
             yield
         finally:
+            await sweeper.stop()
             await runtime.ingestor.drain()
             if runtime.fanout is not None:
                 await runtime.fanout.close()
             await runtime.limits.close()
             runtime.hub.close()
+            runtime.room.close()
             runtime.db.close()
 
     api = FastAPI(
@@ -71,7 +80,8 @@ def create_app(settings: Settings | None = None) -> Liveloop:
     api.state.runtime = runtime
     _install_error_handlers(api)
     for router in (campaigns_router, users_router, invites_router, reports_router, leaderboards_router,
-                   rewards_router, realtime_router, draws_router, integrations_router, fx_router):
+                   rewards_router, realtime_router, room_router, draws_router, integrations_router, rooms_router,
+                   fx_router):
         api.include_router(router)
     from fastapi import Depends
 
@@ -82,6 +92,7 @@ def create_app(settings: Settings | None = None) -> Liveloop:
         return {"ok": True, "version": __version__}
 
     add_hot_path_docs(api)
+    add_room_stream_docs(api)
     return Liveloop(api, runtime)
 
 
@@ -96,6 +107,8 @@ class Liveloop:
         self._events = EventsEndpoint(runtime)
         self._stream = ViewerStream(runtime)
         self._presence = PresenceEndpoint(runtime)
+        self._room = RoomStream(runtime)
+        self._webhooks = WebhookEndpoint(runtime)
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http":
@@ -111,6 +124,12 @@ class Liveloop:
                 return
             if path == "/v1/presence":
                 await self._presence(scope, receive, send)
+                return
+            if is_room_stream(path):
+                await self._room(scope, receive, send)
+                return
+            if WebhookEndpoint.handles(path):
+                await self._webhooks(scope, receive, send)
                 return
         await self.api(scope, receive, send)
 

@@ -931,7 +931,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m liveloop.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
                         help="short runs (about 25 s), indicative only; writes no docs unless --output")
-    parser.add_argument("--only", choices=("share", "ingest"), help="run one of the two benchmarks")
+    parser.add_argument("--only", choices=("share", "ingest", "leaderboard", "streams"),
+                        help="run one benchmark (leaderboard and streams: src/liveloop/bench_live.py)")
     parser.add_argument("--output", type=Path, help="markdown report to update (default: docs/benchmarks.md "
                         "for a full run of both benchmarks)")
     parser.add_argument("--profile", type=Path, metavar="DIR",
@@ -943,6 +944,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.serve_bare:
         serve_bare(args.serve_bare)
         return 0
+    if args.only in ("leaderboard", "streams"):
+        return _live_only(args, argv)
 
     plan = QUICK if args.quick else FULL
     profiler = Profiler(args.profile)
@@ -975,7 +978,28 @@ def main(argv: list[str] | None = None) -> int:
         command = "make bench" + (f" BENCH_ARGS='{' '.join(argv or sys.argv[1:])}'" if (argv or sys.argv[1:]) else "")
         write_markdown(output, markdown(rows, notes, info, plan, command, when))
         print(f"wrote {output}")
-    return 1 if args.strict and any(row[5] == "NOT met" for row in rows) else 0
+    live = []
+    if args.only is None:
+        from liveloop.bench_live import run_live
+
+        live = run_live(None, quick=args.quick, output=output, command=command_of(argv), when=when, keep=args.keep)
+    failed = any(row[5] == "NOT met" for row in rows) or any(row[3] == "NOT met" for row in live)
+    return 1 if args.strict and failed else 0
+
+
+def command_of(argv: list[str] | None) -> str:
+    args = argv if argv is not None else sys.argv[1:]
+    return "make bench" + (f" BENCH_ARGS='{' '.join(args)}'" if args else "")
+
+
+def _live_only(args: argparse.Namespace, argv: list[str] | None) -> int:
+    """`--only leaderboard` / `--only streams`: the live-room benchmarks alone (they write their own block)."""
+    from liveloop.bench_live import run_live
+
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    output = args.output or (None if args.quick else default_output())
+    rows = run_live(args.only, quick=args.quick, output=output, command=command_of(argv), when=when, keep=args.keep)
+    return 1 if args.strict and any(row[3] == "NOT met" for row in rows) else 0
 
 
 if __name__ == "__main__":

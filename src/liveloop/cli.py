@@ -1,4 +1,4 @@
-"""The liveloop command: serve, tenant create, migrate, demo, policy check."""
+"""The liveloop command: serve, tenant create, migrate, demo, policy check, draw verify."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ tenant_app = typer.Typer(help="Manage tenants (merchants) and their API keys.", 
 app.add_typer(tenant_app, name="tenant")
 policy_app = typer.Typer(help="Market policy (SPEC section 6).", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
+draw_app = typer.Typer(help="Draws: check a run independently (docs/draws.md).", no_args_is_help=True)
+app.add_typer(draw_app, name="draw")
 
 DatabaseOpt = Annotated[str | None, typer.Option("--database-url", help="or LIVELOOP_DATABASE_URL")]
 
@@ -142,6 +144,58 @@ def policy_check(
     _print_findings([{"severity": f.severity, **f.to_dict()} for f in findings], as_json)
     if any(f.severity == policy.ERROR for f in findings):
         raise typer.Exit(1)
+
+
+@draw_app.command("verify")
+def draw_verify(
+    seed: Annotated[str | None, typer.Option(help="the revealed seed (with --entrants and --winners)")] = None,
+    entrants: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, readable=True,
+                                                  help="entrant list: one user id per line, or a JSON list")] = None,
+    winners: Annotated[int | None, typer.Option(min=0, help="how many winners the draw has")] = None,
+    seed_hash: Annotated[str | None, typer.Option(help="the published commitment, checked against --seed")] = None,
+    url: Annotated[str | None, typer.Option(help="a liveloop server: fetch the run from its API instead")] = None,
+    api_key: Annotated[str | None, typer.Option(envvar="LIVELOOP_API_KEY", help="the tenant's API key")] = None,
+    campaign: Annotated[str | None, typer.Option(help="campaign id (with --url)")] = None,
+    rule: Annotated[str | None, typer.Option(help="draw rule id (with --url)")] = None,
+    period: Annotated[str | None, typer.Option(help="period name (with --url; default campaign)")] = None,
+) -> None:
+    """Recompute a draw's winners from its seed and entrants, independently of the server's code.
+
+    Offline: --seed S --entrants FILE --winners N prints the winners in draw order. Online: --url
+    --api-key --campaign --rule [--period] fetches the run and checks the seed against its
+    commitment, the entrant list against its hash, and the winners; exits 1 on any mismatch.
+    """
+    from liveloop.draws import verify
+
+    if url is not None:
+        if not (api_key and campaign and rule):
+            raise typer.BadParameter("--url needs --api-key (or LIVELOOP_API_KEY), --campaign and --rule")
+        try:
+            recomputed, checks = verify.check_remote(url, api_key, campaign, rule, period)
+        except ValueError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+        for user_id in recomputed:
+            typer.echo(user_id)
+        for name, ok, detail in checks:
+            typer.echo(f"{'ok' if ok else 'MISMATCH'}: {name} ({detail})", err=True)
+        if not all(ok for _name, ok, _detail in checks):
+            raise typer.Exit(1)
+        return
+    if seed is None or entrants is None or winners is None:
+        raise typer.BadParameter("give --seed, --entrants and --winners, or --url with --campaign and --rule")
+    try:
+        listed = verify.read_entrants(entrants.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    for user_id in verify.recompute_winners(seed, listed, winners):
+        typer.echo(user_id)
+    typer.echo(f"entrants: {len(set(listed))}, entrants_hash: {verify.list_hash(listed)}", err=True)
+    if seed_hash is not None:
+        ok = verify.commitment(seed) == seed_hash.strip().lower()
+        typer.echo(f"{'ok' if ok else 'MISMATCH'}: seed_hash == sha256(seed)", err=True)
+        if not ok:
+            raise typer.Exit(1)
 
 
 def _problem(field: str | None, message: str) -> dict:

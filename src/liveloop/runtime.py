@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from liveloop.draws.runner import DrawRunner
 from liveloop.events.ingest import Ingestor
 from liveloop.events.live import LiveCampaigns
 from liveloop.fx.service import TenantRates
@@ -12,6 +13,8 @@ from liveloop.kit.ratelimit import RateLimiter
 from liveloop.realtime.fanout import LogFanout
 from liveloop.realtime.hub import Hub, names_from
 from liveloop.realtime.presence import PresenceBook
+from liveloop.realtime.room import RoomHub
+from liveloop.rooms.directory import Rooms
 from liveloop.settings import Settings
 from liveloop.sharelink.targets import ShareTargets
 from liveloop.tenants.auth import ApiKeys
@@ -28,6 +31,9 @@ class Runtime:
     fx: TenantRates
     hub: Hub
     presence: PresenceBook
+    room: RoomHub
+    draws: DrawRunner
+    rooms: Rooms
     limits: RateLimiter | None = None
     fanout: LogFanout | None = None  # several processes on one database only
     secret_key: str = ""
@@ -37,6 +43,7 @@ class Runtime:
         db = Database(settings.database_url)
         live = LiveCampaigns(db)
         fx = TenantRates(db)
+        hub = Hub(names=names_from(db))
         runtime = cls(
             settings=settings,
             db=db,
@@ -45,8 +52,11 @@ class Runtime:
             fx=fx,
             api_keys=ApiKeys(db),
             share_targets=ShareTargets(db),
-            hub=Hub(names=names_from(db)),
+            hub=hub,
             presence=PresenceBook(),
+            room=RoomHub(db, live),
+            draws=DrawRunner(db, live, hub),
+            rooms=Rooms.build(db),
         )
         runtime.limits = RateLimiter(
             {"share": settings.rate_limit_share_per_minute, "stream": settings.rate_limit_stream_per_minute,
@@ -54,13 +64,22 @@ class Runtime:
             redis_url=settings.redis_url,
         )
         # Viewers hear of effects only once they are durable (the ingestor calls this after commit).
-        runtime.ingestor.on_committed = runtime.hub.on_committed
-        runtime.live.on_caught_up = runtime.hub.on_committed
+        runtime.ingestor.on_committed = runtime.committed
+        runtime.live.on_caught_up = runtime.committed
+        runtime.draws.on_committed = runtime.committed
+        runtime.draws.on_result = runtime.room.draw_result
         if db.shared:
             runtime.fanout = LogFanout(live, redis_url=settings.redis_url)
             runtime.ingestor.on_logged = runtime.fanout.logged
+            runtime.draws.on_logged = runtime.fanout.logged
         db.writer.on_failure = runtime.drop_derived_state
         return runtime
+
+    def committed(self, tenant_id: str, effects: list) -> None:
+        """Durable effects, (LiveCampaign, effect) pairs: to viewers' streams, room streams and draw entries."""
+        self.hub.on_committed(tenant_id, effects)
+        self.room.on_committed(tenant_id, effects)
+        self.draws.on_effects(tenant_id, effects)
 
     def drop_derived_state(self) -> None:
         """A write failed: everything derived from unpersisted events is rebuilt from the log."""

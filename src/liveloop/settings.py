@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     rate_limit_share_per_minute: int = 600
     rate_limit_stream_per_minute: int = 120
     rate_limit_presence_per_minute: int = 240
+    # A widget viewer silent this long (three missed beats) has left; the sweeper looks this often.
+    presence_timeout_seconds: int = 90
+    presence_sweep_seconds: float = 5.0
 
     @property
     def base_url(self) -> str:

@@ -129,6 +129,7 @@ def to_config(tenant_id: str, data: dict) -> CampaignConfig:
         budget=to_minor(data["budget"], currency) if data.get("budget") is not None else None,
         leaderboard_metric=data.get("leaderboard", {}).get("metric", "joins"),
         rules=tuple(_rule(r, currency) for r in data.get("rules", ())),
+        min_watch_ms=(data.get("min_watch_seconds") or 0) * 1000,
     )
 
 

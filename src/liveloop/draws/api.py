@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
 from liveloop.draws import periods as draw_periods
-from liveloop.engine.model import DrawRule
+from liveloop.draws.runner import draw_rule, named_period, rule_periods
+from liveloop.draws.schemas import DrawRun, FreeEntryCreate, PeriodName
 from liveloop.kit import clock
-from liveloop.kit.errors import NotFound
+from liveloop.kit.errors import Conflict, Invalid
 from liveloop.kit.times import iso
 from liveloop.tenants.auth import current_tenant
 from liveloop.tenants.service import Tenant
@@ -16,22 +17,24 @@ router = APIRouter(tags=["draws"])
 
 
 @router.get("/v1/campaigns/{cid}/draws/{rule_id}",
-            summary="A draw's periods, each with its committed seed hash and status")
+            summary="A draw's periods, each with its committed seed hash, status and, once run, its result")
 async def get_draw(
     cid: str, rule_id: str, request: Request, tenant: Annotated[Tenant, Depends(current_tenant)]
 ) -> dict:
+    """`result` is null until the period is run; then `{seed, entrants, entrants_hash, winners, run_at}`.
+
+    The entrant list itself is at `GET .../draws/{rule_id}/entrants?period=`; docs/draws.md says how
+    to recompute the winners from it and the seed.
+    """
     rt = request.app.state.runtime
     live = await rt.live.get(tenant.id, cid)
-    config = live.state.config
-    rule = next((r for r in config.rules if r.id == rule_id), None)
-    if not isinstance(rule, DrawRule):
-        raise NotFound(f"draw {rule_id!r} not found in campaign {cid!r}", field="rule_id")
-    timezone = live.body["timezone"]
+    rule = draw_rule(live, rule_id)
+    results = await rt.draws.results(tenant.id, cid, rule.id)
     now = clock.now_ms()
     return {
         "rule_id": rule.id,
         "period": rule.period,
-        "timezone": timezone,
+        "timezone": live.body["timezone"],
         "winners": rule.winners,
         "permit": rule.permit,
         "free_entry": rule.free_entry,
@@ -43,8 +46,64 @@ async def get_draw(
                 "status": p.status(now),
                 "seed_hash": draw_periods.seed_hash(draw_periods.seed(
                     rt.secret_key, tenant_id=tenant.id, campaign_id=cid, rule_id=rule.id, period=p.name)),
-                "result": None,
+                "result": results[p.name].public() if p.name in results else None,
             }
-            for p in draw_periods.periods(rule.period, config.starts_at, config.ends_at, timezone)
+            for p in rule_periods(live, rule)
         ],
     }
+
+
+@router.post("/v1/campaigns/{cid}/draws/{rule_id}/run",
+             summary="Run a period that has ended: reveal its seed and draw its winners (the same result every time)",
+             responses={409: {"description": "the period has not ended (`draw.period_not_ended`)"}})
+async def run_draw(
+    cid: str, rule_id: str, request: Request, tenant: Annotated[Tenant, Depends(current_tenant)],
+    body: Annotated[DrawRun | None, Body()] = None,
+) -> dict:
+    """`{rule_id, period, seed_hash, seed, entrants, winners}`: `entrants` is their count, `winners`
+    their user ids in draw order. Also `entrants_hash`, `prizes` (each winner's display name and
+    prize in the ledger, role `winner`) and `algorithm`."""
+    rt = request.app.state.runtime
+    return await rt.draws.run(tenant.id, cid, rule_id, body.period if body else None, secret=rt.secret_key,
+                              now=clock.now_ms())
+
+
+@router.post("/v1/campaigns/{cid}/draws/{rule_id}/entries", status_code=201,
+             summary="A free alternative entry, with the same odds as any other (rules with free_entry: true)",
+             responses={200: {"description": "the user was already entered in that period"},
+                        409: {"description": "no free entry for this draw (`draw.no_free_entry`), or the period "
+                                             "has ended (`draw.period_ended`)"}})
+async def enter_draw(
+    cid: str, rule_id: str, body: FreeEntryCreate, request: Request, response: Response,
+    tenant: Annotated[Tenant, Depends(current_tenant)],
+) -> dict:
+    rt = request.app.state.runtime
+    entry, created = await rt.draws.enter(tenant.id, cid, rule_id, body.user_id, body.period, now=clock.now_ms())
+    if not created:
+        response.status_code = 200
+    return entry
+
+
+@router.get("/v1/campaigns/{cid}/draws/{rule_id}/entrants",
+            summary="The entrant list of a run period, in the order its hash is taken",
+            responses={409: {"description": "the period has not been run yet (`draw.not_run`)"}})
+async def draw_entrants(
+    cid: str, rule_id: str, request: Request, tenant: Annotated[Tenant, Depends(current_tenant)],
+    period: Annotated[PeriodName | None, Query()] = None,
+) -> dict:
+    """`entrants`: user ids sorted by their UTF-8 bytes; `entrants_hash` is the SHA-256 of them
+    joined as lines (each followed by a newline)."""
+    rt = request.app.state.runtime
+    live = await rt.live.get(tenant.id, cid)
+    rule = draw_rule(live, rule_id)
+    if period is None:
+        if rule.period != "campaign":
+            raise Invalid("period is required for an hourly draw", field="period")
+        period = "campaign"
+    named_period(live, rule, period)
+    result = await rt.draws.result(tenant.id, cid, rule.id, period)
+    if result is None:
+        raise Conflict(f"period {period!r} of draw {rule.id!r} has not been run", code="draw.not_run",
+                       field="period")
+    return {"rule_id": rule.id, "period": period, "count": result.entrants, "entrants_hash": result.entrants_hash,
+            "entrants": result.entrant_ids()}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -59,6 +60,25 @@ def periods(kind: str, starts_at: int, ends_at: int, timezone: str) -> tuple[Per
     if kind == "campaign":
         return (Period("campaign", starts_at, ends_at),)
     return _hours(starts_at, ends_at, timezone)
+
+
+def named(kind: str, starts_at: int, ends_at: int, timezone: str, name: str) -> Period | None:
+    """The period called `name`, or None when the draw has no such period."""
+    return next((p for p in periods(kind, starts_at, ends_at, timezone) if p.name == name), None)
+
+
+def containing(kind: str, starts_at: int, ends_at: int, timezone: str, at: int) -> Period | None:
+    """The period an instant falls in, or None outside the campaign window."""
+    found = periods(kind, starts_at, ends_at, timezone)
+    i = bisect_right(_starts(found), at) - 1
+    if i < 0 or at >= found[i].ends_at:
+        return None
+    return found[i]
+
+
+@lru_cache(maxsize=1024)
+def _starts(found: tuple[Period, ...]) -> list[int]:
+    return [p.starts_at for p in found]
 
 
 @lru_cache(maxsize=1024)

@@ -11,6 +11,9 @@ EVENT_TYPES = (
     "reservation",
     "room_join",
     "room_leave",
+    "room_heartbeat",  # the user was seen in the room at `at` (proves an open presence goes on)
+    "room_timeout",  # the presence was closed at `at` because the widget fell silent
+    "room_end",  # the presence was closed at `at` because the room finished before the leave came
     "share",
     "order_paid",
     "order_refunded",
@@ -93,6 +96,7 @@ class CampaignConfig:
     budget: int | None = None  # minor units
     leaderboard_metric: str = "joins"
     rules: tuple[Rule, ...] = ()
+    min_watch_ms: int = 0  # watch time inside the window before a join counts for `joins`
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,4 +192,26 @@ class ScoreChanged:
     score: int
 
 
-Effect = NewUser | Attributed | RewardIssued | RewardStatusChanged | FriendActivity | ScoreChanged
+@dataclass(frozen=True, slots=True)
+class Shared:
+    """A user shared at `at` (share-to-enter draws are decided by the local hour of `at`)."""
+
+    user_id: str
+    at: int
+
+
+@dataclass(frozen=True, slots=True)
+class DrawEntered:
+    """A user's metric first reached a campaign-period draw's `at_least` (for the viewer stream)."""
+
+    rule_id: str
+    user_id: str
+
+
+# Written to the event log by the draws domain when a period is run, one per winner, and never
+# accepted from the API: `ref` names the draw rule and `order_id` the period. Replaying it grants
+# the prize again at the same place in the log, so budgets and restarts give the same ledger.
+DRAW_WIN = "draw_win"
+
+Effect = (NewUser | Attributed | RewardIssued | RewardStatusChanged | FriendActivity | ScoreChanged | Shared
+          | DrawEntered)

@@ -12,8 +12,11 @@ from dataclasses import dataclass, field
 
 from liveloop.engine.leaderboard import Leaderboard
 from liveloop.engine.model import (
+    DRAW_WIN,
     Attributed,
     CampaignConfig,
+    DrawEntered,
+    DrawRule,
     Effect,
     Event,
     FriendActivity,
@@ -26,8 +29,10 @@ from liveloop.engine.model import (
     RewardSpec,
     RewardStatusChanged,
     ScoreChanged,
+    Shared,
     StatusChange,
 )
+from liveloop.engine.presence import MARKS, Presence, RoomTotals, Window
 from liveloop.kit.money import percent_of
 
 DAY_MS = 86_400_000
@@ -40,6 +45,7 @@ class Participant:
     referrer: str | None = None
     reservation_at: int | None = None  # earliest qualifying reservation
     join_at: int | None = None  # earliest qualifying room join
+    room: Presence | None = None  # comings and goings in the room (watch time)
     shares: int = 0
 
 
@@ -146,9 +152,16 @@ class CampaignState:
         self.leaderboard = Leaderboard()
         self.events_applied = 0
         self.last_seq = 0  # highest event-log sequence applied (set by the storage layer)
+        self.window = Window(config.starts_at, config.ends_at, config.min_watch_ms)
+        self.present: set[str] = set()  # users whose presence in the room is open
+        self.room_totals = RoomTotals()
         self._reservation_rules = [r for r in config.rules if isinstance(r, ReservationReferralRule)]
         self._milestone_rules = [r for r in config.rules if isinstance(r, MilestoneRule)]
         self._commission_rules = [r for r in config.rules if isinstance(r, OrderCommissionRule)]
+        self.share_times: dict[str, list[int]] = {}  # each user's share times, sorted (share-to-enter draws)
+        self.draw_entered: set[tuple[str, str]] = set()  # (rule, user) past a campaign draw's at_least
+        self._metric_draws = [r for r in config.rules
+                              if isinstance(r, DrawRule) and r.entry_metric is not None and r.period == "campaign"]
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -158,12 +171,23 @@ class CampaignState:
     def score(self, user_id: str) -> int:
         return self.stats(user_id).metric(self.config.leaderboard_metric)
 
+    def presence_of(self, user_id: str) -> Presence | None:
+        person = self.participants.get(user_id)
+        return person.room if person is not None else None
+
+    def watch_due(self, user_id: str) -> int | None:
+        """When an open presence reaches `min_watch_seconds` if it lasts, while its join does not count yet."""
+        presence = self.presence_of(user_id)
+        return presence.due(self.window) if presence is not None else None
+
     # -- the engine ----------------------------------------------------------------------
 
     def apply(self, ev: Event, now: int) -> list[Effect]:
         """Advance the state by one accepted, non-duplicate event; return what happened."""
         effects: list[Effect] = []
         self.events_applied += 1
+        if ev.type == DRAW_WIN:
+            return self.grant_draw_prize(ev, now)
         owner = self.codes.get(ev.ref) if ev.ref else None
         uid = ev.user_id
         if uid is None:
@@ -188,14 +212,15 @@ class CampaignState:
             self._count_click(owner if owner != uid else None, effects, friend=uid)
         elif kind == "reservation":
             self._on_reservation(person, ev, now, effects)
-        elif kind == "room_join":
-            self._on_join(person, ev, now, effects)
+        elif kind in MARKS:
+            self._on_room(person, ev, now, effects)
         elif kind == "order_paid":
             self._on_order_paid(person, ev, now, effects)
         elif kind == "order_refunded":
             self._on_order_refunded(ev, now, effects)
         elif kind == "share":
             person.shares += 1
+            self._on_share(uid, ev.at, effects)
         return effects
 
     def _referrer(self, user_id: str) -> ReferrerStats:
@@ -234,13 +259,28 @@ class CampaignState:
                 self._fire_reservation_referral(rule, referrer, ev, now, effects)
         self._metric_changed(referrer, stats, ev, now, effects)
 
-    def _on_join(self, person: Participant, ev: Event, now: int, effects: list[Effect]) -> None:
-        if not (self.config.starts_at <= ev.at <= self.config.ends_at):
-            return
+    def _on_room(self, person: Participant, ev: Event, now: int, effects: list[Effect]) -> None:
+        presence = person.room
+        if presence is None:
+            presence = person.room = Presence()
+            self.room_totals.viewers += 1
+        self.room_totals.remove(presence)
+        presence.add(MARKS[ev.type], ev.at, self.window)
+        self.room_totals.add(presence)
+        if presence.open:
+            self.present.add(ev.user_id or "")
+        else:
+            self.present.discard(ev.user_id or "")
+        # Once counted, a join stays counted: a leave that arrives late takes no reward back.
+        at = presence.qualified_at(self.window)
+        if at is not None:
+            self._on_join(person, ev, at, now, effects)
+
+    def _on_join(self, person: Participant, ev: Event, at: int, now: int, effects: list[Effect]) -> None:
         previous = person.join_at
-        if previous is not None and ev.at >= previous:
+        if previous is not None and at >= previous:
             return
-        person.join_at = ev.at
+        person.join_at = at
         referrer = person.referrer
         if previous is None:
             (self.referred if referrer else self.organic).joins += 1
@@ -249,7 +289,7 @@ class CampaignState:
         stats = self._referrer(referrer)
         if previous is not None:
             stats.join_times.remove(previous)
-        insort(stats.join_times, ev.at)
+        insort(stats.join_times, at)
         if previous is None:
             effects.append(FriendActivity(referrer, ev.user_id, "joined"))
         self._metric_changed(referrer, stats, ev, now, effects)
@@ -360,6 +400,30 @@ class CampaignState:
         self.leaderboard.update(user_id, score, stats.reached_at(metric))
         if score != before:
             effects.append(ScoreChanged(user_id, score))
+        if self._metric_draws:
+            self._check_draw_entry(user_id, stats, effects)
+
+    # -- draws ---------------------------------------------------------------------------
+
+    def grant_draw_prize(self, ev: Event, now: int) -> list[Effect]:
+        """A `draw_win` event: its user gets the prize of the draw rule `ev.ref` for period `ev.order_id`."""
+        effects: list[Effect] = []
+        rule = next((r for r in self.config.rules if isinstance(r, DrawRule) and r.id == ev.ref), None)
+        if rule is None or ev.user_id is None or ev.order_id is None:
+            return effects
+        self._grant(rule.id, ev.user_id, "winner", rule.prize, ev, now, effects, cause=f"period:{ev.order_id}")
+        return effects
+
+    def _on_share(self, user_id: str, at: int, effects: list[Effect]) -> None:
+        insort(self.share_times.setdefault(user_id, []), at)
+        effects.append(Shared(user_id, at))
+
+    def _check_draw_entry(self, user_id: str, stats: ReferrerStats, effects: list[Effect]) -> None:
+        for rule in self._metric_draws:
+            key = (rule.id, user_id)
+            if key not in self.draw_entered and stats.metric(rule.entry_metric or "") >= (rule.entry_at_least or 0):
+                self.draw_entered.add(key)
+                effects.append(DrawEntered(rule.id, user_id))
 
     # -- the ledger ----------------------------------------------------------------------
 

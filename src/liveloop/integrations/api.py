@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 
 from liveloop.integrations import service
-from liveloop.integrations.schemas import IntegrationCreate, IntegrationRead
+from liveloop.integrations.schemas import IntegrationCreate, IntegrationRead, IntegrationUpdate
 from liveloop.kit import clock
 from liveloop.tenants.auth import current_tenant
 from liveloop.tenants.service import Tenant
@@ -27,3 +27,18 @@ async def create_integration(
     )
     url = f"{rt.settings.base_url}/v1/integrations/{body.provider}/{integration_id}"
     return {"id": integration_id, "provider": body.provider, "url": url}
+
+
+@router.put("/v1/integrations/{integration_id}", response_model=IntegrationRead,
+            summary="Replace an integration's secret (and API key); its webhook URL stays the same")
+async def update_integration(
+    integration_id: str, body: IntegrationUpdate, request: Request, tenant: Annotated[Tenant, Depends(current_tenant)]
+) -> dict:
+    rt = request.app.state.runtime
+    provider = await rt.db.write(
+        lambda conn: service.update(conn, tenant_id=tenant.id, integration_id=integration_id, secret=body.secret,
+                                    api_key=body.api_key),
+        isolated=True,
+    )
+    url = f"{rt.settings.base_url}/v1/integrations/{provider}/{integration_id}"
+    return {"id": integration_id, "provider": provider, "url": url}

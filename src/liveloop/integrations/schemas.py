@@ -22,6 +22,15 @@ class IntegrationCreate(BaseModel):
                                   description="LiveKit: the API key")] | None = None
 
 
+class IntegrationUpdate(BaseModel):
+    """A new secret (rotation, or the one the provider's console showed after the URL was pasted)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    secret: Annotated[str, Field(min_length=8, max_length=512, pattern=_VISIBLE_ASCII)]
+    api_key: Annotated[str, Field(min_length=1, max_length=256, pattern=_VISIBLE_ASCII)] | None = None
+
+
 class IntegrationRead(BaseModel):
     id: str
     provider: Provider

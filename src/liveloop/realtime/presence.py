@@ -1,25 +1,34 @@
 """POST /v1/presence: the widget's heartbeat, which covers viewers that no streaming provider reports.
 
-A viewer's first beat inside the campaign window becomes a `room_join` event through the normal
-ingestion path, under a deterministic id, so a join is counted once however many beats, tabs,
-processes or restarts there are. Later beats only refresh when the viewer was last seen.
+Beats themselves are not logged; what they mean for the room is, through the normal ingestion
+path, under deterministic ids:
+- the first beat inside the campaign window, or the first after the viewer's presence was closed,
+  is a `room_join`;
+- a beat after more than the presence timeout of silence (the sweeper had not closed it yet) is a
+  `room_timeout` at the last beat plus half a beat interval, then a `room_join`;
+- while the campaign asks for `min_watch_seconds` and the viewer's join does not count yet, the
+  beat at which the watch time reaches the minimum is a `room_heartbeat`.
+Silence past the timeout closes the presence from the sweeper (rooms/sweeper.py) the same way.
 """
 
 from __future__ import annotations
 
-import hashlib
-
 import orjson
 
+from liveloop.engine.state import CampaignState
 from liveloop.kit import clock
 from liveloop.kit.asgi import read_body, send_response
 from liveloop.kit.db.writer import WriterFailed
-from liveloop.kit.errors import BadRequest, Invalid, LiveloopError, MethodNotAllowed, Unavailable
+from liveloop.kit.errors import BadRequest, Invalid, LiveloopError, MethodNotAllowed, TooManyRequests, Unavailable
 from liveloop.kit.times import iso
 from liveloop.realtime.stream import CORS, send_json_cors, viewer_token
 from liveloop.realtime.tokens import ViewerToken, verify
+from liveloop.rooms.receiver import event_id
 
 NEXT_BEAT_SECONDS = 30
+# A silent viewer is taken to have left half a beat interval after its last beat: the expected
+# moment, neither crediting the whole interval nor none of it.
+HALF_BEAT_MS = NEXT_BEAT_SECONDS * 1000 // 2
 MAX_BODY = 4096
 _PREFLIGHT = [
     *CORS,
@@ -32,44 +41,72 @@ Key = tuple[str, str, str]
 
 
 class PresenceBook:
-    """When each viewer was last seen, and which viewers' joins are known to be logged (in memory)."""
+    """When each widget viewer last beat, in this process's memory."""
 
     def __init__(self, *, capacity: int = 200_000, forget_after_ms: int = 10 * 60_000) -> None:
         self._seen: dict[Key, int] = {}
-        self._joined: set[Key] = set()
         self._capacity = capacity
         self._forget_after_ms = forget_after_ms
 
-    def beat(self, key: Key, now: int) -> None:
-        if key not in self._seen and len(self._seen) >= self._capacity:
-            self._forget(now)
+    def beat(self, key: Key, now: int) -> int | None:
+        """Record a beat; returns the viewer's previous beat, if remembered."""
+        previous = self._seen.get(key)
+        if previous is None and len(self._seen) >= self._capacity:
+            self._evict(now)
         self._seen[key] = now
+        return previous
 
     def last_seen(self, key: Key) -> int | None:
         return self._seen.get(key)
 
-    def joined(self, key: Key) -> bool:
-        return key in self._joined
+    def silent(self, before: int) -> list[tuple[Key, int]]:
+        """Viewers whose last beat is older than `before`."""
+        return [(key, seen) for key, seen in self._seen.items() if seen < before]
 
-    def mark_joined(self, key: Key) -> None:
-        self._joined.add(key)
+    def forget(self, key: Key) -> None:
+        self._seen.pop(key, None)
 
-    def _forget(self, now: int) -> None:
-        # Forgetting a join only costs a duplicate event later, which ingestion recognises.
+    def _evict(self, now: int) -> None:
+        # Forgetting a viewer only means its presence is closed by the room's end instead of a timeout.
         gone = [k for k, seen in self._seen.items() if now - seen > self._forget_after_ms]
         if not gone:
             gone = list(self._seen)[: len(self._seen) // 10]
         for key in gone:
             del self._seen[key]
-            self._joined.discard(key)
 
 
-def join_event_id(user_id: str, window_start: int) -> str:
-    """The presence join's event id: one per viewer and campaign window, within the 128-char limit."""
-    event_id = f"presence:{user_id}:{window_start}"
-    if len(event_id) <= 128:
-        return event_id
-    return f"presence:sha256:{hashlib.sha256(user_id.encode()).hexdigest()}:{window_start}"
+def presence_event_id(campaign_id: str, user_id: str, *suffix: str) -> str:
+    """Ids of the events the widget's beats cause: one first join per viewer and campaign."""
+    return event_id("presence", campaign_id, user_id, *suffix)
+
+
+def timeout_at(last_beat: int, now: int) -> int:
+    """When a viewer whose beats stopped after `last_beat` is taken to have left."""
+    return min(last_beat + HALF_BEAT_MS, now)
+
+
+def beat_events(state: CampaignState, user_id: str, *, previous: int | None, ref: str | None, now: int,
+                timeout_ms: int) -> list[dict]:
+    """What one beat inside the window means for the room, as events to log (often none)."""
+    cid = state.config.id
+
+    def event(kind: str, at: int, *suffix: str) -> dict:
+        return {"id": presence_event_id(cid, user_id, *suffix), "type": kind, "campaign_id": cid,
+                "user_id": user_id, "at": iso(at)}
+
+    presence = state.presence_of(user_id)
+    if presence is None or not presence.open:
+        join = event("room_join", now) if presence is None else event("room_join", now, "join", str(now))
+        if ref is not None:
+            join["ref"] = ref
+        return [join]
+    if previous is not None and now - previous > timeout_ms:
+        return [event("room_timeout", timeout_at(previous, now), "timeout", str(previous)),
+                event("room_join", now, "join", str(now))]
+    due = state.watch_due(user_id)
+    if due is not None and due <= now:
+        return [event("room_heartbeat", now, "beat", str(now))]
+    return []
 
 
 class PresenceEndpoint:
@@ -112,22 +149,22 @@ class PresenceEndpoint:
         if ref is not None and not (isinstance(ref, str) and 0 < len(ref) <= 64):
             raise Invalid("ref must be an invite code of 1 to 64 characters", field="ref")
         now = clock.now_ms()
+        client = scope.get("client")
+        if rt.limits is not None and client and not rt.limits.allow("presence", client[0], now):
+            raise TooManyRequests("too many beats from this address; retry in a minute")
         viewer = verify(rt.secret_key, token or viewer_token(scope), now=now)
         live = await rt.live.get(viewer.tenant_id, viewer.campaign_id)
         config = live.state.config
-        book: PresenceBook = rt.presence
-        book.beat(viewer.key, now)
-        if config.starts_at <= now <= config.ends_at and not book.joined(viewer.key):
-            await self._join(viewer, config.starts_at, ref, now)
-            book.mark_joined(viewer.key)
+        previous = rt.presence.beat(viewer.key, now)
+        if config.starts_at <= now <= config.ends_at:
+            events = beat_events(live.state, viewer.user_id, previous=previous, ref=ref, now=now,
+                                 timeout_ms=rt.settings.presence_timeout_seconds * 1000)
+            if events:
+                await self._log(viewer, events, now)
         return {"ok": True, "next_beat_seconds": NEXT_BEAT_SECONDS}
 
-    async def _join(self, viewer: ViewerToken, window_start: int, ref: str | None, now: int) -> None:
-        event = {"id": join_event_id(viewer.user_id, window_start), "type": "room_join",
-                 "campaign_id": viewer.campaign_id, "user_id": viewer.user_id, "at": iso(now)}
-        if ref is not None:
-            event["ref"] = ref
-        result = await self._rt.ingestor.ingest(viewer.tenant_id, [event], now=now)
+    async def _log(self, viewer: ViewerToken, events: list[dict], now: int) -> None:
+        result = await self._rt.ingestor.ingest(viewer.tenant_id, events, now=now)
         if result.rejected:
             error = result.rejected[0]["error"]
             raise Invalid(error["message"], code=error["code"], field=error.get("field"))

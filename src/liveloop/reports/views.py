@@ -6,8 +6,10 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 from liveloop.engine.model import DrawRule, MilestoneRule
 from liveloop.engine.state import CampaignState
+from liveloop.kit import clock
 from liveloop.kit.money import exponent, to_decimal_str
 from liveloop.rewards.views import reward_read, spec_read
+from liveloop.rooms.views import room_report
 
 
 def _money_metrics(metrics: dict[str, int], currency: str) -> dict:
@@ -73,7 +75,7 @@ class Money:
         return str(major.quantize(Decimal(1).scaleb(-exponent(self.currency)), rounding=ROUND_HALF_EVEN))
 
 
-def report(state: CampaignState, money: Money | None = None) -> dict:
+def report(state: CampaignState, money: Money | None = None, now: int | None = None) -> dict:
     money = money or Money(state.config.currency)
     referred = state.referred.as_dict()
     organic = state.organic.as_dict()
@@ -102,6 +104,7 @@ def report(state: CampaignState, money: Money | None = None) -> dict:
         "k_factor": round(referred["users"] / organic_users, 4) if organic_users else None,
         "budget": {"total": money(state.config.budget), "used": money(state.budget_used)},
         "rewards": _reward_counts(state),
+        "room": room_report(state, clock.now_ms() if now is None else now),
     }
 
 

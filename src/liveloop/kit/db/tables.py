@@ -1,18 +1,22 @@
 """Imports every domain's tables so the MetaData is complete (for Alembic and tests)."""
 
 from liveloop.campaigns.models import campaigns
+from liveloop.draws.models import draw_entries, draw_results
 from liveloop.events.models import events
 from liveloop.fx.models import fx_rates
 from liveloop.integrations.models import integrations
 from liveloop.invites.models import invites
 from liveloop.kit.db.base import metadata
 from liveloop.rewards.models import reward_changes, rewards
+from liveloop.rooms.models import room_users
 from liveloop.tenants.models import api_keys, server_secrets, tenants
 from liveloop.users.models import users
 
 __all__ = [
     "api_keys",
     "campaigns",
+    "draw_entries",
+    "draw_results",
     "events",
     "fx_rates",
     "integrations",
@@ -20,6 +24,7 @@ __all__ = [
     "metadata",
     "reward_changes",
     "rewards",
+    "room_users",
     "server_secrets",
     "tenants",
     "users",
