@@ -19,11 +19,7 @@ as caught-up effects, which mark the room dirty like local ones.
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
 import logging
-import re
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Annotated
@@ -46,6 +42,7 @@ from liveloop.markets.catalogue import get_market
 from liveloop.markets.policy import leaderboard_name
 from liveloop.realtime.hub import Subscriber
 from liveloop.realtime.stream import send_json_cors
+from liveloop.realtime.tokens import MAX_TTL_SECONDS, MIN_TTL_SECONDS, sign_claims, verify_claims
 from liveloop.tenants.auth import current_tenant
 from liveloop.tenants.service import Tenant
 from liveloop.users.service import names_and_consents
@@ -71,11 +68,8 @@ def is_room_stream(path: str) -> bool:
 
 # -- room tokens -------------------------------------------------------------------------------
 
-MIN_TTL_SECONDS = 60
-MAX_TTL_SECONDS = 86_400
 # The server secret also signs viewer tokens and derives draw seeds: a domain prefix keeps them apart.
 _DOMAIN = b"liveloop-room-token|"
-_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,36 +81,17 @@ class RoomToken:
 
 def sign_room_token(secret: str, *, tenant_id: str, campaign_id: str, ttl_seconds: int, now: int) -> tuple[str, int]:
     """A token for one campaign's room stream, valid `ttl_seconds` from `now`; returns (token, expires_at)."""
-    if not MIN_TTL_SECONDS <= ttl_seconds <= MAX_TTL_SECONDS:
-        raise ValueError(f"ttl_seconds must lie in {MIN_TTL_SECONDS}..{MAX_TTL_SECONDS}")
-    expires_at = now + ttl_seconds * 1000
-    body = _b64(orjson.dumps({"t": tenant_id, "c": campaign_id, "x": expires_at}))
-    return f"{body}.{_b64(_mac(secret, body))}", expires_at
+    return sign_claims(secret, _DOMAIN, {"t": tenant_id, "c": campaign_id}, ttl_seconds=ttl_seconds, now=now)
 
 
 def verify_room_token(secret: str, token: str, *, now: int) -> RoomToken:
     """The room a token grants, or Unauthorized when it is malformed, forged or expired."""
-    if len(token) > 1024 or _SHAPE.fullmatch(token) is None:
+    claims = verify_claims(secret, _DOMAIN, token, now=now, what="room token",
+                           expired="room token expired; mint a new one")
+    room = RoomToken(claims.get("t"), claims.get("c"), claims["x"])
+    if not (isinstance(room.tenant_id, str) and isinstance(room.campaign_id, str)):
         raise Unauthorized("malformed room token", field="token")
-    body, _, mac = token.partition(".")
-    if not hmac.compare_digest(mac, _b64(_mac(secret, body))):
-        raise Unauthorized("room token signature does not match", field="token")
-    try:
-        claims = orjson.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-        room = RoomToken(claims["t"], claims["c"], claims["x"])
-    except (ValueError, KeyError, TypeError):
-        raise Unauthorized("malformed room token", field="token") from None
-    if now >= room.expires_at:
-        raise Unauthorized("room token expired; mint a new one", code="token_expired", field="token")
     return room
-
-
-def _mac(secret: str, body: str) -> bytes:
-    return hmac.new(secret.encode(), _DOMAIN + body.encode("ascii"), hashlib.sha256).digest()
-
-
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
 class RoomTokenCreate(BaseModel):

@@ -43,37 +43,56 @@ class ViewerToken:
 def sign(secret: str, *, tenant_id: str, campaign_id: str, user_id: str, ttl_seconds: int,
          now: int) -> tuple[str, int]:
     """A token for one viewer valid for `ttl_seconds` from `now` (epoch ms); returns (token, expires_at)."""
-    if not MIN_TTL_SECONDS <= ttl_seconds <= MAX_TTL_SECONDS:
-        raise ValueError(f"ttl_seconds must lie in {MIN_TTL_SECONDS}..{MAX_TTL_SECONDS}")
-    expires_at = now + ttl_seconds * 1000
-    body = _b64encode(orjson.dumps({"t": tenant_id, "c": campaign_id, "u": user_id, "x": expires_at}))
-    return f"{body}.{_b64encode(_mac(secret, body))}", expires_at
+    return sign_claims(secret, _DOMAIN, {"t": tenant_id, "c": campaign_id, "u": user_id},
+                       ttl_seconds=ttl_seconds, now=now)
 
 
 def verify(secret: str, token: str | None, *, now: int) -> ViewerToken:
     """The viewer a token grants, or Unauthorized when it is missing, malformed, forged or expired."""
-    if not token:
-        raise Unauthorized("missing viewer token", field="token")
-    if len(token) > MAX_TOKEN_CHARS or _SHAPE.fullmatch(token) is None:
+    claims = verify_claims(secret, _DOMAIN, token, now=now, what="viewer token",
+                           expired="viewer token expired; ask the shop for a new one")
+    viewer = ViewerToken(claims.get("t"), claims.get("c"), claims.get("u"), claims["x"])
+    if not all(isinstance(v, str) for v in viewer.key):
         raise Unauthorized("malformed viewer token", field="token")
-    body, _, mac = token.partition(".")
-    if not hmac.compare_digest(mac, _b64encode(_mac(secret, body))):
-        raise Unauthorized("viewer token signature does not match", field="token")
-    try:
-        claims = orjson.loads(_b64decode(body))
-        viewer = ViewerToken(claims["t"], claims["c"], claims["u"], claims["x"])
-    except (ValueError, KeyError, TypeError):
-        # Only a holder of the secret can get here, so this is a bug, not an attack; still a 401.
-        raise Unauthorized("malformed viewer token", field="token") from None
-    if not all(isinstance(v, str) for v in viewer.key) or type(viewer.expires_at) is not int:
-        raise Unauthorized("malformed viewer token", field="token")
-    if now >= viewer.expires_at:
-        raise Unauthorized("viewer token expired; ask the shop for a new one", code="token_expired", field="token")
     return viewer
 
 
-def _mac(secret: str, body: str) -> bytes:
-    return hmac.new(secret.encode(), _DOMAIN + body.encode("ascii"), hashlib.sha256).digest()
+def sign_claims(secret: str, domain: bytes, claims: dict, *, ttl_seconds: int, now: int) -> tuple[str, int]:
+    """`base64url(claims + expiry).base64url(HMAC-SHA256(secret, domain + body))`; (token, expires_at).
+
+    Every kind of token has its own `domain`, so one kind can never be passed off as another.
+    """
+    if not MIN_TTL_SECONDS <= ttl_seconds <= MAX_TTL_SECONDS:
+        raise ValueError(f"ttl_seconds must lie in {MIN_TTL_SECONDS}..{MAX_TTL_SECONDS}")
+    expires_at = now + ttl_seconds * 1000
+    body = _b64encode(orjson.dumps({**claims, "x": expires_at}))
+    return f"{body}.{_b64encode(_mac(secret, domain, body))}", expires_at
+
+
+def verify_claims(secret: str, domain: bytes, token: str | None, *, now: int, what: str, expired: str) -> dict:
+    """The claims of a token signed by `sign_claims` with the same domain, or Unauthorized."""
+    if not token:
+        raise Unauthorized(f"missing {what}", field="token")
+    if len(token) > MAX_TOKEN_CHARS or _SHAPE.fullmatch(token) is None:
+        raise Unauthorized(f"malformed {what}", field="token")
+    body, _, mac = token.partition(".")
+    if not hmac.compare_digest(mac, _b64encode(_mac(secret, domain, body))):
+        raise Unauthorized(f"{what} signature does not match", field="token")
+    try:
+        claims = orjson.loads(_b64decode(body))
+    except ValueError:
+        claims = None
+    # Only a holder of the secret can get past the signature, so a bad body is a bug, not an
+    # attack; still a 401.
+    if not isinstance(claims, dict) or type(claims.get("x")) is not int:
+        raise Unauthorized(f"malformed {what}", field="token")
+    if now >= claims["x"]:
+        raise Unauthorized(expired, code="token_expired", field="token")
+    return claims
+
+
+def _mac(secret: str, domain: bytes, body: str) -> bytes:
+    return hmac.new(secret.encode(), domain + body.encode("ascii"), hashlib.sha256).digest()
 
 
 def _b64encode(raw: bytes) -> str:
