@@ -13,6 +13,12 @@ from liveloop.kit.ids import hash_api_key
 from liveloop.tenants.models import api_keys, server_secrets
 
 
+def this_hour(now: datetime) -> datetime:
+    """The start of the current hour: the campaign's first hourly period is then the open one
+    (the test campaigns' time zones are whole hours from UTC)."""
+    return now.replace(minute=0, second=0, microsecond=0)
+
+
 def _iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
@@ -76,7 +82,7 @@ def test_hourly_draw_lists_each_local_hour_with_a_seed_hash_across_a_fall_back(c
 
 def test_campaign_draw_has_one_period_and_is_open_during_the_live(client, cid):
     now = datetime.now(UTC)
-    _campaign(client, cid, now - timedelta(minutes=5), now + timedelta(hours=1))
+    _campaign(client, cid, this_hour(now), now + timedelta(hours=1))
     body = client.get(f"/v1/campaigns/{cid}/draws/grand").json()
     assert [(p["period"], p["status"]) for p in body["periods"]] == [("campaign", "open")]
     assert (body["winners"], body["permit"], body["free_entry"]) == (2, "P-1", True)

@@ -19,6 +19,12 @@ from tests.e2e.test_realtime import Sse, viewer_token
 from tests.support import BIN, Server, create_tenant, fresh_postgres_database
 
 
+def this_hour(now: datetime) -> datetime:
+    """The start of the current hour: the campaign's first hourly period is then the open one
+    (the test campaigns' time zones are whole hours from UTC)."""
+    return now.replace(minute=0, second=0, microsecond=0)
+
+
 def _iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
@@ -164,7 +170,7 @@ def test_campaign_draw_reveals_a_seed_that_recomputes_the_winners_and_pays_them(
 
 def test_a_period_that_has_not_ended_is_not_run(client, cid):
     now = datetime.now(UTC)
-    make_campaign(client, cid, now - timedelta(minutes=5), now + timedelta(hours=1),
+    make_campaign(client, cid, this_hour(now), now + timedelta(hours=1),
                   [joins_rule(), {**joins_rule(), "id": "hourly", "period": "hour"}])
     response = client.post(f"/v1/campaigns/{cid}/draws/grand/run")  # no body at all is fine too
     assert response.status_code == 409
