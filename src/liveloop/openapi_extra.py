@@ -103,6 +103,21 @@ def add_hot_path_docs(api: FastAPI) -> None:
                 "security": [],
             }
         }
+        for provider, auth in (("agora", "Agora-Signature-V2: hex HMAC-SHA256 of the raw body with the secret"),
+                               ("livekit", "Authorization: a JWT signed with the API secret, its sha256 claim the "
+                                           "body's hash")):
+            schema["paths"][f"/v1/integrations/{provider}/{{integration_id}}"] = {
+                "post": {
+                    "tags": ["integrations"],
+                    "summary": f"{provider.capitalize()} webhook: room joins and leaves ({auth})",
+                    "parameters": [{"name": "integration_id", "in": "path", "required": True,
+                                    "schema": {"type": "string"}}],
+                    "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+                    "responses": {"200": {"description": "stored (or a duplicate, or ignored)"}, "400": error,
+                                  "401": error, "404": error, "413": error},
+                    "security": [],
+                }
+            }
         schema.setdefault("components", {})["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
         schema["security"] = [{"bearer": []}]
         api.openapi_schema = schema
