@@ -10,13 +10,16 @@ from tests.support import Server, create_tenant, fresh_postgres_database
 
 @pytest.fixture(scope="session", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.service)])
 def database_url(request, tmp_path_factory):
-    """Every API test runs on the embedded SQLite and, when configured, on a fresh PostgreSQL database."""
+    """Every API test runs on the embedded SQLite and, when configured, on a fresh PostgreSQL
+    database with Redis (the scale-out setup)."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'liveloop.db'}"
         return
     base = os.environ.get("LIVELOOP_TEST_DATABASE_URL")
     if not base:
         pytest.skip("LIVELOOP_TEST_DATABASE_URL is not set")
+    if os.environ.get("CI") == "true" and not os.environ.get("LIVELOOP_TEST_REDIS_URL"):
+        pytest.fail("under CI the PostgreSQL run needs LIVELOOP_TEST_REDIS_URL too")
     with fresh_postgres_database(base) as url:
         yield url
 
@@ -24,7 +27,9 @@ def database_url(request, tmp_path_factory):
 @pytest.fixture(scope="session")
 def server(database_url, tmp_path_factory):
     """One liveloop process shared by the API tests (each test uses its own campaign ids)."""
-    srv = Server(database_url, log_path=tmp_path_factory.mktemp("log") / "server.log")
+    redis_url = os.environ.get("LIVELOOP_TEST_REDIS_URL")
+    env = {"LIVELOOP_REDIS_URL": redis_url} if redis_url and database_url.startswith("postgresql") else {}
+    srv = Server(database_url, log_path=tmp_path_factory.mktemp("log") / "server.log", env=env)
     create_tenant(database_url, "bootstrap")  # migrates the database before the server starts
     srv.start()
     yield srv
@@ -62,3 +67,21 @@ def pytest_runtest_makereport(item, call):
     if report.skipped and item.get_closest_marker("skip_is_failure"):
         report.outcome = "failed"
         report.longrepr = f"service test skipped under CI=true: {report.longrepr}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.service)])
+def new_database(request, tmp_path):
+    """Makes fresh, empty databases of one kind: `new_database("name")` -> URL. Tests that take it
+    run on SQLite and, when configured, on PostgreSQL."""
+    from contextlib import ExitStack
+
+    base = os.environ.get("LIVELOOP_TEST_DATABASE_URL")
+    if request.param == "postgresql" and not base:
+        pytest.skip("LIVELOOP_TEST_DATABASE_URL is not set")
+    with ExitStack() as stack:
+        def make(name: str) -> str:
+            if request.param == "sqlite":
+                return f"sqlite:///{tmp_path / (name + '.db')}"
+            return stack.enter_context(fresh_postgres_database(base))
+
+        yield make

@@ -62,9 +62,9 @@ def outcome(server: Server, key: str) -> dict:
         }
 
 
-def test_kill9_and_resend_gives_the_same_ledger(tmp_path):
+def test_kill9_and_resend_gives_the_same_ledger(new_database):
     # the reference: one uninterrupted run
-    ref_url = f"sqlite:///{tmp_path / 'ref.db'}"
+    ref_url = new_database("ref")
     ref_key = create_tenant(ref_url)
     ref = Server(ref_url).start()
     try:
@@ -80,7 +80,7 @@ def test_kill9_and_resend_gives_the_same_ledger(tmp_path):
     assert {r[5] for r in expected["ledger"]} >= {"available", "pending", "declined"}
 
     # the same stream into a server that is killed with SIGKILL in the middle of it
-    url = f"sqlite:///{tmp_path / 'killed.db'}"
+    url = new_database("killed")
     key = create_tenant(url)
     srv = Server(url).start()
     assert setup(srv, key) == codes

@@ -91,8 +91,8 @@ def ledger(state: CampaignState) -> list[tuple]:
              [(c.status, c.cause_event_id) for c in r.history]) for r in state.rewards.values()]
 
 
-def test_batching_and_duplicates_never_change_the_ledger(tmp_path):
-    url = f"sqlite:///{tmp_path / 'p.db'}"
+def test_batching_and_duplicates_never_change_the_ledger(new_database):
+    url = new_database("p")
     upgrade(url)
     harness = Harness(url)
 
