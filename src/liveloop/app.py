@@ -6,7 +6,7 @@ import asyncio
 import secrets
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -83,8 +83,6 @@ def create_app(settings: Settings | None = None) -> Liveloop:
                    rewards_router, realtime_router, room_router, draws_router, integrations_router, rooms_router,
                    fx_router):
         api.include_router(router)
-    from fastapi import Depends
-
     api.include_router(markets_router, dependencies=[Depends(current_tenant)])
 
     @api.get("/healthz", include_in_schema=False)

@@ -60,7 +60,6 @@ class BatchResult:
     accepted: int = 0
     duplicates: int = 0
     rejected: list[dict] = field(default_factory=list)
-    effects: list = field(default_factory=list)  # (LiveCampaign, effect) to publish after commit
 
     def as_dict(self) -> dict:
         return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected}
@@ -184,7 +183,6 @@ class Ingestor:
             self._logged(tenant_id, config.id)
         else:
             await self._db.write(lambda conn: self._write(conn, rows, new_users, ledger_rows))
-        result.effects.extend(effects)
         self._committed(tenant_id, effects)
 
     def _logged(self, tenant_id: str, campaign_id: str) -> None:
