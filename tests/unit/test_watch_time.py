@@ -147,3 +147,13 @@ def test_replay_of_the_same_log_gives_the_same_state():
     feed(second, *events)
     assert joins(first) == joins(second) == [START + 70 * S]
     assert first.room_totals == second.room_totals and first.present == second.present
+
+
+def test_heartbeats_before_a_rejoin_keep_the_time_watched_until_then():
+    # join, two beats, a reconnect with no leave in between, one more beat: 50 s + 30 s watched
+    state = make(min_watch_seconds=60)
+    feed(state, room("room_join", START), room("room_heartbeat", START + 30 * S),
+         room("room_heartbeat", START + 50 * S), room("room_join", START + 60 * S))
+    assert joins(state) == []
+    feed(state, room("room_heartbeat", START + 90 * S))
+    assert joins(state) == [START + 70 * S]  # 50 s before the reconnect, 10 s after it

@@ -62,8 +62,10 @@ class Presence:
                 return  # a later mark already says more than this heartbeat
             insort(marks, key)
         else:
-            # A heartbeat followed by any later mark adds nothing: keep at most the last one.
-            if marks and marks[-1][2] == HEARTBEAT:
+            # A heartbeat followed by a later heartbeat, leave or close adds nothing: keep the last.
+            # Before a join it does: the join restarts the presence, and the heartbeat is where
+            # the time watched until then ends.
+            if marks and marks[-1][2] == HEARTBEAT and kind != JOIN:
                 marks.pop()
             marks.append(key)
         self._recompute(window)

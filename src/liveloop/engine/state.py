@@ -368,8 +368,9 @@ class CampaignState:
         if not (config.starts_at <= ev.at <= config.ends_at + rule.attribution_days * DAY_MS):
             return
         if amount is None:
-            # An order in another currency than the campaign's, with no rate to convert it.
-            spec = RewardSpec(kind="cashback", amount=ev.amount)
+            # An order in another currency than the campaign's, with no rate to convert it: what
+            # the cashback would have been in the campaign currency cannot be said either.
+            spec = RewardSpec(kind="cashback")
             self._grant(rule.id, referrer, "referrer", spec, ev, now, effects,
                         cause=f"order:{order_id}", declined="fx", order_id=order_id)
             return

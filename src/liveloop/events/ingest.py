@@ -19,7 +19,7 @@ from liveloop.fx.service import TenantRates
 from liveloop.kit.db.bulk import BulkInsert
 from liveloop.kit.db.database import Database
 from liveloop.kit.db.writer import WriterFailed
-from liveloop.kit.errors import LiveloopError, NotFound
+from liveloop.kit.errors import LiveloopError, NotFound, Unavailable
 from liveloop.rewards.ledger import LedgerRows, LedgerTables, LedgerWrites
 from liveloop.users.models import users
 
@@ -145,6 +145,12 @@ class Ingestor:
         rates = await self._fx.table(tenant_id) if foreign else None
         candidates = [ev.id for _i, _inp, ev in known if (tenant_id, ev.id) not in self._recent]
         logged = await self._db.read(lambda conn: _logged_ids(conn, tenant_id, candidates)) if candidates else set()
+
+        # After a failed commit, the loaded states were dropped while this batch awaited: applying
+        # it to a dropped state would leave the rebuilt one without it. The client sends it again.
+        for live in campaigns.values():
+            if live is not None and self._live.peek(tenant_id, live.state.config.id) is not live:
+                raise Unavailable("the campaign's state is being rebuilt; nothing was stored, send the batch again")
 
         # From here to the write there is no await: events are applied and queued in arrival order.
         rows: list[tuple] = []

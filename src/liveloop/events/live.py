@@ -130,7 +130,8 @@ class LiveCampaigns:
         return self._live.get((tenant_id, campaign_id))
 
     def add(self, tenant_id: str, live: LiveCampaign) -> None:
-        self._live[(tenant_id, live.body["id"])] = live
+        """A campaign just created: kept unless a request already loaded it (with its events)."""
+        self._live.setdefault((tenant_id, live.body["id"]), live)
 
     def drop_all(self) -> None:
         """After a failed write: forget derived state; it is rebuilt from the log on next use."""
