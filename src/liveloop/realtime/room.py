@@ -41,7 +41,7 @@ from liveloop.kit.times import iso
 from liveloop.markets.catalogue import get_market
 from liveloop.markets.policy import leaderboard_name
 from liveloop.realtime.hub import Subscriber
-from liveloop.realtime.stream import send_json_cors
+from liveloop.realtime.stream import SSE_HEADERS, close_on_disconnect, pump_frames, send_json_cors
 from liveloop.realtime.tokens import MAX_TTL_SECONDS, MIN_TTL_SECONDS, sign_claims, verify_claims
 from liveloop.tenants.auth import current_tenant
 from liveloop.tenants.service import Tenant
@@ -52,14 +52,6 @@ log = logging.getLogger("liveloop.realtime.room")
 RoomKey = tuple[str, str]  # (tenant_id, campaign_id)
 _PREFIX = "/v1/campaigns/"
 _SUFFIX = "/room-stream"
-_START_HEADERS = [
-    (b"content-type", b"text/event-stream; charset=utf-8"),
-    (b"cache-control", b"no-store"),
-    (b"x-accel-buffering", b"no"),
-    (b"access-control-allow-origin", b"*"),  # overlays authenticate with a token, never a cookie
-]
-_PING = b": ping\n\n"
-_RECONNECT = b"data: " + orjson.dumps({"type": "reconnect"}) + b"\n\n"
 
 
 def is_room_stream(path: str) -> bool:
@@ -350,14 +342,14 @@ class RoomStream:
             status = 429 if exc.code == "too_many_streams" else exc.status
             await send_json_cors(send, status, exc.body())
             return
-        watcher = asyncio.ensure_future(_close_on_disconnect(receive, sub))
+        watcher = asyncio.ensure_future(close_on_disconnect(receive, sub))
         try:
             lifetime = hub.max_lifetime_seconds
             if expires_at is not None:
                 lifetime = min(lifetime, (expires_at - now) / 1000)
-            await send({"type": "http.response.start", "status": 200, "headers": _START_HEADERS})
+            await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
             await send({"type": "http.response.body", "body": b"retry: 2000\n\n" + first, "more_body": True})
-            await _pump(send, sub, hub.heartbeat_seconds, clock.monotonic() + lifetime)
+            await pump_frames(send, sub, hub.heartbeat_seconds, clock.monotonic() + lifetime)
         finally:
             hub.unsubscribe(sub)
             watcher.cancel()
@@ -373,29 +365,6 @@ class RoomStream:
             return room.tenant_id, room.expires_at
         tenant = await self._rt.api_keys.tenant(header(scope, b"authorization") or None)
         return tenant.id, None
-
-
-async def _pump(send, sub: Subscriber, heartbeat: float, deadline: float) -> None:
-    while True:
-        left = deadline - clock.monotonic()
-        if left <= 0 or sub.closed:
-            await send({"type": "http.response.body", "body": _RECONNECT, "more_body": False})
-            return
-        await sub.wait(min(heartbeat, left))
-        if sub.frames:
-            body = b"".join(sub.frames)
-            sub.frames.clear()
-        elif not sub.closed and deadline - clock.monotonic() > 0:
-            body = _PING
-        else:
-            continue
-        await send({"type": "http.response.body", "body": body, "more_body": True})
-
-
-async def _close_on_disconnect(receive, sub: Subscriber) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass
-    sub.close()
 
 
 def add_room_stream_docs(api) -> None:

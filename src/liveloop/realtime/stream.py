@@ -22,7 +22,7 @@ from liveloop.realtime.tokens import verify
 # Viewer endpoints are called from the shop's pages on another origin; tokens, not cookies,
 # authenticate them, so any origin may read the answers.
 CORS = [(b"access-control-allow-origin", b"*")]
-_START_HEADERS = [
+SSE_HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
     (b"cache-control", b"no-store"),
     (b"x-accel-buffering", b"no"),  # nginx: pass each message through at once
@@ -72,19 +72,20 @@ class ViewerStream:
             status = 429 if exc.code == "too_many_streams" else exc.status
             await send_json_cors(send, status, exc.body())
             return
-        watcher = asyncio.ensure_future(_close_on_disconnect(receive, sub))
+        watcher = asyncio.ensure_future(close_on_disconnect(receive, sub))
         try:
             lifetime = min(hub.max_lifetime_seconds, (viewer.expires_at - now) / 1000)
-            await send({"type": "http.response.start", "status": 200, "headers": _START_HEADERS})
+            await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
             await send({"type": "http.response.body", "body": b"retry: 2000\n\n" + b"".join(replay),
                         "more_body": True})
-            await _pump(send, sub, hub.heartbeat_seconds, clock.monotonic() + lifetime)
+            await pump_frames(send, sub, hub.heartbeat_seconds, clock.monotonic() + lifetime)
         finally:
             hub.unsubscribe(sub)
             watcher.cancel()
 
 
-async def _pump(send, sub: Subscriber, heartbeat: float, deadline: float) -> None:
+async def pump_frames(send, sub: Subscriber, heartbeat: float, deadline: float) -> None:
+    """Send a subscriber's frames as they come, a ping when quiet, and `reconnect` at the end."""
     while True:
         left = deadline - clock.monotonic()
         if left <= 0:
@@ -105,7 +106,7 @@ async def _pump(send, sub: Subscriber, heartbeat: float, deadline: float) -> Non
         await send({"type": "http.response.body", "body": body, "more_body": True})
 
 
-async def _close_on_disconnect(receive, sub: Subscriber) -> None:
+async def close_on_disconnect(receive, sub: Subscriber) -> None:
     while (await receive())["type"] != "http.disconnect":
         pass
     sub.close()
