@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import queue
-import socket
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import orjson
-import pytest
 import sqlalchemy as sa
 
 from liveloop.integrations.models import integrations
@@ -20,9 +16,7 @@ from liveloop.realtime.hub import Hub
 from liveloop.realtime.stream import ViewerStream
 from liveloop.realtime.tokens import sign
 from liveloop.tenants.models import server_secrets
-
-QUIET = 0.7  # how long a stream must stay silent to count as "got nothing"
-
+from tests.sse import SseStream
 
 # -- helpers ---------------------------------------------------------------------------------
 
@@ -76,59 +70,12 @@ def signing_secret(server) -> str:
     return value
 
 
-class Sse:
-    """An open viewer stream read in a thread; `next()` returns its parsed messages in order."""
+class Sse(SseStream):
+    """A viewer's open stream."""
 
     def __init__(self, server, token: str, last_event_id: str | None = None) -> None:
         headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
-        self._client = httpx.Client(base_url=server.url, timeout=httpx.Timeout(10, read=60))
-        self._stream = self._client.stream("GET", "/v1/stream", params={"token": token}, headers=headers)
-        self.response = self._stream.__enter__()  # the headers are in: the viewer is subscribed
-        self.messages: queue.Queue[dict] = queue.Queue()
-        self.pings = 0
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-
-    def _read(self) -> None:
-        fields: dict[str, str] = {}
-        try:
-            for line in self.response.iter_lines():
-                if line == "":
-                    if "data" in fields:
-                        self.messages.put({"id": fields.get("id"), **orjson.loads(fields["data"])})
-                    fields = {}
-                elif line.startswith(":"):
-                    self.pings += 1
-                else:
-                    name, _, value = line.partition(":")
-                    fields[name] = value[1:] if value.startswith(" ") else value
-        except (httpx.HTTPError, OSError, RuntimeError):
-            pass  # closed by the test
-
-    def next(self, timeout: float = 5) -> dict:
-        return self.messages.get(timeout=timeout)
-
-    def take(self, n: int) -> list[dict]:
-        return [self.next() for _ in range(n)]
-
-    def assert_quiet(self, seconds: float = QUIET) -> None:
-        with pytest.raises(queue.Empty):
-            extra = self.messages.get(timeout=seconds)
-            pytest.fail(f"unexpected message {extra}")
-
-    def close(self) -> None:
-        # Closing the response does not wake a thread blocked reading it; shutting the socket does.
-        sock = self.response.extensions["network_stream"].get_extra_info("socket")
-        sock.shutdown(socket.SHUT_RDWR)
-        self.response.close()
-        self._client.close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> Sse:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
+        super().__init__(server, "/v1/stream", params={"token": token}, headers=headers)
 
 
 # -- viewer tokens ---------------------------------------------------------------------------

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import queue
-import socket
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
-import orjson
 import pytest
 
+from tests.sse import SseStream
 from tests.support import create_tenant
 
 
@@ -19,56 +16,13 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-class Room:
-    """An open room stream read in a thread: `messages` holds (arrival time, parsed message)."""
+class Room(SseStream):
+    """An open room stream, by API key or room token."""
 
     def __init__(self, server, *, api_key: str | None = None, token: str | None = None, cid: str) -> None:
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        params = {"token": token} if token else {}
-        self._client = httpx.Client(base_url=server.url, timeout=httpx.Timeout(10, read=60))
-        self._stream = self._client.stream("GET", f"/v1/campaigns/{cid}/room-stream", headers=headers, params=params)
-        self.response = self._stream.__enter__()
-        self.messages: queue.Queue[tuple[float, dict]] = queue.Queue()
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-
-    def _read(self) -> None:
-        data = None
-        try:
-            for line in self.response.iter_lines():
-                if line.startswith("data:"):
-                    data = line[5:].strip()
-                elif line == "" and data is not None:
-                    self.messages.put((time.monotonic(), orjson.loads(data)))
-                    data = None
-        except (httpx.HTTPError, OSError, RuntimeError):
-            pass
-
-    def next(self, timeout: float = 5) -> dict:
-        return self.messages.get(timeout=timeout)[1]
-
-    def drain(self, seconds: float) -> list[tuple[float, dict]]:
-        out = []
-        deadline = time.monotonic() + seconds
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                out.append(self.messages.get(timeout=left))
-            except queue.Empty:
-                break
-        return out
-
-    def close(self) -> None:
-        sock = self.response.extensions["network_stream"].get_extra_info("socket")
-        sock.shutdown(socket.SHUT_RDWR)
-        self.response.close()
-        self._client.close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> Room:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
+        super().__init__(server, f"/v1/campaigns/{cid}/room-stream",
+                         headers={"Authorization": f"Bearer {api_key}"} if api_key else {},
+                         params={"token": token} if token else {})
 
 
 def make_campaign(client, cid: str, **extra) -> datetime:
