@@ -34,12 +34,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from liveloop.kit.times import DAY_MS
+
 BIN = Path(sys.executable).parent
 HOST = "127.0.0.1"
 BATCH = 500
 INVITES = 1000
 CONNECTIONS = 50
-DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
 CURRENCY = "SGD"  # the campaign's market (SG) currency; two decimals
 LANDING = "https://shop.example.com/live/spring-drop"

@@ -31,10 +31,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from liveloop.engine.leaderboard import Leaderboard
+from liveloop.kit.times import DAY_MS
 
 LEADERBOARD_P99_TARGET_MS = 2.0
 STREAM_P99_TARGET_MS = 250.0
-DAY_MS = 86_400_000
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,8 @@ def serve(
     host: Annotated[str | None, typer.Option(help="or LIVELOOP_HOST")] = None,
     port: Annotated[int | None, typer.Option(help="or LIVELOOP_PORT")] = None,
     public_url: Annotated[str | None, typer.Option(help="address viewers reach; or LIVELOOP_PUBLIC_URL")] = None,
-    migrate_db: Annotated[bool, typer.Option("--migrate/--no-migrate", help="migrate before serving")] = True,
+    migrate_db: Annotated[bool | None, typer.Option(
+        "--migrate/--no-migrate", help="migrate before serving; or LIVELOOP_MIGRATE_ON_START (default: yes)")] = None,
     access_log: Annotated[bool, typer.Option(help="log every request")] = False,
 ) -> None:
     """Run the HTTP service."""
@@ -64,7 +65,7 @@ def serve(
     from liveloop.kit.db.migrate import upgrade
 
     settings = _settings(database_url, host=host, port=port, public_url=public_url)
-    if migrate_db:
+    if settings.migrate_on_start if migrate_db is None else migrate_db:
         upgrade(settings.database_url)
     app = create_app(settings)
     # Campaign state is millions of long-lived objects: the default young-generation threshold

@@ -13,7 +13,8 @@ from liveloop.engine.model import (
     RewardSpec,
     Tier,
 )
-from liveloop.engine.state import DAY_MS, CampaignState
+from liveloop.engine.state import CampaignState
+from liveloop.kit.times import DAY_MS
 
 START, END = 1_000_000, 2_000_000
 COUPON_5 = RewardSpec("coupon", amount=500)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-METRICS = ("reservations", "joins", "orders", "gmv")
 EVENT_TYPES = (
     "click",
     "reservation",
@@ -18,7 +17,6 @@ EVENT_TYPES = (
     "order_paid",
     "order_refunded",
 )
-REWARD_KINDS = ("coupon", "cashback", "points", "free_item", "badge", "privilege", "unlock")
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 JOIN, HEARTBEAT, LEAVE, TIMEOUT, END = range(5)
 MARKS = {"room_join": JOIN, "room_heartbeat": HEARTBEAT, "room_leave": LEAVE, "room_timeout": TIMEOUT,
          "room_end": END}
-ROOM_EVENT_TYPES = tuple(MARKS)
 
 
 @dataclass(frozen=True, slots=True)

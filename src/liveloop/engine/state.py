@@ -34,8 +34,7 @@ from liveloop.engine.model import (
 )
 from liveloop.engine.presence import MARKS, Presence, RoomTotals, Window
 from liveloop.kit.money import percent_of
-
-DAY_MS = 86_400_000
+from liveloop.kit.times import DAY_MS
 
 
 @dataclass(slots=True)
@@ -150,7 +149,6 @@ class CampaignState:
         self.referred = FunnelSide()
         self.organic = FunnelSide()
         self.leaderboard = Leaderboard()
-        self.events_applied = 0
         self.last_seq = 0  # highest event-log sequence applied (set by the storage layer)
         self.window = Window(config.starts_at, config.ends_at, config.min_watch_ms)
         self.present: set[str] = set()  # users whose presence in the room is open
@@ -185,7 +183,6 @@ class CampaignState:
     def apply(self, ev: Event, now: int) -> list[Effect]:
         """Advance the state by one accepted, non-duplicate event; return what happened."""
         effects: list[Effect] = []
-        self.events_applied += 1
         if ev.type == DRAW_WIN:
             return self.grant_draw_prize(ev, now)
         owner = self.codes.get(ev.ref) if ev.ref else None

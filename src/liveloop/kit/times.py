@@ -40,4 +40,3 @@ def iso(ms: int | None) -> str | None:
 
 
 DAY_MS = 86_400_000
-MINUTE_MS = 60_000

@@ -12,10 +12,6 @@ from liveloop.rewards.views import reward_read, spec_read
 from liveloop.rooms.views import room_report
 
 
-def _money_metrics(metrics: dict[str, int], currency: str) -> dict:
-    return {**metrics, "gmv": to_decimal_str(metrics["gmv"], currency)}
-
-
 def progress(state: CampaignState, user_id: str, now: int) -> dict:
     config = state.config
     stats = state.stats(user_id)
@@ -50,7 +46,7 @@ def progress(state: CampaignState, user_id: str, now: int) -> dict:
     return {
         "user_id": user_id,
         "referrer": person.referrer if person else None,
-        "metrics": _money_metrics(metrics, config.currency),
+        "metrics": {**metrics, "gmv": Money(config.currency)(metrics["gmv"])},
         "score": to_decimal_str(state.score(user_id), config.currency)
         if config.leaderboard_metric == "gmv" else state.score(user_id),
         "rank": state.leaderboard.rank(user_id),
