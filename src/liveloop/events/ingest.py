@@ -105,7 +105,8 @@ class Ingestor:
         for _index, inp, _ev in parsed:
             if inp.campaign_id not in campaigns:
                 try:
-                    campaigns[inp.campaign_id] = await self._live.get(tenant_id, inp.campaign_id)
+                    # Existence only: with several processes, `hold` catches up just before applying.
+                    campaigns[inp.campaign_id] = await self._live.get_uncaught(tenant_id, inp.campaign_id)
                 except NotFound:
                     campaigns[inp.campaign_id] = None  # type: ignore[assignment]
         known = []
