@@ -47,6 +47,30 @@ def create_tenant(database_url: str, name: str = "acme", *hosts: str) -> str:
     return cli(*args).stdout.strip().splitlines()[-1]
 
 
+def only_tenant(database_url: str) -> str:
+    """The id of the one tenant of a fresh database."""
+    import sqlalchemy as sa
+
+    from liveloop.kit.db.dialect import create_engine
+
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        tenant_id = conn.execute(sa.text("SELECT id FROM tenants")).scalar_one()
+    engine.dispose()
+    return tenant_id
+
+
+def redis_leaderboard(redis_url: str, tenant_id: str, campaign_id: str) -> list[tuple[int, str, int]]:
+    """(rank, user_id, score) of a campaign's leaderboard as Redis holds it, read directly."""
+    import redis
+
+    from liveloop.leaderboards.shared import Keys, user_of
+
+    with redis.from_url(redis_url) as r:
+        rows = r.zrange(Keys(tenant_id, campaign_id).z, 0, -1, withscores=True)
+    return [(rank, user_of(name), -int(score)) for rank, (name, score) in enumerate(rows, 1)]
+
+
 @contextmanager
 def fresh_postgres_database(base_url: str):
     """A new, empty database on the server of `base_url`, dropped afterwards."""

@@ -66,6 +66,8 @@ def create_app(settings: Settings | None = None) -> Liveloop:
             await runtime.ingestor.drain()
             if runtime.fanout is not None:
                 await runtime.fanout.close()
+            if runtime.live.boards is not None:
+                await runtime.live.boards.close()
             await runtime.limits.close()
             runtime.hub.close()
             runtime.room.close()

@@ -10,6 +10,7 @@ from liveloop.events.live import LiveCampaigns
 from liveloop.fx.service import TenantRates
 from liveloop.kit.db.database import Database
 from liveloop.kit.ratelimit import RateLimiter
+from liveloop.leaderboards.shared import RedisLeaderboards
 from liveloop.realtime.fanout import LogFanout
 from liveloop.realtime.hub import Hub, names_from
 from liveloop.realtime.presence import PresenceBook
@@ -41,7 +42,8 @@ class Runtime:
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
         db = Database(settings.database_url)
-        live = LiveCampaigns(db)
+        boards = RedisLeaderboards(settings.redis_url) if db.shared and settings.redis_url else None
+        live = LiveCampaigns(db, boards)
         fx = TenantRates(db)
         hub = Hub(names=names_from(db))
         runtime = cls(

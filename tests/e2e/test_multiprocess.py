@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from liveloop.kit.db.dialect import create_engine
 from tests.e2e.test_durability import CID, batches, outcome, setup, stream
-from tests.support import Server, create_tenant, fresh_postgres_database
+from tests.support import Server, create_tenant, fresh_postgres_database, only_tenant, redis_leaderboard
 
 pytestmark = pytest.mark.service
 
@@ -68,11 +68,16 @@ def logged_order(url: str) -> list[str]:
     return list(ids)
 
 
-def test_three_processes_one_campaign_equal_one_process(pg_base, tmp_path):
+@pytest.mark.parametrize("with_redis", [True, False], ids=["redis", "postgresql-only"])
+def test_three_processes_one_campaign_equal_one_process(pg_base, tmp_path, with_redis):
+    redis_url = os.environ.get("LIVELOOP_TEST_REDIS_URL")
+    if with_redis and not redis_url:
+        pytest.skip("LIVELOOP_TEST_REDIS_URL is not set")
+    env = {"LIVELOOP_REDIS_URL": redis_url} if with_redis else {}
     rng = random.Random(11)
     with fresh_postgres_database(pg_base) as url:
         key = create_tenant(url)
-        servers = [Server(url, log_path=tmp_path / f"s{i}.log").start() for i in range(3)]
+        servers = [Server(url, log_path=tmp_path / f"s{i}.log", env=env).start() for i in range(3)]
         try:
             codes = setup(servers[0], key)
             events = stream(codes, n=1800)
@@ -94,6 +99,15 @@ def test_three_processes_one_campaign_equal_one_process(pg_base, tmp_path):
             # every process answers the same, whichever served which batch
             results = [outcome(s, key) for s in alive]
             assert results[0] == results[1]
+            if with_redis:
+                # a process started now answers from Redis's copy without replaying the campaign
+                late = Server(url, log_path=tmp_path / "late.log", env=env).start()
+                servers.append(late)
+                with late.client(key) as c:
+                    board = c.get(f"/v1/campaigns/{CID}/leaderboard", params={"limit": 1000}).json()
+                assert board == results[0]["leaderboard"]
+                copy = redis_leaderboard(redis_url, only_tenant(url), CID)
+                assert copy == [(e["rank"], e["user_id"], e["score"]) for e in results[0]["leaderboard"]["entries"]]
             order = logged_order(url)
         finally:
             for s in servers:
@@ -153,6 +167,49 @@ def test_a_viewer_on_one_process_hears_of_events_logged_by_another(pg_base, tmp_
                 # and both processes now give the same progress
                 assert c1.get("/v1/campaigns/fan/users/alice/progress").json() == \
                     c2.get("/v1/campaigns/fan/users/alice/progress").json()
+        finally:
+            one.stop()
+            two.stop()
+
+
+def test_a_leaderboard_copy_left_behind_the_log_is_repaired_without_new_events(pg_base, tmp_path):
+    """As if a process died between its commit and its Redis write (or Redis failed over to a
+    replica that missed it): the copy is behind the log, and no event comes to fix it."""
+    import time
+
+    import redis
+
+    from liveloop.leaderboards.shared import Keys
+    from tests.e2e.helpers import before_start, campaign, event, invite, post_ok
+
+    redis_url = os.environ.get("LIVELOOP_TEST_REDIS_URL")
+    if not redis_url:
+        pytest.skip("LIVELOOP_TEST_REDIS_URL is not set")
+    env = {"LIVELOOP_REDIS_URL": redis_url}
+    with fresh_postgres_database(pg_base) as url:
+        key = create_tenant(url)
+        one, two = (Server(url, log_path=tmp_path / f"r{i}.log", env=env).start() for i in range(2))
+        try:
+            with one.client(key) as c1, two.client(key) as c2, redis.from_url(redis_url) as r:
+                post_ok(c1, "/v1/campaigns", campaign("rep"))
+                codes = {u: invite(c1, "rep", u) for u in ("alice", "bob")}
+                post_ok(c1, "/v1/events", {"events": [
+                    event("b1", "reservation", "rep", "g1", before_start(9), ref=codes["bob"])]}, 200)
+                keys = Keys(only_tenant(url), "rep")
+                before = {k: r.dump(k) for k in (keys.z, keys.m, keys.seq)}
+                post_ok(c2, "/v1/events", {"events": [
+                    event(f"a{i}", "reservation", "rep", f"f{i}", before_start(9), ref=codes["alice"])
+                    for i in range(2)]}, 200)
+                for k, value in before.items():  # the copy goes back to before the second batch
+                    r.restore(k, 0, value, replace=True)
+                assert redis_leaderboard(redis_url, only_tenant(url), "rep") == [(1, "bob", 1)]
+                deadline = time.monotonic() + 15
+                expected = [(1, "alice", 2), (2, "bob", 1)]
+                while redis_leaderboard(redis_url, only_tenant(url), "rep") != expected:
+                    assert time.monotonic() < deadline, "the copy was not repaired"
+                    time.sleep(0.2)
+                board = c2.get("/v1/campaigns/rep/leaderboard").json()["entries"]
+                assert [(e["rank"], e["user_id"], e["score"]) for e in board] == expected
         finally:
             one.stop()
             two.stop()

@@ -10,7 +10,7 @@ import pytest
 
 from tests.e2e.helpers import before_start, campaign, event, invite, post_ok
 from tests.proxy import CuttableProxy
-from tests.support import Server, create_tenant, fresh_postgres_database
+from tests.support import Server, create_tenant, fresh_postgres_database, only_tenant, redis_leaderboard
 
 pytestmark = pytest.mark.service
 
@@ -74,15 +74,30 @@ def test_redis_outage_changes_nothing_a_client_sees(tmp_path):
         try:
             with srv.client(key) as c, srv.client(None) as anon:
                 post_ok(c, "/v1/campaigns", campaign("rd"))
-                code = invite(c, "rd", "alice")
+                code, bob = invite(c, "rd", "alice"), invite(c, "rd", "bob")
+                first = event("b0", "reservation", "rd", "g0", before_start(9), ref=bob)
+                post_ok(c, "/v1/events", {"events": [first]}, 200)
+                tenant_id = only_tenant(url)
+                assert redis_leaderboard(redis_url, tenant_id, "rd") == [(1, "bob", 1)]
                 proxy.cut()
                 batch = [event(f"a{i}", "reservation", "rd", f"f{i}", before_start(9), ref=code) for i in range(3)]
+                started = time.monotonic()
                 assert c.post("/v1/events", json={"events": batch}).json()["accepted"] == 3
                 assert anon.get(f"/s/{code}").status_code == 302
+                # leaderboards are answered from the process's own state meanwhile, without waiting
+                for _ in range(5):
+                    entries = c.get("/v1/campaigns/rd/leaderboard").json()["entries"]
+                    assert [(e["user_id"], e["score"]) for e in entries] == [("alice", 3), ("bob", 1)]
+                assert time.monotonic() - started < 3.0
                 proxy.restore()
                 time.sleep(1.5)  # the next rate-limit sync and announcements go through again
                 assert c.post("/v1/events", json={"events": batch}).json()["duplicates"] == 3
                 progress = c.get("/v1/campaigns/rd/users/alice/progress").json()
                 assert progress["metrics"]["reservations"] == 3 and progress["metrics"]["clicks"] == 1
+                # Redis's copy of the leaderboard is brought up to date by the next write or poll
+                deadline = time.monotonic() + 12
+                while redis_leaderboard(redis_url, tenant_id, "rd") != [(1, "alice", 3), (2, "bob", 1)]:
+                    assert time.monotonic() < deadline, redis_leaderboard(redis_url, tenant_id, "rd")
+                    time.sleep(0.2)
         finally:
             srv.stop()

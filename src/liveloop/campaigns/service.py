@@ -117,6 +117,10 @@ def get(conn: sa.Connection, *, tenant_id: str, campaign_id: str) -> dict | None
     return orjson.loads(body) if body is not None else None
 
 
+def leaderboard_metric(data: dict) -> str:
+    return data.get("leaderboard", {}).get("metric", "joins")
+
+
 def to_config(tenant_id: str, data: dict) -> CampaignConfig:
     """The engine's view of a stored campaign: instants in epoch ms, money in minor units."""
     currency = data["currency"]
@@ -127,7 +131,7 @@ def to_config(tenant_id: str, data: dict) -> CampaignConfig:
         starts_at=_ms(data["starts_at"]),
         ends_at=_ms(data["ends_at"]),
         budget=to_minor(data["budget"], currency) if data.get("budget") is not None else None,
-        leaderboard_metric=data.get("leaderboard", {}).get("metric", "joins"),
+        leaderboard_metric=leaderboard_metric(data),
         rules=tuple(_rule(r, currency) for r in data.get("rules", ())),
         min_watch_ms=(data.get("min_watch_seconds") or 0) * 1000,
     )

@@ -9,13 +9,22 @@ from sortedcontainers import SortedList
 
 
 class Leaderboard:
-    __slots__ = ("_keys", "_sorted")
+    __slots__ = ("_keys", "_sorted", "changed")
 
     def __init__(self) -> None:
         self._sorted: SortedList = SortedList()
         self._keys: dict[str, tuple[int, int, str]] = {}
+        # Users whose entry may have changed since the set was last emptied, kept only when a copy
+        # of the board lives elsewhere (Redis, with several processes) and must be brought up to date.
+        self.changed: set[str] | None = None
+
+    def track_changes(self) -> None:
+        if self.changed is None:
+            self.changed = set()
 
     def update(self, user_id: str, score: int, reached_at: int) -> None:
+        if self.changed is not None:
+            self.changed.add(user_id)
         old = self._keys.pop(user_id, None)
         if old is not None:
             self._sorted.remove(old)
@@ -27,6 +36,15 @@ class Leaderboard:
     def top(self, limit: int) -> list[tuple[int, str, int]]:
         """[(rank, user_id, score)] of the first `limit` entries."""
         return [(i + 1, key[2], -key[0]) for i, key in enumerate(self._sorted.islice(0, limit))]
+
+    def entry(self, user_id: str) -> tuple[int, int] | None:
+        """(score, reached_at) of a listed user; None for a user not on the board (score 0)."""
+        key = self._keys.get(user_id)
+        return (-key[0], key[1]) if key is not None else None
+
+    def entries(self):
+        """Every listed user as (user_id, score, reached_at), in no particular order."""
+        return ((key[2], -key[0], key[1]) for key in self._keys.values())
 
     def score(self, user_id: str) -> int:
         key = self._keys.get(user_id)

@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
@@ -23,6 +24,9 @@ from liveloop.kit.db.locks import lock_key
 from liveloop.kit.errors import NotFound
 from liveloop.kit.ids import CAMPAIGN_ID
 
+if TYPE_CHECKING:
+    from liveloop.leaderboards.shared import RedisLeaderboards
+
 REPLAY_CHUNK = 20_000
 
 
@@ -30,12 +34,16 @@ REPLAY_CHUNK = 20_000
 class LiveCampaign:
     body: dict  # the campaign as the API returns it
     state: CampaignState
+    board_seq: int = -1  # the log position of this process's last write of the board to Redis
 
 
 class LiveCampaigns:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, boards: RedisLeaderboards | None = None) -> None:
         self._db = db
+        # With several processes and Redis: the leaderboards' shared copy, written under `hold`.
+        self.boards = boards if db.shared else None
         self._live: dict[tuple[str, str], LiveCampaign] = {}
+        self._bodies: dict[tuple[str, str], dict] = {}
         self._loading: dict[tuple[str, str], asyncio.Future] = {}
         self._local_locks: dict[tuple[str, str], asyncio.Lock] = {}
         # Called with (tenant_id, [(LiveCampaign, effect)]) for events another process logged,
@@ -76,7 +84,11 @@ class LiveCampaigns:
             token = lock_key(tenant_id, campaign_id)
             conn = await locks.acquire(token)
             try:
-                yield await self._catch_up(tenant_id, campaign_id)
+                live = await self._catch_up(tenant_id, campaign_id)
+                yield live
+                if self.boards is not None:
+                    # Still under the lock, after the caller's commit: the copy follows log order.
+                    await self.boards.publish(tenant_id, live)
             finally:
                 await locks.release(conn, token)
 
@@ -96,7 +108,7 @@ class LiveCampaigns:
             finally:
                 self._loading.pop(key, None)
             if live is not None:
-                self._live[key] = live
+                self._adopt(key, live)
         else:
             live = await asyncio.shield(pending)
             live = self._live.get(key, live)
@@ -131,7 +143,50 @@ class LiveCampaigns:
 
     def add(self, tenant_id: str, live: LiveCampaign) -> None:
         """A campaign just created: kept unless a request already loaded it (with its events)."""
-        self._live.setdefault((tenant_id, live.body["id"]), live)
+        key = (tenant_id, live.body["id"])
+        if key not in self._live:
+            self._adopt(key, live)
+
+    def _adopt(self, key: tuple[str, str], live: LiveCampaign) -> None:
+        if self.boards is not None:
+            # Redis's copy may lack what changed before now: its first write here checks that.
+            live.board_seq = live.state.last_seq
+            live.state.leaderboard.track_changes()
+        self._live[key] = live
+
+    async def body(self, tenant_id: str, campaign_id: str) -> dict:
+        """The campaign as the API returns it, without loading its state; NotFound if unknown.
+
+        A campaign does not change once created, so its body is cached for good.
+        """
+        key = (tenant_id, campaign_id)
+        live = self._live.get(key)
+        if live is not None:
+            return live.body
+        body = self._bodies.get(key)
+        if body is None:
+            if not CAMPAIGN_ID.match(campaign_id):
+                raise NotFound(f"campaign {campaign_id!r} not found", field="campaign_id")
+            body = await self._db.read(
+                lambda conn: campaigns_service.get(conn, tenant_id=tenant_id, campaign_id=campaign_id))
+            if body is None:
+                raise NotFound(f"campaign {campaign_id!r} not found", field="campaign_id")
+            self._bodies[key] = body
+        return body
+
+    async def repair_board(self, tenant_id: str, campaign_id: str) -> None:
+        """Rewrite Redis's copy of a loaded campaign's board if it is behind this process's state.
+
+        A process killed between its commit and its Redis write leaves the copy behind the log;
+        the processes that catch up its events notice it here and write it again under the lock.
+        """
+        live = self._live.get((tenant_id, campaign_id))
+        if self.boards is None or live is None:
+            return
+        position = await self.boards.position(tenant_id, campaign_id)
+        if position is not None and position < live.state.last_seq:
+            async with self.hold(tenant_id, campaign_id) as held:
+                await self.boards.publish(tenant_id, held, check=True)
 
     def drop_all(self) -> None:
         """After a failed write: forget derived state; it is rebuilt from the log on next use."""

@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from liveloop.campaigns.service import leaderboard_metric
 from liveloop.kit.money import to_decimal_str
 from liveloop.markets.catalogue import get_market
 from liveloop.markets.policy import leaderboard_name
@@ -30,14 +31,17 @@ async def leaderboard(
     campaign declares private (`leaderboard.public: false`) is never shown to viewers and is not masked.
     """
     rt = request.app.state.runtime
-    live = await rt.live.get(tenant.id, cid)
-    metric = live.state.config.leaderboard_metric
-    top = live.state.leaderboard.top(limit)
+    body = await rt.live.body(tenant.id, cid)
+    # With several processes, Redis's copy answers without this process loading the campaign.
+    top = await rt.live.boards.top(tenant.id, cid, limit) if rt.live.boards is not None else None
+    if top is None:
+        top = (await rt.live.get(tenant.id, cid)).state.leaderboard.top(limit)
+    metric = leaderboard_metric(body)
     people = await rt.db.read(
         lambda conn: names_and_consents(conn, tenant_id=tenant.id, user_ids=[u for _r, u, _s in top]))
-    market = get_market(live.body["market"])
-    public = live.body.get("leaderboard", {}).get("public", True)
-    currency = live.state.config.currency
+    market = get_market(body["market"])
+    public = body.get("leaderboard", {}).get("public", True)
+    currency = body["currency"]
     entries = []
     for rank, user_id, score in top:
         name, consents = people.get(user_id, (None, {}))

@@ -6,6 +6,7 @@ key); every other process that has the campaign loaded catches up at once, which
 resulting messages to the viewers connected to it. Redis pub/sub may drop a message (a
 reconnect, a slow consumer), so each process also catches up its loaded campaigns every few
 seconds; without Redis that poll, twice a second, is the only way and still within a second.
+The same poll repairs Redis's copy of a leaderboard that is behind the log (leaderboards/shared.py).
 """
 
 from __future__ import annotations
@@ -73,6 +74,10 @@ class LogFanout:
             await asyncio.sleep(self.poll_seconds)
             for tenant_id, campaign_id in self._live.loaded():
                 await self._catch_up(tenant_id, campaign_id)
+                try:
+                    await self._live.repair_board(tenant_id, campaign_id)
+                except Exception:  # noqa: BLE001 - the database may be briefly away; the next round retries
+                    log.warning("could not check the leaderboard copy of campaign %s", campaign_id, exc_info=True)
 
     async def _catch_up(self, tenant_id: str, campaign_id: str) -> None:
         if self._live.peek(tenant_id, campaign_id) is None:

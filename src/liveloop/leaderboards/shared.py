@@ -1,0 +1,217 @@
+"""Leaderboards in Redis, for several processes (SPEC 7: "Redis: leaderboards").
+
+Every process derives a campaign's leaderboard from the shared event log (events/live.py), so
+each can rank a viewer for its own stream messages. Redis holds one more copy, written only from
+such a derived state, that any process reads with one round trip and without loading or
+catching up the campaign: `GET /v1/campaigns/{cid}/leaderboard` on a process that never saw the
+campaign does not replay its log.
+
+Keys, hash-tagged so that a Redis Cluster keeps one campaign's keys in one slot:
+- `liveloop:lb:{tenant:campaign}:z`: sorted set, score = -metric, member =
+  `<reached_at + 10^15 as 16 digits>:<user_id>`;
+- `...:m`: hash, user_id -> that user's current member (to move a user, its old member is removed);
+- `...:seq`: the position in the event log that the copy reflects.
+
+The SPEC's order (highest score first, then who reached it first, then user_id) is then Redis's own
+order: score ascending, then member bytewise ascending (fixed-width digits, and UTF-8 byte order is
+code point order). Scores are exact: a metric stays far below 2^53.
+
+Consistency. The copy is written only under the campaign's lock (LiveCampaigns.hold), by a process
+whose state has just been caught up with the log and whose own events are committed: what it writes
+is the truth at the log's head. A process remembers the position of its last write (`board_seq`)
+and the users whose entry changed since (`Leaderboard.changed`). If the copy is at or after that
+position, those users are all that can differ, and one script updates them; otherwise (Redis
+restarted, keys expired, a write lost in an outage) the whole board is rebuilt from the state and
+swapped in at once. A process killed between its commit and its Redis write leaves the copy
+behind the log; every process compares the two in its catch-up poll and repairs it (fanout.py).
+
+Redis unreachable: writes are skipped (the changed users are kept for the next write) and reads
+answer None, so the caller ranks from its own state; either way for `PAUSE_SECONDS` before trying
+again, so an outage costs one timeout, not one per request.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from liveloop.engine.leaderboard import Leaderboard
+
+if TYPE_CHECKING:
+    from liveloop.events.live import LiveCampaign
+
+log = logging.getLogger("liveloop.leaderboards")
+
+PAUSE_SECONDS = 2.0
+TIMEOUT_SECONDS = 1.0
+# An idle copy expires: a campaign's board is rebuilt by its next write, read from state until then.
+TTL_MS = 30 * 24 * 3_600_000
+# Past this many changed users (a long catch-up), a rebuild is cheaper than one long script.
+MAX_INCREMENTAL = 5_000
+REBUILD_CHUNK = 10_000
+_AT_OFFSET = 10**15  # years 0001..9999 in ms since the epoch all fit in 16 digits after the offset
+
+# Applies changed entries if the copy is at or after the writer's last write and not past its head.
+# ARGV: base, head, ttl, then (user_id, score, member) triples; an empty member removes the user.
+_UPDATE = """
+local cur = tonumber(redis.call('GET', KEYS[3]))
+if cur == nil or cur < tonumber(ARGV[1]) or cur > tonumber(ARGV[2]) then return 0 end
+for i = 4, #ARGV, 3 do
+  local old = redis.call('HGET', KEYS[2], ARGV[i])
+  if old then redis.call('ZREM', KEYS[1], old) end
+  if ARGV[i + 2] == '' then
+    redis.call('HDEL', KEYS[2], ARGV[i])
+  else
+    redis.call('ZADD', KEYS[1], ARGV[i + 1], ARGV[i + 2])
+    redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 2])
+  end
+end
+redis.call('SET', KEYS[3], ARGV[2], 'PX', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+return 1
+"""
+
+# Swaps a rebuilt board in (KEYS: z, m, seq, built z, built m; ARGV: head, ttl).
+_SWAP = """
+redis.call('DEL', KEYS[1], KEYS[2])
+if redis.call('EXISTS', KEYS[4]) == 1 then redis.call('RENAME', KEYS[4], KEYS[1]) end
+if redis.call('EXISTS', KEYS[5]) == 1 then redis.call('RENAME', KEYS[5], KEYS[2]) end
+redis.call('SET', KEYS[3], ARGV[1], 'PX', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+return 1
+"""
+
+
+def member(user_id: str, reached_at: int) -> str:
+    return f"{reached_at + _AT_OFFSET:016d}:{user_id}"
+
+
+def user_of(member_bytes: bytes) -> str:
+    return member_bytes.decode().split(":", 1)[1]
+
+
+class Keys:
+    __slots__ = ("z", "m", "seq", "built_z", "built_m")
+
+    def __init__(self, tenant_id: str, campaign_id: str) -> None:
+        base = f"liveloop:lb:{{{tenant_id}:{campaign_id}}}"
+        self.z, self.m, self.seq = f"{base}:z", f"{base}:m", f"{base}:seq"
+        self.built_z, self.built_m = f"{base}:z:build", f"{base}:m:build"
+
+
+class RedisLeaderboards:
+    def __init__(self, redis_url: str) -> None:
+        import redis.asyncio as redis
+
+        self._redis = redis.from_url(redis_url, socket_timeout=TIMEOUT_SECONDS,
+                                     socket_connect_timeout=TIMEOUT_SECONDS)
+        self._update = self._redis.register_script(_UPDATE)
+        self._swap = self._redis.register_script(_SWAP)
+        self._paused_until = 0.0
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+    # -- writing (under the campaign's lock, state at the log's head) ------------------------
+
+    async def publish(self, tenant_id: str, live: LiveCampaign, *, check: bool = False) -> None:
+        """Bring the Redis copy of the campaign's board to the state's log position.
+
+        Skipped when nothing happened since this process's last write, unless `check`: then the
+        copy itself is checked (it may have been lost with a Redis restart) and rebuilt if need be.
+        """
+        board = live.state.leaderboard
+        head = live.state.last_seq
+        if live.board_seq == head and not board.changed and not check:
+            return
+        if self._paused():
+            return
+        changed, board.changed = board.changed or set(), set()
+        keys = Keys(tenant_id, live.state.config.id)
+        try:
+            done = 0
+            if len(changed) <= MAX_INCREMENTAL:
+                done = await self._update(keys=[keys.z, keys.m, keys.seq],
+                                          args=[live.board_seq, head, TTL_MS, *_triples(board, changed)])
+            if not done:
+                await self._rebuild(keys, board, head)
+        except Exception as exc:  # noqa: BLE001 - any Redis failure: keep what changed, retry later
+            board.changed |= changed
+            self._pause(f"could not write the leaderboard of {live.state.config.id} to Redis: {exc}")
+            return
+        live.board_seq = head
+
+    async def _rebuild(self, keys: Keys, board: Leaderboard, head: int) -> None:
+        # Built aside in chunks (each well within the socket timeout), then swapped in at once.
+        await self._redis.delete(keys.built_z, keys.built_m)
+        chunk: list[tuple[str, int, int]] = []
+        for entry in board.entries():
+            chunk.append(entry)
+            if len(chunk) == REBUILD_CHUNK:
+                await self._add_chunk(keys, chunk)
+                chunk = []
+        if chunk:
+            await self._add_chunk(keys, chunk)
+        await self._swap(keys=[keys.z, keys.m, keys.seq, keys.built_z, keys.built_m], args=[head, TTL_MS])
+
+    async def _add_chunk(self, keys: Keys, chunk: list[tuple[str, int, int]]) -> None:
+        members = [(user_id, member(user_id, reached_at), -score) for user_id, score, reached_at in chunk]
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.zadd(keys.built_z, {name: score for _user_id, name, score in members})
+        pipe.hset(keys.built_m, mapping={user_id: name for user_id, name, _score in members})
+        await pipe.execute()
+
+    # -- reading ----------------------------------------------------------------------------
+
+    async def top(self, tenant_id: str, campaign_id: str, limit: int) -> list[tuple[int, str, int]] | None:
+        """[(rank, user_id, score)] of the first `limit`; None when Redis holds no copy or is away."""
+        if self._paused():
+            return None
+        keys = Keys(tenant_id, campaign_id)
+        try:
+            pipe = self._redis.pipeline(transaction=True)
+            pipe.get(keys.seq)
+            pipe.zrange(keys.z, 0, limit - 1, withscores=True)
+            seq, rows = await pipe.execute()
+        except Exception as exc:  # noqa: BLE001
+            self._pause(f"could not read a leaderboard from Redis: {exc}")
+            return None
+        if seq is None:
+            return None
+        return [(rank, user_of(name), -int(score)) for rank, (name, score) in enumerate(rows, 1)]
+
+    async def position(self, tenant_id: str, campaign_id: str) -> int | None:
+        """The log position the copy reflects, -1 when there is no copy; None when Redis is away."""
+        if self._paused():
+            return None
+        try:
+            seq = await self._redis.get(Keys(tenant_id, campaign_id).seq)
+        except Exception as exc:  # noqa: BLE001
+            self._pause(f"could not read a leaderboard position from Redis: {exc}")
+            return None
+        return int(seq) if seq is not None else -1
+
+    # -- outages ----------------------------------------------------------------------------
+
+    def _paused(self) -> bool:
+        return time.monotonic() < self._paused_until
+
+    def _pause(self, message: str) -> None:
+        log.warning("%s; leaderboards are served from each process's own state for %.0f s", message,
+                    PAUSE_SECONDS)
+        self._paused_until = time.monotonic() + PAUSE_SECONDS
+
+
+def _triples(board: Leaderboard, user_ids: set[str]) -> list:
+    args: list = []
+    for user_id in user_ids:
+        entry = board.entry(user_id)
+        if entry is None:
+            args += (user_id, 0, "")
+        else:
+            score, reached_at = entry
+            args += (user_id, -score, member(user_id, reached_at))
+    return args

@@ -1,0 +1,245 @@
+"""Redis's copy of a leaderboard (leaderboards/shared.py) against the engine's own, on a real Redis.
+
+Several "processes" derive the same board from one log and take turns writing it, as they do under
+the campaign lock; whatever the turns, restarts of Redis and outages, the copy read back from Redis
+equals the engine's board in the SPEC's order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import uuid
+from types import SimpleNamespace
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from liveloop.engine.leaderboard import Leaderboard
+from liveloop.leaderboards import shared
+from liveloop.leaderboards.shared import Keys, RedisLeaderboards
+
+pytestmark = pytest.mark.service
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> str:
+    url = os.environ.get("LIVELOOP_TEST_REDIS_URL")
+    if not url:
+        pytest.skip("LIVELOOP_TEST_REDIS_URL is not set")
+    return url
+
+
+class Process:
+    """One process's view of a campaign: its own derived board, log position and last write."""
+
+    def __init__(self, campaign_id: str) -> None:
+        board = Leaderboard()
+        board.track_changes()
+        self.live = SimpleNamespace(state=SimpleNamespace(leaderboard=board, last_seq=0,
+                                                          config=SimpleNamespace(id=campaign_id)),
+                                    board_seq=0)
+        self.applied = 0
+
+    def catch_up(self, log: list[tuple[str, int, int]]) -> None:
+        for user_id, score, reached_at in log[self.applied:]:
+            self.live.state.leaderboard.update(user_id, score, reached_at)
+        self.applied = self.live.state.last_seq = len(log)
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+async def everything(boards: RedisLeaderboards, tenant: str, cid: str) -> list | None:
+    return await boards.top(tenant, cid, 10**6)
+
+
+updates = st.lists(
+    st.tuples(st.sampled_from(["ana", "bo", "émile", "zoë", "u1", "u10", "u2", "中"]),
+              st.integers(0, 4), st.integers(-10**12, 10**13)),
+    min_size=1, max_size=60)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(log=updates, turns=st.lists(st.tuples(st.integers(0, 2), st.integers(1, 8), st.booleans()), min_size=1),
+       flush_at=st.integers(-1, 10), snapshot_at=st.integers(-1, 10), failover_at=st.integers(-1, 10))
+def test_the_copy_equals_the_engine_whatever_process_writes_when(redis_url, log, turns, flush_at, snapshot_at,
+                                                                 failover_at):
+    """Processes take turns (a turn without a write is a process killed before it), Redis may lose
+    everything (a restart) or go back to an earlier state (a failover to a replica that lagged)."""
+    tenant, cid = "tn_" + uuid.uuid4().hex[:8], "c-prop"
+
+    async def scenario():
+        boards = RedisLeaderboards(redis_url)
+        procs = [Process(cid) for _ in range(3)]
+        written = 0
+        try:
+            for turn, (who, steps, publishes) in enumerate(turns):
+                written = min(len(log), written + steps)
+                proc = procs[who]
+                proc.catch_up(log[:written])  # under the lock: at the head, then its own events
+                if turn == snapshot_at:
+                    snapshot = await dump(boards, Keys(tenant, cid))
+                if turn == failover_at and turn > snapshot_at >= 0:
+                    await restore(boards, Keys(tenant, cid), snapshot)
+                if turn == flush_at:
+                    await boards._redis.delete(*vars_of(Keys(tenant, cid)))  # Redis restarted
+                if publishes:
+                    await boards.publish(tenant, proc.live)
+            # the last writer leaves the copy at the head, whatever came before
+            last = procs[turns[-1][0]]
+            last.catch_up(log)
+            await boards.publish(tenant, last.live, check=True)
+            truth = Leaderboard()
+            for user_id, score, reached_at in log:
+                truth.update(user_id, score, reached_at)
+            assert await everything(boards, tenant, cid) == truth.top(10**6)
+            assert await boards.position(tenant, cid) == len(log)
+        finally:
+            await boards._redis.delete(*vars_of(Keys(tenant, cid)))
+            await boards.close()
+
+    run(scenario())
+
+
+async def dump(boards: RedisLeaderboards, keys: Keys) -> dict:
+    return {key: await boards._redis.dump(key) for key in (keys.z, keys.m, keys.seq)}
+
+
+async def restore(boards: RedisLeaderboards, keys: Keys, snapshot: dict) -> None:
+    await boards._redis.delete(keys.z, keys.m, keys.seq)
+    for key, value in snapshot.items():
+        if value is not None:
+            await boards._redis.restore(key, 0, value, replace=True)
+
+
+def vars_of(keys: Keys) -> list[str]:
+    return [keys.z, keys.m, keys.seq, keys.built_z, keys.built_m]
+
+
+def test_ties_are_ordered_by_time_then_user_id(redis_url):
+    tenant, cid = "tn_" + uuid.uuid4().hex[:8], "c-ties"
+
+    async def scenario():
+        boards = RedisLeaderboards(redis_url)
+        proc = Process(cid)
+        board = proc.live.state.leaderboard
+        for user_id, score, at in [("b", 3, 50), ("a", 3, 50), ("c", 3, 40), ("d", 5, 90), ("e", 1, -5),
+                                   ("f", 1, -4), ("g", 0, 1)]:
+            board.update(user_id, score, at)
+        proc.live.state.last_seq = 7
+        try:
+            await boards.publish(tenant, proc.live)
+            assert await everything(boards, tenant, cid) == [
+                (1, "d", 5), (2, "c", 3), (3, "a", 3), (4, "b", 3), (5, "e", 1), (6, "f", 1)]
+            assert await boards.top(tenant, cid, 2) == [(1, "d", 5), (2, "c", 3)]
+        finally:
+            await boards._redis.delete(*vars_of(Keys(tenant, cid)))
+            await boards.close()
+
+    run(scenario())
+
+
+def test_a_large_catch_up_is_rebuilt_and_swapped_in(redis_url, monkeypatch):
+    monkeypatch.setattr(shared, "REBUILD_CHUNK", 1000)
+    tenant, cid = "tn_" + uuid.uuid4().hex[:8], "c-big"
+    rng = random.Random(5)
+    log = [(f"u{rng.randrange(30_000)}", rng.randint(0, 9), rng.randrange(10**6)) for _ in range(40_000)]
+
+    async def scenario():
+        boards = RedisLeaderboards(redis_url)
+        proc = Process(cid)
+        try:
+            proc.catch_up(log[:10])
+            await boards.publish(tenant, proc.live)
+            proc.catch_up(log)  # far more changed users than one script is given
+            assert len(proc.live.state.leaderboard.changed) > shared.MAX_INCREMENTAL
+            await boards.publish(tenant, proc.live)
+            assert await everything(boards, tenant, cid) == proc.live.state.leaderboard.top(10**6)
+            assert not await boards._redis.exists(Keys(tenant, cid).built_z)
+        finally:
+            await boards._redis.delete(*vars_of(Keys(tenant, cid)))
+            await boards.close()
+
+    run(scenario())
+
+
+def test_no_copy_reads_as_none_and_a_lost_copy_is_rebuilt_on_check(redis_url):
+    tenant, cid = "tn_" + uuid.uuid4().hex[:8], "c-lost"
+
+    async def scenario():
+        boards = RedisLeaderboards(redis_url)
+        proc = Process(cid)
+        try:
+            assert await boards.top(tenant, cid, 10) is None  # the caller ranks from its own state
+            assert await boards.position(tenant, cid) == -1
+            proc.catch_up([("a", 2, 1), ("b", 1, 2)])
+            await boards.publish(tenant, proc.live)
+            await boards._redis.delete(*vars_of(Keys(tenant, cid)))  # Redis restarted, nothing new since
+            await boards.publish(tenant, proc.live)  # nothing happened here: no write at all
+            assert await boards.position(tenant, cid) == -1
+            await boards.publish(tenant, proc.live, check=True)
+            assert await boards.top(tenant, cid, 10) == [(1, "a", 2), (2, "b", 1)]
+        finally:
+            await boards._redis.delete(*vars_of(Keys(tenant, cid)))
+            await boards.close()
+
+    run(scenario())
+
+
+def test_redis_away_costs_one_timeout_then_the_changes_are_written_later(redis_url):
+    tenant, cid = "tn_" + uuid.uuid4().hex[:8], "c-away"
+
+    async def scenario():
+        import time
+
+        away = RedisLeaderboards("redis://127.0.0.1:1/0")  # nothing listens there
+        proc = Process(cid)
+        proc.catch_up([("a", 2, 1)])
+        started = time.monotonic()
+        await away.publish(tenant, proc.live)  # logged, not raised: the log stays the truth
+        assert await away.top(tenant, cid, 10) is None
+        assert time.monotonic() - started < 2 * shared.TIMEOUT_SECONDS
+        assert proc.live.board_seq == 0 and proc.live.state.leaderboard.changed == {"a"}
+        await away.close()
+
+        back = RedisLeaderboards(redis_url)  # the same process once Redis answers again
+        try:
+            proc.catch_up([("a", 2, 1), ("b", 3, 2)])
+            await back.publish(tenant, proc.live)
+            assert await back.top(tenant, cid, 10) == [(1, "b", 3), (2, "a", 2)]
+        finally:
+            await back._redis.delete(*vars_of(Keys(tenant, cid)))
+            await back.close()
+
+    run(scenario())
+
+
+def test_a_copy_gone_back_in_time_is_rebuilt_not_patched(redis_url):
+    """A failover to a replica that missed the last writes: the copy is older than this process's
+    last write, so the users this process changed since are not all that differ."""
+    tenant, cid = "tn_" + uuid.uuid4().hex[:8], "c-back"
+    log = [("a", 1, 1), ("b", 1, 2), ("c", 4, 3), ("d", 2, 4)]
+
+    async def scenario():
+        boards = RedisLeaderboards(redis_url)
+        proc = Process(cid)
+        keys = Keys(tenant, cid)
+        try:
+            proc.catch_up(log[:2])
+            await boards.publish(tenant, proc.live)
+            snapshot = await dump(boards, keys)
+            proc.catch_up(log[:3])
+            await boards.publish(tenant, proc.live)  # "c" written, then lost with the failover
+            await restore(boards, keys, snapshot)
+            proc.catch_up(log)
+            await boards.publish(tenant, proc.live)
+            assert await everything(boards, tenant, cid) == [(1, "c", 4), (2, "d", 2), (3, "a", 1), (4, "b", 1)]
+        finally:
+            await boards._redis.delete(*vars_of(keys))
+            await boards.close()
+
+    run(scenario())
