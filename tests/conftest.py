@@ -53,10 +53,11 @@ def cid() -> str:
 
 
 def pytest_collection_modifyitems(config, items):
-    # Under CI a service test that would be skipped is a failure: the services must be there.
+    # Under CI a service or browser test that would be skipped is a failure: the services and
+    # Chromium must be there.
     if os.environ.get("CI") == "true":
         for item in items:
-            if item.get_closest_marker("service"):
+            if item.get_closest_marker("service") or item.get_closest_marker("browser"):
                 item.add_marker(pytest.mark.skip_is_failure)
 
 
@@ -66,7 +67,7 @@ def pytest_runtest_makereport(item, call):
     report = outcome.get_result()
     if report.skipped and item.get_closest_marker("skip_is_failure"):
         report.outcome = "failed"
-        report.longrepr = f"service test skipped under CI=true: {report.longrepr}"
+        report.longrepr = f"test skipped under CI=true: {report.longrepr}"
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.service)])

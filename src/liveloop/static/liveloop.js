@@ -58,6 +58,8 @@
     ".m li:empty{display:none}" +
     "button{display:block;width:100%;border:0;padding:12px;font:inherit;font-weight:600;color:#fff;" +
     "background:#e4003a;cursor:pointer}button:focus-visible{outline:3px solid #111;outline-offset:-3px}" +
+    // `display:block` above would otherwise show a button without an invite URL (hidden attribute).
+    "button[hidden]{display:none}" +
     "@keyframes f{from{opacity:0;transform:translateY(6px)}to{opacity:1;transform:none}}" +
     "@media (prefers-reduced-motion:reduce){.m li{animation:none}}" +
     "</style>" +
