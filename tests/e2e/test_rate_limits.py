@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import time
+
+import pytest
+
 from tests.e2e.helpers import campaign, invite, post_ok
-from tests.support import Server, create_tenant
+from tests.support import Server, create_tenant, fresh_postgres_database
 
 
 def test_share_link_over_the_limit_still_redirects_but_stops_counting(tmp_path):
@@ -23,3 +28,35 @@ def test_share_link_over_the_limit_still_redirects_but_stops_counting(tmp_path):
             assert streams == [401, 401, 429]
     finally:
         srv.stop()
+
+
+@pytest.mark.service
+def test_limits_hold_across_two_processes_through_redis(tmp_path):
+    """A client spreading its requests over two processes is held to one limit, give or take the
+    one second of traffic before a process learns what the others counted (kit/ratelimit.py)."""
+    base = os.environ.get("LIVELOOP_TEST_DATABASE_URL")
+    redis_url = os.environ.get("LIVELOOP_TEST_REDIS_URL")
+    if not base or not redis_url:
+        pytest.skip("LIVELOOP_TEST_DATABASE_URL and LIVELOOP_TEST_REDIS_URL are needed")
+    env = {"LIVELOOP_REDIS_URL": redis_url, "LIVELOOP_RATE_LIMIT_SHARE_PER_MINUTE": "5",
+           "LIVELOOP_RATE_LIMIT_STREAM_PER_MINUTE": "2"}
+    with fresh_postgres_database(base) as url:
+        key = create_tenant(url)
+        one, two = (Server(url, log_path=tmp_path / f"rl{i}.log", env=env).start() for i in range(2))
+        try:
+            with one.client(key) as c, one.client(None) as anon1, two.client(None) as anon2:
+                post_ok(c, "/v1/campaigns", campaign("rl2"))
+                code = invite(c, "rl2", "alice")
+                assert [anon1.get(f"/s/{code}").status_code for _ in range(6)] == [302] * 6  # 5 counted
+                assert [anon1.get("/v1/stream", params={"token": "x"}).status_code for _ in range(2)] == [401] * 2
+                time.sleep(1.5)  # process one has shared its counts
+                assert anon2.get(f"/s/{code}").status_code == 302  # process two has not heard yet: counted
+                assert anon2.get("/v1/stream", params={"token": "x"}).status_code == 401
+                time.sleep(1.5)  # process two has added its count and learned the total
+                assert [anon2.get(f"/s/{code}").status_code for _ in range(4)] == [302] * 4  # not counted
+                assert anon2.get("/v1/stream", params={"token": "x"}).status_code == 429
+                clicks = c.get("/v1/campaigns/rl2/users/alice/progress").json()["metrics"]["clicks"]
+                assert clicks == 6
+        finally:
+            one.stop()
+            two.stop()
