@@ -47,6 +47,16 @@ def create_tenant(database_url: str, name: str = "acme", *hosts: str) -> str:
     return cli(*args).stdout.strip().splitlines()[-1]
 
 
+def redis_env() -> dict[str, str]:
+    """The environment that gives a server the test Redis; skips the test when there is none."""
+    import pytest
+
+    url = os.environ.get("LIVELOOP_TEST_REDIS_URL")
+    if not url:
+        pytest.skip("LIVELOOP_TEST_REDIS_URL is not set")
+    return {"LIVELOOP_REDIS_URL": url}
+
+
 def only_tenant(database_url: str) -> str:
     """The id of the one tenant of a fresh database."""
     import sqlalchemy as sa

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from liveloop.kit.db.dialect import create_engine
 from tests.e2e.test_durability import CID, batches, outcome, setup, stream
-from tests.support import Server, create_tenant, fresh_postgres_database, only_tenant, redis_leaderboard
+from tests.support import Server, create_tenant, fresh_postgres_database, only_tenant, redis_env, redis_leaderboard
 
 pytestmark = pytest.mark.service
 
@@ -70,10 +70,7 @@ def logged_order(url: str) -> list[str]:
 
 @pytest.mark.parametrize("with_redis", [True, False], ids=["redis", "postgresql-only"])
 def test_three_processes_one_campaign_equal_one_process(pg_base, tmp_path, with_redis):
-    redis_url = os.environ.get("LIVELOOP_TEST_REDIS_URL")
-    if with_redis and not redis_url:
-        pytest.skip("LIVELOOP_TEST_REDIS_URL is not set")
-    env = {"LIVELOOP_REDIS_URL": redis_url} if with_redis else {}
+    env = redis_env() if with_redis else {}
     rng = random.Random(11)
     with fresh_postgres_database(pg_base) as url:
         key = create_tenant(url)
@@ -106,7 +103,7 @@ def test_three_processes_one_campaign_equal_one_process(pg_base, tmp_path, with_
                 with late.client(key) as c:
                     board = c.get(f"/v1/campaigns/{CID}/leaderboard", params={"limit": 1000}).json()
                 assert board == results[0]["leaderboard"]
-                copy = redis_leaderboard(redis_url, only_tenant(url), CID)
+                copy = redis_leaderboard(env["LIVELOOP_REDIS_URL"], only_tenant(url), CID)
                 assert copy == [(e["rank"], e["user_id"], e["score"]) for e in results[0]["leaderboard"]["entries"]]
             order = logged_order(url)
         finally:
@@ -140,10 +137,7 @@ def test_a_viewer_on_one_process_hears_of_events_logged_by_another(pg_base, tmp_
     from tests.e2e.helpers import before_start, campaign, event, invite, post_ok
     from tests.e2e.test_realtime import Sse, viewer_token
 
-    redis_url = os.environ.get("LIVELOOP_TEST_REDIS_URL")
-    if with_redis and not redis_url:
-        pytest.skip("LIVELOOP_TEST_REDIS_URL is not set")
-    env = {"LIVELOOP_REDIS_URL": redis_url} if with_redis else {}
+    env = redis_env() if with_redis else {}
     with fresh_postgres_database(pg_base) as url:
         key = create_tenant(url)
         one, two = (Server(url, log_path=tmp_path / f"f{i}.log", env=env).start() for i in range(2))
@@ -182,10 +176,8 @@ def test_a_leaderboard_copy_left_behind_the_log_is_repaired_without_new_events(p
     from liveloop.leaderboards.shared import Keys
     from tests.e2e.helpers import before_start, campaign, event, invite, post_ok
 
-    redis_url = os.environ.get("LIVELOOP_TEST_REDIS_URL")
-    if not redis_url:
-        pytest.skip("LIVELOOP_TEST_REDIS_URL is not set")
-    env = {"LIVELOOP_REDIS_URL": redis_url}
+    env = redis_env()
+    redis_url = env["LIVELOOP_REDIS_URL"]
     with fresh_postgres_database(pg_base) as url:
         key = create_tenant(url)
         one, two = (Server(url, log_path=tmp_path / f"r{i}.log", env=env).start() for i in range(2))

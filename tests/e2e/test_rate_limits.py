@@ -8,7 +8,7 @@ import time
 import pytest
 
 from tests.e2e.helpers import campaign, invite, post_ok
-from tests.support import Server, create_tenant, fresh_postgres_database
+from tests.support import Server, create_tenant, fresh_postgres_database, redis_env
 
 
 def test_share_link_over_the_limit_still_redirects_but_stops_counting(tmp_path):
@@ -35,11 +35,9 @@ def test_limits_hold_across_two_processes_through_redis(tmp_path):
     """A client spreading its requests over two processes is held to one limit, give or take the
     one second of traffic before a process learns what the others counted (kit/ratelimit.py)."""
     base = os.environ.get("LIVELOOP_TEST_DATABASE_URL")
-    redis_url = os.environ.get("LIVELOOP_TEST_REDIS_URL")
-    if not base or not redis_url:
-        pytest.skip("LIVELOOP_TEST_DATABASE_URL and LIVELOOP_TEST_REDIS_URL are needed")
-    env = {"LIVELOOP_REDIS_URL": redis_url, "LIVELOOP_RATE_LIMIT_SHARE_PER_MINUTE": "5",
-           "LIVELOOP_RATE_LIMIT_STREAM_PER_MINUTE": "2"}
+    if not base:
+        pytest.skip("LIVELOOP_TEST_DATABASE_URL is not set")
+    env = {**redis_env(), "LIVELOOP_RATE_LIMIT_SHARE_PER_MINUTE": "5", "LIVELOOP_RATE_LIMIT_STREAM_PER_MINUTE": "2"}
     with fresh_postgres_database(base) as url:
         key = create_tenant(url)
         one, two = (Server(url, log_path=tmp_path / f"rl{i}.log", env=env).start() for i in range(2))
