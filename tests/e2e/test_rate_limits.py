@@ -11,6 +11,13 @@ from tests.e2e.helpers import campaign, invite, post_ok
 from tests.support import Server, create_tenant, fresh_postgres_database, redis_env
 
 
+def fresh_window(needed_seconds: float) -> None:
+    """Limits count in fixed one-minute windows: start where the test ends in the same one."""
+    left = 60 - time.time() % 60
+    if left < needed_seconds:
+        time.sleep(left + 0.05)
+
+
 def test_share_link_over_the_limit_still_redirects_but_stops_counting(tmp_path):
     url = f"sqlite:///{tmp_path / 'rl.db'}"
     key = create_tenant(url)
@@ -20,6 +27,7 @@ def test_share_link_over_the_limit_still_redirects_but_stops_counting(tmp_path):
         with srv.client(key) as c:
             post_ok(c, "/v1/campaigns", campaign("rl"))
             code = invite(c, "rl", "alice")
+            fresh_window(10)
             with srv.client(None) as anon:
                 answers = [anon.get(f"/s/{code}").status_code for _ in range(8)]
                 streams = [anon.get("/v1/stream", params={"token": "x"}).status_code for _ in range(3)]
@@ -45,12 +53,16 @@ def test_limits_hold_across_two_processes_through_redis(tmp_path):
             with one.client(key) as c, one.client(None) as anon1, two.client(None) as anon2:
                 post_ok(c, "/v1/campaigns", campaign("rl2"))
                 code = invite(c, "rl2", "alice")
+                fresh_window(15)
                 assert [anon1.get(f"/s/{code}").status_code for _ in range(6)] == [302] * 6  # 5 counted
                 assert [anon1.get("/v1/stream", params={"token": "x"}).status_code for _ in range(2)] == [401] * 2
-                time.sleep(1.5)  # process one has shared its counts
+                shared_count_reaches(env["LIVELOOP_REDIS_URL"], "share", 6)  # process one has shared its counts
                 assert anon2.get(f"/s/{code}").status_code == 302  # process two has not heard yet: counted
                 assert anon2.get("/v1/stream", params={"token": "x"}).status_code == 401
-                time.sleep(1.5)  # process two has added its count and learned the total
+                # process two adds its counts and learns the totals in one round trip
+                shared_count_reaches(env["LIVELOOP_REDIS_URL"], "share", 7)
+                shared_count_reaches(env["LIVELOOP_REDIS_URL"], "stream", 3)
+                time.sleep(0.2)  # the reply with the totals reaches process two's loop
                 assert [anon2.get(f"/s/{code}").status_code for _ in range(4)] == [302] * 4  # not counted
                 assert anon2.get("/v1/stream", params={"token": "x"}).status_code == 429
                 clicks = c.get("/v1/campaigns/rl2/users/alice/progress").json()["metrics"]["clicks"]
@@ -58,3 +70,17 @@ def test_limits_hold_across_two_processes_through_redis(tmp_path):
         finally:
             one.stop()
             two.stop()
+
+
+def shared_count_reaches(redis_url: str, endpoint: str, count: int) -> None:
+    """Waits until the processes' shared counter for this client (127.0.0.1) holds `count`."""
+    import redis
+
+    from liveloop.kit.ratelimit import WINDOW_MS
+
+    name = f"liveloop:rl:{endpoint}:{int(time.time() * 1000) // WINDOW_MS}:127.0.0.1"
+    deadline = time.monotonic() + 10
+    with redis.from_url(redis_url) as r:
+        while int(r.get(name) or 0) < count:
+            assert time.monotonic() < deadline, f"{name} stayed at {r.get(name)}"
+            time.sleep(0.05)
