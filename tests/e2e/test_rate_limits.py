@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import time
 
 import pytest
@@ -50,18 +51,23 @@ def test_limits_hold_across_two_processes_through_redis(tmp_path):
         key = create_tenant(url)
         one, two = (Server(url, log_path=tmp_path / f"rl{i}.log", env=env).start() for i in range(2))
         try:
+            # A client address of this run's own (uvicorn takes X-Forwarded-For from 127.0.0.1): other
+            # tests' servers count 127.0.0.1 in the same shared counters.
+            viewer = f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}"
             with one.client(key) as c, one.client(None) as anon1, two.client(None) as anon2:
+                for anon in (anon1, anon2):
+                    anon.headers["x-forwarded-for"] = viewer
                 post_ok(c, "/v1/campaigns", campaign("rl2"))
                 code = invite(c, "rl2", "alice")
                 fresh_window(15)
                 assert [anon1.get(f"/s/{code}").status_code for _ in range(6)] == [302] * 6  # 5 counted
                 assert [anon1.get("/v1/stream", params={"token": "x"}).status_code for _ in range(2)] == [401] * 2
-                shared_count_reaches(env["LIVELOOP_REDIS_URL"], "share", 6)  # process one has shared its counts
+                shared_count_reaches(env["LIVELOOP_REDIS_URL"], "share", viewer, 6)  # process one has shared its counts
                 assert anon2.get(f"/s/{code}").status_code == 302  # process two has not heard yet: counted
                 assert anon2.get("/v1/stream", params={"token": "x"}).status_code == 401
                 # process two adds its counts and learns the totals in one round trip
-                shared_count_reaches(env["LIVELOOP_REDIS_URL"], "share", 7)
-                shared_count_reaches(env["LIVELOOP_REDIS_URL"], "stream", 3)
+                shared_count_reaches(env["LIVELOOP_REDIS_URL"], "share", viewer, 7)
+                shared_count_reaches(env["LIVELOOP_REDIS_URL"], "stream", viewer, 3)
                 time.sleep(0.2)  # the reply with the totals reaches process two's loop
                 assert [anon2.get(f"/s/{code}").status_code for _ in range(4)] == [302] * 4  # not counted
                 assert anon2.get("/v1/stream", params={"token": "x"}).status_code == 429
@@ -72,13 +78,13 @@ def test_limits_hold_across_two_processes_through_redis(tmp_path):
             two.stop()
 
 
-def shared_count_reaches(redis_url: str, endpoint: str, count: int) -> None:
-    """Waits until the processes' shared counter for this client (127.0.0.1) holds `count`."""
+def shared_count_reaches(redis_url: str, endpoint: str, client: str, count: int) -> None:
+    """Waits until the processes' shared counter for the client holds `count`."""
     import redis
 
     from liveloop.kit.ratelimit import WINDOW_MS
 
-    name = f"liveloop:rl:{endpoint}:{int(time.time() * 1000) // WINDOW_MS}:127.0.0.1"
+    name = f"liveloop:rl:{endpoint}:{int(time.time() * 1000) // WINDOW_MS}:{client}"
     deadline = time.monotonic() + 10
     with redis.from_url(redis_url) as r:
         while int(r.get(name) or 0) < count:
