@@ -144,7 +144,7 @@ def test_ties_are_ordered_by_time_then_user_id(redis_url):
 
 
 def test_a_large_catch_up_is_rebuilt_and_swapped_in(redis_url, monkeypatch):
-    monkeypatch.setattr(shared, "REBUILD_CHUNK", 1000)
+    monkeypatch.setattr(shared, "REBUILD_CHUNK", 700)
     tenant, cid = "tn_" + uuid.uuid4().hex[:8], "c-big"
     rng = random.Random(5)
     log = [(f"u{rng.randrange(30_000)}", rng.randint(0, 9), rng.randrange(10**6)) for _ in range(40_000)]

@@ -49,27 +49,41 @@ TIMEOUT_SECONDS = 1.0
 TTL_MS = 30 * 24 * 3_600_000
 # Past this many changed users (a long catch-up), a rebuild is cheaper than one long script.
 MAX_INCREMENTAL = 5_000
-REBUILD_CHUNK = 10_000
+REBUILD_CHUNK = 2_000  # entries per script: Redis serves nobody else while one runs
 _AT_OFFSET = 10**15  # years 0001..9999 in ms since the epoch all fit in 16 digits after the offset
 
+# Entries travel packed in one argument, "user_id TAB score TAB member LF" each (an empty member
+# removes the user): user ids hold no control characters (kit/ids.py), and one string costs far
+# less to send from Python than three arguments an entry.
+_ENTRIES = r"([^\t\n]*)\t([^\t\n]*)\t([^\n]*)\n"
+
 # Applies changed entries if the copy is at or after the writer's last write and not past its head.
-# ARGV: base, head, ttl, then (user_id, score, member) triples; an empty member removes the user.
+# KEYS: z, m, seq; ARGV: base, head, ttl, entries.
 _UPDATE = """
 local cur = tonumber(redis.call('GET', KEYS[3]))
 if cur == nil or cur < tonumber(ARGV[1]) or cur > tonumber(ARGV[2]) then return 0 end
-for i = 4, #ARGV, 3 do
-  local old = redis.call('HGET', KEYS[2], ARGV[i])
+for user, score, name in string.gmatch(ARGV[4], '""" + _ENTRIES + """') do
+  local old = redis.call('HGET', KEYS[2], user)
   if old then redis.call('ZREM', KEYS[1], old) end
-  if ARGV[i + 2] == '' then
-    redis.call('HDEL', KEYS[2], ARGV[i])
+  if name == '' then
+    redis.call('HDEL', KEYS[2], user)
   else
-    redis.call('ZADD', KEYS[1], ARGV[i + 1], ARGV[i + 2])
-    redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 2])
+    redis.call('ZADD', KEYS[1], score, name)
+    redis.call('HSET', KEYS[2], user, name)
   end
 end
 redis.call('SET', KEYS[3], ARGV[2], 'PX', ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
+return 1
+"""
+
+# Adds entries to a board being rebuilt aside (KEYS: built z, built m; ARGV: entries).
+_FILL = """
+for user, score, name in string.gmatch(ARGV[1], '""" + _ENTRIES + """') do
+  redis.call('ZADD', KEYS[1], score, name)
+  redis.call('HSET', KEYS[2], user, name)
+end
 return 1
 """
 
@@ -110,6 +124,7 @@ class RedisLeaderboards:
                                      socket_connect_timeout=TIMEOUT_SECONDS)
         self._update = self._redis.register_script(_UPDATE)
         self._swap = self._redis.register_script(_SWAP)
+        self._fill = self._redis.register_script(_FILL)
         self._paused_until = 0.0
 
     async def close(self) -> None:
@@ -135,7 +150,7 @@ class RedisLeaderboards:
             done = 0
             if len(changed) <= MAX_INCREMENTAL:
                 done = await self._update(keys=[keys.z, keys.m, keys.seq],
-                                          args=[live.board_seq, head, TTL_MS, *_triples(board, changed)])
+                                          args=[live.board_seq, head, TTL_MS, _changed_entries(board, changed)])
             if not done:
                 await self._rebuild(keys, board, head)
         except Exception as exc:  # noqa: BLE001 - any Redis failure: keep what changed, retry later
@@ -145,24 +160,18 @@ class RedisLeaderboards:
         live.board_seq = head
 
     async def _rebuild(self, keys: Keys, board: Leaderboard, head: int) -> None:
-        # Built aside in chunks (each well within the socket timeout), then swapped in at once.
+        # Built aside in chunks (each well within the socket timeout), then swapped in at once;
+        # from a copy of the entries, as taken at `head`, whatever happens while chunks are sent.
+        entries = list(board.entries())
         await self._redis.delete(keys.built_z, keys.built_m)
-        chunk: list[tuple[str, int, int]] = []
-        for entry in board.entries():
-            chunk.append(entry)
-            if len(chunk) == REBUILD_CHUNK:
-                await self._add_chunk(keys, chunk)
-                chunk = []
-        if chunk:
-            await self._add_chunk(keys, chunk)
+        for start in range(0, len(entries), REBUILD_CHUNK):
+            await self._add_chunk(keys, entries[start:start + REBUILD_CHUNK])
         await self._swap(keys=[keys.z, keys.m, keys.seq, keys.built_z, keys.built_m], args=[head, TTL_MS])
 
     async def _add_chunk(self, keys: Keys, chunk: list[tuple[str, int, int]]) -> None:
-        members = [(user_id, member(user_id, reached_at), -score) for user_id, score, reached_at in chunk]
-        pipe = self._redis.pipeline(transaction=False)
-        pipe.zadd(keys.built_z, {name: score for _user_id, name, score in members})
-        pipe.hset(keys.built_m, mapping={user_id: name for user_id, name, _score in members})
-        await pipe.execute()
+        packed = "".join(f"{user_id}\t{-score}\t{member(user_id, reached_at)}\n"
+                         for user_id, score, reached_at in chunk)
+        await self._fill(keys=[keys.built_z, keys.built_m], args=[packed])
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -205,13 +214,13 @@ class RedisLeaderboards:
         self._paused_until = time.monotonic() + PAUSE_SECONDS
 
 
-def _triples(board: Leaderboard, user_ids: set[str]) -> list:
-    args: list = []
+def _changed_entries(board: Leaderboard, user_ids: set[str]) -> str:
+    parts = []
     for user_id in user_ids:
         entry = board.entry(user_id)
         if entry is None:
-            args += (user_id, 0, "")
+            parts.append(f"{user_id}\t0\t\n")
         else:
             score, reached_at = entry
-            args += (user_id, -score, member(user_id, reached_at))
-    return args
+            parts.append(f"{user_id}\t{-score}\t{member(user_id, reached_at)}\n")
+    return "".join(parts)
