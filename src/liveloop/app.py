@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None) -> Liveloop:
             lambda conn: server_secret(conn, name="signing", generate=lambda: secrets.token_hex(32))
         )
         await runtime.limits.start()
+        await runtime.presence.start()
         if runtime.fanout is not None:
             await runtime.fanout.start()
         sweeper.start()
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None) -> Liveloop:
             if runtime.fanout is not None:
                 await runtime.fanout.close()
             await runtime.limits.close()
+            await runtime.presence.close()
             runtime.hub.close()
             runtime.room.close()
             runtime.db.close()

@@ -14,6 +14,7 @@ from liveloop.realtime.fanout import LogFanout
 from liveloop.realtime.hub import Hub, names_from
 from liveloop.realtime.presence import PresenceBook
 from liveloop.realtime.room import RoomHub
+from liveloop.realtime.shared_presence import SharedPresenceBook
 from liveloop.rooms.directory import Rooms
 from liveloop.settings import Settings
 from liveloop.sharelink.targets import ShareTargets
@@ -30,7 +31,7 @@ class Runtime:
     share_targets: ShareTargets
     fx: TenantRates
     hub: Hub
-    presence: PresenceBook
+    presence: PresenceBook | SharedPresenceBook  # when each widget viewer last beat
     room: RoomHub
     draws: DrawRunner
     rooms: Rooms
@@ -53,7 +54,8 @@ class Runtime:
             api_keys=ApiKeys(db),
             share_targets=ShareTargets(db),
             hub=hub,
-            presence=PresenceBook(),
+            # With Redis, several processes share when each viewer last beat; alone, a process keeps it.
+            presence=SharedPresenceBook(settings.redis_url) if settings.redis_url else PresenceBook(),
             room=RoomHub(db, live),
             draws=DrawRunner(db, live, hub),
             rooms=Rooms.build(db),
