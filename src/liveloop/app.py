@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None) -> Liveloop:
         )
         await runtime.limits.start()
         await runtime.presence.start()
+        await runtime.agora_clock.start()
         if runtime.fanout is not None:
             await runtime.fanout.start()
         sweeper.start()
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> Liveloop:
                 await runtime.fanout.close()
             await runtime.limits.close()
             await runtime.presence.close()
+            await runtime.agora_clock.close()
             runtime.hub.close()
             runtime.room.close()
             runtime.db.close()

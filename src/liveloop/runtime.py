@@ -8,6 +8,7 @@ from liveloop.draws.runner import DrawRunner
 from liveloop.events.ingest import Ingestor
 from liveloop.events.live import LiveCampaigns
 from liveloop.fx.service import TenantRates
+from liveloop.integrations.agora import SequenceClock, SharedSequenceClock, sequence_clock
 from liveloop.kit.db.database import Database
 from liveloop.kit.ratelimit import RateLimiter
 from liveloop.realtime.fanout import LogFanout
@@ -32,6 +33,7 @@ class Runtime:
     fx: TenantRates
     hub: Hub
     presence: PresenceBook | SharedPresenceBook  # when each widget viewer last beat
+    agora_clock: SequenceClock | SharedSequenceClock  # the order of each Agora user's notices
     room: RoomHub
     draws: DrawRunner
     rooms: Rooms
@@ -54,8 +56,10 @@ class Runtime:
             api_keys=ApiKeys(db),
             share_targets=ShareTargets(db),
             hub=hub,
-            # With Redis, several processes share when each viewer last beat; alone, a process keeps it.
+            # With Redis, several processes share what a viewer's beats and an Agora user's notices
+            # were; alone, a process keeps them in memory.
             presence=SharedPresenceBook(settings.redis_url) if settings.redis_url else PresenceBook(),
+            agora_clock=sequence_clock(settings.redis_url),
             room=RoomHub(db, live),
             draws=DrawRunner(db, live, hub),
             rooms=Rooms.build(db),

@@ -1,6 +1,6 @@
-"""The presence book on a real Redis, as several processes share them.
+"""The presence book and the Agora notice order on a real Redis, as several processes share them.
 
-Each test builds two books on one Redis, as two `liveloop serve` processes would, and a
+Each test builds two books (or clocks) on one Redis, as two `liveloop serve` processes would, and a
 campaign of its own (tenant ids are random), so runs do not see each other's keys.
 """
 
@@ -14,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from liveloop.integrations.agora import SequenceClock, SharedSequenceClock
 from liveloop.realtime.presence import PresenceBook
 from liveloop.realtime.shared_presence import SharedPresenceBook
 from tests.proxy import CuttableProxy
@@ -190,5 +191,30 @@ def test_the_local_book_gives_back_claims_that_were_not_logged():
         assert await book.campaigns_due(T0 + 1, T0 + 1) == []
         await book.settle(tc, [claim], logged=False)
         assert [c.user_id for c in await book.claim(tc, T0 + 1, T0 + 1)] == ["siti"]
+
+    asyncio.run(scenario())
+
+
+def test_agora_notices_of_one_user_on_two_processes_keep_their_clientseq_order(redis_url):
+    async def scenario():
+        one, two = SharedSequenceClock(redis_url), SharedSequenceClock(redis_url)
+        await one.start()
+        await two.start()
+        try:
+            user = (f"int_{uuid.uuid4().hex[:12]}", "channel", "42")
+            second = T0 // 1000 * 1000
+            # A leave (seq 2) and a re-join (seq 3) in the same second, delivered newest first to
+            # different processes, then the join (seq 1) late: the times follow the sequence.
+            rejoin = await one.order(user, 3, second)
+            leave = await two.order(user, 2, second)
+            join = await one.order(user, 1, second)
+            assert join < leave < rejoin
+            assert second - 1 <= join and rejoin < second + 1000
+            assert await two.order(user, 2, second) == leave  # a retry lands where it landed
+            # The same arrivals in one process's memory give the same times.
+            local = SequenceClock()
+            assert [local.place(user, s, second) for s in (3, 2, 1)] == [rejoin, leave, join]
+        finally:
+            await close(one, two)
 
     asyncio.run(scenario())
