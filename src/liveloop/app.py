@@ -56,6 +56,8 @@ def create_app(settings: Settings | None = None) -> Liveloop:
             lambda conn: server_secret(conn, name="signing", generate=lambda: secrets.token_hex(32))
         )
         await runtime.limits.start()
+        await runtime.presence.start()
+        await runtime.agora_clock.start()
         if runtime.fanout is not None:
             await runtime.fanout.start()
         sweeper.start()
@@ -69,6 +71,8 @@ def create_app(settings: Settings | None = None) -> Liveloop:
             if runtime.live.boards is not None:
                 await runtime.live.boards.close()
             await runtime.limits.close()
+            await runtime.presence.close()
+            await runtime.agora_clock.close()
             runtime.hub.close()
             runtime.room.close()
             runtime.db.close()

@@ -8,6 +8,7 @@ from liveloop.draws.runner import DrawRunner
 from liveloop.events.ingest import Ingestor
 from liveloop.events.live import LiveCampaigns
 from liveloop.fx.service import TenantRates
+from liveloop.integrations.agora import SequenceClock, SharedSequenceClock, sequence_clock
 from liveloop.kit.db.database import Database
 from liveloop.kit.ratelimit import RateLimiter
 from liveloop.leaderboards.shared import RedisLeaderboards
@@ -15,6 +16,7 @@ from liveloop.realtime.fanout import LogFanout
 from liveloop.realtime.hub import Hub, names_from
 from liveloop.realtime.presence import PresenceBook
 from liveloop.realtime.room import RoomHub
+from liveloop.realtime.shared_presence import SharedPresenceBook
 from liveloop.rooms.directory import Rooms
 from liveloop.settings import Settings
 from liveloop.sharelink.targets import ShareTargets
@@ -31,7 +33,8 @@ class Runtime:
     share_targets: ShareTargets
     fx: TenantRates
     hub: Hub
-    presence: PresenceBook
+    presence: PresenceBook | SharedPresenceBook  # when each widget viewer last beat
+    agora_clock: SequenceClock | SharedSequenceClock  # the order of each Agora user's notices
     room: RoomHub
     draws: DrawRunner
     rooms: Rooms
@@ -55,7 +58,10 @@ class Runtime:
             api_keys=ApiKeys(db),
             share_targets=ShareTargets(db),
             hub=hub,
-            presence=PresenceBook(),
+            # With Redis, several processes share what a viewer's beats and an Agora user's notices
+            # were; alone, a process keeps them in memory.
+            presence=SharedPresenceBook(settings.redis_url) if settings.redis_url else PresenceBook(),
+            agora_clock=sequence_clock(settings.redis_url),
             room=RoomHub(db, live),
             draws=DrawRunner(db, live, hub),
             rooms=Rooms.build(db),

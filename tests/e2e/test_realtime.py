@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import types
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -282,6 +283,7 @@ class _Runtime:
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
         self.secret_key = "k"
+        self.db = types.SimpleNamespace(shared=False)  # one process: the stream loads no campaign
 
 
 def _run_stream(hub: Hub, token: str, *, publish=None, disconnect_after: float | None = None) -> list[dict]:

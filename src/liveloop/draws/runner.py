@@ -4,7 +4,8 @@ A run is decided once: the entrants are taken from the campaign state (plus the 
 the winners drawn from the period's committed seed, and the result row, one `draw_win` event per
 winner and the prizes' ledger rows are written in one transaction. The prizes are granted by the
 engine from those events, so they count against the budget in log order, and a restart (or
-another process catching up with the log) grants exactly the same rewards.
+another process catching up with the log) grants exactly the same rewards. Winners hear
+`draw_won` from those prizes too, on whichever process their stream is connected to.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from liveloop.draws import periods as draw_periods
 from liveloop.draws import selection, service
 from liveloop.draws.periods import Period
 from liveloop.draws.service import StoredResult
-from liveloop.engine.model import DrawEntered, DrawRule, RewardIssued, RewardStatusChanged, Shared
+from liveloop.engine.model import DrawEntered, DrawRule, Reward, RewardIssued, RewardStatusChanged, Shared
 from liveloop.events.live import LiveCampaign, LiveCampaigns, last_seq
 from liveloop.kit import clock
 from liveloop.kit.db.database import Database
@@ -145,19 +146,11 @@ class DrawRunner:
         return result
 
     def _published(self, live: LiveCampaign, rule: DrawRule, result: StoredResult, effects: list) -> None:
-        """After commit: rewards and scores to the streams, `draw_won` to each winner, the result to the room."""
+        """After commit: rewards, scores and `draw_won` (from the prizes) to the streams, the result to the room."""
         config = live.state.config
         try:
             if self.on_committed is not None and effects:
                 self.on_committed(config.tenant_id, effects)
-            prize = spec_read(rule.prize, config.currency)
-            rewards = {e.reward.user_id: e.reward for _l, e in effects if isinstance(e, RewardIssued)}
-            for user_id in result.winners:
-                reward = rewards.get(user_id)
-                self._hub.publish((config.tenant_id, config.id, user_id), {
-                    "type": "draw_won", "rule_id": rule.id, "period": result.period, "prize": prize,
-                    "reward_id": reward.id if reward else None, "status": reward.status if reward else None,
-                    "at": iso(result.run_at)})
             if self.on_result is not None:
                 self.on_result(config.tenant_id, config.id, result)
         except Exception:  # noqa: BLE001 - the draw is stored and answered whatever a push does
@@ -248,7 +241,13 @@ class DrawRunner:
     # -- draw_entered ----------------------------------------------------------------------
 
     def on_effects(self, tenant_id: str, effects: list) -> None:
-        """Committed effects: a user's first share in a period, or a metric past `at_least`, is a `draw_entered`."""
+        """Committed effects: a user's first share in a period, or a metric past `at_least`, is a `draw_entered`;
+        a winner's prize is a `draw_won`.
+
+        Every process sees these effects exactly once per logged event: the one that ran the draw
+        when it applies the `draw_win` events, every other one when it catches up with the log. So
+        each process tells the winners connected to it, once.
+        """
         try:
             for live, effect in effects:
                 cls = type(effect)
@@ -256,8 +255,24 @@ class DrawRunner:
                     self._shared(live, effect)
                 elif cls is DrawEntered:
                     self._entered(live, effect.user_id, draw_rule(live, effect.rule_id), "campaign", "metric")
+                elif cls is RewardIssued and effect.reward.role == "winner":
+                    self._won(live, effect.reward)
         except Exception:  # noqa: BLE001 - the events are stored and acknowledged whatever a push does
-            log.exception("could not push draw entries")
+            log.exception("could not push draw entries and wins")
+
+    def _won(self, live: LiveCampaign, reward: Reward) -> None:
+        config = live.state.config
+        rule = draw_rule(live, reward.rule_id)
+        # The prize's cause is the `draw_win` event, whose id is derived from the period.
+        period = next((p.name for p in rule_periods(live, rule)
+                       if service.draw_event_id(config.id, rule.id, p.name, reward.user_id) == reward.cause_event_id),
+                      None)
+        if period is None:
+            return
+        self._hub.publish((config.tenant_id, config.id, reward.user_id), {
+            "type": "draw_won", "rule_id": rule.id, "period": period,
+            "prize": spec_read(rule.prize, config.currency), "reward_id": reward.id, "status": reward.status,
+            "at": iso(reward.created_at)})
 
     def _shared(self, live: LiveCampaign, effect: Shared) -> None:
         config = live.state.config

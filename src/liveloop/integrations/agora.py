@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import orjson
 
 from liveloop.kit.errors import BadRequest
+from liveloop.kit.redis_guard import RedisAway, RedisGuard
 
 SIGNATURE_HEADER = b"agora-signature-v2"
 CHANNEL_DESTROYED = 102
@@ -87,13 +88,24 @@ class SequenceClock:
     engine orders a user's room events by time. A notice goes to the middle of the free span of
     its second between the user's known older and newer notices (the first one at .499), so
     whatever order notices arrive in, an older one is never placed after a newer one. When the
-    clocks disagree with the sequence, the sequence wins. Remembered per process, for recent users.
+    clocks disagree with the sequence, the sequence wins. Remembered in this process, for recent
+    users: enough for one process; several share the placements on Redis (SharedSequenceClock).
     """
 
     def __init__(self, *, users: int = 200_000, depth: int = 16) -> None:
         self._users: OrderedDict[tuple[str, ...], list[tuple[int, int]]] = OrderedDict()
         self._capacity = users
         self._depth = depth
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    async def order(self, user: tuple[str, ...], seq: int | None, ts_ms: int) -> int:
+        """The event time of a notice of `user` (see the class)."""
+        return self.place(user, seq, ts_ms)
 
     def place(self, user: tuple[str, ...], seq: int | None, ts_ms: int) -> int:
         if seq is None:
@@ -125,3 +137,78 @@ def _between(ts_ms: int, lo: int | None, hi: int | None) -> int:
     if lo is not None and hi is not None:
         return (lo + hi) // 2 if hi - lo >= 2 else lo
     return hi - 1 if hi is not None else lo + 1  # type: ignore[operator]
+
+
+# KEYS: the user's hash seq -> placed time. ARGV: seq, ts ms, depth, keep ms. The same placement as
+# SequenceClock.place (and _between), in one script, so processes placing one user's notices at
+# once see each other's placements; the oldest sequence number is forgotten beyond `depth`.
+_PLACE = """
+local known = redis.call('HGET', KEYS[1], ARGV[1])
+if known then return known end
+local seq, ts = tonumber(ARGV[1]), tonumber(ARGV[2])
+local lo, hi, n, oldest, oldest_field = nil, nil, 0, nil, nil
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  local s, at = tonumber(all[i]), tonumber(all[i + 1])
+  n = n + 1
+  if oldest == nil or s < oldest then oldest, oldest_field = s, all[i] end
+  if s < seq and (lo == nil or at > lo) then lo = at end
+  if s > seq and (hi == nil or at < hi) then hi = at end
+end
+local low = ts - 1
+if lo ~= nil and lo > low then low = lo end
+local high = ts + 1000
+if hi ~= nil and hi < high then high = hi end
+local at
+if high - low >= 2 then at = math.floor((low + high) / 2)
+elseif lo ~= nil and hi ~= nil then
+  if hi - lo >= 2 then at = math.floor((lo + hi) / 2) else at = lo end
+elseif hi ~= nil then at = hi - 1
+else at = lo + 1 end
+local placed = string.format('%d', at)
+redis.call('HSET', KEYS[1], ARGV[1], placed)
+if n + 1 > tonumber(ARGV[3]) then redis.call('HDEL', KEYS[1], oldest_field) end
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return placed
+"""
+
+
+class SharedSequenceClock:
+    """SequenceClock with the placements on Redis, shared by every process (and kept over restarts).
+
+    Agora may deliver one user's notices to different processes; each must place a notice knowing
+    the others' placements, or two notices of one second could land in the wrong order. While
+    Redis is away, this process's own clock places them (and a warning is logged): the notices are
+    all kept as events all the same; only the order of one user's notices within one second could
+    then differ from their clientSeq if they reach different processes.
+    """
+
+    KEEP_MS = 24 * 3600_000
+
+    def __init__(self, redis_url: str, *, depth: int = 16) -> None:
+        self._guard = RedisGuard(redis_url, what="Agora notice order (clientSeq)")
+        self._local = SequenceClock(depth=depth)
+        self._depth = depth
+        self._script = None
+
+    async def start(self) -> None:
+        self._script = self._guard.connect().register_script(_PLACE)
+
+    async def close(self) -> None:
+        await self._guard.close()
+
+    async def order(self, user: tuple[str, ...], seq: int | None, ts_ms: int) -> int:
+        if seq is None:
+            return ts_ms
+        key = "liveloop:agora:" + orjson.dumps(list(user)).decode()
+        try:
+            placed = await self._guard.call(lambda _c: self._script(keys=[key], args=[seq, ts_ms, self._depth,
+                                                                                      self.KEEP_MS]))
+        except RedisAway:
+            return self._local.place(user, seq, ts_ms)
+        return int(placed)
+
+
+def sequence_clock(redis_url: str | None) -> SequenceClock | SharedSequenceClock:
+    """Agora notice order: in this process's memory, or on Redis when several processes share it."""
+    return SharedSequenceClock(redis_url) if redis_url else SequenceClock()

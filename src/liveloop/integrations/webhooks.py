@@ -58,7 +58,6 @@ class WebhookEndpoint:
         self._rt = runtime
         self._integrations = Integrations(runtime.db)
         self._receiver = RoomReceiver(runtime)
-        self._agora_clock = agora.SequenceClock()
 
     @staticmethod
     def handles(path: str) -> bool:
@@ -118,8 +117,8 @@ class WebhookEndpoint:
             # At the end of its second: whatever users did in that second happened before the channel closed.
             return await self._receiver.room_finished(source, channel=notice.channel, key=notice.notice_id,
                                                       at=notice.ts_ms + 999, now=now)
-        at = self._agora_clock.place((source.integration_id, notice.channel, notice.uid), notice.client_seq,
-                                     notice.ts_ms)
+        at = await self._rt.agora_clock.order((source.integration_id, notice.channel, notice.uid), notice.client_seq,
+                                              notice.ts_ms)
         return await self._receiver.notice(source, channel=notice.channel, key=notice.notice_id, kind=kind,
                                            provider_uid=notice.uid, at=at, now=now)
 

@@ -9,9 +9,13 @@ path, under deterministic ids:
 - while the campaign asks for `min_watch_seconds` and the viewer's join does not count yet, the
   beat at which the watch time reaches the minimum is a `room_heartbeat`.
 Silence past the timeout closes the presence from the sweeper (rooms/sweeper.py) the same way.
+Who beat when is kept by a presence book: this process's memory (PresenceBook, below), or with
+Redis the book every process shares (realtime/shared_presence.py), so beats may reach any process.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import orjson
 
@@ -37,42 +41,108 @@ _PREFLIGHT = [
     (b"access-control-max-age", b"86400"),
 ]
 
-Key = tuple[str, str, str]
+Key = tuple[str, str, str]  # (tenant_id, campaign_id, user_id)
+Campaign = tuple[str, str]  # (tenant_id, campaign_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A silent viewer taken by one sweeper to be timed out: nobody else takes it meanwhile."""
+
+    user_id: str
+    last: int  # the viewer's last beat
+    token: str | None = None  # how the shared book recognises the claim (None: this process's book)
 
 
 class PresenceBook:
-    """When each widget viewer last beat, in this process's memory."""
+    """When each widget viewer last beat, in this process's memory (one process, or no Redis).
+
+    The sweeper claims silent viewers and settles the claims once their timeouts are logged (or
+    gives them back when logging failed, so the next sweep tries again). The shared book
+    (realtime/shared_presence.py) has the same methods, with Redis behind them.
+    """
 
     def __init__(self, *, capacity: int = 200_000, forget_after_ms: int = 10 * 60_000) -> None:
-        self._seen: dict[Key, int] = {}
+        self._seen: dict[Campaign, dict[str, int]] = {}
+        self._size = 0
         self._capacity = capacity
         self._forget_after_ms = forget_after_ms
 
-    def beat(self, key: Key, now: int) -> int | None:
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    async def beat(self, key: Key, now: int) -> int | None:
         """Record a beat; returns the viewer's previous beat, if remembered."""
-        previous = self._seen.get(key)
-        if previous is None and len(self._seen) >= self._capacity:
-            self._evict(now)
-        self._seen[key] = now
+        return self.beat_now(key, now)
+
+    def beat_now(self, key: Key, now: int) -> int | None:
+        tenant_id, campaign_id, user_id = key
+        users = self._seen.get((tenant_id, campaign_id))
+        if users is None:
+            users = self._seen[(tenant_id, campaign_id)] = {}
+        previous = users.get(user_id)
+        if previous is None:
+            if self._size >= self._capacity:
+                self._evict(now)
+            self._size += 1
+        users[user_id] = now
         return previous
 
-    def last_seen(self, key: Key) -> int | None:
-        return self._seen.get(key)
+    async def campaigns_due(self, before: int, now: int) -> list[Campaign]:
+        """Campaigns with a viewer whose last beat is older than `before`."""
+        return [campaign for campaign, users in self._seen.items() if any(seen < before for seen in users.values())]
 
-    def silent(self, before: int) -> list[tuple[Key, int]]:
-        """Viewers whose last beat is older than `before`."""
-        return [(key, seen) for key, seen in self._seen.items() if seen < before]
+    async def claim(self, campaign: Campaign, before: int, now: int) -> list[Claim]:
+        """Take the campaign's viewers whose last beat is older than `before` out of the book."""
+        users = self._seen.get(campaign, {})
+        claims = [Claim(user_id, seen) for user_id, seen in users.items() if seen < before]
+        for claim in claims:
+            del users[claim.user_id]
+        self._size -= len(claims)
+        if not users:
+            self._seen.pop(campaign, None)
+        return claims
 
-    def forget(self, key: Key) -> None:
-        self._seen.pop(key, None)
+    async def settle(self, campaign: Campaign, claims: list[Claim], *, logged: bool) -> None:
+        """Done with `claims`: their timeouts are logged, or (not `logged`) they go back to the book."""
+        if not logged:
+            for claim in claims:
+                # A beat since the claim is newer: it stays.
+                if claim.user_id not in self._seen.get(campaign, {}):
+                    self.beat_now((*campaign, claim.user_id), claim.last)
+
+    async def beating(self, campaign: Campaign, user_ids: list[str]) -> set[str]:
+        """Those of `user_ids` the book has a beat of (widget viewers, whose beats prove their watch time)."""
+        users = self._seen.get(campaign, {})
+        return {user_id for user_id in user_ids if user_id in users}
+
+    def entries(self) -> list[tuple[Key, int]]:
+        return [((*campaign, user_id), seen) for campaign, users in self._seen.items()
+                for user_id, seen in users.items()]
+
+    def drop(self, key: Key, seen: int) -> None:
+        """Forget one viewer if its last beat is still `seen`."""
+        users = self._seen.get(key[:2])
+        if users is not None and users.get(key[2]) == seen:
+            del users[key[2]]
+            self._size -= 1
+            if not users:
+                del self._seen[key[:2]]
+
+    def __len__(self) -> int:
+        return self._size
 
     def _evict(self, now: int) -> None:
         # Forgetting a viewer only means its presence is closed by the room's end instead of a timeout.
-        gone = [k for k, seen in self._seen.items() if now - seen > self._forget_after_ms]
+        entries = self.entries()
+        gone = [(key, seen) for key, seen in entries if now - seen > self._forget_after_ms]
         if not gone:
-            gone = list(self._seen)[: len(self._seen) // 10]
-        for key in gone:
-            del self._seen[key]
+            gone = sorted(entries, key=lambda item: item[1])[: len(entries) // 10]
+        for key, seen in gone:
+            self.drop(key, seen)
 
 
 def presence_event_id(campaign_id: str, user_id: str, *suffix: str) -> str:
@@ -155,7 +225,7 @@ class PresenceEndpoint:
         viewer = verify(rt.secret_key, token or viewer_token(scope), now=now)
         live = await rt.live.get(viewer.tenant_id, viewer.campaign_id)
         config = live.state.config
-        previous = rt.presence.beat(viewer.key, now)
+        previous = await rt.presence.beat(viewer.key, now)
         if config.starts_at <= now <= config.ends_at:
             events = beat_events(live.state, viewer.user_id, previous=previous, ref=ref, now=now,
                                  timeout_ms=rt.settings.presence_timeout_seconds * 1000)

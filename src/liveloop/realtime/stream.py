@@ -60,6 +60,10 @@ class ViewerStream:
             if client and not rt.limits.allow("stream", client[0], now):
                 raise TooManyRequests("too many stream connections from this address; retry in a minute")
             viewer = verify(rt.secret_key, viewer_token(scope), now=now)
+            if rt.db.shared:
+                # With several processes, this one hears of the campaign's events (logged by any of
+                # them) only while it has the campaign loaded.
+                await rt.live.get_uncaught(viewer.tenant_id, viewer.campaign_id)
             last_id = header(scope, b"last-event-id").strip()
             try:
                 sub, replay = hub.subscribe(viewer.key, int(last_id) if last_id.isdigit() else None)

@@ -2,7 +2,9 @@
 
 Runs every few seconds in each process (started in the app's lifespan) and logs what it decides
 as events through ingestion, under deterministic ids, so a replay gives the same result and two
-processes deciding the same thing store it once:
+processes deciding the same thing store it once (with Redis, the shared presence book also lets
+only one process claim each silent viewer, and any process claims those whose beats went to a
+process that has died):
 - a widget viewer silent for longer than the timeout gets a `room_timeout` at its last beat plus
   half a beat interval;
 - a presence that no widget beats for (a provider's or a shop's join, whose leave has not come)
@@ -16,22 +18,25 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from liveloop.events.live import LiveCampaign
 from liveloop.kit import clock
 from liveloop.kit.db.writer import WriterFailed
-from liveloop.kit.errors import LiveloopError
+from liveloop.kit.errors import LiveloopError, NotFound
 from liveloop.kit.times import iso
-from liveloop.realtime.presence import presence_event_id, timeout_at
+from liveloop.realtime.presence import Campaign, Claim, presence_event_id, timeout_at
 from liveloop.rooms.receiver import event_id
 
 log = logging.getLogger("liveloop.rooms")
 
 CHECKPOINT_GRACE_MS = 10_000
+UNKNOWN_CAMPAIGN_MS = 60_000
 
 
 class PresenceSweeper:
     def __init__(self, runtime) -> None:
         self._rt = runtime
         self._task: asyncio.Task | None = None
+        self._unknown: dict[Campaign, int] = {}  # campaigns of another deployment, until when to skip them
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())
@@ -56,33 +61,79 @@ class PresenceSweeper:
     async def sweep(self, now: int) -> int:
         """One pass; returns how many events were accepted."""
         by_tenant: dict[str, list[dict]] = {}
-        for tenant_id, event in [*self._timeouts(now), *self._checkpoints(now)]:
+        claims_by_tenant: dict[str, list[tuple[Campaign, list[Claim]]]] = {}
+        for tenant_id, campaign, claims, events in await self._timeouts(now):
+            claims_by_tenant.setdefault(tenant_id, []).append((campaign, claims))
+            by_tenant.setdefault(tenant_id, []).extend(events)
+        for tenant_id, event in await self._checkpoints(now):
             by_tenant.setdefault(tenant_id, []).append(event)
         accepted = 0
+        failure: BaseException | None = None
         for tenant_id, events in by_tenant.items():
-            result = await self._rt.ingestor.ingest(tenant_id, events, now=now)
-            accepted += result.accepted
-            if result.rejected:
-                log.warning("presence sweep events refused: %s", result.rejected)
+            logged = False
+            try:
+                result = await self._rt.ingestor.ingest(tenant_id, events, now=now)
+                logged = True
+                accepted += result.accepted
+                if result.rejected:
+                    log.warning("presence sweep events refused: %s", result.rejected)
+            except (LiveloopError, WriterFailed) as exc:
+                failure = failure or exc
+            finally:
+                # Not logged: the viewers go back to the book, and the next sweep tries again.
+                for campaign, claims in claims_by_tenant.get(tenant_id, ()):
+                    await self._rt.presence.settle(campaign, claims, logged=logged)
+        if failure is not None:
+            raise failure
         return accepted
 
-    def _timeouts(self, now: int) -> list[tuple[str, dict]]:
+    async def _timeouts(self, now: int) -> list[tuple[str, Campaign, list[Claim], list[dict]]]:
+        """The silent widget viewers, claimed (so no other process times them out too), and their timeouts."""
         rt = self._rt
+        book = rt.presence
+        before = now - rt.settings.presence_timeout_seconds * 1000
         found = []
-        for key, last in rt.presence.silent(now - rt.settings.presence_timeout_seconds * 1000):
-            rt.presence.forget(key)
-            tenant_id, campaign_id, user_id = key
-            live = rt.live.peek(tenant_id, campaign_id)
-            presence = live.state.presence_of(user_id) if live is not None else None
-            if presence is None or not presence.open:
+        for campaign in await book.campaigns_due(before, now):
+            live = await self._campaign(campaign, now)
+            if live is None:
                 continue
-            at = timeout_at(last, now)
-            found.append((tenant_id, {
-                "id": presence_event_id(campaign_id, user_id, "timeout", str(last)), "type": "room_timeout",
-                "campaign_id": campaign_id, "user_id": user_id, "at": iso(at)}))
+            claims = await book.claim(campaign, before, now)
+            tenant_id, campaign_id = campaign
+            events = []
+            for claim in claims:
+                presence = live.state.presence_of(claim.user_id)
+                if presence is None or not presence.open:
+                    continue
+                events.append({
+                    "id": presence_event_id(campaign_id, claim.user_id, "timeout", str(claim.last)),
+                    "type": "room_timeout", "campaign_id": campaign_id, "user_id": claim.user_id,
+                    "at": iso(timeout_at(claim.last, now))})
+            if events:
+                found.append((tenant_id, campaign, claims, events))
+            elif claims:
+                await book.settle(campaign, claims, logged=True)  # nothing to log: their presences are closed
         return found
 
-    def _checkpoints(self, now: int) -> list[tuple[str, dict]]:
+    async def _campaign(self, campaign: Campaign, now: int) -> LiveCampaign | None:
+        """The campaign caught up with the log, or None when this deployment does not know it.
+
+        The shared book may name campaigns of another deployment on the same Redis: they are left
+        alone (their own sweepers claim their viewers) and not looked up again for a minute.
+        """
+        if self._unknown.get(campaign, 0) > now:
+            return None
+        try:
+            return await self._rt.live.get(*campaign)
+        except NotFound:
+            self._unknown[campaign] = now + UNKNOWN_CAMPAIGN_MS
+            if len(self._unknown) > 10_000:
+                self._unknown = {k: v for k, v in self._unknown.items() if v > now}
+            return None
+        except (LiveloopError, WriterFailed) as exc:
+            log.warning("presence sweep skips campaign %s this time: %s", campaign[1], exc)
+            return None
+
+    async def _checkpoints(self, now: int) -> list[tuple[str, dict]]:
         rt = self._rt
         found = []
         for tenant_id, campaign_id in rt.live.loaded():
@@ -90,9 +141,14 @@ class PresenceSweeper:
             if live is None or not live.state.config.min_watch_ms or not live.state.present:
                 continue
             state = live.state
-            for user_id in sorted(state.present):
-                if rt.presence.last_seen((tenant_id, campaign_id, user_id)) is not None:
-                    continue  # a widget viewer: its own beats prove its watch time
+            waiting = [user_id for user_id in sorted(state.present) if state.watch_due(user_id) is not None]
+            if not waiting:
+                continue
+            # Widget viewers' own beats prove their watch time.
+            beating = await rt.presence.beating((tenant_id, campaign_id), waiting)
+            for user_id in waiting:
+                if user_id in beating:
+                    continue
                 due = state.watch_due(user_id)
                 if due is not None and due + CHECKPOINT_GRACE_MS <= now:
                     found.append((tenant_id, {
