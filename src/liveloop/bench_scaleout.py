@@ -187,7 +187,7 @@ def redis_board(redis_url: str) -> dict:
             samples.append(time.perf_counter() - started)
             assert top is not None and len(top) == 50
         keys = Keys(tenant, "bench-board")
-        await boards._redis.delete(keys.z, keys.m, keys.seq)
+        await boards._guard.call(lambda client: client.delete(keys.z, keys.m, keys.seq))
         await boards.close()
         return samples
 

@@ -14,6 +14,7 @@ import uuid
 from types import SimpleNamespace
 
 import pytest
+import redis.asyncio as aioredis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -73,6 +74,7 @@ def test_the_copy_equals_the_engine_whatever_process_writes_when(redis_url, log,
     tenant, cid = "tn_" + uuid.uuid4().hex[:8], "c-prop"
 
     async def scenario():
+        raw = aioredis.from_url(redis_url)
         boards = RedisLeaderboards(redis_url)
         procs = [Process(cid) for _ in range(3)]
         written = 0
@@ -82,11 +84,11 @@ def test_the_copy_equals_the_engine_whatever_process_writes_when(redis_url, log,
                 proc = procs[who]
                 proc.catch_up(log[:written])  # under the lock: at the head, then its own events
                 if turn == snapshot_at:
-                    snapshot = await dump(boards, Keys(tenant, cid))
+                    snapshot = await dump(raw, Keys(tenant, cid))
                 if turn == failover_at and turn > snapshot_at >= 0:
-                    await restore(boards, Keys(tenant, cid), snapshot)
+                    await restore(raw, Keys(tenant, cid), snapshot)
                 if turn == flush_at:
-                    await boards._redis.delete(*vars_of(Keys(tenant, cid)))  # Redis restarted
+                    await raw.delete(*vars_of(Keys(tenant, cid)))  # Redis restarted
                 if publishes:
                     await boards.publish(tenant, proc.live)
             # the last writer leaves the copy at the head, whatever came before
@@ -99,21 +101,22 @@ def test_the_copy_equals_the_engine_whatever_process_writes_when(redis_url, log,
             assert await everything(boards, tenant, cid) == truth.top(10**6)
             assert await boards.position(tenant, cid) == len(log)
         finally:
-            await boards._redis.delete(*vars_of(Keys(tenant, cid)))
+            await raw.delete(*vars_of(Keys(tenant, cid)))
             await boards.close()
+            await raw.aclose()
 
     run(scenario())
 
 
-async def dump(boards: RedisLeaderboards, keys: Keys) -> dict:
-    return {key: await boards._redis.dump(key) for key in (keys.z, keys.m, keys.seq)}
+async def dump(raw, keys: Keys) -> dict:
+    return {key: await raw.dump(key) for key in (keys.z, keys.m, keys.seq)}
 
 
-async def restore(boards: RedisLeaderboards, keys: Keys, snapshot: dict) -> None:
-    await boards._redis.delete(keys.z, keys.m, keys.seq)
+async def restore(raw, keys: Keys, snapshot: dict) -> None:
+    await raw.delete(keys.z, keys.m, keys.seq)
     for key, value in snapshot.items():
         if value is not None:
-            await boards._redis.restore(key, 0, value, replace=True)
+            await raw.restore(key, 0, value, replace=True)
 
 
 def vars_of(keys: Keys) -> list[str]:
@@ -124,6 +127,7 @@ def test_ties_are_ordered_by_time_then_user_id(redis_url):
     tenant, cid = "tn_" + uuid.uuid4().hex[:8], "c-ties"
 
     async def scenario():
+        raw = aioredis.from_url(redis_url)
         boards = RedisLeaderboards(redis_url)
         proc = Process(cid)
         board = proc.live.state.leaderboard
@@ -137,8 +141,9 @@ def test_ties_are_ordered_by_time_then_user_id(redis_url):
                 (1, "d", 5), (2, "c", 3), (3, "a", 3), (4, "b", 3), (5, "e", 1), (6, "f", 1)]
             assert await boards.top(tenant, cid, 2) == [(1, "d", 5), (2, "c", 3)]
         finally:
-            await boards._redis.delete(*vars_of(Keys(tenant, cid)))
+            await raw.delete(*vars_of(Keys(tenant, cid)))
             await boards.close()
+            await raw.aclose()
 
     run(scenario())
 
@@ -150,6 +155,7 @@ def test_a_large_catch_up_is_rebuilt_and_swapped_in(redis_url, monkeypatch):
     log = [(f"u{rng.randrange(30_000)}", rng.randint(0, 9), rng.randrange(10**6)) for _ in range(40_000)]
 
     async def scenario():
+        raw = aioredis.from_url(redis_url)
         boards = RedisLeaderboards(redis_url)
         proc = Process(cid)
         try:
@@ -159,10 +165,11 @@ def test_a_large_catch_up_is_rebuilt_and_swapped_in(redis_url, monkeypatch):
             assert len(proc.live.state.leaderboard.changed) > shared.MAX_INCREMENTAL
             await boards.publish(tenant, proc.live)
             assert await everything(boards, tenant, cid) == proc.live.state.leaderboard.top(10**6)
-            assert not await boards._redis.exists(Keys(tenant, cid).built_z)
+            assert not await raw.exists(Keys(tenant, cid).built_z)
         finally:
-            await boards._redis.delete(*vars_of(Keys(tenant, cid)))
+            await raw.delete(*vars_of(Keys(tenant, cid)))
             await boards.close()
+            await raw.aclose()
 
     run(scenario())
 
@@ -171,6 +178,7 @@ def test_no_copy_reads_as_none_and_a_lost_copy_is_rebuilt_on_check(redis_url):
     tenant, cid = "tn_" + uuid.uuid4().hex[:8], "c-lost"
 
     async def scenario():
+        raw = aioredis.from_url(redis_url)
         boards = RedisLeaderboards(redis_url)
         proc = Process(cid)
         try:
@@ -178,14 +186,15 @@ def test_no_copy_reads_as_none_and_a_lost_copy_is_rebuilt_on_check(redis_url):
             assert await boards.position(tenant, cid) == -1
             proc.catch_up([("a", 2, 1), ("b", 1, 2)])
             await boards.publish(tenant, proc.live)
-            await boards._redis.delete(*vars_of(Keys(tenant, cid)))  # Redis restarted, nothing new since
+            await raw.delete(*vars_of(Keys(tenant, cid)))  # Redis restarted, nothing new since
             await boards.publish(tenant, proc.live)  # nothing happened here: no write at all
             assert await boards.position(tenant, cid) == -1
             await boards.publish(tenant, proc.live, check=True)
             assert await boards.top(tenant, cid, 10) == [(1, "a", 2), (2, "b", 1)]
         finally:
-            await boards._redis.delete(*vars_of(Keys(tenant, cid)))
+            await raw.delete(*vars_of(Keys(tenant, cid)))
             await boards.close()
+            await raw.aclose()
 
     run(scenario())
 
@@ -194,6 +203,7 @@ def test_redis_away_costs_one_timeout_then_the_changes_are_written_later(redis_u
     tenant, cid = "tn_" + uuid.uuid4().hex[:8], "c-away"
 
     async def scenario():
+        raw = aioredis.from_url(redis_url)
         import time
 
         away = RedisLeaderboards("redis://127.0.0.1:1/0")  # nothing listens there
@@ -202,7 +212,7 @@ def test_redis_away_costs_one_timeout_then_the_changes_are_written_later(redis_u
         started = time.monotonic()
         await away.publish(tenant, proc.live)  # logged, not raised: the log stays the truth
         assert await away.top(tenant, cid, 10) is None
-        assert time.monotonic() - started < 2 * shared.TIMEOUT_SECONDS
+        assert time.monotonic() - started < 1.5  # one short timeout, then Redis is left alone
         assert proc.live.board_seq == 0 and proc.live.state.leaderboard.changed == {"a"}
         await away.close()
 
@@ -212,8 +222,9 @@ def test_redis_away_costs_one_timeout_then_the_changes_are_written_later(redis_u
             await back.publish(tenant, proc.live)
             assert await back.top(tenant, cid, 10) == [(1, "b", 3), (2, "a", 2)]
         finally:
-            await back._redis.delete(*vars_of(Keys(tenant, cid)))
+            await raw.delete(*vars_of(Keys(tenant, cid)))
             await back.close()
+            await raw.aclose()
 
     run(scenario())
 
@@ -225,21 +236,23 @@ def test_a_copy_gone_back_in_time_is_rebuilt_not_patched(redis_url):
     log = [("a", 1, 1), ("b", 1, 2), ("c", 4, 3), ("d", 2, 4)]
 
     async def scenario():
+        raw = aioredis.from_url(redis_url)
         boards = RedisLeaderboards(redis_url)
         proc = Process(cid)
         keys = Keys(tenant, cid)
         try:
             proc.catch_up(log[:2])
             await boards.publish(tenant, proc.live)
-            snapshot = await dump(boards, keys)
+            snapshot = await dump(raw, keys)
             proc.catch_up(log[:3])
             await boards.publish(tenant, proc.live)  # "c" written, then lost with the failover
-            await restore(boards, keys, snapshot)
+            await restore(raw, keys, snapshot)
             proc.catch_up(log)
             await boards.publish(tenant, proc.live)
             assert await everything(boards, tenant, cid) == [(1, "c", 4), (2, "d", 2), (3, "a", 1), (4, "b", 1)]
         finally:
-            await boards._redis.delete(*vars_of(keys))
+            await raw.delete(*vars_of(keys))
             await boards.close()
+            await raw.aclose()
 
     run(scenario())

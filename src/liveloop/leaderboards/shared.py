@@ -26,25 +26,23 @@ swapped in at once. A process killed between its commit and its Redis write leav
 behind the log; every process compares the two in its catch-up poll and repairs it (fanout.py).
 
 Redis unreachable: writes are skipped (the changed users are kept for the next write) and reads
-answer None, so the caller ranks from its own state; either way for `PAUSE_SECONDS` before trying
-again, so an outage costs one timeout, not one per request.
+answer None, so the caller ranks from its own state; the guard (kit/redis_guard.py) then leaves
+Redis alone for a moment, so an outage costs one short timeout, not one per request.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from typing import TYPE_CHECKING
 
 from liveloop.engine.leaderboard import Leaderboard
+from liveloop.kit.redis_guard import RedisAway, RedisGuard
 
 if TYPE_CHECKING:
     from liveloop.events.live import LiveCampaign
 
 log = logging.getLogger("liveloop.leaderboards")
 
-PAUSE_SECONDS = 2.0
-TIMEOUT_SECONDS = 1.0
 # An idle copy expires: a campaign's board is rebuilt by its next write, read from state until then.
 TTL_MS = 30 * 24 * 3_600_000
 # Past this many changed users (a long catch-up), a rebuild is cheaper than one long script.
@@ -118,17 +116,20 @@ class Keys:
 
 class RedisLeaderboards:
     def __init__(self, redis_url: str) -> None:
-        import redis.asyncio as redis
-
-        self._redis = redis.from_url(redis_url, socket_timeout=TIMEOUT_SECONDS,
-                                     socket_connect_timeout=TIMEOUT_SECONDS)
-        self._update = self._redis.register_script(_UPDATE)
-        self._swap = self._redis.register_script(_SWAP)
-        self._fill = self._redis.register_script(_FILL)
-        self._paused_until = 0.0
+        self._guard = RedisGuard(redis_url, what="leaderboards")
+        self._scripts: dict[str, object] = {}
 
     async def close(self) -> None:
-        await self._redis.aclose()
+        await self._guard.close()
+
+    def _script(self, text: str):
+        script = self._scripts.get(text)
+        if script is None:
+            script = self._scripts[text] = self._guard.connect().register_script(text)
+        return script
+
+    async def _run(self, text: str, keys: list[str], args: list):
+        return await self._guard.call(lambda _client: self._script(text)(keys=keys, args=args))
 
     # -- writing (under the campaign's lock, state at the log's head) ------------------------
 
@@ -142,20 +143,21 @@ class RedisLeaderboards:
         head = live.state.last_seq
         if live.board_seq == head and not board.changed and not check:
             return
-        if self._paused():
+        if not self._guard.available:
             return
         changed, board.changed = board.changed or set(), set()
         keys = Keys(tenant_id, live.state.config.id)
         try:
             done = 0
             if len(changed) <= MAX_INCREMENTAL:
-                done = await self._update(keys=[keys.z, keys.m, keys.seq],
-                                          args=[live.board_seq, head, TTL_MS, _changed_entries(board, changed)])
+                done = await self._run(_UPDATE, [keys.z, keys.m, keys.seq],
+                                       [live.board_seq, head, TTL_MS, _changed_entries(board, changed)])
             if not done:
                 await self._rebuild(keys, board, head)
-        except Exception as exc:  # noqa: BLE001 - any Redis failure: keep what changed, retry later
-            board.changed |= changed
-            self._pause(f"could not write the leaderboard of {live.state.config.id} to Redis: {exc}")
+        except Exception as exc:  # noqa: BLE001 - Redis away or refusing: the log stays the truth
+            board.changed |= changed  # written with the next write, or the whole board rebuilt
+            if not isinstance(exc, RedisAway):
+                log.warning("could not write the leaderboard of %s to Redis: %s", live.state.config.id, exc)
             return
         live.board_seq = head
 
@@ -163,30 +165,31 @@ class RedisLeaderboards:
         # Built aside in chunks (each well within the socket timeout), then swapped in at once;
         # from a copy of the entries, as taken at `head`, whatever happens while chunks are sent.
         entries = list(board.entries())
-        await self._redis.delete(keys.built_z, keys.built_m)
+        await self._guard.call(lambda client: client.delete(keys.built_z, keys.built_m))
         for start in range(0, len(entries), REBUILD_CHUNK):
             await self._add_chunk(keys, entries[start:start + REBUILD_CHUNK])
-        await self._swap(keys=[keys.z, keys.m, keys.seq, keys.built_z, keys.built_m], args=[head, TTL_MS])
+        await self._run(_SWAP, [keys.z, keys.m, keys.seq, keys.built_z, keys.built_m], [head, TTL_MS])
 
     async def _add_chunk(self, keys: Keys, chunk: list[tuple[str, int, int]]) -> None:
         packed = "".join(f"{user_id}\t{-score}\t{member(user_id, reached_at)}\n"
                          for user_id, score, reached_at in chunk)
-        await self._fill(keys=[keys.built_z, keys.built_m], args=[packed])
+        await self._run(_FILL, [keys.built_z, keys.built_m], [packed])
 
     # -- reading ----------------------------------------------------------------------------
 
     async def top(self, tenant_id: str, campaign_id: str, limit: int) -> list[tuple[int, str, int]] | None:
         """[(rank, user_id, score)] of the first `limit`; None when Redis holds no copy or is away."""
-        if self._paused():
-            return None
         keys = Keys(tenant_id, campaign_id)
-        try:
-            pipe = self._redis.pipeline(transaction=True)
+
+        async def read(client):
+            pipe = client.pipeline(transaction=True)
             pipe.get(keys.seq)
             pipe.zrange(keys.z, 0, limit - 1, withscores=True)
-            seq, rows = await pipe.execute()
-        except Exception as exc:  # noqa: BLE001
-            self._pause(f"could not read a leaderboard from Redis: {exc}")
+            return await pipe.execute()
+
+        try:
+            seq, rows = await self._guard.call(read)
+        except RedisAway:
             return None
         if seq is None:
             return None
@@ -194,24 +197,11 @@ class RedisLeaderboards:
 
     async def position(self, tenant_id: str, campaign_id: str) -> int | None:
         """The log position the copy reflects, -1 when there is no copy; None when Redis is away."""
-        if self._paused():
-            return None
         try:
-            seq = await self._redis.get(Keys(tenant_id, campaign_id).seq)
-        except Exception as exc:  # noqa: BLE001
-            self._pause(f"could not read a leaderboard position from Redis: {exc}")
+            seq = await self._guard.call(lambda client: client.get(Keys(tenant_id, campaign_id).seq))
+        except RedisAway:
             return None
         return int(seq) if seq is not None else -1
-
-    # -- outages ----------------------------------------------------------------------------
-
-    def _paused(self) -> bool:
-        return time.monotonic() < self._paused_until
-
-    def _pause(self, message: str) -> None:
-        log.warning("%s; leaderboards are served from each process's own state for %.0f s", message,
-                    PAUSE_SECONDS)
-        self._paused_until = time.monotonic() + PAUSE_SECONDS
 
 
 def _changed_entries(board: Leaderboard, user_ids: set[str]) -> str:
