@@ -76,6 +76,7 @@ class Runtime:
         runtime.live.on_caught_up = runtime.committed
         runtime.draws.on_committed = runtime.committed
         runtime.draws.on_result = runtime.room.draw_result
+        runtime.draws.on_won = runtime.room.draw_logged
         if db.shared:
             runtime.fanout = LogFanout(live, redis_url=settings.redis_url)
             runtime.ingestor.on_logged = runtime.fanout.logged

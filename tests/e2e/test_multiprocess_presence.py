@@ -4,7 +4,8 @@ draw results are the same whichever process a viewer's requests reach.
 - beats that alternate between the processes make one `room_join` and the watch time they prove;
 - a viewer that falls silent is timed out once, even when the process that took its beats is
   killed with SIGKILL;
-- a draw run on one process reaches the winners' streams on both, as one `draw_won` each;
+- a draw run on one process reaches the winners' streams on both, as one `draw_won` each, and
+  the room streams on both as one `draw` message;
 - Agora notices of one user within one second, delivered to different processes in any order,
   keep the order of their clientSeq.
 
@@ -25,6 +26,7 @@ import sqlalchemy as sa
 from tests.e2e.test_draws_run import invite, joins_rule, make_campaign, run, send
 from tests.e2e.test_presence_watch import HOSTS, TIMEOUT_SECONDS, beat
 from tests.e2e.test_realtime import Sse, create_campaign, viewer_token
+from tests.e2e.test_room_stream import Room
 from tests.e2e.test_webhooks import AGORA_SECRET, agora_send, integration, live_campaign, ts
 from tests.support import Server, create_tenant, fresh_postgres_database
 
@@ -144,6 +146,9 @@ def test_a_draw_run_on_one_process_reaches_winners_on_both_as_one_draw_won_each(
         # Winners connected to process two, which has not served this campaign before, and to process one.
         far = {user: Sse(two, viewer_token(c1, "lucky", user)) for user in ("r1", "r2", "r3")}
         near = {user: Sse(one, viewer_token(c1, "lucky", user)) for user in ("r1", "r2")}
+        rooms = [Room(server, api_key=key, cid="lucky") for server in (one, two)]  # the host's overlay
+        for room in rooms:
+            assert room.next()["draws"] == []
         try:
             sent = time.monotonic()
             result = run(c1, "lucky", "grand")
@@ -163,8 +168,16 @@ def test_a_draw_run_on_one_process_reaches_winners_on_both_as_one_draw_won_each(
                 assert [m["type"] for m in mine].count("draw_won") == 1, mine
                 assert next(m for m in mine if m["type"] == "draw_won")["reward_id"] == message["reward_id"]
             far["r3"].assert_quiet()
+            # the room streams on both processes show the result once, the other's within a second
+            for room in rooms:
+                arrived = [(at, m) for at, m in room.drain(1.0) if m["type"] == "draw"]
+                assert len(arrived) == 1, arrived
+                at, draw = arrived[0]
+                assert at - sent < 1.0 and (draw["rule_id"], draw["period"], draw["seed"]) == \
+                    ("grand", "campaign", result["seed"])
+                assert sorted(w["user_id"] for w in draw["winners"]) == ["r1", "r2"]
         finally:
-            for stream in (*far.values(), *near.values()):
+            for stream in (*far.values(), *near.values(), *rooms):
                 stream.close()
 
 

@@ -68,6 +68,9 @@ class DrawRunner:
         self.on_committed: Callable[[str, list], None] | None = None
         # Set by the runtime: a period's result for the room stream (tenant, campaign, result).
         self.on_result: Callable[[str, str, StoredResult], None] | None = None
+        # Called with (tenant_id, campaign_id, rule_id, period) for each winner's prize applied here,
+        # whichever process ran the draw (the room streams connected to this one hear of it).
+        self.on_won: Callable[[str, str, str, str], None] | None = None
         # Set by the runtime with several processes: this one logged events of (tenant, campaign).
         self.on_logged: Callable[[str, str], None] | None = None
 
@@ -149,10 +152,11 @@ class DrawRunner:
         """After commit: rewards, scores and `draw_won` (from the prizes) to the streams, the result to the room."""
         config = live.state.config
         try:
-            if self.on_committed is not None and effects:
-                self.on_committed(config.tenant_id, effects)
+            # The result first: this process's room then has it before the prizes announce it again.
             if self.on_result is not None:
                 self.on_result(config.tenant_id, config.id, result)
+            if self.on_committed is not None and effects:
+                self.on_committed(config.tenant_id, effects)
         except Exception:  # noqa: BLE001 - the draw is stored and answered whatever a push does
             log.exception("could not push the result of draw %s/%s", rule.id, result.period)
 
@@ -273,6 +277,8 @@ class DrawRunner:
             "type": "draw_won", "rule_id": rule.id, "period": period,
             "prize": spec_read(rule.prize, config.currency), "reward_id": reward.id, "status": reward.status,
             "at": iso(reward.created_at)})
+        if self.on_won is not None:
+            self.on_won(config.tenant_id, config.id, rule.id, period)
 
     def _shared(self, live: LiveCampaign, effect: Shared) -> None:
         config = live.state.config

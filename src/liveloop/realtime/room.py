@@ -124,6 +124,7 @@ class _Room:
     flushing: bool = False
     last_sent: float = float("-inf")
     draws: deque[dict] | None = None  # recent results, loaded on first subscribe
+    announced: set[tuple[str, str]] = field(default_factory=set)  # (rule_id, period) known to the room
 
 
 class RoomHub:
@@ -156,6 +157,7 @@ class RoomHub:
         try:
             if room.draws is None:
                 room.draws = deque(await self._load_draws(key), maxlen=self._recent)
+                room.announced.update((d["rule_id"], d["period"]) for d in room.draws)
             first = await self._snapshot(key, room)
         except BaseException:
             self.unsubscribe(sub)
@@ -195,10 +197,37 @@ class RoomHub:
                 self._mark(key, room)
 
     def draw_result(self, tenant_id: str, campaign_id: str, result: StoredResult) -> None:
-        """A period was run: pushed at once, and kept in the snapshots' recent draws."""
+        """A period was run here: pushed at once, and kept in the snapshots' recent draws."""
         key = (tenant_id, campaign_id)
-        if key in self._rooms:
+        room = self._rooms.get(key)
+        if room is not None and self._announce(room, result.rule_id, result.period):
             asyncio.get_running_loop().create_task(self._push_draw(key, result))
+
+    def draw_logged(self, tenant_id: str, campaign_id: str, rule_id: str, period: str) -> None:
+        """A winner's prize was applied here: the draw may have been run by another process, so its
+        room hears of it from the stored result (once, whichever of its winners comes first)."""
+        key = (tenant_id, campaign_id)
+        room = self._rooms.get(key)
+        if room is not None and self._announce(room, rule_id, period):
+            asyncio.get_running_loop().create_task(self._push_stored_draw(key, rule_id, period))
+
+    @staticmethod
+    def _announce(room: _Room, rule_id: str, period: str) -> bool:
+        if (rule_id, period) in room.announced:
+            return False
+        room.announced.add((rule_id, period))
+        return True
+
+    async def _push_stored_draw(self, key: RoomKey, rule_id: str, period: str) -> None:
+        tenant_id, campaign_id = key
+        try:
+            results = await self._db.read(lambda conn: draws_service.stored_results(
+                conn, tenant_id=tenant_id, campaign_id=campaign_id, rule_id=rule_id, period=period))
+        except Exception:  # noqa: BLE001 - the draw is stored; the room hears of it in its next snapshot
+            log.exception("could not read a draw result for the room stream")
+            return
+        if period in results:
+            await self._push_draw(key, results[period])
 
     async def _push_draw(self, key: RoomKey, result: StoredResult) -> None:
         try:
