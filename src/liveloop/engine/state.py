@@ -119,6 +119,12 @@ class FunnelSide:
         }
 
 
+# What moved, for `_metric_changed`: an order moves its referrer's order count and GMV together.
+_RESERVATIONS = ("reservations",)
+_JOINS = ("joins",)
+_ORDERS = ("orders", "gmv")
+
+
 def reward_id(config: CampaignConfig, rule_id: str, user_id: str, cause: str, received: int) -> str:
     """Deterministic: the same (campaign, rule, user, cause) is always the same reward.
 
@@ -257,7 +263,7 @@ class CampaignState:
             effects.append(FriendActivity(referrer, ev.user_id, "reserved"))
             for rule in self._reservation_rules:
                 self._fire_reservation_referral(rule, referrer, ev, now, effects)
-        self._metric_changed(referrer, stats, ev, now, effects)
+        self._metric_changed(referrer, stats, _RESERVATIONS, ev, now, effects)
 
     def _on_room(self, person: Participant, ev: Event, now: int, effects: list[Effect]) -> None:
         presence = person.room
@@ -292,7 +298,7 @@ class CampaignState:
         insort(stats.join_times, at)
         if previous is None:
             effects.append(FriendActivity(referrer, ev.user_id, "joined"))
-        self._metric_changed(referrer, stats, ev, now, effects)
+        self._metric_changed(referrer, stats, _JOINS, ev, now, effects)
 
     def _on_order_paid(self, person: Participant, ev: Event, now: int, effects: list[Effect]) -> None:
         order_id = ev.order_id
@@ -314,7 +320,7 @@ class CampaignState:
             stats.gmv += amount
         for rule in self._commission_rules:
             self._fire_commission(rule, referrer, order_id, amount, ev, now, effects)
-        self._metric_changed(referrer, stats, ev, now, effects)
+        self._metric_changed(referrer, stats, _ORDERS, ev, now, effects)
 
     def _on_order_refunded(self, ev: Event, now: int, effects: list[Effect]) -> None:
         order = self.orders.get(ev.order_id or "")
@@ -335,7 +341,7 @@ class CampaignState:
         if order.amount is not None:
             stats.gmv_times.remove((order.at, ev.order_id))
             stats.gmv -= order.amount
-        self._metric_changed(referrer, stats, ev, now, effects)
+        self._metric_changed(referrer, stats, _ORDERS, ev, now, effects)
 
     # -- rules ---------------------------------------------------------------------------
 
@@ -384,8 +390,14 @@ class CampaignState:
             available_at=ev.at + hold if hold else None, order_id=order_id,
         )
 
-    def _metric_changed(self, user_id: str, stats: ReferrerStats, ev: Event, now: int, effects: list[Effect]) -> None:
+    def _metric_changed(self, user_id: str, stats: ReferrerStats, changed: tuple[str, ...], ev: Event, now: int,
+                        effects: list[Effect]) -> None:
+        """`changed` names the metrics that may have moved. A milestone on another metric cannot
+        fire now (each of its changes was checked when it happened), and the leaderboard's key only
+        moves with its own metric: skipping them saves a SortedList remove and add per event."""
         for rule in self._milestone_rules:
+            if rule.metric not in changed:
+                continue
             value = stats.metric(rule.metric)
             key = (rule.id, user_id)
             reached = self.tiers_reached.get(key, 0)
@@ -396,11 +408,12 @@ class CampaignState:
                 reached += 1
                 self.tiers_reached[key] = reached
         metric = self.config.leaderboard_metric
-        score = stats.metric(metric)
-        before = self.leaderboard.score(user_id)
-        self.leaderboard.update(user_id, score, stats.reached_at(metric))
-        if score != before:
-            effects.append(ScoreChanged(user_id, score))
+        if metric in changed:
+            score = stats.metric(metric)
+            before = self.leaderboard.score(user_id)
+            self.leaderboard.update(user_id, score, stats.reached_at(metric))
+            if score != before:
+                effects.append(ScoreChanged(user_id, score))
         if self._metric_draws:
             self._check_draw_entry(user_id, stats, effects)
 
