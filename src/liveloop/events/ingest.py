@@ -16,7 +16,7 @@ from liveloop.events.models import events
 from liveloop.events.validate import EventIn, parse_event
 from liveloop.fx.rates import RateTable
 from liveloop.fx.service import TenantRates
-from liveloop.kit.db.bulk import BulkInsert
+from liveloop.kit.db.bulk import BulkInsert, ExistingKeys
 from liveloop.kit.db.database import Database
 from liveloop.kit.db.writer import WriterFailed
 from liveloop.kit.errors import LiveloopError, NotFound, Unavailable
@@ -80,6 +80,7 @@ class Ingestor:
         self._future_tolerance_ms = future_tolerance_ms
         self._insert_events = BulkInsert(db.dialect, events, EVENT_COLUMNS, skip_conflicts=True)
         self._insert_users = BulkInsert(db.dialect, users, USER_COLUMNS, skip_conflicts=True)
+        self._logged_ids = ExistingKeys(db.dialect, events, "tenant_id", "id")
         self._ledger = LedgerTables(db.dialect)
         self._clicks: list[tuple] = []
         self._click_effects: list[tuple] = []
@@ -145,7 +146,9 @@ class Ingestor:
                       for _i, inp, ev in known)
         rates = await self._fx.table(tenant_id) if foreign else None
         candidates = [ev.id for _i, _inp, ev in known if (tenant_id, ev.id) not in self._recent]
-        logged = await self._db.read(lambda conn: _logged_ids(conn, tenant_id, candidates)) if candidates else set()
+        logged: set[str] = set()
+        if candidates:
+            logged = await self._db.read(lambda conn: self._logged_ids(conn, tenant_id, candidates))
 
         # After a failed commit, the loaded states were dropped while this batch awaited: applying
         # it to a dropped state would leave the rebuilt one without it. The client sends it again.
@@ -273,15 +276,6 @@ class Ingestor:
         self._insert_users(conn, new_users)
         if ledger is not None:
             self._ledger.write(conn, ledger)
-
-
-def _logged_ids(conn: sa.Connection, tenant_id: str, ids: list[str]) -> set[str]:
-    found: set[str] = set()
-    for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
-        query = sa.select(events.c.id).where(events.c.tenant_id == tenant_id, events.c.id.in_(chunk))
-        found.update(conn.execute(query).scalars())
-    return found
 
 
 EVENT_COLUMNS = ("tenant_id", "id", "campaign_id", "type", "user_id", "at", "ref", "device_id", "ip", "order_id",
