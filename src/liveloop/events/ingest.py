@@ -160,20 +160,24 @@ class Ingestor:
         rows: list[tuple] = []
         ledger = LedgerWrites(tenant_id)
         new_users: list[tuple] = []
+        recent = self._recent
         for _index, inp, ev in known:
             key = (tenant_id, ev.id)
-            if key in self._recent or ev.id in logged:
+            if key in recent or ev.id in logged:
                 result.duplicates += 1
                 continue
-            self._recent.add(key)
+            recent.add(key)
             live = campaigns[inp.campaign_id]
+            state = live.state
             if ev.type == "order_paid":
-                ev = _valued(ev, live.state.config.currency, rates)
-            for effect in live.state.apply(ev, now):
-                if isinstance(effect, NewUser):
+                ev = _valued(ev, state.config.currency, rates)
+            for effect in state.apply(ev, now):
+                # Exact types (effects are never subclassed): cheaper than isinstance, per effect.
+                kind = type(effect)
+                if kind is NewUser:
                     new_users.append(_user_row(tenant_id, live, effect.user_id, now))
-                elif isinstance(effect, (RewardIssued, RewardStatusChanged)):
-                    ledger.add(live.state.config.id, effect)
+                elif kind is RewardIssued or kind is RewardStatusChanged:
+                    ledger.add(state.config.id, effect)
                 effects.append((live, effect))
             rows.append(_event_row(tenant_id, inp, ev, now))
         result.accepted += len(rows)
