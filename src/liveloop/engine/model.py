@@ -1,4 +1,10 @@
-"""Value types of the engine: campaign configuration, events, rewards and effects."""
+"""Value types of the engine: campaign configuration, events, rewards and effects.
+
+Events, status changes and effects are made several times per ingested event, so they are not
+`frozen`: a frozen dataclass sets each field through `object.__setattr__`, which makes its
+constructor 2.5 to 5 times slower (measured: 2.1 against 0.4 µs for Event). Nothing changes
+them after they are made; the configuration, made once per campaign, stays frozen.
+"""
 
 from __future__ import annotations
 
@@ -97,7 +103,7 @@ class CampaignConfig:
     min_watch_ms: int = 0  # watch time inside the window before a join counts for `joins`
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Event:
     """An accepted, validated event; `user_id` is None for an anonymous share-link click."""
 
@@ -115,7 +121,7 @@ class Event:
     value: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StatusChange:
     status: str
     reason: str | None
@@ -152,30 +158,30 @@ class Reward:
         return self.status
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class NewUser:
     user_id: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Attributed:
     referee: str
     referrer: str
     event_id: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RewardIssued:
     reward: Reward
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RewardStatusChanged:
     reward: Reward
     change: StatusChange
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class FriendActivity:
     """A referee did something its referrer wants to hear about (for the viewer stream)."""
 
@@ -184,13 +190,13 @@ class FriendActivity:
     kind: str  # clicked | reserved | joined
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ScoreChanged:
     user_id: str
     score: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Shared:
     """A user shared at `at` (share-to-enter draws are decided by the local hour of `at`)."""
 
@@ -198,7 +204,7 @@ class Shared:
     at: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class DrawEntered:
     """A user's metric first reached a campaign-period draw's `at_least` (for the viewer stream)."""
 

@@ -119,15 +119,24 @@ class FunnelSide:
         }
 
 
-def reward_id(config: CampaignConfig, rule_id: str, user_id: str, cause: str, at: int) -> str:
+# What moved, for `_metric_changed`: an order moves its referrer's order count and GMV together.
+_RESERVATIONS = ("reservations",)
+_JOINS = ("joins",)
+_ORDERS = ("orders", "gmv")
+
+
+def reward_id(config: CampaignConfig, rule_id: str, user_id: str, cause: str, received: int) -> str:
     """Deterministic: the same (campaign, rule, user, cause) is always the same reward.
 
-    The id starts with the cause event's time, so rewards are written to the ledger's primary
-    key in roughly ascending order (random keys cost SQLite a page per row); the hash after it
+    The id starts with `received`, the time the cause event was received (kept in the log and
+    replayed unchanged, like the reward's `created_at`). It grows with the log, so new rewards
+    land at the end of the ledger's primary key: keyed by the cause's own `at` (any order, e.g.
+    backfills) or at random, each insert touched another page and SQLite's commit wrote
+    thousands of pages per batch (measured: the ledger's write cost halved). The hash after it
     is what makes the id unique.
     """
     raw = "\x1f".join((config.tenant_id, config.id, rule_id, user_id, cause)).encode()
-    return f"rw_{max(at, 0):011x}{hashlib.sha256(raw).hexdigest()[:18]}"
+    return f"rw_{max(received, 0):011x}{hashlib.sha256(raw).hexdigest()[:18]}"
 
 
 class CampaignState:
@@ -254,7 +263,7 @@ class CampaignState:
             effects.append(FriendActivity(referrer, ev.user_id, "reserved"))
             for rule in self._reservation_rules:
                 self._fire_reservation_referral(rule, referrer, ev, now, effects)
-        self._metric_changed(referrer, stats, ev, now, effects)
+        self._metric_changed(referrer, stats, _RESERVATIONS, ev, now, effects)
 
     def _on_room(self, person: Participant, ev: Event, now: int, effects: list[Effect]) -> None:
         presence = person.room
@@ -289,7 +298,7 @@ class CampaignState:
         insort(stats.join_times, at)
         if previous is None:
             effects.append(FriendActivity(referrer, ev.user_id, "joined"))
-        self._metric_changed(referrer, stats, ev, now, effects)
+        self._metric_changed(referrer, stats, _JOINS, ev, now, effects)
 
     def _on_order_paid(self, person: Participant, ev: Event, now: int, effects: list[Effect]) -> None:
         order_id = ev.order_id
@@ -311,7 +320,7 @@ class CampaignState:
             stats.gmv += amount
         for rule in self._commission_rules:
             self._fire_commission(rule, referrer, order_id, amount, ev, now, effects)
-        self._metric_changed(referrer, stats, ev, now, effects)
+        self._metric_changed(referrer, stats, _ORDERS, ev, now, effects)
 
     def _on_order_refunded(self, ev: Event, now: int, effects: list[Effect]) -> None:
         order = self.orders.get(ev.order_id or "")
@@ -332,7 +341,7 @@ class CampaignState:
         if order.amount is not None:
             stats.gmv_times.remove((order.at, ev.order_id))
             stats.gmv -= order.amount
-        self._metric_changed(referrer, stats, ev, now, effects)
+        self._metric_changed(referrer, stats, _ORDERS, ev, now, effects)
 
     # -- rules ---------------------------------------------------------------------------
 
@@ -381,8 +390,14 @@ class CampaignState:
             available_at=ev.at + hold if hold else None, order_id=order_id,
         )
 
-    def _metric_changed(self, user_id: str, stats: ReferrerStats, ev: Event, now: int, effects: list[Effect]) -> None:
+    def _metric_changed(self, user_id: str, stats: ReferrerStats, changed: tuple[str, ...], ev: Event, now: int,
+                        effects: list[Effect]) -> None:
+        """`changed` names the metrics that may have moved. A milestone on another metric cannot
+        fire now (each of its changes was checked when it happened), and the leaderboard's key only
+        moves with its own metric: skipping them saves a SortedList remove and add per event."""
         for rule in self._milestone_rules:
+            if rule.metric not in changed:
+                continue
             value = stats.metric(rule.metric)
             key = (rule.id, user_id)
             reached = self.tiers_reached.get(key, 0)
@@ -393,11 +408,12 @@ class CampaignState:
                 reached += 1
                 self.tiers_reached[key] = reached
         metric = self.config.leaderboard_metric
-        score = stats.metric(metric)
-        before = self.leaderboard.score(user_id)
-        self.leaderboard.update(user_id, score, stats.reached_at(metric))
-        if score != before:
-            effects.append(ScoreChanged(user_id, score))
+        if metric in changed:
+            score = stats.metric(metric)
+            before = self.leaderboard.score(user_id)
+            self.leaderboard.update(user_id, score, stats.reached_at(metric))
+            if score != before:
+                effects.append(ScoreChanged(user_id, score))
         if self._metric_draws:
             self._check_draw_entry(user_id, stats, effects)
 
@@ -443,7 +459,7 @@ class CampaignState:
         key = (rule_id, user_id, cause)
         if key in self.reward_keys:
             return None  # rewarded exactly once
-        rid = reward_id(self.config, rule_id, user_id, cause, ev.at)
+        rid = reward_id(self.config, rule_id, user_id, cause, now)
         self.reward_keys.add(key)
         reason = declined
         if reason is None and spec.monetary and self.config.budget is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,13 @@ import sqlalchemy as sa
 log = logging.getLogger("liveloop.writer")
 
 MAX_GROUP = 256
+
+# The writer needs the GIL back after each statement (SQLite runs without it). With Python's
+# default 5 ms switch interval it waited up to that long behind an event loop busy applying a
+# batch, each time, and became the bottleneck of ingestion: measured with 300,000 benchmark
+# events, 16,000 events/s at 5 ms, 17,700 at 2 ms, 21,100 at 1 ms, 19,200 at 0.5 ms and 19,000
+# at 0.2 ms (shorter intervals cost the loop more switches than they save the writer).
+SWITCH_INTERVAL = 0.001
 
 
 @dataclass(slots=True)
@@ -46,9 +54,12 @@ class Writer:
         # and bumps `_epoch` (loop thread). Jobs computed before that drop are refused.
         self._epoch = 0
         self._min_epoch = 0
+        self._switch_interval: float | None = None  # the process's own, restored at stop
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(SWITCH_INTERVAL, self._switch_interval))
         self._thread = threading.Thread(target=self._run, name="liveloop-writer", daemon=True)
         self._thread.start()
 
@@ -57,6 +68,9 @@ class Writer:
             self._queue.put(None)
             self._thread.join(timeout=30)
             self._thread = None
+        if self._switch_interval is not None:
+            sys.setswitchinterval(self._switch_interval)
+            self._switch_interval = None
 
     async def run(self, fn: Callable[[sa.Connection], Any], *, isolated: bool = False) -> Any:
         """Run `fn(conn)` in the next group transaction; return once it is committed."""
