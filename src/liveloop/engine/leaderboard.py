@@ -22,16 +22,21 @@ class Leaderboard:
         if self.changed is None:
             self.changed = set()
 
-    def update(self, user_id: str, score: int, reached_at: int) -> None:
+    def update(self, user_id: str, score: int, reached_at: int) -> int:
+        """Set a user's entry; returns the score it had before (0 when not listed)."""
+        old = self._keys.get(user_id)
+        key = (-score, reached_at, user_id) if score > 0 else None
+        if key == old:
+            return score  # an unchanged entry costs no SortedList work (nor a Redis write)
         if self.changed is not None:
             self.changed.add(user_id)
-        old = self._keys.pop(user_id, None)
         if old is not None:
             self._sorted.remove(old)
-        if score > 0:
-            key = (-score, reached_at, user_id)
+            del self._keys[user_id]
+        if key is not None:
             self._keys[user_id] = key
             self._sorted.add(key)
+        return -old[0] if old is not None else 0
 
     def top(self, limit: int) -> list[tuple[int, str, int]]:
         """[(rank, user_id, score)] of the first `limit` entries."""

@@ -410,8 +410,7 @@ class CampaignState:
         metric = self.config.leaderboard_metric
         if metric in changed:
             score = stats.metric(metric)
-            before = self.leaderboard.score(user_id)
-            self.leaderboard.update(user_id, score, stats.reached_at(metric))
+            before = self.leaderboard.update(user_id, score, stats.reached_at(metric))
             if score != before:
                 effects.append(ScoreChanged(user_id, score))
         if self._metric_draws:
