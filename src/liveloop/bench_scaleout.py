@@ -178,16 +178,20 @@ def redis_board(redis_url: str) -> dict:
     writer = ctx.Process(target=_write_board, args=(redis_url, tenant, live, rng, stop_at, done))
     writer.start()
 
+    unanswered = 0
+
     async def reads() -> list[float]:
+        nonlocal unanswered
         boards = RedisLeaderboards(redis_url)
         samples = []
         while time.monotonic() < stop_at:
             started = time.perf_counter()
             top = await boards.top(tenant, "bench-board", 50)
             samples.append(time.perf_counter() - started)
-            assert top is not None and len(top) == 50
+            if top is None or len(top) != 50:  # Redis timed out: a server would rank from its own state
+                unanswered += 1
         keys = Keys(tenant, "bench-board")
-        await boards._guard.call(lambda client: client.delete(keys.z, keys.m, keys.seq))
+        await boards._guard.call(lambda client: client.unlink(keys.z, keys.m, keys.seq))
         await boards.close()
         return samples
 
@@ -200,6 +204,7 @@ def redis_board(redis_url: str) -> dict:
         "p50_ms": samples[len(samples) // 2] * 1000,
         "p99_ms": samples[int(len(samples) * 0.99)] * 1000,
         "writes_per_second": written / (ended - began),
+        "unanswered": unanswered,
     }
 
 
@@ -243,7 +248,7 @@ def main() -> int:
             f"{board['rebuild_seconds']:.1f} s; while another process wrote "
             f"{board['writes_per_second']:,.0f} changed entries/s (writes of {BOARD_WRITE_BATCH}), "
             f"{board['reads']:,} top-50 reads took p50 {board['p50_ms']:.2f} ms, p99 {board['p99_ms']:.2f} ms "
-            "(target: under 2 ms p99).",
+            f"(target: under 2 ms p99); {board['unanswered']} were not answered by Redis in time.",
         ]
     text = "\n".join(lines)
     print(text)

@@ -67,10 +67,12 @@ updates = st.lists(
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(log=updates, turns=st.lists(st.tuples(st.integers(0, 2), st.integers(1, 8), st.booleans()), min_size=1),
        flush_at=st.integers(-1, 10), snapshot_at=st.integers(-1, 10), failover_at=st.integers(-1, 10))
-def test_the_copy_equals_the_engine_whatever_process_writes_when(redis_url, log, turns, flush_at, snapshot_at,
-                                                                 failover_at):
+def test_the_copy_equals_the_engine_whatever_process_writes_when(redis_url, monkeypatch, log, turns, flush_at,
+                                                                 snapshot_at, failover_at):
     """Processes take turns (a turn without a write is a process killed before it), Redis may lose
-    everything (a restart) or go back to an earlier state (a failover to a replica that lagged)."""
+    everything (a restart) or go back to an earlier state (a failover to a replica that lagged).
+    Writes go in parts of three entries, as large ones do."""
+    monkeypatch.setattr(shared, "UPDATE_CHUNK", 3)
     tenant, cid = "tn_" + uuid.uuid4().hex[:8], "c-prop"
 
     async def scenario():

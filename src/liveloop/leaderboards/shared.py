@@ -45,9 +45,13 @@ log = logging.getLogger("liveloop.leaderboards")
 
 # An idle copy expires: a campaign's board is rebuilt by its next write, read from state until then.
 TTL_MS = 30 * 24 * 3_600_000
-# Past this many changed users (a long catch-up), a rebuild is cheaper than one long script.
+# Past this many changed users (a long catch-up), a rebuild is cheaper than many scripts.
 MAX_INCREMENTAL = 5_000
-REBUILD_CHUNK = 2_000  # entries per script: Redis serves nobody else while one runs
+# Entries per script: Redis serves nobody else while one runs (about 15 µs an entry on a 1M board
+# here), so a write is sent in parts and reads slip in between; a reader may then see part of a
+# batch's changes, each entry true at the log's head.
+UPDATE_CHUNK = 100
+REBUILD_CHUNK = 2_000
 _AT_OFFSET = 10**15  # years 0001..9999 in ms since the epoch all fit in 16 digits after the offset
 
 # Entries travel packed in one argument, "user_id TAB score TAB member LF" each (an empty member
@@ -56,7 +60,8 @@ _AT_OFFSET = 10**15  # years 0001..9999 in ms since the epoch all fit in 16 digi
 _ENTRIES = r"([^\t\n]*)\t([^\t\n]*)\t([^\n]*)\n"
 
 # Applies changed entries if the copy is at or after the writer's last write and not past its head.
-# KEYS: z, m, seq; ARGV: base, head, ttl, entries.
+# KEYS: z, m, seq; ARGV: base, head, ttl, entries, and "1" on the last part of a write, which then
+# moves the copy's position to `head`.
 _UPDATE = """
 local cur = tonumber(redis.call('GET', KEYS[3]))
 if cur == nil or cur < tonumber(ARGV[1]) or cur > tonumber(ARGV[2]) then return 0 end
@@ -70,9 +75,11 @@ for user, score, name in string.gmatch(ARGV[4], '""" + _ENTRIES + """') do
     redis.call('HSET', KEYS[2], user, name)
   end
 end
-redis.call('SET', KEYS[3], ARGV[2], 'PX', ARGV[3])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-redis.call('PEXPIRE', KEYS[2], ARGV[3])
+if ARGV[5] == '1' then
+  redis.call('SET', KEYS[3], ARGV[2], 'PX', ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  redis.call('PEXPIRE', KEYS[2], ARGV[3])
+end
 return 1
 """
 
@@ -87,7 +94,7 @@ return 1
 
 # Swaps a rebuilt board in (KEYS: z, m, seq, built z, built m; ARGV: head, ttl).
 _SWAP = """
-redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('UNLINK', KEYS[1], KEYS[2])  -- a large board is freed in the background
 if redis.call('EXISTS', KEYS[4]) == 1 then redis.call('RENAME', KEYS[4], KEYS[1]) end
 if redis.call('EXISTS', KEYS[5]) == 1 then redis.call('RENAME', KEYS[5], KEYS[2]) end
 redis.call('SET', KEYS[3], ARGV[1], 'PX', ARGV[2])
@@ -150,8 +157,13 @@ class RedisLeaderboards:
         try:
             done = 0
             if len(changed) <= MAX_INCREMENTAL:
-                done = await self._run(_UPDATE, [keys.z, keys.m, keys.seq],
-                                       [live.board_seq, head, TTL_MS, _changed_entries(board, changed)])
+                parts = _changed_entries(board, changed)
+                for i, part in enumerate(parts):
+                    last = "1" if i == len(parts) - 1 else "0"
+                    done = await self._run(_UPDATE, [keys.z, keys.m, keys.seq],
+                                           [live.board_seq, head, TTL_MS, part, last])
+                    if not done:
+                        break
             if not done:
                 await self._rebuild(keys, board, head)
         except Exception as exc:  # noqa: BLE001 - Redis away or refusing: the log stays the truth
@@ -165,7 +177,7 @@ class RedisLeaderboards:
         # Built aside in chunks (each well within the socket timeout), then swapped in at once;
         # from a copy of the entries, as taken at `head`, whatever happens while chunks are sent.
         entries = list(board.entries())
-        await self._guard.call(lambda client: client.delete(keys.built_z, keys.built_m))
+        await self._guard.call(lambda client: client.unlink(keys.built_z, keys.built_m))
         for start in range(0, len(entries), REBUILD_CHUNK):
             await self._add_chunk(keys, entries[start:start + REBUILD_CHUNK])
         await self._run(_SWAP, [keys.z, keys.m, keys.seq, keys.built_z, keys.built_m], [head, TTL_MS])
@@ -204,13 +216,14 @@ class RedisLeaderboards:
         return int(seq) if seq is not None else -1
 
 
-def _changed_entries(board: Leaderboard, user_ids: set[str]) -> str:
-    parts = []
+def _changed_entries(board: Leaderboard, user_ids: set[str]) -> list[str]:
+    """The users' entries, packed in parts of UPDATE_CHUNK (at least one part, maybe empty)."""
+    lines = []
     for user_id in user_ids:
         entry = board.entry(user_id)
         if entry is None:
-            parts.append(f"{user_id}\t0\t\n")
+            lines.append(f"{user_id}\t0\t\n")
         else:
             score, reached_at = entry
-            parts.append(f"{user_id}\t{-score}\t{member(user_id, reached_at)}\n")
-    return "".join(parts)
+            lines.append(f"{user_id}\t{-score}\t{member(user_id, reached_at)}\n")
+    return ["".join(lines[i:i + UPDATE_CHUNK]) for i in range(0, len(lines), UPDATE_CHUNK)] or [""]
