@@ -41,7 +41,7 @@ class Process:
         board.track_changes()
         self.live = SimpleNamespace(state=SimpleNamespace(leaderboard=board, last_seq=0,
                                                           config=SimpleNamespace(id=campaign_id)),
-                                    board_seq=0)
+                                    board_seq=0, board_rebuild=None)
         self.applied = 0
 
     def catch_up(self, log: list[tuple[str, int, int]]) -> None:
@@ -152,6 +152,7 @@ def test_ties_are_ordered_by_time_then_user_id(redis_url):
 
 def test_a_large_catch_up_is_rebuilt_and_swapped_in(redis_url, monkeypatch):
     monkeypatch.setattr(shared, "REBUILD_CHUNK", 700)
+    monkeypatch.setattr(shared, "INLINE_REBUILD", 10**6)  # sent under the lock, as a small board is
     tenant, cid = "tn_" + uuid.uuid4().hex[:8], "c-big"
     rng = random.Random(5)
     log = [(f"u{rng.randrange(30_000)}", rng.randint(0, 9), rng.randrange(10**6)) for _ in range(40_000)]
@@ -163,11 +164,51 @@ def test_a_large_catch_up_is_rebuilt_and_swapped_in(redis_url, monkeypatch):
         try:
             proc.catch_up(log[:10])
             await boards.publish(tenant, proc.live)
-            proc.catch_up(log)  # far more changed users than one script is given
+            proc.catch_up(log)  # far more changed users than a write is given
             assert len(proc.live.state.leaderboard.changed) > shared.MAX_INCREMENTAL
             await boards.publish(tenant, proc.live)
+            assert proc.live.board_rebuild is None
             assert await everything(boards, tenant, cid) == proc.live.state.leaderboard.top(10**6)
-            assert not await raw.exists(Keys(tenant, cid).built_z)
+            assert await raw.keys(f"liveloop:lb:{{{tenant}:{cid}}}:*build*") == []
+        finally:
+            await raw.delete(*vars_of(Keys(tenant, cid)))
+            await boards.close()
+            await raw.aclose()
+
+    run(scenario())
+
+
+def test_a_large_board_is_rebuilt_aside_while_the_log_moves_on(redis_url, monkeypatch):
+    """Two processes find the copy gone and each sends its board aside, while events keep coming:
+    neither write is lost, an older rebuild never replaces a newer copy, and the changes made
+    meanwhile follow with the next write."""
+    monkeypatch.setattr(shared, "REBUILD_CHUNK", 500)
+    monkeypatch.setattr(shared, "INLINE_REBUILD", 1_000)
+    tenant, cid = "tn_" + uuid.uuid4().hex[:8], "c-aside"
+    rng = random.Random(8)
+    log = [(f"u{rng.randrange(8_000)}", rng.randint(0, 9), rng.randrange(10**6)) for _ in range(20_000)]
+
+    async def scenario():
+        raw = aioredis.from_url(redis_url)
+        boards = RedisLeaderboards(redis_url)
+        one, two = Process(cid), Process(cid)
+        try:
+            one.catch_up(log[:15_000])
+            await boards.publish(tenant, one.live)  # no copy yet: sent aside
+            first = one.live.board_rebuild
+            assert first is not None
+            two.catch_up(log[:17_000])
+            await boards.publish(tenant, two.live)  # the copy is not there yet: also aside, newer
+            one.catch_up(log[:19_000])
+            await boards.publish(tenant, one.live)  # its rebuild is on its way: nothing sent now
+            await asyncio.gather(first, two.live.board_rebuild)
+            assert await boards.position(tenant, cid) == 17_000
+            one.catch_up(log)
+            await boards.publish(tenant, one.live)  # what changed since its snapshot, at once
+            assert one.live.board_rebuild is None
+            assert await everything(boards, tenant, cid) == one.live.state.leaderboard.top(10**6)
+            assert await boards.position(tenant, cid) == len(log)
+            assert await raw.keys(f"liveloop:lb:{{{tenant}:{cid}}}:*build*") == []
         finally:
             await raw.delete(*vars_of(Keys(tenant, cid)))
             await boards.close()

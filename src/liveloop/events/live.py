@@ -34,7 +34,10 @@ REPLAY_CHUNK = 20_000
 class LiveCampaign:
     body: dict  # the campaign as the API returns it
     state: CampaignState
-    board_seq: int = -1  # the log position of this process's last write of the board to Redis
+    # The log position of this process's last write of the board to Redis (None: rebuild it), and
+    # the rebuild being sent aside, if any (leaderboards/shared.py).
+    board_seq: int | None = -1
+    board_rebuild: asyncio.Task | None = None
 
 
 class LiveCampaigns:

@@ -32,7 +32,9 @@ Redis alone for a moment, so an outage costs one short timeout, not one per requ
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import secrets
 from typing import TYPE_CHECKING
 
 from liveloop.engine.leaderboard import Leaderboard
@@ -52,6 +54,9 @@ MAX_INCREMENTAL = 5_000
 # batch's changes, each entry true at the log's head.
 UPDATE_CHUNK = 100
 REBUILD_CHUNK = 2_000
+# Up to this many entries a rebuild is sent under the campaign's lock (a fraction of a second);
+# a larger board is sent by a task of its own, so the campaign's ingestion does not wait for it.
+INLINE_REBUILD = 20_000
 _AT_OFFSET = 10**15  # years 0001..9999 in ms since the epoch all fit in 16 digits after the offset
 
 # Entries travel packed in one argument, "user_id TAB score TAB member LF" each (an empty member
@@ -59,12 +64,14 @@ _AT_OFFSET = 10**15  # years 0001..9999 in ms since the epoch all fit in 16 digi
 # less to send from Python than three arguments an entry.
 _ENTRIES = r"([^\t\n]*)\t([^\t\n]*)\t([^\n]*)\n"
 
-# Applies changed entries if the copy is at or after the writer's last write and not past its head.
+# Applies changed entries if the copy is at or after the writer's last write and not past its head;
+# 0 when it is missing or behind that write, -1 when it is past the head (another history).
 # KEYS: z, m, seq; ARGV: base, head, ttl, entries, and "1" on the last part of a write, which then
 # moves the copy's position to `head`.
 _UPDATE = """
 local cur = tonumber(redis.call('GET', KEYS[3]))
-if cur == nil or cur < tonumber(ARGV[1]) or cur > tonumber(ARGV[2]) then return 0 end
+if cur == nil or cur < tonumber(ARGV[1]) then return 0 end
+if cur > tonumber(ARGV[2]) then return -1 end
 for user, score, name in string.gmatch(ARGV[4], '""" + _ENTRIES + """') do
   local old = redis.call('HGET', KEYS[2], user)
   if old then redis.call('ZREM', KEYS[1], old) end
@@ -83,17 +90,26 @@ end
 return 1
 """
 
-# Adds entries to a board being rebuilt aside (KEYS: built z, built m; ARGV: entries).
+# Adds entries to a board being rebuilt aside (KEYS: built z, built m; ARGV: entries). The keys
+# expire if their builder dies before the swap.
 _FILL = """
 for user, score, name in string.gmatch(ARGV[1], '""" + _ENTRIES + """') do
   redis.call('ZADD', KEYS[1], score, name)
   redis.call('HSET', KEYS[2], user, name)
 end
+redis.call('PEXPIRE', KEYS[1], 3600000)
+redis.call('PEXPIRE', KEYS[2], 3600000)
 return 1
 """
 
-# Swaps a rebuilt board in (KEYS: z, m, seq, built z, built m; ARGV: head, ttl).
+# Swaps a rebuilt board in (KEYS: z, m, seq, built z, built m; ARGV: head, ttl, "1" to swap only if
+# the copy is missing or older than `head`: a rebuild sent aside must not replace a newer copy).
 _SWAP = """
+local cur = tonumber(redis.call('GET', KEYS[3]))
+if ARGV[3] == '1' and cur ~= nil and cur >= tonumber(ARGV[1]) then
+  redis.call('UNLINK', KEYS[4], KEYS[5])
+  return 0
+end
 redis.call('UNLINK', KEYS[1], KEYS[2])  -- a large board is freed in the background
 if redis.call('EXISTS', KEYS[4]) == 1 then redis.call('RENAME', KEYS[4], KEYS[1]) end
 if redis.call('EXISTS', KEYS[5]) == 1 then redis.call('RENAME', KEYS[5], KEYS[2]) end
@@ -115,10 +131,11 @@ def user_of(member_bytes: bytes) -> str:
 class Keys:
     __slots__ = ("z", "m", "seq", "built_z", "built_m")
 
-    def __init__(self, tenant_id: str, campaign_id: str) -> None:
+    def __init__(self, tenant_id: str, campaign_id: str, builder: str = "") -> None:
         base = f"liveloop:lb:{{{tenant_id}:{campaign_id}}}"
         self.z, self.m, self.seq = f"{base}:z", f"{base}:m", f"{base}:seq"
-        self.built_z, self.built_m = f"{base}:z:build", f"{base}:m:build"
+        # Each rebuild builds aside under keys of its own: two processes may rebuild at once.
+        self.built_z, self.built_m = f"{base}:z:build{builder}", f"{base}:m:build{builder}"
 
 
 class RedisLeaderboards:
@@ -148,6 +165,8 @@ class RedisLeaderboards:
         """
         board = live.state.leaderboard
         head = live.state.last_seq
+        if live.board_rebuild is not None:
+            return  # a rebuild is on its way; what changes meanwhile follows with the next write
         if live.board_seq == head and not board.changed and not check:
             return
         if not self._guard.available:
@@ -156,16 +175,19 @@ class RedisLeaderboards:
         keys = Keys(tenant_id, live.state.config.id)
         try:
             done = 0
-            if len(changed) <= MAX_INCREMENTAL:
+            if live.board_seq is not None and len(changed) <= MAX_INCREMENTAL:
                 parts = _changed_entries(board, changed)
                 for i, part in enumerate(parts):
                     last = "1" if i == len(parts) - 1 else "0"
                     done = await self._run(_UPDATE, [keys.z, keys.m, keys.seq],
                                            [live.board_seq, head, TTL_MS, part, last])
-                    if not done:
+                    if done != 1:
                         break
-            if not done:
-                await self._rebuild(keys, board, head)
+            if done != 1:
+                if done == 0 and len(board) > INLINE_REBUILD:
+                    self._rebuild_aside(tenant_id, live, head)
+                    return
+                await self._rebuild(keys, list(board.entries()), head)
         except Exception as exc:  # noqa: BLE001 - Redis away or refusing: the log stays the truth
             board.changed |= changed  # written with the next write, or the whole board rebuilt
             if not isinstance(exc, RedisAway):
@@ -173,14 +195,34 @@ class RedisLeaderboards:
             return
         live.board_seq = head
 
-    async def _rebuild(self, keys: Keys, board: Leaderboard, head: int) -> None:
-        # Built aside in chunks (each well within the socket timeout), then swapped in at once;
-        # from a copy of the entries, as taken at `head`, whatever happens while chunks are sent.
-        entries = list(board.entries())
+    def _rebuild_aside(self, tenant_id: str, live: LiveCampaign, head: int) -> None:
+        """The whole board as of `head`, sent by a task of its own and swapped in unless a newer
+        copy got there first. Until it is done this process writes nothing more; if it fails,
+        the next write starts it again."""
+        entries = list(live.state.leaderboard.entries())
+        keys = Keys(tenant_id, live.state.config.id, builder=secrets.token_hex(4))
+        live.board_seq = head
+
+        async def send() -> None:
+            try:
+                await self._rebuild(keys, entries, head, only_if_newer=True)
+            except Exception as exc:  # noqa: BLE001
+                live.board_seq = None
+                if not isinstance(exc, RedisAway):
+                    log.warning("could not rebuild the leaderboard of %s in Redis: %s", live.state.config.id, exc)
+            finally:
+                live.board_rebuild = None
+
+        live.board_rebuild = asyncio.ensure_future(send())
+
+    async def _rebuild(self, keys: Keys, entries: list[tuple[str, int, int]], head: int, *,
+                       only_if_newer: bool = False) -> None:
+        # Built aside in chunks (each well within the socket timeout), then swapped in at once.
         await self._guard.call(lambda client: client.unlink(keys.built_z, keys.built_m))
         for start in range(0, len(entries), REBUILD_CHUNK):
             await self._add_chunk(keys, entries[start:start + REBUILD_CHUNK])
-        await self._run(_SWAP, [keys.z, keys.m, keys.seq, keys.built_z, keys.built_m], [head, TTL_MS])
+        await self._run(_SWAP, [keys.z, keys.m, keys.seq, keys.built_z, keys.built_m],
+                        [head, TTL_MS, "1" if only_if_newer else "0"])
 
     async def _add_chunk(self, keys: Keys, chunk: list[tuple[str, int, int]]) -> None:
         packed = "".join(f"{user_id}\t{-score}\t{member(user_id, reached_at)}\n"
