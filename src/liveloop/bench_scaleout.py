@@ -124,7 +124,7 @@ def _board(seed: int):
     board = Leaderboard()
     for i in range(BOARD_USERS):
         board.update(f"u{i:07d}", rng.randint(1, 60), rng.randrange(10**9))
-    board.track_changes()
+    board.track_changes(BOARD_USERS + 1)
     state = SimpleNamespace(leaderboard=board, last_seq=BOARD_USERS, config=SimpleNamespace(id="bench-board"))
     return SimpleNamespace(state=state, board_seq=-1, board_rebuild=None), rng
 
@@ -137,6 +137,7 @@ def _write_board(redis_url: str, tenant: str, live, rng, stop_at: float, done) -
         boards = RedisLeaderboards(redis_url)
         written, started = 0, time.monotonic()
         while time.monotonic() < stop_at:
+            live.state.leaderboard.change_seq = live.state.last_seq + 1
             for _ in range(BOARD_WRITE_BATCH):
                 user = f"u{rng.randrange(BOARD_USERS):07d}"
                 score = live.state.leaderboard.score(user)

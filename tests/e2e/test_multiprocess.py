@@ -195,7 +195,7 @@ def test_a_leaderboard_copy_left_behind_the_log_is_repaired_without_new_events(p
                 for k, value in before.items():  # the copy goes back to before the second batch
                     r.restore(k, 0, value, replace=True)
                 assert redis_leaderboard(redis_url, only_tenant(url), "rep") == [(1, "bob", 1)]
-                deadline = time.monotonic() + 15
+                deadline = time.monotonic() + 30  # two catch-up polls, 5 s apart
                 expected = [(1, "alice", 2), (2, "bob", 1)]
                 while redis_leaderboard(redis_url, only_tenant(url), "rep") != expected:
                     assert time.monotonic() < deadline, "the copy was not repaired"

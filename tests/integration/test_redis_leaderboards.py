@@ -38,16 +38,20 @@ class Process:
 
     def __init__(self, campaign_id: str) -> None:
         board = Leaderboard()
-        board.track_changes()
+        board.track_changes(1)
         self.live = SimpleNamespace(state=SimpleNamespace(leaderboard=board, last_seq=0,
                                                           config=SimpleNamespace(id=campaign_id)),
                                     board_seq=0, board_rebuild=None)
         self.applied = 0
 
     def catch_up(self, log: list[tuple[str, int, int]]) -> None:
-        for user_id, score, reached_at in log[self.applied:]:
-            self.live.state.leaderboard.update(user_id, score, reached_at)
+        """Apply the log's entries not applied yet, each at its log position (as events/live.py does)."""
+        board = self.live.state.leaderboard
+        for seq, (user_id, score, reached_at) in enumerate(log[self.applied:], start=self.applied + 1):
+            board.change_seq = seq
+            board.update(user_id, score, reached_at)
         self.applied = self.live.state.last_seq = len(log)
+        board.change_seq = len(log) + 1
 
 
 def run(coro):
@@ -256,7 +260,7 @@ def test_redis_away_costs_one_timeout_then_the_changes_are_written_later(redis_u
         await away.publish(tenant, proc.live)  # logged, not raised: the log stays the truth
         assert await away.top(tenant, cid, 10) is None
         assert time.monotonic() - started < 1.5  # one short timeout, then Redis is left alone
-        assert proc.live.board_seq == 0 and proc.live.state.leaderboard.changed == {"a"}
+        assert proc.live.board_seq == 0 and proc.live.state.leaderboard.changed == {"a": 1}
         await away.close()
 
         back = RedisLeaderboards(redis_url)  # the same process once Redis answers again
@@ -295,6 +299,86 @@ def test_a_copy_gone_back_in_time_is_rebuilt_not_patched(redis_url):
             assert await everything(boards, tenant, cid) == [(1, "c", 4), (2, "d", 2), (3, "a", 1), (4, "b", 1)]
         finally:
             await raw.delete(*vars_of(keys))
+            await boards.close()
+            await raw.aclose()
+
+    run(scenario())
+
+
+def test_a_rebuild_swapped_in_between_the_parts_of_a_write_is_noticed(redis_url, monkeypatch):
+    """Another process's rebuild (from an older snapshot) lands between two parts of this write:
+    the rest of the write refuses, and the board is rebuilt from this process's state instead of
+    being left half old."""
+    monkeypatch.setattr(shared, "UPDATE_CHUNK", 2)
+    tenant, cid = "tn_" + uuid.uuid4().hex[:8], "c-parts"
+    rng = random.Random(3)
+    log = [(f"u{rng.randrange(40)}", rng.randint(0, 9), rng.randrange(10**6)) for _ in range(50)]
+
+    async def scenario():
+        raw = aioredis.from_url(redis_url)
+        boards = RedisLeaderboards(redis_url)
+        one, two = Process(cid), Process(cid)
+        try:
+            one.catch_up(log[:20])
+            await boards.publish(tenant, one.live)
+            two.catch_up(log[:30])
+            older = list(two.live.state.leaderboard.entries())  # another process's snapshot at 30
+            one.catch_up(log)
+            real_run, calls = boards._run, []
+
+            async def interleaved(text, keys, args):
+                result = await real_run(text, keys, args)
+                calls.append(text)
+                if text == shared._UPDATE and len(calls) == 1:
+                    await boards._rebuild(Keys(tenant, cid, "other"), older, 30, only_if_newer=True)
+                return result
+
+            monkeypatch.setattr(boards, "_run", interleaved)
+            await boards.publish(tenant, one.live)
+            assert calls.count(shared._SWAP) == 2  # the other's, then this process's own rebuild
+            assert await everything(boards, tenant, cid) == one.live.state.leaderboard.top(10**6)
+            assert await boards.position(tenant, cid) == len(log)
+        finally:
+            await raw.delete(*vars_of(Keys(tenant, cid)))
+            await boards.close()
+            await raw.aclose()
+
+    run(scenario())
+
+
+def test_a_process_that_mostly_catches_up_sends_only_what_the_copy_lacks(redis_url, monkeypatch):
+    """Changes a process learned from others' events are already in the copy: however many, they
+    are not sent again, and they do not turn a small write into a rebuild."""
+    monkeypatch.setattr(shared, "MAX_INCREMENTAL", 20)
+    tenant, cid = "tn_" + uuid.uuid4().hex[:8], "c-reader"
+    log = [(f"u{i}", 1 + i % 7, i) for i in range(500)]
+
+    async def scenario():
+        raw = aioredis.from_url(redis_url)
+        boards = RedisLeaderboards(redis_url)
+        writer, reader = Process(cid), Process(cid)
+        try:
+            writer.catch_up(log[:400])
+            await boards.publish(tenant, writer.live)
+            reader.catch_up(log[:400])  # 400 changed users, all in the copy already
+            reader.catch_up(log[:405])  # and 5 the copy lacks: this process logs them
+            sent = []
+            real = shared._changed_entries
+            monkeypatch.setattr(shared, "_changed_entries", lambda board, users: sent.append(len(users)) or
+                                real(board, users))
+
+            async def no_rebuild(*_args, **_kwargs):
+                raise AssertionError("rebuilt")
+
+            monkeypatch.setattr(boards, "_rebuild", no_rebuild)
+            await boards.publish(tenant, reader.live)
+            assert sent == [5]
+            truth = Leaderboard()
+            for user_id, score, at in log[:405]:
+                truth.update(user_id, score, at)
+            assert await everything(boards, tenant, cid) == truth.top(10**6)
+        finally:
+            await raw.delete(*vars_of(Keys(tenant, cid)))
             await boards.close()
             await raw.aclose()
 

@@ -9,18 +9,21 @@ from sortedcontainers import SortedList
 
 
 class Leaderboard:
-    __slots__ = ("_keys", "_sorted", "changed")
+    __slots__ = ("_keys", "_sorted", "changed", "change_seq")
 
     def __init__(self) -> None:
         self._sorted: SortedList = SortedList()
         self._keys: dict[str, tuple[int, int, str]] = {}
-        # Users whose entry may have changed since the set was last emptied, kept only when a copy
-        # of the board lives elsewhere (Redis, with several processes) and must be brought up to date.
-        self.changed: set[str] | None = None
+        # Users whose entry changed since this was last emptied, with the log position of the change
+        # (`change_seq`, set by whoever applies events), kept only when a copy of the board lives
+        # elsewhere (Redis, with several processes) and must be brought up to date.
+        self.changed: dict[str, int] | None = None
+        self.change_seq = 0
 
-    def track_changes(self) -> None:
+    def track_changes(self, change_seq: int) -> None:
         if self.changed is None:
-            self.changed = set()
+            self.changed = {}
+        self.change_seq = change_seq
 
     def update(self, user_id: str, score: int, reached_at: int) -> int:
         """Set a user's entry; returns the score it had before (0 when not listed)."""
@@ -29,7 +32,7 @@ class Leaderboard:
         if key == old:
             return score  # an unchanged entry costs no SortedList work (nor a Redis write)
         if self.changed is not None:
-            self.changed.add(user_id)
+            self.changed[user_id] = self.change_seq
         if old is not None:
             self._sorted.remove(old)
             del self._keys[user_id]

@@ -38,6 +38,7 @@ class LiveCampaign:
     # the rebuild being sent aside, if any (leaderboards/shared.py).
     board_seq: int | None = -1
     board_rebuild: asyncio.Task | None = None
+    board_behind: int | None = None  # the position seen when the copy was last found behind it
 
 
 class LiveCampaigns:
@@ -125,11 +126,15 @@ class LiveCampaigns:
         rows, codes = await self._db.read(lambda conn: pending_events(conn, state))
         if rows:
             state.codes.update(codes)
+            board = state.leaderboard
             for seq, received_at, event in rows:
+                board.change_seq = seq
                 effects = state.apply(event, received_at)
                 state.last_seq = seq
                 if self.on_caught_up is not None and effects:
                     self.on_caught_up(tenant_id, [(live, effect) for effect in effects])
+        # What is applied next (this process's own events, under the lock) is logged after the head.
+        state.leaderboard.change_seq = state.last_seq + 1
         return live
 
     def _local_lock(self, key: tuple[str, str]) -> asyncio.Lock:
@@ -154,7 +159,7 @@ class LiveCampaigns:
         if self.boards is not None:
             # Redis's copy may lack what changed before now: its first write here checks that.
             live.board_seq = live.state.last_seq
-            live.state.leaderboard.track_changes()
+            live.state.leaderboard.track_changes(live.state.last_seq + 1)
         self._live[key] = live
 
     async def body(self, tenant_id: str, campaign_id: str) -> dict:
@@ -178,18 +183,26 @@ class LiveCampaigns:
         return body
 
     async def repair_board(self, tenant_id: str, campaign_id: str) -> None:
-        """Rewrite Redis's copy of a loaded campaign's board if it is behind this process's state.
+        """Rewrite Redis's copy of a loaded campaign's board if it stays behind this process's state.
 
         A process killed between its commit and its Redis write leaves the copy behind the log;
         the processes that catch up its events notice it here and write it again under the lock.
+        Called every few seconds: a copy is repaired only if it has not reached, since the previous
+        call, the position this process had then (a write on its way is not a reason to take the lock).
         """
         live = self._live.get((tenant_id, campaign_id))
         if self.boards is None or live is None:
             return
         position = await self.boards.position(tenant_id, campaign_id)
-        if position is not None and position < live.state.last_seq:
+        if position is None or position >= live.state.last_seq:
+            live.board_behind = None
+            return
+        if live.board_behind is not None and position < live.board_behind:
             async with self.hold(tenant_id, campaign_id) as held:
                 await self.boards.publish(tenant_id, held, check=True)
+            live.board_behind = None
+        else:
+            live.board_behind = live.state.last_seq
 
     def drop_all(self) -> None:
         """After a failed write: forget derived state; it is rebuilt from the log on next use."""

@@ -19,11 +19,14 @@ code point order). Scores are exact: a metric stays far below 2^53.
 Consistency. The copy is written only under the campaign's lock (LiveCampaigns.hold), by a process
 whose state has just been caught up with the log and whose own events are committed: what it writes
 is the truth at the log's head. A process remembers the position of its last write (`board_seq`)
-and the users whose entry changed since (`Leaderboard.changed`). If the copy is at or after that
-position, those users are all that can differ, and one script updates them; otherwise (Redis
-restarted, keys expired, a write lost in an outage) the whole board is rebuilt from the state and
-swapped in at once. A process killed between its commit and its Redis write leaves the copy
-behind the log; every process compares the two in its catch-up poll and repairs it (fanout.py).
+and, for each user whose entry changed since, the log position of that change
+(`Leaderboard.changed`). It reads the copy's position first: if the copy is at or after its last
+write, the users changed after the copy's position are all that can differ, and scripts of 100
+entries update them; otherwise (Redis restarted, keys expired, a failover lost writes) the copy is
+marked missing and the whole board is rebuilt from the state and swapped in at once. A process
+killed between its commit and its Redis write leaves the copy behind the log: the client resends
+the unacknowledged batch, and the process that takes it writes the copy; the other processes with
+the campaign loaded also repair it from their catch-up poll (fanout.py).
 
 Redis unreachable: writes are skipped (the changed users are kept for the next write) and reads
 answer None, so the caller ranks from its own state; the guard (kit/redis_guard.py) then leaves
@@ -64,14 +67,13 @@ _AT_OFFSET = 10**15  # years 0001..9999 in ms since the epoch all fit in 16 digi
 # less to send from Python than three arguments an entry.
 _ENTRIES = r"([^\t\n]*)\t([^\t\n]*)\t([^\n]*)\n"
 
-# Applies changed entries if the copy is at or after the writer's last write and not past its head;
-# 0 when it is missing or behind that write, -1 when it is past the head (another history).
-# KEYS: z, m, seq; ARGV: base, head, ttl, entries, and "1" on the last part of a write, which then
-# moves the copy's position to `head`.
+# Applies changed entries if the copy is still at the position the writer read before its first
+# part (a rebuild swapped in by another process between two parts makes the rest refuse); 0 if not.
+# KEYS: z, m, seq; ARGV: position read, head, ttl, entries, and "1" on the last part of a write,
+# which then moves the copy's position to `head`.
 _UPDATE = """
 local cur = tonumber(redis.call('GET', KEYS[3]))
-if cur == nil or cur < tonumber(ARGV[1]) then return 0 end
-if cur > tonumber(ARGV[2]) then return -1 end
+if cur == nil or cur ~= tonumber(ARGV[1]) then return 0 end
 for user, score, name in string.gmatch(ARGV[4], '""" + _ENTRIES + """') do
   local old = redis.call('HGET', KEYS[2], user)
   if old then redis.call('ZREM', KEYS[1], old) end
@@ -87,6 +89,13 @@ if ARGV[5] == '1' then
   redis.call('PEXPIRE', KEYS[1], ARGV[3])
   redis.call('PEXPIRE', KEYS[2], ARGV[3])
 end
+return 1
+"""
+
+# Marks a copy about to be rebuilt as missing (if it is still at the position read), so that readers
+# rank from their own state meanwhile instead of from a copy known to lack changes. KEYS: seq.
+_STALE = """
+if tonumber(redis.call('GET', KEYS[1])) == tonumber(ARGV[1]) then redis.call('DEL', KEYS[1]) end
 return 1
 """
 
@@ -142,8 +151,12 @@ class RedisLeaderboards:
     def __init__(self, redis_url: str) -> None:
         self._guard = RedisGuard(redis_url, what="leaderboards")
         self._scripts: dict[str, object] = {}
+        self._tasks: set[asyncio.Task] = set()  # rebuilds sent aside
 
     async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._guard.close()
 
     def _script(self, text: str):
@@ -171,29 +184,40 @@ class RedisLeaderboards:
             return
         if not self._guard.available:
             return
-        changed, board.changed = board.changed or set(), set()
+        changed, board.changed = board.changed or {}, {}
         keys = Keys(tenant_id, live.state.config.id)
         try:
-            done = 0
-            if live.board_seq is not None and len(changed) <= MAX_INCREMENTAL:
-                parts = _changed_entries(board, changed)
-                for i, part in enumerate(parts):
-                    last = "1" if i == len(parts) - 1 else "0"
-                    done = await self._run(_UPDATE, [keys.z, keys.m, keys.seq],
-                                           [live.board_seq, head, TTL_MS, part, last])
-                    if done != 1:
-                        break
-            if done != 1:
-                if done == 0 and len(board) > INLINE_REBUILD:
+            seq = await self._guard.call(lambda client: client.get(keys.seq))
+            position = int(seq) if seq is not None else None
+            done = False
+            if position is not None and live.board_seq is not None and live.board_seq <= position <= head:
+                users = [user_id for user_id, at in changed.items() if at > position]
+                if len(users) <= MAX_INCREMENTAL:
+                    done = await self._update(keys, board, users, position, head)
+            if not done:
+                if position is not None:
+                    await self._run(_STALE, [keys.seq], [position])
+                if len(board) > INLINE_REBUILD:
                     self._rebuild_aside(tenant_id, live, head)
                     return
                 await self._rebuild(keys, list(board.entries()), head)
-        except Exception as exc:  # noqa: BLE001 - Redis away or refusing: the log stays the truth
-            board.changed |= changed  # written with the next write, or the whole board rebuilt
+        except BaseException as exc:
+            # Not written: the changes stay for the next write (or the next rebuild covers them).
+            board.changed = {**changed, **board.changed}
+            if not isinstance(exc, Exception):
+                raise  # cancelled (shutdown)
             if not isinstance(exc, RedisAway):
                 log.warning("could not write the leaderboard of %s to Redis: %s", live.state.config.id, exc)
             return
         live.board_seq = head
+
+    async def _update(self, keys: Keys, board: Leaderboard, users: list[str], position: int, head: int) -> bool:
+        parts = _changed_entries(board, users)
+        for i, part in enumerate(parts):
+            last = "1" if i == len(parts) - 1 else "0"
+            if not await self._run(_UPDATE, [keys.z, keys.m, keys.seq], [position, head, TTL_MS, part, last]):
+                return False
+        return True
 
     def _rebuild_aside(self, tenant_id: str, live: LiveCampaign, head: int) -> None:
         """The whole board as of `head`, sent by a task of its own and swapped in unless a newer
@@ -213,7 +237,9 @@ class RedisLeaderboards:
             finally:
                 live.board_rebuild = None
 
-        live.board_rebuild = asyncio.ensure_future(send())
+        live.board_rebuild = task = asyncio.ensure_future(send())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _rebuild(self, keys: Keys, entries: list[tuple[str, int, int]], head: int, *,
                        only_if_newer: bool = False) -> None:
@@ -243,7 +269,9 @@ class RedisLeaderboards:
 
         try:
             seq, rows = await self._guard.call(read)
-        except RedisAway:
+        except Exception as exc:  # noqa: BLE001 - away, or refusing (READONLY during a failover, ...)
+            if not isinstance(exc, RedisAway):
+                log.warning("could not read a leaderboard from Redis: %s", exc)
             return None
         if seq is None:
             return None
@@ -258,7 +286,7 @@ class RedisLeaderboards:
         return int(seq) if seq is not None else -1
 
 
-def _changed_entries(board: Leaderboard, user_ids: set[str]) -> list[str]:
+def _changed_entries(board: Leaderboard, user_ids: list[str]) -> list[str]:
     """The users' entries, packed in parts of UPDATE_CHUNK (at least one part, maybe empty)."""
     lines = []
     for user_id in user_ids:

@@ -141,6 +141,7 @@ class RoomHub:
         self._max_streams = max_streams_per_room
         self._queue_size = queue_size
         self._rooms: dict[RoomKey, _Room] = {}
+        self._tasks: set[asyncio.Task] = set()  # pushes under way: referenced so they are not collected
         self._last_id = clock.now_ms() * 1000
 
     # -- connections -----------------------------------------------------------------------
@@ -201,7 +202,7 @@ class RoomHub:
         key = (tenant_id, campaign_id)
         room = self._rooms.get(key)
         if room is not None and self._announce(room, result.rule_id, result.period):
-            asyncio.get_running_loop().create_task(self._push_draw(key, result))
+            self._spawn(self._push_draw(key, result))
 
     def draw_logged(self, tenant_id: str, campaign_id: str, rule_id: str, period: str) -> None:
         """A winner's prize was applied here: the draw may have been run by another process, so its
@@ -209,7 +210,12 @@ class RoomHub:
         key = (tenant_id, campaign_id)
         room = self._rooms.get(key)
         if room is not None and self._announce(room, rule_id, period):
-            asyncio.get_running_loop().create_task(self._push_stored_draw(key, rule_id, period))
+            self._spawn(self._push_stored_draw(key, rule_id, period))
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     @staticmethod
     def _announce(room: _Room, rule_id: str, period: str) -> bool:
@@ -256,7 +262,7 @@ class RoomHub:
             return
         room.timer = None
         room.flushing = True
-        asyncio.get_running_loop().create_task(self._flush(key, room))
+        self._spawn(self._flush(key, room))
 
     async def _flush(self, key: RoomKey, room: _Room) -> None:
         try:

@@ -27,8 +27,9 @@ class BulkInsert:
             # work runs beside the loop. "WHERE true" tells SQLite's parser that ON CONFLICT
             # belongs to the INSERT, not to a join.
             values = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(columns)))
+            # ORDER BY key: rows keep their order, so events keep arrival order in `seq`.
             self._json_sql = (f"INSERT INTO {table.name} ({names}) SELECT {values} FROM json_each(?) WHERE true"
-                              f"{conflict}")
+                              f" ORDER BY key{conflict}")
 
     def __call__(self, conn: sa.Connection, rows: list[tuple]) -> int:
         """Insert the rows; returns how many were inserted (-1 if the driver cannot tell)."""
