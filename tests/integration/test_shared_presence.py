@@ -15,6 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from liveloop.integrations.agora import SequenceClock, SharedSequenceClock
+from liveloop.realtime import shared_presence
 from liveloop.realtime.presence import PresenceBook
 from liveloop.realtime.shared_presence import SharedPresenceBook
 from tests.proxy import CuttableProxy
@@ -152,7 +153,8 @@ def test_a_claimed_viewer_that_beats_again_sees_its_last_beat_and_unlogged_claim
     asyncio.run(scenario())
 
 
-def test_beats_taken_while_redis_is_away_fall_back_to_the_process_and_merge_back(redis_url):
+def test_beats_taken_while_redis_is_away_fall_back_to_the_process_and_merge_back(redis_url, monkeypatch):
+    monkeypatch.setattr(shared_presence, "MERGE_CHUNK", 2)  # merged back in several parts
     target = urlsplit(redis_url)
     proxy = CuttableProxy(target.hostname or "127.0.0.1", target.port or 6379)
     cut_url = urlunsplit(target._replace(netloc=f"127.0.0.1:{proxy.port}"))
@@ -169,11 +171,15 @@ def test_beats_taken_while_redis_is_away_fall_back_to_the_process_and_merge_back
             assert await flaky.beat(key, T0 + 30_000) is None
             assert await flaky.beat(key, T0 + 60_000) == T0 + 30_000
             assert await flaky.beating(tc, ["siti"]) == {"siti"}
+            for i, other in enumerate(("ana", "bo", "cy")):
+                assert await flaky.beat((*tc, other), T0 + 61_000 + i) is None
             proxy.restore()
             await asyncio.sleep(2.1)  # the guard leaves Redis alone for two seconds after a failure
             # Back: the beats taken meanwhile are merged first (latest wins), and every process sees them.
             assert tc not in await flaky.campaigns_due(T0 + 60_000, T0 + 60_000)
             assert await steady.beat(key, T0 + 90_000) == T0 + 60_000
+            for i, other in enumerate(("ana", "bo", "cy")):
+                assert await steady.beat((*tc, other), T0 + 90_000) == T0 + 61_000 + i
             assert await flaky.claim(tc, T0 + 1, T0 + 90_001) == []
         finally:
             await close(flaky, steady)

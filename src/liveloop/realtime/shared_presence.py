@@ -19,6 +19,7 @@ so a timeout decided twice (once locally during the outage, once from Redis) is 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import orjson
@@ -33,6 +34,7 @@ INDEX = PREFIX + "campaigns"
 KEEP_MS = 6 * 3600_000  # a campaign's keys outlive its last beat by this much
 LEASE_MS = 30_000  # a claim not settled by then (its sweeper died) is claimed again
 CLAIM_BATCH = 1000
+MERGE_CHUNK = 1000  # beats per merge script after an outage
 
 # KEYS: beats, last, index. ARGV: user, now, index member, keep ms. Returns the previous beat or nil.
 _BEAT = """
@@ -116,6 +118,7 @@ class SharedPresenceBook:
         self._local = PresenceBook()
         self._lease_ms = lease_ms
         self._scripts: dict[str, object] = {}
+        self._merging = asyncio.Lock()
 
     async def start(self) -> None:
         client = self._guard.connect()
@@ -187,17 +190,26 @@ class SharedPresenceBook:
         return found | {user_id for user_id, score in zip(user_ids, scores, strict=True) if score is not None}
 
     async def _merge_local(self) -> None:
-        """Beats taken while Redis was away go to Redis first (latest beat wins), then leave this process."""
+        """Beats taken while Redis was away go to Redis first (latest beat wins), then leave this process.
+
+        One merge at a time (the beats that arrive meanwhile wait for it, so each sees its viewer's
+        last beat), in scripts of MERGE_CHUNK entries so that Redis keeps serving between them
+        and each part leaves the local book as soon as Redis has it.
+        """
         if not len(self._local):
             return
-        entries = self._local.entries()
-        args: list = [KEEP_MS]
-        for (tenant_id, campaign_id, user_id), seen in entries:
-            args += [_keys((tenant_id, campaign_id))[0], _member((tenant_id, campaign_id)), user_id, seen]
-        await self._guard.call(lambda _c: self._scripts["merge"](keys=[INDEX], args=args))
-        for key, seen in entries:
-            self._local.drop(key, seen)
-        log.warning("merged %d presence beats taken during a Redis outage", len(entries))
+        async with self._merging:
+            entries = self._local.entries()
+            for start in range(0, len(entries), MERGE_CHUNK):
+                part = entries[start:start + MERGE_CHUNK]
+                args: list = [KEEP_MS]
+                for (tenant_id, campaign_id, user_id), seen in part:
+                    args += [_keys((tenant_id, campaign_id))[0], _member((tenant_id, campaign_id)), user_id, seen]
+                await self._guard.call(lambda _c, args=args: self._scripts["merge"](keys=[INDEX], args=args))
+                for key, seen in part:
+                    self._local.drop(key, seen)
+            if entries:
+                log.warning("merged %d presence beats taken during a Redis outage", len(entries))
 
     @staticmethod
     async def _index(client, now: int) -> list[Campaign]:
