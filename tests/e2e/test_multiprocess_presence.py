@@ -125,7 +125,9 @@ def test_a_silent_viewer_is_timed_out_once_when_the_process_that_took_its_beats_
         time.sleep(1.0)
         logged = room_events(url, "gone", "vi")
         assert [kind for kind, _at in logged] == ["room_join", "room_timeout"]
-        assert last + TIMEOUT_SECONDS * 1000 - 1000 <= logged[1][1] <= last + (TIMEOUT_SECONDS + 3) * 1000
+        # Process two never loaded the campaign: it takes over viewers silent for twice the timeout
+        # (rooms/sweeper.py), and with this test's short timeout the leave is the moment it decides.
+        assert last + TIMEOUT_SECONDS * 1000 - 1000 <= logged[1][1] <= last + (2 * TIMEOUT_SECONDS + 3) * 1000
         data = report(c2, "gone")
         assert data["room"]["present"] == 0 and data["room"]["closed_without_leave"]["timeout"] == 1
 

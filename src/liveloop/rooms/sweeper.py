@@ -94,10 +94,24 @@ class PresenceSweeper:
         before = now - rt.settings.presence_timeout_seconds * 1000
         found = []
         for campaign in await book.campaigns_due(before, now):
-            live = await self._campaign(campaign, now)
-            if live is None:
-                continue
-            claims = await book.claim(campaign, before, now)
+            if rt.live.peek(*campaign) is None:
+                # Not loaded here: a process that has it loaded (it took the viewers' beats or
+                # serves their streams) times them out. Only viewers silent for twice the timeout,
+                # whose process is gone, make this one load the campaign and replay its log.
+                if not await self._known(campaign, now):
+                    continue
+                claims = await book.claim(campaign, before - (now - before), now)
+                if not claims:
+                    continue
+                live = await self._campaign(campaign, now)
+                if live is None:
+                    await book.settle(campaign, claims, logged=False)
+                    continue
+            else:
+                live = await self._campaign(campaign, now)
+                if live is None:
+                    continue
+                claims = await book.claim(campaign, before, now)
             tenant_id, campaign_id = campaign
             events = []
             for claim in claims:
@@ -114,6 +128,24 @@ class PresenceSweeper:
                 await book.settle(campaign, claims, logged=True)  # nothing to log: their presences are closed
         return found
 
+    async def _known(self, campaign: Campaign, now: int) -> bool:
+        """Whether the campaign exists in this deployment (its body only: nothing is replayed)."""
+        if self._unknown.get(campaign, 0) > now:
+            return False
+        try:
+            await self._rt.live.body(*campaign)
+        except NotFound:
+            self._forget(campaign, now)
+            return False
+        except (LiveloopError, WriterFailed):
+            return False
+        return True
+
+    def _forget(self, campaign: Campaign, now: int) -> None:
+        self._unknown[campaign] = now + UNKNOWN_CAMPAIGN_MS
+        if len(self._unknown) > 10_000:
+            self._unknown = {k: v for k, v in self._unknown.items() if v > now}
+
     async def _campaign(self, campaign: Campaign, now: int) -> LiveCampaign | None:
         """The campaign caught up with the log, or None when this deployment does not know it.
 
@@ -125,9 +157,7 @@ class PresenceSweeper:
         try:
             return await self._rt.live.get(*campaign)
         except NotFound:
-            self._unknown[campaign] = now + UNKNOWN_CAMPAIGN_MS
-            if len(self._unknown) > 10_000:
-                self._unknown = {k: v for k, v in self._unknown.items() if v > now}
+            self._forget(campaign, now)
             return None
         except (LiveloopError, WriterFailed) as exc:
             log.warning("presence sweep skips campaign %s this time: %s", campaign[1], exc)
