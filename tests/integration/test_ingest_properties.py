@@ -16,6 +16,7 @@ from liveloop.events.live import LiveCampaign
 from liveloop.events.validate import parse_event
 from liveloop.invites.models import invites
 from liveloop.kit.db.migrate import upgrade
+from liveloop.kit.times import iso, parse_iso
 from liveloop.rewards.ledger import stored_history
 from liveloop.runtime import Runtime
 from liveloop.settings import Settings
@@ -40,6 +41,7 @@ BODY = {
     ],
 }
 CODES = {"A": "u0", "B": "u1", "C": "u2"}
+CREATED = parse_iso("2026-12-01T00:00:00Z", field="created_at")  # reward ids by arrival (campaigns/service.py)
 TIMES = ["2026-01-01T09:00:00Z", "2026-01-01T09:30:00Z", "2026-01-01T10:30:00Z", "2026-01-01T11:00:00Z"]
 counter = itertools.count()
 NOW = 1_800_000_000_000  # a fixed "now", after every event
@@ -102,10 +104,11 @@ def test_batching_and_duplicates_never_change_the_ledger(new_database):
         cid = f"c{next(counter)}"
         events = [to_api(cid, n, raw) for n, raw in enumerate(raws)]
         body = dict(BODY, id=cid)
-        config = campaigns_service.to_config("t1", body)
+        # The config as the server derives it from the stored campaign (its creation time included).
+        config = campaigns_service.to_config("t1", dict(body, created_at=iso(CREATED)))
 
         def setup(conn):
-            campaigns_service.create(conn, tenant_id="t1", data=body, now=0)
+            campaigns_service.create(conn, tenant_id="t1", data=body, now=CREATED)
             conn.execute(invites.insert(), [{"code": code + cid, "tenant_id": "t1", "campaign_id": cid,
                                              "user_id": user, "channel": "", "created_at": 0}
                                             for code, user in CODES.items()])

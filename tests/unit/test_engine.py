@@ -269,3 +269,21 @@ def test_a_backfilled_earlier_reservation_moves_the_reached_time():
     assert s.leaderboard.top(2)[0][1] == "bob"
     feed(s, reserve("e3", "ua", at=100))  # ua's earlier reservation arrives late
     assert s.leaderboard.top(2)[0][1] == "alice"
+
+
+def test_reward_ids_start_with_the_causes_arrival_except_for_campaigns_stored_before_that_change():
+    from dataclasses import replace
+
+    from liveloop.campaigns.service import REWARD_IDS_BY_ARRIVAL_SINCE, to_config
+    from liveloop.kit.times import iso
+
+    body = {"id": "c1", "currency": "USD", "starts_at": iso(START), "ends_at": iso(END), "rules": []}
+    assert to_config("t1", dict(body, created_at=iso(REWARD_IDS_BY_ARRIVAL_SINCE))).reward_ids_by_arrival
+    assert not to_config("t1", dict(body, created_at=iso(REWARD_IDS_BY_ARRIVAL_SINCE - 1))).reward_ids_by_arrival
+    rule = ReservationReferralRule("rr", referrer_reward=COUPON_5)
+    for by_arrival, prefix in ((True, 0x77777), (False, 500)):
+        s = make([rule])
+        s.config = replace(s.config, reward_ids_by_arrival=by_arrival)
+        feed(s, reserve("r1", "dave", at=500, ref="ALICE"), now=0x77777)
+        [reward] = s.rewards.values()
+        assert reward.id.startswith(f"rw_{prefix:011x}")

@@ -117,6 +117,10 @@ def get(conn: sa.Connection, *, tenant_id: str, campaign_id: str) -> dict | None
     return orjson.loads(body) if body is not None else None
 
 
+# When reward ids began to start with the cause's arrival time (engine/state.py `reward_id`).
+REWARD_IDS_BY_ARRIVAL_SINCE = parse_iso("2026-11-25T01:30:00Z", field="time")
+
+
 def leaderboard_metric(data: dict) -> str:
     return data.get("leaderboard", {}).get("metric", "joins")
 
@@ -134,6 +138,7 @@ def to_config(tenant_id: str, data: dict) -> CampaignConfig:
         leaderboard_metric=leaderboard_metric(data),
         rules=tuple(_rule(r, currency) for r in data.get("rules", ())),
         min_watch_ms=(data.get("min_watch_seconds") or 0) * 1000,
+        reward_ids_by_arrival=_ms(data["created_at"]) >= REWARD_IDS_BY_ARRIVAL_SINCE if "created_at" in data else True,
     )
 
 

@@ -101,6 +101,9 @@ class CampaignConfig:
     leaderboard_metric: str = "joins"
     rules: tuple[Rule, ...] = ()
     min_watch_ms: int = 0  # watch time inside the window before a join counts for `joins`
+    # Reward ids start with the cause's arrival time; campaigns stored before that change keep
+    # ids that start with the cause's `at`, so their replayed ledger matches the stored one.
+    reward_ids_by_arrival: bool = True
 
 
 @dataclass(slots=True)

@@ -458,7 +458,7 @@ class CampaignState:
         key = (rule_id, user_id, cause)
         if key in self.reward_keys:
             return None  # rewarded exactly once
-        rid = reward_id(self.config, rule_id, user_id, cause, now)
+        rid = reward_id(self.config, rule_id, user_id, cause, now if self.config.reward_ids_by_arrival else ev.at)
         self.reward_keys.add(key)
         reason = declined
         if reason is None and spec.monetary and self.config.budget is not None:
