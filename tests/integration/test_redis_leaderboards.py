@@ -11,6 +11,7 @@ import asyncio
 import os
 import random
 import uuid
+from contextlib import asynccontextmanager
 from types import SimpleNamespace
 
 import pytest
@@ -58,6 +59,19 @@ def run(coro):
     return asyncio.run(coro)
 
 
+@asynccontextmanager
+async def connected(redis_url: str, tenant: str, cid: str):
+    """The boards under test and a plain client to play Redis's part (restarts, failovers)."""
+    raw = aioredis.from_url(redis_url)
+    boards = RedisLeaderboards(redis_url)
+    try:
+        yield boards, raw
+    finally:
+        await raw.delete(*vars_of(Keys(tenant, cid)))
+        await boards.close()
+        await raw.aclose()
+
+
 async def everything(boards: RedisLeaderboards, tenant: str, cid: str) -> list | None:
     return await boards.top(tenant, cid, 10**6)
 
@@ -80,11 +94,9 @@ def test_the_copy_equals_the_engine_whatever_process_writes_when(redis_url, monk
     tenant, cid = "tn_" + uuid.uuid4().hex[:8], "c-prop"
 
     async def scenario():
-        raw = aioredis.from_url(redis_url)
-        boards = RedisLeaderboards(redis_url)
-        procs = [Process(cid) for _ in range(3)]
-        written = 0
-        try:
+        async with connected(redis_url, tenant, cid) as (boards, raw):
+            procs = [Process(cid) for _ in range(3)]
+            written = 0
             for turn, (who, steps, publishes) in enumerate(turns):
                 written = min(len(log), written + steps)
                 proc = procs[who]
@@ -106,10 +118,6 @@ def test_the_copy_equals_the_engine_whatever_process_writes_when(redis_url, monk
                 truth.update(user_id, score, reached_at)
             assert await everything(boards, tenant, cid) == truth.top(10**6)
             assert await boards.position(tenant, cid) == len(log)
-        finally:
-            await raw.delete(*vars_of(Keys(tenant, cid)))
-            await boards.close()
-            await raw.aclose()
 
     run(scenario())
 
@@ -133,23 +141,17 @@ def test_ties_are_ordered_by_time_then_user_id(redis_url):
     tenant, cid = "tn_" + uuid.uuid4().hex[:8], "c-ties"
 
     async def scenario():
-        raw = aioredis.from_url(redis_url)
-        boards = RedisLeaderboards(redis_url)
-        proc = Process(cid)
-        board = proc.live.state.leaderboard
-        for user_id, score, at in [("b", 3, 50), ("a", 3, 50), ("c", 3, 40), ("d", 5, 90), ("e", 1, -5),
-                                   ("f", 1, -4), ("g", 0, 1)]:
-            board.update(user_id, score, at)
-        proc.live.state.last_seq = 7
-        try:
+        async with connected(redis_url, tenant, cid) as (boards, raw):
+            proc = Process(cid)
+            board = proc.live.state.leaderboard
+            for user_id, score, at in [("b", 3, 50), ("a", 3, 50), ("c", 3, 40), ("d", 5, 90), ("e", 1, -5),
+                                       ("f", 1, -4), ("g", 0, 1)]:
+                board.update(user_id, score, at)
+            proc.live.state.last_seq = 7
             await boards.publish(tenant, proc.live)
             assert await everything(boards, tenant, cid) == [
                 (1, "d", 5), (2, "c", 3), (3, "a", 3), (4, "b", 3), (5, "e", 1), (6, "f", 1)]
             assert await boards.top(tenant, cid, 2) == [(1, "d", 5), (2, "c", 3)]
-        finally:
-            await raw.delete(*vars_of(Keys(tenant, cid)))
-            await boards.close()
-            await raw.aclose()
 
     run(scenario())
 
@@ -162,10 +164,8 @@ def test_a_large_catch_up_is_rebuilt_and_swapped_in(redis_url, monkeypatch):
     log = [(f"u{rng.randrange(30_000)}", rng.randint(0, 9), rng.randrange(10**6)) for _ in range(40_000)]
 
     async def scenario():
-        raw = aioredis.from_url(redis_url)
-        boards = RedisLeaderboards(redis_url)
-        proc = Process(cid)
-        try:
+        async with connected(redis_url, tenant, cid) as (boards, raw):
+            proc = Process(cid)
             proc.catch_up(log[:10])
             await boards.publish(tenant, proc.live)
             proc.catch_up(log)  # far more changed users than a write is given
@@ -174,10 +174,6 @@ def test_a_large_catch_up_is_rebuilt_and_swapped_in(redis_url, monkeypatch):
             assert proc.live.board_rebuild is None
             assert await everything(boards, tenant, cid) == proc.live.state.leaderboard.top(10**6)
             assert await raw.keys(f"liveloop:lb:{{{tenant}:{cid}}}:*build*") == []
-        finally:
-            await raw.delete(*vars_of(Keys(tenant, cid)))
-            await boards.close()
-            await raw.aclose()
 
     run(scenario())
 
@@ -193,10 +189,8 @@ def test_a_large_board_is_rebuilt_aside_while_the_log_moves_on(redis_url, monkey
     log = [(f"u{rng.randrange(8_000)}", rng.randint(0, 9), rng.randrange(10**6)) for _ in range(20_000)]
 
     async def scenario():
-        raw = aioredis.from_url(redis_url)
-        boards = RedisLeaderboards(redis_url)
-        one, two = Process(cid), Process(cid)
-        try:
+        async with connected(redis_url, tenant, cid) as (boards, raw):
+            one, two = Process(cid), Process(cid)
             one.catch_up(log[:15_000])
             await boards.publish(tenant, one.live)  # no copy yet: sent aside
             first = one.live.board_rebuild
@@ -213,10 +207,6 @@ def test_a_large_board_is_rebuilt_aside_while_the_log_moves_on(redis_url, monkey
             assert await everything(boards, tenant, cid) == one.live.state.leaderboard.top(10**6)
             assert await boards.position(tenant, cid) == len(log)
             assert await raw.keys(f"liveloop:lb:{{{tenant}:{cid}}}:*build*") == []
-        finally:
-            await raw.delete(*vars_of(Keys(tenant, cid)))
-            await boards.close()
-            await raw.aclose()
 
     run(scenario())
 
@@ -225,10 +215,8 @@ def test_no_copy_reads_as_none_and_a_lost_copy_is_rebuilt_on_check(redis_url):
     tenant, cid = "tn_" + uuid.uuid4().hex[:8], "c-lost"
 
     async def scenario():
-        raw = aioredis.from_url(redis_url)
-        boards = RedisLeaderboards(redis_url)
-        proc = Process(cid)
-        try:
+        async with connected(redis_url, tenant, cid) as (boards, raw):
+            proc = Process(cid)
             assert await boards.top(tenant, cid, 10) is None  # the caller ranks from its own state
             assert await boards.position(tenant, cid) == -1
             proc.catch_up([("a", 2, 1), ("b", 1, 2)])
@@ -238,10 +226,6 @@ def test_no_copy_reads_as_none_and_a_lost_copy_is_rebuilt_on_check(redis_url):
             assert await boards.position(tenant, cid) == -1
             await boards.publish(tenant, proc.live, check=True)
             assert await boards.top(tenant, cid, 10) == [(1, "a", 2), (2, "b", 1)]
-        finally:
-            await raw.delete(*vars_of(Keys(tenant, cid)))
-            await boards.close()
-            await raw.aclose()
 
     run(scenario())
 
@@ -283,11 +267,9 @@ def test_a_copy_gone_back_in_time_is_rebuilt_not_patched(redis_url):
     log = [("a", 1, 1), ("b", 1, 2), ("c", 4, 3), ("d", 2, 4)]
 
     async def scenario():
-        raw = aioredis.from_url(redis_url)
-        boards = RedisLeaderboards(redis_url)
-        proc = Process(cid)
-        keys = Keys(tenant, cid)
-        try:
+        async with connected(redis_url, tenant, cid) as (boards, raw):
+            proc = Process(cid)
+            keys = Keys(tenant, cid)
             proc.catch_up(log[:2])
             await boards.publish(tenant, proc.live)
             snapshot = await dump(raw, keys)
@@ -297,10 +279,6 @@ def test_a_copy_gone_back_in_time_is_rebuilt_not_patched(redis_url):
             proc.catch_up(log)
             await boards.publish(tenant, proc.live)
             assert await everything(boards, tenant, cid) == [(1, "c", 4), (2, "d", 2), (3, "a", 1), (4, "b", 1)]
-        finally:
-            await raw.delete(*vars_of(keys))
-            await boards.close()
-            await raw.aclose()
 
     run(scenario())
 
@@ -315,10 +293,8 @@ def test_a_rebuild_swapped_in_between_the_parts_of_a_write_is_noticed(redis_url,
     log = [(f"u{rng.randrange(40)}", rng.randint(0, 9), rng.randrange(10**6)) for _ in range(50)]
 
     async def scenario():
-        raw = aioredis.from_url(redis_url)
-        boards = RedisLeaderboards(redis_url)
-        one, two = Process(cid), Process(cid)
-        try:
+        async with connected(redis_url, tenant, cid) as (boards, raw):
+            one, two = Process(cid), Process(cid)
             one.catch_up(log[:20])
             await boards.publish(tenant, one.live)
             two.catch_up(log[:30])
@@ -338,10 +314,6 @@ def test_a_rebuild_swapped_in_between_the_parts_of_a_write_is_noticed(redis_url,
             assert calls.count(shared._SWAP) == 2  # the other's, then this process's own rebuild
             assert await everything(boards, tenant, cid) == one.live.state.leaderboard.top(10**6)
             assert await boards.position(tenant, cid) == len(log)
-        finally:
-            await raw.delete(*vars_of(Keys(tenant, cid)))
-            await boards.close()
-            await raw.aclose()
 
     run(scenario())
 
@@ -354,10 +326,8 @@ def test_a_process_that_mostly_catches_up_sends_only_what_the_copy_lacks(redis_u
     log = [(f"u{i}", 1 + i % 7, i) for i in range(500)]
 
     async def scenario():
-        raw = aioredis.from_url(redis_url)
-        boards = RedisLeaderboards(redis_url)
-        writer, reader = Process(cid), Process(cid)
-        try:
+        async with connected(redis_url, tenant, cid) as (boards, raw):
+            writer, reader = Process(cid), Process(cid)
             writer.catch_up(log[:400])
             await boards.publish(tenant, writer.live)
             reader.catch_up(log[:400])  # 400 changed users, all in the copy already
@@ -377,9 +347,5 @@ def test_a_process_that_mostly_catches_up_sends_only_what_the_copy_lacks(redis_u
             for user_id, score, at in log[:405]:
                 truth.update(user_id, score, at)
             assert await everything(boards, tenant, cid) == truth.top(10**6)
-        finally:
-            await raw.delete(*vars_of(Keys(tenant, cid)))
-            await boards.close()
-            await raw.aclose()
 
     run(scenario())
