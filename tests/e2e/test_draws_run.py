@@ -11,10 +11,8 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import sqlalchemy as sa
 
-from liveloop.kit.ids import hash_api_key
-from liveloop.tenants.models import api_keys, server_secrets
+from tests.e2e.test_draws_get import _secret_and_tenant
 from tests.e2e.test_realtime import Sse, viewer_token
 from tests.support import BIN, Server, create_tenant, fresh_postgres_database
 
@@ -313,16 +311,6 @@ def test_results_and_prizes_survive_a_restart(tmp_path):
             assert client.get(f"/v1/campaigns/{cid}/report").json() == report
     finally:
         server.stop()
-
-
-def _secret_and_tenant(server, api_key: str) -> tuple[str, str]:
-    engine = sa.create_engine(server.database_url)
-    with engine.connect() as conn:
-        secret = conn.execute(sa.select(server_secrets.c.value).where(server_secrets.c.name == "signing")).scalar_one()
-        tenant = conn.execute(sa.select(api_keys.c.tenant_id).where(api_keys.c.key_hash == hash_api_key(api_key))
-                              ).scalar_one()
-    engine.dispose()
-    return secret, tenant
 
 
 def test_viewers_hear_when_they_first_enter_by_sharing_or_by_their_metric(client, server, cid):

@@ -22,6 +22,7 @@ from liveloop.engine.model import FriendActivity, RewardIssued, RewardStatusChan
 from liveloop.i18n.stream import stream_text, viewer_locale
 from liveloop.kit import clock
 from liveloop.kit.db.database import Database
+from liveloop.kit.errors import TooManyRequests
 from liveloop.kit.money import to_decimal_str
 from liveloop.kit.times import iso
 from liveloop.rewards.views import reward_read
@@ -35,8 +36,10 @@ NameLookup = Callable[[str, list[str]], Awaitable[dict[str, tuple[str | None, st
 Voice = tuple[str, str]  # (locale tag, time zone) a viewer's message texts are written in
 
 
-class TooManyStreams(Exception):
-    """The viewer already has as many open streams as the hub allows."""
+class TooManyStreams(TooManyRequests):
+    """A viewer (or a room) already has as many open streams as allowed: a 429 like any other limit."""
+
+    code = "too_many_streams"
 
 
 class Subscriber:

@@ -40,7 +40,7 @@ from liveloop.kit.money import to_decimal_str
 from liveloop.kit.times import iso
 from liveloop.markets.catalogue import get_market
 from liveloop.markets.policy import leaderboard_name
-from liveloop.realtime.hub import Subscriber
+from liveloop.realtime.hub import Subscriber, TooManyStreams
 from liveloop.realtime.stream import SSE_HEADERS, close_on_disconnect, pump_frames, send_json_cors
 from liveloop.realtime.tokens import MAX_TTL_SECONDS, MIN_TTL_SECONDS, sign_claims, verify_claims
 from liveloop.tenants.auth import current_tenant
@@ -152,7 +152,7 @@ class RoomHub:
         if room is None:
             room = self._rooms[key] = _Room()
         if len(room.subscribers) >= self._max_streams:
-            raise LiveloopError(f"at most {self._max_streams} open room streams per campaign", code="too_many_streams")
+            raise TooManyStreams(f"at most {self._max_streams} open room streams per campaign")
         sub = Subscriber(key, self._queue_size)  # type: ignore[arg-type]
         room.subscribers.add(sub)
         try:
@@ -374,8 +374,7 @@ class RoomStream:
             await rt.live.get(tenant_id, campaign_id)
             sub, first = await hub.subscribe((tenant_id, campaign_id))
         except LiveloopError as exc:
-            status = 429 if exc.code == "too_many_streams" else exc.status
-            await send_json_cors(send, status, exc.body())
+            await send_json_cors(send, exc.status, exc.body())
             return
         watcher = asyncio.ensure_future(close_on_disconnect(receive, sub))
         try:

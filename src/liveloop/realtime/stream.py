@@ -15,8 +15,8 @@ import orjson
 
 from liveloop.kit import clock
 from liveloop.kit.asgi import header, send_response
-from liveloop.kit.errors import LiveloopError, MethodNotAllowed, TooManyRequests, Unauthorized
-from liveloop.realtime.hub import Subscriber, TooManyStreams
+from liveloop.kit.errors import LiveloopError, MethodNotAllowed, TooManyRequests
+from liveloop.realtime.hub import Subscriber
 from liveloop.realtime.tokens import verify
 
 # Viewer endpoints are called from the shop's pages on another origin; tokens, not cookies,
@@ -65,16 +65,9 @@ class ViewerStream:
                 # them) only while it has the campaign loaded.
                 await rt.live.get_uncaught(viewer.tenant_id, viewer.campaign_id)
             last_id = header(scope, b"last-event-id").strip()
-            try:
-                sub, replay = hub.subscribe(viewer.key, int(last_id) if last_id.isdigit() else None)
-            except TooManyStreams as exc:
-                raise LiveloopError(str(exc), code="too_many_streams") from None
-        except Unauthorized as exc:
-            await send_json_cors(send, exc.status, exc.body())
-            return
+            sub, replay = hub.subscribe(viewer.key, int(last_id) if last_id.isdigit() else None)
         except LiveloopError as exc:
-            status = 429 if exc.code == "too_many_streams" else exc.status
-            await send_json_cors(send, status, exc.body())
+            await send_json_cors(send, exc.status, exc.body())
             return
         watcher = asyncio.ensure_future(close_on_disconnect(receive, sub))
         try:
