@@ -28,7 +28,7 @@ from tests.e2e.test_presence_watch import HOSTS, TIMEOUT_SECONDS, beat
 from tests.e2e.test_realtime import Sse, create_campaign, viewer_token
 from tests.e2e.test_room_stream import Room
 from tests.e2e.test_webhooks import AGORA_SECRET, agora_send, integration, live_campaign, ts
-from tests.support import Server, create_tenant, fresh_postgres_database
+from tests.support import Server, create_tenant, fresh_postgres_database, redis_env
 
 pytestmark = pytest.mark.service
 
@@ -37,10 +37,9 @@ pytestmark = pytest.mark.service
 def deployment(tmp_path):
     """Two processes on a fresh PostgreSQL database and the test Redis; (servers, API key, database URL)."""
     base = os.environ.get("LIVELOOP_TEST_DATABASE_URL")
-    redis_url = os.environ.get("LIVELOOP_TEST_REDIS_URL")
-    if not base or not redis_url:
-        pytest.skip("LIVELOOP_TEST_DATABASE_URL and LIVELOOP_TEST_REDIS_URL are needed")
-    env = {"LIVELOOP_REDIS_URL": redis_url, "LIVELOOP_PRESENCE_TIMEOUT_SECONDS": str(TIMEOUT_SECONDS),
+    if not base:
+        pytest.skip("LIVELOOP_TEST_DATABASE_URL is not set")
+    env = {**redis_env(), "LIVELOOP_PRESENCE_TIMEOUT_SECONDS": str(TIMEOUT_SECONDS),
            "LIVELOOP_PRESENCE_SWEEP_SECONDS": "0.2"}
     with fresh_postgres_database(base) as url:
         key = create_tenant(url)

@@ -55,6 +55,12 @@ class Process:
         board.change_seq = len(log) + 1
 
 
+def random_log(*, seed: int, users: int, n: int) -> list[tuple[str, int, int]]:
+    """Leaderboard updates (user, score 0-9, reached at): many users seen more than once."""
+    rng = random.Random(seed)
+    return [(f"u{rng.randrange(users)}", rng.randint(0, 9), rng.randrange(10**6)) for _ in range(n)]
+
+
 def run(coro):
     return asyncio.run(coro)
 
@@ -160,8 +166,7 @@ def test_a_large_catch_up_is_rebuilt_and_swapped_in(redis_url, monkeypatch):
     monkeypatch.setattr(shared, "REBUILD_CHUNK", 700)
     monkeypatch.setattr(shared, "INLINE_REBUILD", 10**6)  # sent under the lock, as a small board is
     tenant, cid = "tn_" + uuid.uuid4().hex[:8], "c-big"
-    rng = random.Random(5)
-    log = [(f"u{rng.randrange(30_000)}", rng.randint(0, 9), rng.randrange(10**6)) for _ in range(40_000)]
+    log = random_log(seed=5, users=30_000, n=40_000)
 
     async def scenario():
         async with connected(redis_url, tenant, cid) as (boards, raw):
@@ -185,8 +190,7 @@ def test_a_large_board_is_rebuilt_aside_while_the_log_moves_on(redis_url, monkey
     monkeypatch.setattr(shared, "REBUILD_CHUNK", 500)
     monkeypatch.setattr(shared, "INLINE_REBUILD", 1_000)
     tenant, cid = "tn_" + uuid.uuid4().hex[:8], "c-aside"
-    rng = random.Random(8)
-    log = [(f"u{rng.randrange(8_000)}", rng.randint(0, 9), rng.randrange(10**6)) for _ in range(20_000)]
+    log = random_log(seed=8, users=8_000, n=20_000)
 
     async def scenario():
         async with connected(redis_url, tenant, cid) as (boards, raw):
@@ -289,8 +293,7 @@ def test_a_rebuild_swapped_in_between_the_parts_of_a_write_is_noticed(redis_url,
     being left half old."""
     monkeypatch.setattr(shared, "UPDATE_CHUNK", 2)
     tenant, cid = "tn_" + uuid.uuid4().hex[:8], "c-parts"
-    rng = random.Random(3)
-    log = [(f"u{rng.randrange(40)}", rng.randint(0, 9), rng.randrange(10**6)) for _ in range(50)]
+    log = random_log(seed=3, users=40, n=50)
 
     async def scenario():
         async with connected(redis_url, tenant, cid) as (boards, raw):

@@ -102,7 +102,7 @@ class LiveCampaigns:
         if live is not None:
             return live
         if not CAMPAIGN_ID.match(campaign_id):
-            raise NotFound(f"campaign {campaign_id!r} not found", field="campaign_id")
+            raise _unknown(campaign_id)
         pending = self._loading.get(key)
         if pending is None:
             pending = asyncio.ensure_future(self._db.read(lambda conn: load(conn, tenant_id, campaign_id)))
@@ -117,7 +117,7 @@ class LiveCampaigns:
             live = await asyncio.shield(pending)
             live = self._live.get(key, live)
         if live is None:
-            raise NotFound(f"campaign {campaign_id!r} not found", field="campaign_id")
+            raise _unknown(campaign_id)
         return live
 
     async def _catch_up(self, tenant_id: str, campaign_id: str) -> LiveCampaign:
@@ -174,11 +174,11 @@ class LiveCampaigns:
         body = self._bodies.get(key)
         if body is None:
             if not CAMPAIGN_ID.match(campaign_id):
-                raise NotFound(f"campaign {campaign_id!r} not found", field="campaign_id")
+                raise _unknown(campaign_id)
             body = await self._db.read(
                 lambda conn: campaigns_service.get(conn, tenant_id=tenant_id, campaign_id=campaign_id))
             if body is None:
-                raise NotFound(f"campaign {campaign_id!r} not found", field="campaign_id")
+                raise _unknown(campaign_id)
             self._bodies[key] = body
         return body
 
@@ -207,6 +207,10 @@ class LiveCampaigns:
     def drop_all(self) -> None:
         """After a failed write: forget derived state; it is rebuilt from the log on next use."""
         self._live.clear()
+
+
+def _unknown(campaign_id: str) -> NotFound:
+    return NotFound(f"campaign {campaign_id!r} not found", field="campaign_id")
 
 
 def load(conn: sa.Connection, tenant_id: str, campaign_id: str) -> LiveCampaign | None:
