@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import secrets
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -13,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from liveloop import __version__
 from liveloop.campaigns.api import router as campaigns_router
+from liveloop.components import Components, build_components, running
 from liveloop.draws.api import router as draws_router
 from liveloop.events.api import EventsEndpoint
 from liveloop.fx.api import router as fx_router
@@ -26,18 +26,17 @@ from liveloop.markets.api import router as markets_router
 from liveloop.openapi_extra import add_hot_path_docs
 from liveloop.realtime.api import router as realtime_router
 from liveloop.realtime.presence import PresenceEndpoint
-from liveloop.realtime.room import RoomStream, add_room_stream_docs, is_room_stream
-from liveloop.realtime.room import router as room_router
+from liveloop.realtime.room_stream import RoomStream, add_room_stream_docs, is_room_stream
+from liveloop.realtime.room_tokens import router as room_tokens_router
 from liveloop.realtime.stream import ViewerStream
 from liveloop.reports.api import router as reports_router
 from liveloop.rewards.api import router as rewards_router
 from liveloop.rooms.api import router as rooms_router
+from liveloop.rooms.receiver import RoomReceiver
 from liveloop.rooms.sweeper import PresenceSweeper
-from liveloop.runtime import Runtime
 from liveloop.settings import Settings
 from liveloop.sharelink.api import ShareLink
 from liveloop.tenants.auth import current_tenant
-from liveloop.tenants.service import server_secret
 from liveloop.users.api import router as users_router
 
 _STATUS_CODES = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
@@ -46,36 +45,14 @@ _STATUS_CODES = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405:
 
 def create_app(settings: Settings | None = None) -> Liveloop:
     settings = settings or Settings()
-    runtime = Runtime.build(settings)
-    sweeper = PresenceSweeper(runtime)
+    c = build_components(settings)
+    sweeper = PresenceSweeper(c.campaigns, c.ingestor, c.presence, timeout_seconds=settings.presence_timeout_seconds,
+                              sweep_seconds=settings.presence_sweep_seconds)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
-        runtime.db.writer.start(asyncio.get_running_loop())
-        runtime.secret_key = settings.secret_key or await runtime.db.write(
-            lambda conn: server_secret(conn, name="signing", generate=lambda: secrets.token_hex(32))
-        )
-        await runtime.limits.start()
-        await runtime.presence.start()
-        await runtime.agora_clock.start()
-        if runtime.fanout is not None:
-            await runtime.fanout.start()
-        sweeper.start()
-        try:
+        async with running(c, sweeper):
             yield
-        finally:
-            await sweeper.stop()
-            await runtime.ingestor.drain()
-            if runtime.fanout is not None:
-                await runtime.fanout.close()
-            if runtime.live.boards is not None:
-                await runtime.live.boards.close()
-            await runtime.limits.close()
-            await runtime.presence.close()
-            await runtime.agora_clock.close()
-            runtime.hub.close()
-            runtime.room.close()
-            runtime.db.close()
 
     api = FastAPI(
         title="liveloop",
@@ -83,11 +60,11 @@ def create_app(settings: Settings | None = None) -> Liveloop:
         summary="Referral (fission) engine for cross-border live shopping",
         lifespan=lifespan,
     )
-    api.state.runtime = runtime
+    api.state.components = c
     _install_error_handlers(api)
     for router in (campaigns_router, users_router, invites_router, reports_router, leaderboards_router,
-                   rewards_router, realtime_router, room_router, draws_router, integrations_router, rooms_router,
-                   fx_router):
+                   rewards_router, realtime_router, room_tokens_router, draws_router, integrations_router,
+                   rooms_router, fx_router):
         api.include_router(router)
     api.include_router(markets_router, dependencies=[Depends(current_tenant)])
 
@@ -97,22 +74,43 @@ def create_app(settings: Settings | None = None) -> Liveloop:
 
     add_hot_path_docs(api)
     add_room_stream_docs(api)
-    return Liveloop(api, runtime)
+    return Liveloop(api, HotPaths(
+        share=ShareLink(c.share_targets, c.campaigns, c.ingestor, c.limits, base_url=settings.base_url),
+        events=EventsEndpoint(c.api_keys, c.ingestor, max_body_bytes=settings.max_body_bytes,
+                              max_batch_events=settings.max_batch_events),
+        stream=ViewerStream(c.hub, c.campaigns, c.limits, c.signing),
+        presence=PresenceEndpoint(c.campaigns, c.ingestor, c.presence, c.limits, c.signing,
+                                  timeout_seconds=settings.presence_timeout_seconds),
+        room=RoomStream(c.room, c.campaigns, c.api_keys, c.signing),
+        webhooks=WebhookEndpoint(c.db, RoomReceiver(c.rooms, c.campaigns, c.ingestor), c.agora_clock),
+    ))
+
+
+@dataclass(frozen=True, slots=True)
+class HotPaths:
+    """The bare ASGI handlers of the hot paths (CONVENTIONS.md point 9)."""
+
+    share: ShareLink
+    events: EventsEndpoint
+    stream: ViewerStream
+    presence: PresenceEndpoint
+    room: RoomStream
+    webhooks: WebhookEndpoint
 
 
 class Liveloop:
     """The ASGI app: hot paths go straight to bare handlers, everything else to FastAPI."""
 
-    def __init__(self, api: FastAPI, runtime: Runtime) -> None:
+    def __init__(self, api: FastAPI, hot: HotPaths) -> None:
         self.api = api
-        self.runtime = runtime
+        self.components: Components = api.state.components
         self.state = api.state
-        self._share = ShareLink(runtime)
-        self._events = EventsEndpoint(runtime)
-        self._stream = ViewerStream(runtime)
-        self._presence = PresenceEndpoint(runtime)
-        self._room = RoomStream(runtime)
-        self._webhooks = WebhookEndpoint(runtime)
+        self._share = hot.share
+        self._events = hot.events
+        self._stream = hot.stream
+        self._presence = hot.presence
+        self._room = hot.room
+        self._webhooks = hot.webhooks
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http":

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from liveloop.events.store import EVENT_COLUMNS  # the columns liveloop writes per event
 from liveloop.kit.times import DAY_MS
 
 BIN = Path(sys.executable).parent
@@ -51,9 +52,6 @@ SHARE_P99_TARGET_MS = 10.0
 INGEST_RATIO_TARGET = 0.15
 INGEST_RATE_TARGET = 50_000
 
-# The columns liveloop writes per event (events.seq is the autoincrement key).
-EVENT_COLUMNS = ("tenant_id", "id", "campaign_id", "type", "user_id", "at", "ref", "device_id", "ip",
-                 "order_id", "amount", "currency", "received_at", "value")
 
 _RESULTS_START = "<!-- bench:results:start -->"
 _RESULTS_END = "<!-- bench:results:end -->"

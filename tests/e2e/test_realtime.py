@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import types
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -12,11 +11,13 @@ import orjson
 import sqlalchemy as sa
 
 from liveloop.integrations.models import integrations
+from liveloop.kit.ratelimit import RateLimiter
 from liveloop.kit.times import to_ms
 from liveloop.realtime.hub import Hub
 from liveloop.realtime.stream import ViewerStream
 from liveloop.realtime.tokens import sign
 from liveloop.tenants.models import server_secrets
+from liveloop.tenants.signing import Signing
 from tests.sse import SseStream
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -279,11 +280,15 @@ def test_widget_script_is_served_cacheable(server):
 # -- the stream handler in process: heartbeats, lifetime, slow readers ----------------------------
 
 
-class _Runtime:
-    def __init__(self, hub: Hub) -> None:
-        self.hub = hub
-        self.secret_key = "k"
-        self.db = types.SimpleNamespace(shared=False)  # one process: the stream loads no campaign
+class _OneProcess:
+    """The gate of a single process: a stream needs no campaign loaded to hear of its events."""
+
+    async def watch(self, tenant_id: str, campaign_id: str) -> None:
+        return None
+
+
+def _viewer_stream(hub: Hub) -> ViewerStream:
+    return ViewerStream(hub, _OneProcess(), RateLimiter({"stream": 1000}), Signing("k"))
 
 
 def _run_stream(hub: Hub, token: str, *, publish=None, disconnect_after: float | None = None) -> list[dict]:
@@ -306,7 +311,7 @@ def _run_stream(hub: Hub, token: str, *, publish=None, disconnect_after: float |
 
         scope = {"type": "http", "method": "GET", "path": "/v1/stream", "headers": [],
                  "query_string": f"token={token}".encode()}
-        task = asyncio.ensure_future(ViewerStream(_Runtime(hub))(scope, receive, send))
+        task = asyncio.ensure_future(_viewer_stream(hub)(scope, receive, send))
         await asyncio.sleep(0.02)
         if publish:
             publish()

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from liveloop.campaigns import service as campaigns_service
+from liveloop.components import Components, build_components
 from liveloop.engine.state import CampaignState
 from liveloop.events.live import LiveCampaign
 from liveloop.events.validate import parse_event
@@ -18,7 +19,6 @@ from liveloop.invites.models import invites
 from liveloop.kit.db.migrate import upgrade
 from liveloop.kit.times import iso, parse_iso
 from liveloop.rewards.ledger import stored_history
-from liveloop.runtime import Runtime
 from liveloop.settings import Settings
 
 BODY = {
@@ -62,8 +62,8 @@ class Harness:
         self.loop = asyncio.new_event_loop()
         self.runtime = self._start()
 
-    def _start(self) -> Runtime:
-        runtime = Runtime.build(Settings(database_url=self.url))
+    def _start(self) -> Components:
+        runtime = build_components(Settings(database_url=self.url))
         runtime.db.writer.start(self.loop)
         return runtime
 
@@ -130,7 +130,7 @@ def test_batching_and_duplicates_never_change_the_ledger(new_database):
         for ev in events:
             parsed = parse_event(ev, now=NOW, future_tolerance_ms=0)[1]
             expected.apply(replace(parsed, value=parsed.amount) if parsed.type == "order_paid" else parsed, NOW)
-        live: LiveCampaign = harness.run(harness.runtime.live.get("t1", cid))
+        live: LiveCampaign = harness.run(harness.runtime.campaigns.get("t1", cid))
         assert ledger(live.state) == ledger(expected)
         assert live.state.leaderboard.top(50) == expected.leaderboard.top(50)
         # the database's append-only ledger holds the same rewards with the same histories
@@ -142,9 +142,10 @@ def test_batching_and_duplicates_never_change_the_ledger(new_database):
     try:
         check()
         # a restart rebuilds every campaign from the log alone: same ledgers
-        before = {cid: ledger(live.state) for (_t, cid), live in harness.runtime.live._live.items()}
+        campaigns = harness.runtime.campaigns
+        before = {cid: ledger(campaigns.peek(t, cid).state) for t, cid in campaigns.loaded()}
         harness.restart()
         for cid, rows in before.items():
-            assert ledger(harness.run(harness.runtime.live.get("t1", cid)).state) == rows
+            assert ledger(harness.run(harness.runtime.campaigns.get("t1", cid)).state) == rows
     finally:
         harness.close()

@@ -4,48 +4,32 @@ A run is decided once: the entrants are taken from the campaign state (plus the 
 the winners drawn from the period's committed seed, and the result row, one `draw_win` event per
 winner and the prizes' ledger rows are written in one transaction. The prizes are granted by the
 engine from those events, so they count against the budget in log order, and a restart (or
-another process catching up with the log) grants exactly the same rewards. Winners hear
-`draw_won` from those prizes too, on whichever process their stream is connected to.
+another process catching up with the log) grants exactly the same rewards. What viewers and rooms
+hear of it (draws/notices.py, realtime/room.py) follows from the committed effects.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections.abc import Callable
 
 import sqlalchemy as sa
 
 from liveloop.draws import periods as draw_periods
 from liveloop.draws import selection, service
+from liveloop.draws.notices import draw_rule, rule_periods
 from liveloop.draws.periods import Period
 from liveloop.draws.service import StoredResult
-from liveloop.engine.model import DrawEntered, DrawRule, Reward, RewardIssued, RewardStatusChanged, Shared
-from liveloop.events.live import LiveCampaign, LiveCampaigns, last_seq
-from liveloop.kit import clock
+from liveloop.engine.model import DrawRule, RewardIssued, RewardStatusChanged
+from liveloop.events.committed import CommittedEffects, DrawCompleted, FreeEntryAdded
+from liveloop.events.gate import CampaignGate
+from liveloop.events.live import LiveCampaign
 from liveloop.kit.db.database import Database
-from liveloop.kit.errors import Conflict, Invalid, NotFound
+from liveloop.kit.errors import Conflict, Invalid
 from liveloop.kit.times import iso
-from liveloop.realtime.hub import Hub
 from liveloop.rewards.ledger import LedgerTables, LedgerWrites
-from liveloop.rewards.views import spec_read
 from liveloop.users.service import display_names
 
-log = logging.getLogger("liveloop.draws")
-
 Key = tuple[str, str, str, str]  # (tenant, campaign, rule, period)
-
-
-def draw_rule(live: LiveCampaign, rule_id: str) -> DrawRule:
-    rule = next((r for r in live.state.config.rules if r.id == rule_id), None)
-    if not isinstance(rule, DrawRule):
-        raise NotFound(f"draw {rule_id!r} not found in campaign {live.state.config.id!r}", field="rule_id")
-    return rule
-
-
-def rule_periods(live: LiveCampaign, rule: DrawRule) -> tuple[Period, ...]:
-    config = live.state.config
-    return draw_periods.periods(rule.period, config.starts_at, config.ends_at, live.body["timezone"])
 
 
 def named_period(live: LiveCampaign, rule: DrawRule, name: str) -> Period:
@@ -57,22 +41,13 @@ def named_period(live: LiveCampaign, rule: DrawRule, name: str) -> Period:
 
 
 class DrawRunner:
-    def __init__(self, db: Database, live: LiveCampaigns, hub: Hub) -> None:
+    def __init__(self, db: Database, gate: CampaignGate, committed: CommittedEffects) -> None:
         self._db = db
-        self._live = live
-        self._hub = hub
+        self._live = gate
+        self._committed = committed
         self._ledger = LedgerTables(db.dialect)
         self._results: dict[Key, StoredResult] = {}
         self._locks: dict[Key, asyncio.Lock] = {}
-        # Set by the runtime: committed engine effects go to the viewer and room streams.
-        self.on_committed: Callable[[str, list], None] | None = None
-        # Set by the runtime: a period's result for the room stream (tenant, campaign, result).
-        self.on_result: Callable[[str, str, StoredResult], None] | None = None
-        # Called with (tenant_id, campaign_id, rule_id, period) for each winner's prize applied here,
-        # whichever process ran the draw (the room streams connected to this one hear of it).
-        self.on_won: Callable[[str, str, str, str], None] | None = None
-        # Set by the runtime with several processes: this one logged events of (tenant, campaign).
-        self.on_logged: Callable[[str, str], None] | None = None
 
     # -- running ---------------------------------------------------------------------------
 
@@ -110,12 +85,12 @@ class DrawRunner:
         # Through the writer's queue, so that every free entry accepted before now is included.
         free = await self._db.write(lambda conn: service.free_entries(
             conn, tenant_id=tenant_id, campaign_id=campaign_id, rule_id=rule.id, period=period.name))
-        async with self._live.hold(tenant_id, campaign_id) as live:
-            if self._db.shared:
-                # Another process may have run it while this one waited for the campaign's lock.
-                found = await self._stored(tenant_id, campaign_id, rule.id, period.name)
-                if found is not None:
-                    return found
+        async with self._live.hold(tenant_id, [campaign_id]) as held:
+            live = held[campaign_id]
+            # Another process may have run it while this one waited for the campaign's lock.
+            found = await self._stored(tenant_id, campaign_id, rule.id, period.name)
+            if found is not None:
+                return found
             # From here to the write there is no await: the state does not move under the draw.
             seed = draw_periods.seed(secret, tenant_id=tenant_id, campaign_id=campaign_id, rule_id=rule.id,
                                      period=period.name)
@@ -126,7 +101,8 @@ class DrawRunner:
                                   tuple(winners), now)
             wins = service.win_events(campaign_id, rule.id, period.name, winners, now)
             ledger = LedgerWrites(tenant_id)
-            effects: list = []
+            # The result first: this process's room then has it before the prizes announce it again.
+            effects: list = [(live, DrawCompleted(result))]
             for ev in wins:
                 for effect in live.state.apply(ev, now):
                     if isinstance(effect, (RewardIssued, RewardStatusChanged)):
@@ -134,31 +110,14 @@ class DrawRunner:
                     effects.append((live, effect))
             rows = ledger.rows()
 
-            def write(conn: sa.Connection) -> int:
+            def write(conn: sa.Connection) -> None:
                 service.save_result(conn, tenant_id=tenant_id, campaign_id=campaign_id, result=result, wins=wins,
                                     now=now)
                 self._ledger.write(conn, rows)
-                return last_seq(conn, tenant_id, campaign_id) if self._db.shared else 0
 
-            seq = await self._db.write(write)
-            if self._db.shared:
-                live.state.last_seq = seq
-                if self.on_logged is not None and wins:
-                    self.on_logged(tenant_id, campaign_id)
-        self._published(live, rule, result, effects)
+            await self._live.commit(tenant_id, held, write)
+        self._committed.publish(tenant_id, effects)
         return result
-
-    def _published(self, live: LiveCampaign, rule: DrawRule, result: StoredResult, effects: list) -> None:
-        """After commit: rewards, scores and `draw_won` (from the prizes) to the streams, the result to the room."""
-        config = live.state.config
-        try:
-            # The result first: this process's room then has it before the prizes announce it again.
-            if self.on_result is not None:
-                self.on_result(config.tenant_id, config.id, result)
-            if self.on_committed is not None and effects:
-                self.on_committed(config.tenant_id, effects)
-        except Exception:  # noqa: BLE001 - the draw is stored and answered whatever a push does
-            log.exception("could not push the result of draw %s/%s", rule.id, result.period)
 
     async def _stored(self, tenant_id: str, campaign_id: str, rule_id: str, period: str) -> StoredResult | None:
         found = await self._db.read(lambda conn: service.stored_results(
@@ -239,64 +198,5 @@ class DrawRunner:
             conn, tenant_id=tenant_id, campaign_id=campaign_id, rule_id=rule.id, period=period.name, user_id=user_id,
             market=market, now=now), isolated=True)
         if created:
-            self._entered(live, user_id, rule, period.name, "free")
+            self._committed.publish(tenant_id, [(live, FreeEntryAdded(user_id, rule.id, period.name))])
         return {"rule_id": rule.id, "period": period.name, "user_id": user_id, "entered_at": iso(entered_at)}, created
-
-    # -- draw_entered ----------------------------------------------------------------------
-
-    def on_effects(self, tenant_id: str, effects: list) -> None:
-        """Committed effects: a user's first share in a period, or a metric past `at_least`, is a `draw_entered`;
-        a winner's prize is a `draw_won`.
-
-        Every process sees these effects exactly once per logged event: the one that ran the draw
-        when it applies the `draw_win` events, every other one when it catches up with the log. So
-        each process tells the winners connected to it, once.
-        """
-        try:
-            for live, effect in effects:
-                cls = type(effect)
-                if cls is Shared:
-                    self._shared(live, effect)
-                elif cls is DrawEntered:
-                    self._entered(live, effect.user_id, draw_rule(live, effect.rule_id), "campaign", "metric")
-                elif cls is RewardIssued and effect.reward.role == "winner":
-                    self._won(live, effect.reward)
-        except Exception:  # noqa: BLE001 - the events are stored and acknowledged whatever a push does
-            log.exception("could not push draw entries and wins")
-
-    def _won(self, live: LiveCampaign, reward: Reward) -> None:
-        config = live.state.config
-        rule = draw_rule(live, reward.rule_id)
-        # The prize's cause is the `draw_win` event, whose id is derived from the period.
-        period = next((p.name for p in rule_periods(live, rule)
-                       if service.draw_event_id(config.id, rule.id, p.name, reward.user_id) == reward.cause_event_id),
-                      None)
-        if period is None:
-            return
-        self._hub.publish((config.tenant_id, config.id, reward.user_id), {
-            "type": "draw_won", "rule_id": rule.id, "period": period,
-            "prize": spec_read(rule.prize, config.currency), "reward_id": reward.id, "status": reward.status,
-            "at": iso(reward.created_at)})
-        if self.on_won is not None:
-            self.on_won(config.tenant_id, config.id, rule.id, period)
-
-    def _shared(self, live: LiveCampaign, effect: Shared) -> None:
-        config = live.state.config
-        times = live.state.share_times.get(effect.user_id, ())
-        for rule in config.rules:
-            if not isinstance(rule, DrawRule) or rule.entry_event != "share":
-                continue
-            period = draw_periods.containing(rule.period, config.starts_at, config.ends_at, live.body["timezone"],
-                                             effect.at)
-            if period is None:
-                continue
-            # The user's earliest share in the period is the one that entered them.
-            first = next((t for t in times if t >= period.starts_at), None)
-            if first == effect.at:
-                self._entered(live, effect.user_id, rule, period.name, "share")
-
-    def _entered(self, live: LiveCampaign, user_id: str, rule: DrawRule, period: str, via: str) -> None:
-        config = live.state.config
-        self._hub.publish((config.tenant_id, config.id, user_id), {
-            "type": "draw_entered", "rule_id": rule.id, "period": period, "via": via,
-            "prize": spec_read(rule.prize, config.currency), "at": iso(clock.now_ms())})

@@ -5,28 +5,32 @@ from __future__ import annotations
 import msgspec
 import orjson
 
+from liveloop.events.ingest import Ingestor
 from liveloop.events.validate import decode_batch
 from liveloop.kit import clock
 from liveloop.kit.asgi import header, read_body, send_error, send_json
 from liveloop.kit.db.writer import WriterFailed
 from liveloop.kit.errors import BadRequest, LiveloopError, MethodNotAllowed, TooLarge, Unavailable
+from liveloop.tenants.auth import ApiKeys
 
 
 class EventsEndpoint:
-    def __init__(self, runtime) -> None:
-        self._rt = runtime
+    def __init__(self, api_keys: ApiKeys, ingestor: Ingestor, *, max_body_bytes: int, max_batch_events: int) -> None:
+        self._api_keys = api_keys
+        self._ingestor = ingestor
+        self._max_body_bytes = max_body_bytes
+        self._max_batch_events = max_batch_events
 
     async def __call__(self, scope, receive, send) -> None:
-        rt = self._rt
         try:
             if scope["method"] != "POST":
                 raise MethodNotAllowed("use POST")
-            tenant = await rt.api_keys.tenant(header(scope, b"authorization") or None)
-            body = await read_body(scope, receive, rt.settings.max_body_bytes)
+            tenant = await self._api_keys.tenant(header(scope, b"authorization") or None)
+            body = await read_body(scope, receive, self._max_body_bytes)
             batch = _decode(body)
-            if len(batch) > rt.settings.max_batch_events:
-                raise TooLarge(f"at most {rt.settings.max_batch_events} events per batch", field="events")
-            result = await rt.ingestor.ingest(tenant.id, batch, now=clock.now_ms())
+            if len(batch) > self._max_batch_events:
+                raise TooLarge(f"at most {self._max_batch_events} events per batch", field="events")
+            result = await self._ingestor.ingest(tenant.id, batch, now=clock.now_ms())
         except LiveloopError as exc:
             await send_error(send, exc)
             return

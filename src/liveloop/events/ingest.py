@@ -5,32 +5,24 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import sqlalchemy as sa
-
 from liveloop.engine.model import Event, NewUser, RewardIssued, RewardStatusChanged
-from liveloop.events.live import LiveCampaign, LiveCampaigns, find_codes, last_seq
-from liveloop.events.models import events
+from liveloop.events.committed import CommittedEffects
+from liveloop.events.gate import CampaignGate
+from liveloop.events.live import LiveCampaign
+from liveloop.events.store import BatchWrite, EventRow, EventStore, UserRow
 from liveloop.events.validate import EventIn, parse_event
 from liveloop.fx.rates import RateTable
 from liveloop.fx.service import TenantRates
-from liveloop.kit.db.bulk import BulkInsert, ExistingKeys
-from liveloop.kit.db.database import Database
 from liveloop.kit.db.writer import WriterFailed
 from liveloop.kit.errors import LiveloopError, NotFound, Unavailable
-from liveloop.rewards.ledger import LedgerRows, LedgerTables, LedgerWrites
-from liveloop.users.models import users
+from liveloop.rewards.ledger import LedgerWrites
 
 log = logging.getLogger("liveloop.ingest")
 
 # Long enough to cover every batch in flight and any retry racing it; older ids are found in the log.
 RECENT_IDS = 200_000
-
-
-class DuplicateRace(Exception):
-    """An event id the engine took as new was already in the log: the state must be rebuilt."""
 
 
 class RecentIds:
@@ -66,27 +58,19 @@ class BatchResult:
 
 
 class Ingestor:
-    def __init__(self, db: Database, live: LiveCampaigns, fx: TenantRates, *, future_tolerance_ms: int) -> None:
-        self._db = db
+    """The pipeline: parse -> gate -> engine -> store -> commit -> committed effects to subscribers."""
+
+    def __init__(self, gate: CampaignGate, store: EventStore, fx: TenantRates, committed: CommittedEffects, *,
+                 future_tolerance_ms: int) -> None:
+        self._gate = gate
+        self._store = store
         self._fx = fx
-        # Called with (tenant_id, [(LiveCampaign, effect), ...]) once those effects are durable:
-        # pushes to viewers leave only after commit, so a failed write pushes nothing.
-        self.on_committed: Callable[[str, list], None] | None = None
-        # Called with (tenant_id, campaign_id) after this process logged events of a campaign
-        # that other processes share (PostgreSQL), so they can catch up at once.
-        self.on_logged: Callable[[str, str], None] | None = None
-        self._live = live
+        self._committed = committed
         self._recent = RecentIds()
         self._future_tolerance_ms = future_tolerance_ms
-        self._insert_events = BulkInsert(db.dialect, events, EVENT_COLUMNS, skip_conflicts=True)
-        self._insert_users = BulkInsert(db.dialect, users, USER_COLUMNS, skip_conflicts=True)
-        self._logged_ids = ExistingKeys(db.dialect, events, "tenant_id", "id")
-        self._ledger = LedgerTables(db.dialect)
-        self._clicks: list[tuple] = []
-        self._click_effects: list[tuple] = []
+        self._clicks: dict[tuple[str, str], list[tuple[Event, EventRow]]] = {}
         self._click_flush_scheduled = False
         self._click_writes: set[asyncio.Task] = set()
-        self._shared_clicks: dict[tuple[str, str], list[tuple[Event, tuple]]] = {}
 
     def forget(self) -> None:
         self._recent.clear()
@@ -102,42 +86,34 @@ class Ingestor:
                 continue
             parsed.append((index, inp, ev))
 
-        campaigns: dict[str, LiveCampaign] = {}
+        known_campaigns: set[str] = set()
+        unknown: set[str] = set()
         for _index, inp, _ev in parsed:
-            if inp.campaign_id not in campaigns:
+            cid = inp.campaign_id
+            if cid not in known_campaigns and cid not in unknown:
                 try:
-                    # Existence only: with several processes, `hold` catches up just before applying.
-                    campaigns[inp.campaign_id] = await self._live.get_uncaught(tenant_id, inp.campaign_id)
+                    # Existence only: the gate catches the state up when it is held.
+                    await self._gate.get_uncaught(tenant_id, cid)
+                    known_campaigns.add(cid)
                 except NotFound:
-                    campaigns[inp.campaign_id] = None  # type: ignore[assignment]
+                    unknown.add(cid)
         known = []
         for index, inp, ev in parsed:
-            if campaigns[inp.campaign_id] is None:
+            if inp.campaign_id in unknown:
                 result.rejected.append({"index": index, "error": {
                     "code": "not_found", "message": f"campaign {inp.campaign_id!r} not found",
                     "field": "campaign_id"}})
             else:
                 known.append((index, inp, ev))
         result.rejected.sort(key=lambda r: r["index"])
-        if not self._db.shared:
-            await self._apply_and_log(tenant_id, known, campaigns, result, now=now)
+        if not known:
             return result
-        # Several processes share the log: each campaign's events are applied under its lock.
-        by_campaign: dict[str, list] = {}
-        for item in known:
-            by_campaign.setdefault(item[1].campaign_id, []).append(item)
-        for campaign_id, items in by_campaign.items():
-            async with self._live.hold(tenant_id, campaign_id) as live:
-                await self._learn_codes(live, [ev.ref for _i, _inp, ev in items])
-                await self._apply_and_log(tenant_id, items, {campaign_id: live}, result, now=now)
+        async with self._gate.hold(tenant_id, known_campaigns) as campaigns:
+            for live in campaigns.values():
+                await self._gate.learn_codes(live, [ev.ref for _i, inp, ev in known
+                                                    if inp.campaign_id == live.state.config.id])
+            await self._apply_and_log(tenant_id, known, campaigns, result, now=now)
         return result
-
-    async def _learn_codes(self, live: LiveCampaign, refs: list[str | None]) -> None:
-        """Invite codes another process created since this one loaded the campaign."""
-        state = live.state
-        unknown = {ref for ref in refs if ref and ref not in state.codes}
-        if unknown:
-            state.codes.update(await self._db.read(lambda conn: find_codes(conn, state, unknown)))
 
     async def _apply_and_log(self, tenant_id: str, known: list, campaigns: dict[str, LiveCampaign],
                              result: BatchResult, *, now: int) -> None:
@@ -148,18 +124,18 @@ class Ingestor:
         candidates = [ev.id for _i, _inp, ev in known if (tenant_id, ev.id) not in self._recent]
         logged: set[str] = set()
         if candidates:
-            logged = await self._db.read(lambda conn: self._logged_ids(conn, tenant_id, candidates))
+            logged = await self._store.logged_ids(tenant_id, candidates)
 
         # After a failed commit, the loaded states were dropped while this batch awaited: applying
         # it to a dropped state would leave the rebuilt one without it. The client sends it again.
         for live in campaigns.values():
-            if live is not None and self._live.peek(tenant_id, live.state.config.id) is not live:
+            if self._gate.peek(tenant_id, live.state.config.id) is not live:
                 raise Unavailable("the campaign's state is being rebuilt; nothing was stored, send the batch again")
 
         # From here to the write there is no await: events are applied and queued in arrival order.
-        rows: list[tuple] = []
+        batch = BatchWrite()
+        rows, new_users = batch.events, batch.users
         ledger = LedgerWrites(tenant_id)
-        new_users: list[tuple] = []
         recent = self._recent
         for _index, inp, ev in known:
             key = (tenant_id, ev.id)
@@ -175,121 +151,65 @@ class Ingestor:
                 # Exact types (effects are never subclassed): cheaper than isinstance, per effect.
                 kind = type(effect)
                 if kind is NewUser:
-                    new_users.append(_user_row(tenant_id, live, effect.user_id, now))
+                    new_users.append(UserRow(tenant_id, effect.user_id, live.body["market"], "{}", now, now))
                 elif kind is RewardIssued or kind is RewardStatusChanged:
                     ledger.add(state.config.id, effect)
                 effects.append((live, effect))
-            rows.append(_event_row(tenant_id, inp, ev, now))
+            rows.append(EventRow(tenant_id, ev.id, inp.campaign_id, ev.type, ev.user_id, ev.at, ev.ref,
+                                 inp.device_id, inp.ip, ev.order_id, ev.amount, ev.currency, now, ev.value))
         result.accepted += len(rows)
         if not rows:
             return
-        ledger_rows = ledger.rows()
-        if self._db.shared:
-            # Under the campaign's lock: the log position after this write is this state's.
-            [live] = campaigns.values()
-            config = live.state.config
-
-            def write(conn: sa.Connection) -> int:
-                self._write(conn, rows, new_users, ledger_rows)
-                return last_seq(conn, tenant_id, config.id)
-
-            live.state.last_seq = await self._db.write(write)
-            self._logged(tenant_id, config.id)
-        else:
-            await self._db.write(lambda conn: self._write(conn, rows, new_users, ledger_rows))
-        self._committed(tenant_id, effects)
-
-    def _logged(self, tenant_id: str, campaign_id: str) -> None:
-        if self.on_logged is not None:
-            self.on_logged(tenant_id, campaign_id)
-
-    def _committed(self, tenant_id: str, effects: list) -> None:
-        if effects and self.on_committed is not None:
-            self.on_committed(tenant_id, effects)
+        batch.ledger = ledger.rows()
+        store = self._store
+        await self._gate.commit(tenant_id, campaigns, lambda conn: store.write(conn, batch))
+        self._committed.publish(tenant_id, effects)
 
     def record_click(self, tenant_id: str, live: LiveCampaign, ev: Event, *, ip: str | None, now: int) -> None:
-        """A share-link click: applied now, logged by the next group commit without being awaited.
+        """A share-link click: applied and logged by the next group commit, without being awaited.
 
         The redirect does not wait for the disk: an anonymous click only adds to counters, so its
         place in the log does not change any replayed result, and a click lost to a crash in the
         few milliseconds before its commit was never acknowledged to anybody who could resend it.
         """
-        row = (tenant_id, ev.id, live.state.config.id, "click", None, ev.at, ev.ref, None, ip, None, None, None, now,
-               None)
-        if self._db.shared:
-            # Other processes write this campaign too: the click is applied under its lock.
-            self._shared_clicks.setdefault((tenant_id, live.state.config.id), []).append((ev, row))
-        else:
-            self._clicks.append(row)
-            self._click_effects.extend((tenant_id, live, effect) for effect in live.state.apply(ev, now))
+        campaign_id = live.state.config.id
+        row = EventRow(tenant_id, ev.id, campaign_id, "click", None, ev.at, ev.ref, None, ip, None, None, None, now,
+                       None)
+        self._clicks.setdefault((tenant_id, campaign_id), []).append((ev, row))
         if not self._click_flush_scheduled:
             self._click_flush_scheduled = True
             asyncio.get_running_loop().call_soon(self._flush_clicks)
 
     def _flush_clicks(self) -> None:
-        rows, effects, shared = self._clicks, self._click_effects, self._shared_clicks
-        self._clicks, self._click_effects, self._shared_clicks = [], [], {}
+        pending, self._clicks = self._clicks, {}
         self._click_flush_scheduled = False
-        writes = [self._write_clicks(rows, effects)] if rows else []
-        writes += [self._write_shared_clicks(tenant_id, cid, items) for (tenant_id, cid), items in shared.items()]
-        for write in writes:
-            task = asyncio.ensure_future(write)
+        by_tenant: dict[str, dict[str, list[tuple[Event, EventRow]]]] = {}
+        for (tenant_id, campaign_id), items in pending.items():
+            by_tenant.setdefault(tenant_id, {})[campaign_id] = items
+        for tenant_id, clicks in by_tenant.items():
+            task = asyncio.ensure_future(self._write_clicks(tenant_id, clicks))
             self._click_writes.add(task)
             task.add_done_callback(self._click_writes.discard)
 
-    async def _write_shared_clicks(self, tenant_id: str, campaign_id: str, items: list[tuple[Event, tuple]]) -> None:
+    async def _write_clicks(self, tenant_id: str, clicks: dict[str, list[tuple[Event, EventRow]]]) -> None:
         try:
-            async with self._live.hold(tenant_id, campaign_id) as live:
-                effects = [(live, effect) for ev, row in items for effect in live.state.apply(ev, row[-2])]
-                rows = [row for _ev, row in items]
-
-                def write(conn: sa.Connection) -> int:
-                    self._write(conn, rows, [], None)
-                    return last_seq(conn, tenant_id, campaign_id)
-
-                live.state.last_seq = await self._db.write(write)
-            self._logged(tenant_id, campaign_id)
+            async with self._gate.hold(tenant_id, clicks) as campaigns:
+                effects = [(campaigns[cid], effect) for cid, items in clicks.items() for ev, row in items
+                           for effect in campaigns[cid].state.apply(ev, row.received_at)]
+                batch = BatchWrite([row for items in clicks.values() for _ev, row in items])
+                store = self._store
+                await self._gate.commit(tenant_id, campaigns, lambda conn: store.write(conn, batch))
         except (WriterFailed, LiveloopError):
-            log.warning("%d share-link clicks were not stored", len(items))
+            log.warning("%d share-link clicks were not stored", sum(len(items) for items in clicks.values()))
             return
-        self._committed(tenant_id, effects)
-
-    async def _write_clicks(self, rows: list[tuple], effects: list[tuple]) -> None:
-        try:
-            await self._db.write(lambda conn: self._write(conn, rows, [], None))
-        except WriterFailed:
-            log.warning("%d share-link clicks were not stored", len(rows))
-            return
-        by_tenant: dict[str, list] = {}
-        for tenant_id, live, effect in effects:
-            by_tenant.setdefault(tenant_id, []).append((live, effect))
-        for tenant_id, items in by_tenant.items():
-            self._committed(tenant_id, items)
+        self._committed.publish(tenant_id, effects)
 
     async def drain(self) -> None:
         """Wait until every click recorded so far is committed (at shutdown)."""
-        if self._clicks or self._shared_clicks:
+        if self._clicks:
             self._flush_clicks()
         while self._click_writes:
             await asyncio.gather(*self._click_writes, return_exceptions=True)
-
-    def _write(self, conn: sa.Connection, rows: list[tuple], new_users: list[tuple], ledger: LedgerRows | None) -> None:
-        inserted = self._insert_events(conn, rows)
-        if inserted != len(rows) and inserted >= 0:
-            raise DuplicateRace(f"{len(rows) - inserted} events were already logged")
-        self._insert_users(conn, new_users)
-        if ledger is not None:
-            self._ledger.write(conn, ledger)
-
-
-EVENT_COLUMNS = ("tenant_id", "id", "campaign_id", "type", "user_id", "at", "ref", "device_id", "ip", "order_id",
-                 "amount", "currency", "received_at", "value")
-USER_COLUMNS = ("tenant_id", "user_id", "market", "consents", "created_at", "updated_at")
-
-
-def _event_row(tenant_id: str, inp: EventIn, ev: Event, now: int) -> tuple:
-    return (tenant_id, ev.id, inp.campaign_id, ev.type, ev.user_id, ev.at, ev.ref, inp.device_id, inp.ip,
-            ev.order_id, ev.amount, ev.currency, now, ev.value)
 
 
 def _valued(ev: Event, currency: str, rates: RateTable | None) -> Event:
@@ -300,8 +220,3 @@ def _valued(ev: Event, currency: str, rates: RateTable | None) -> Event:
         value = rates.convert(ev.amount, ev.currency, currency, ev.at) if rates and ev.amount is not None else None
     # Made directly: dataclasses.replace inspects the fields on every call (7 times slower).
     return Event(ev.id, ev.type, ev.user_id, ev.at, ev.ref, ev.order_id, ev.amount, ev.currency, value)
-
-
-def _user_row(tenant_id: str, live: LiveCampaign, user_id: str, now: int) -> tuple:
-    # A user first seen in an event is created implicitly, in the campaign's market.
-    return (tenant_id, user_id, live.body["market"], "{}", now, now)

@@ -4,9 +4,10 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
+from liveloop.deps import Db, Fx
 from liveloop.fx import service
 from liveloop.kit import clock
 from liveloop.kit.money import check_currency
@@ -37,21 +38,20 @@ def _day_ms(day: date) -> int:
 
 
 @router.put("/v1/fx-rates", summary="Supply dated FX rates (1 `from` = `rate` `to`, from `valid_from` on)")
-async def put_rates(body: RatesUpdate, request: Request, tenant: Annotated[Tenant, Depends(current_tenant)]) -> dict:
-    rt = request.app.state.runtime
+async def put_rates(body: RatesUpdate, db: Db, fx: Fx, tenant: Annotated[Tenant, Depends(current_tenant)]) -> dict:
     rows = []
     for i, r in enumerate(body.rates):
         check_currency(r.base, field=f"rates.{i}.from")
         check_currency(r.quote, field=f"rates.{i}.to")
         rows.append((r.base, r.quote, _day_ms(r.valid_from), str(r.rate)))
     now = clock.now_ms()
-    await rt.db.write(lambda conn: service.put_rates(conn, tenant_id=tenant.id, rates=rows, now=now), isolated=True)
-    rt.fx.forget(tenant.id)
-    return await get_rates(request, tenant)
+    await db.write(lambda conn: service.put_rates(conn, tenant_id=tenant.id, rates=rows, now=now), isolated=True)
+    fx.forget(tenant.id)
+    return await get_rates(db, tenant)
 
 
 @router.get("/v1/fx-rates", summary="The FX rates the tenant supplied")
-async def get_rates(request: Request, tenant: Annotated[Tenant, Depends(current_tenant)]) -> dict:
-    rows = await request.app.state.runtime.db.read(lambda conn: service.load_rows(conn, tenant.id))
+async def get_rates(db: Db, tenant: Annotated[Tenant, Depends(current_tenant)]) -> dict:
+    rows = await db.read(lambda conn: service.load_rows(conn, tenant.id))
     return {"rates": [{"from": b, "to": q, "rate": r, "valid_from": iso(v)[:10]}
                       for b, q, v, r in sorted(rows, key=lambda x: (x[0], x[1], x[2]))]}

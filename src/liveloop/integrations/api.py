@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 
+from liveloop.deps import Db, SettingsDep
 from liveloop.integrations import service
 from liveloop.integrations.schemas import IntegrationCreate, IntegrationRead, IntegrationUpdate
 from liveloop.kit import clock
@@ -16,29 +17,28 @@ router = APIRouter(tags=["integrations"])
 @router.post("/v1/integrations", status_code=201, response_model=IntegrationRead,
              summary="A webhook endpoint for a streaming provider (paste its url into the provider's console)")
 async def create_integration(
-    body: IntegrationCreate, request: Request, tenant: Annotated[Tenant, Depends(current_tenant)]
+    body: IntegrationCreate, db: Db, settings: SettingsDep, tenant: Annotated[Tenant, Depends(current_tenant)]
 ) -> dict:
-    rt = request.app.state.runtime
     now = clock.now_ms()
-    integration_id = await rt.db.write(
+    integration_id = await db.write(
         lambda conn: service.create(conn, tenant_id=tenant.id, provider=body.provider, secret=body.secret,
                                     api_key=body.api_key, now=now),
         isolated=True,
     )
-    url = f"{rt.settings.base_url}/v1/integrations/{body.provider}/{integration_id}"
+    url = f"{settings.base_url}/v1/integrations/{body.provider}/{integration_id}"
     return {"id": integration_id, "provider": body.provider, "url": url}
 
 
 @router.put("/v1/integrations/{integration_id}", response_model=IntegrationRead,
             summary="Replace an integration's secret (and API key); its webhook URL stays the same")
 async def update_integration(
-    integration_id: str, body: IntegrationUpdate, request: Request, tenant: Annotated[Tenant, Depends(current_tenant)]
+    integration_id: str, body: IntegrationUpdate, db: Db, settings: SettingsDep,
+    tenant: Annotated[Tenant, Depends(current_tenant)],
 ) -> dict:
-    rt = request.app.state.runtime
-    provider = await rt.db.write(
+    provider = await db.write(
         lambda conn: service.update(conn, tenant_id=tenant.id, integration_id=integration_id, secret=body.secret,
                                     api_key=body.api_key),
         isolated=True,
     )
-    url = f"{rt.settings.base_url}/v1/integrations/{provider}/{integration_id}"
+    url = f"{settings.base_url}/v1/integrations/{provider}/{integration_id}"
     return {"id": integration_id, "provider": provider, "url": url}

@@ -8,6 +8,7 @@ in one await; providers wait seconds at most and retry on anything but a 2xx.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from liveloop.integrations import agora, livekit
 from liveloop.integrations import service as integrations_service
@@ -16,6 +17,10 @@ from liveloop.kit.asgi import header, read_body, send_error, send_json
 from liveloop.kit.db.writer import WriterFailed
 from liveloop.kit.errors import BadRequest, LiveloopError, MethodNotAllowed, NotFound, Unauthorized, Unavailable
 from liveloop.rooms.receiver import RoomReceiver, Source
+
+if TYPE_CHECKING:
+    from liveloop.integrations.agora import SequenceClock, SharedSequenceClock
+    from liveloop.kit.db.database import Database
 
 PREFIXES = ("/v1/integrations/agora/", "/v1/integrations/livekit/")
 MAX_BODY = 256 * 1024
@@ -54,10 +59,10 @@ class Integrations:
 
 
 class WebhookEndpoint:
-    def __init__(self, runtime) -> None:
-        self._rt = runtime
-        self._integrations = Integrations(runtime.db)
-        self._receiver = RoomReceiver(runtime)
+    def __init__(self, db: Database, receiver: RoomReceiver, agora_clock: SequenceClock | SharedSequenceClock) -> None:
+        self._integrations = Integrations(db)
+        self._receiver = receiver
+        self._agora_clock = agora_clock
 
     @staticmethod
     def handles(path: str) -> bool:
@@ -117,7 +122,7 @@ class WebhookEndpoint:
             # At the end of its second: whatever users did in that second happened before the channel closed.
             return await self._receiver.room_finished(source, channel=notice.channel, key=notice.notice_id,
                                                       at=notice.ts_ms + 999, now=now)
-        at = await self._rt.agora_clock.order((source.integration_id, notice.channel, notice.uid), notice.client_seq,
+        at = await self._agora_clock.order((source.integration_id, notice.channel, notice.uid), notice.client_seq,
                                               notice.ts_ms)
         return await self._receiver.notice(source, channel=notice.channel, key=notice.notice_id, kind=kind,
                                            provider_uid=notice.uid, at=at, now=now)

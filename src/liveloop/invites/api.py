@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 
+from liveloop.deps import Campaigns, Db, SettingsDep, ShareTargetsDep
 from liveloop.invites import service
 from liveloop.invites.schemas import InviteCreate
 from liveloop.kit import clock
@@ -22,19 +23,21 @@ router = APIRouter(tags=["invites"])
 async def create_invite(
     cid: str,
     body: InviteCreate,
-    request: Request,
+    campaigns: Campaigns,
+    db: Db,
+    share_targets: ShareTargetsDep,
+    settings: SettingsDep,
     tenant: Annotated[Tenant, Depends(current_tenant)],
 ) -> dict:
-    rt = request.app.state.runtime
-    live = await rt.live.get(tenant.id, cid)
+    live = await campaigns.get(tenant.id, cid)
     now = clock.now_ms()
-    code, _created = await rt.db.write(
+    code, _created = await db.write(
         lambda conn: service.create(conn, tenant_id=tenant.id, campaign_id=cid, market=live.body["market"],
                                     user_id=body.user_id, channel=body.channel, code=body.code, now=now),
         isolated=True,
     )
     # The code is durable now: teach the engine and the share link about it.
     live.state.codes[code] = body.user_id
-    rt.share_targets.remember(ShareTarget(code, tenant.id, cid, body.user_id))
-    return {"code": code, "url": f"{rt.settings.base_url}/s/{code}", "user_id": body.user_id,
+    share_targets.remember(ShareTarget(code, tenant.id, cid, body.user_id))
+    return {"code": code, "url": f"{settings.base_url}/s/{code}", "user_id": body.user_id,
             "channel": body.channel}

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 
 from liveloop.campaigns.service import leaderboard_metric
+from liveloop.deps import Campaigns, Db
 from liveloop.kit.money import to_decimal_str
 from liveloop.markets.catalogue import get_market
 from liveloop.markets.policy import leaderboard_name
@@ -18,7 +19,8 @@ router = APIRouter(tags=["leaderboards"])
 @router.get("/v1/campaigns/{cid}/leaderboard", summary="The live leaderboard, highest score first")
 async def leaderboard(
     cid: str,
-    request: Request,
+    campaigns: Campaigns,
+    db: Db,
     tenant: Annotated[Tenant, Depends(current_tenant)],
     limit: Annotated[int, Query(ge=1, le=1000)] = 10,
 ) -> dict:
@@ -30,14 +32,13 @@ async def leaderboard(
     `user_id`, the shop's own id, is kept so the shop can still match its users. A leaderboard the
     campaign declares private (`leaderboard.public: false`) is never shown to viewers and is not masked.
     """
-    rt = request.app.state.runtime
-    body = await rt.live.body(tenant.id, cid)
+    body = await campaigns.body(tenant.id, cid)
     # With several processes, Redis's copy answers without this process loading the campaign.
-    top = await rt.live.boards.top(tenant.id, cid, limit) if rt.live.boards is not None else None
+    top = await campaigns.boards.top(tenant.id, cid, limit) if campaigns.boards is not None else None
     if top is None:
-        top = (await rt.live.get(tenant.id, cid)).state.leaderboard.top(limit)
+        top = (await campaigns.get(tenant.id, cid)).state.leaderboard.top(limit)
     metric = leaderboard_metric(body)
-    people = await rt.db.read(
+    people = await db.read(
         lambda conn: names_and_consents(conn, tenant_id=tenant.id, user_ids=[u for _r, u, _s in top]))
     market = get_market(body["market"])
     public = body.get("leaderboard", {}).get("public", True)

@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 
+from liveloop.deps import Campaigns, Db, SigningDep
 from liveloop.i18n.widget import widget_texts
 from liveloop.kit import clock
 from liveloop.kit.times import iso
@@ -25,15 +26,15 @@ router = APIRouter(tags=["realtime"])
 @router.post("/v1/campaigns/{cid}/viewer-tokens", status_code=201, response_model=ViewerTokenRead,
              summary="A short-lived token for one viewer's stream and presence beats")
 async def create_viewer_token(
-    cid: str, body: ViewerTokenCreate, request: Request, tenant: Annotated[Tenant, Depends(current_tenant)]
+    cid: str, body: ViewerTokenCreate, campaigns: Campaigns, db: Db, signing: SigningDep,
+    tenant: Annotated[Tenant, Depends(current_tenant)],
 ) -> dict:
-    rt = request.app.state.runtime
-    live = await rt.live.get(tenant.id, cid)
+    live = await campaigns.get(tenant.id, cid)
     now = clock.now_ms()
     # A user first seen in a viewer token is created implicitly, in the campaign's market.
-    await rt.db.write(lambda conn: users_service.ensure(conn, tenant_id=tenant.id, user_id=body.user_id,
-                                                        market=live.body["market"], now=now), isolated=True)
-    token, expires_at = tokens.sign(rt.secret_key, tenant_id=tenant.id, campaign_id=cid, user_id=body.user_id,
+    await db.write(lambda conn: users_service.ensure(conn, tenant_id=tenant.id, user_id=body.user_id,
+                                                     market=live.body["market"], now=now), isolated=True)
+    token, expires_at = tokens.sign(signing.key, tenant_id=tenant.id, campaign_id=cid, user_id=body.user_id,
                                     ttl_seconds=body.ttl_seconds, now=now)
     return {"token": token, "expires_at": iso(expires_at)}
 

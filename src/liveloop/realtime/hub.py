@@ -19,6 +19,7 @@ import orjson
 import sqlalchemy as sa
 
 from liveloop.engine.model import FriendActivity, RewardIssued, RewardStatusChanged, ScoreChanged
+from liveloop.events.committed import Committed
 from liveloop.i18n.stream import stream_text, viewer_locale
 from liveloop.kit import clock
 from liveloop.kit.db.database import Database
@@ -172,14 +173,9 @@ class Hub:
         for sub in viewer.subscribers:
             sub.push(frame)
 
-    def on_committed(self, tenant_id: str, effects: list) -> None:
-        """Ingestor hook: (LiveCampaign, effect) pairs that are durable now become messages."""
-        try:
-            self._on_committed(tenant_id, effects)
-        except Exception:  # noqa: BLE001 - the events are stored and acknowledged whatever a push does
-            log.exception("could not push %d effects to viewers", len(effects))
-
-    def _on_committed(self, tenant_id: str, effects: list) -> None:
+    def on_committed(self, committed: Committed) -> None:
+        """Effects that are durable now become messages on the viewers' streams."""
+        tenant_id, effects = committed.tenant_id, committed.effects
         messages = self._messages(tenant_id, effects)
         if not messages:
             return

@@ -16,6 +16,7 @@ Redis the book every process shares (realtime/shared_presence.py), so beats may 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import orjson
 
@@ -28,6 +29,13 @@ from liveloop.kit.times import iso
 from liveloop.realtime.stream import CORS, send_json_cors, viewer_token
 from liveloop.realtime.tokens import ViewerToken, verify
 from liveloop.rooms.receiver import event_id
+
+if TYPE_CHECKING:
+    from liveloop.events.gate import CampaignGate
+    from liveloop.events.ingest import Ingestor
+    from liveloop.kit.ratelimit import RateLimiter
+    from liveloop.realtime.shared_presence import SharedPresenceBook
+    from liveloop.tenants.signing import Signing
 
 NEXT_BEAT_SECONDS = 30
 # A silent viewer is taken to have left half a beat interval after its last beat: the expected
@@ -180,8 +188,14 @@ def beat_events(state: CampaignState, user_id: str, *, previous: int | None, ref
 
 
 class PresenceEndpoint:
-    def __init__(self, runtime) -> None:
-        self._rt = runtime
+    def __init__(self, campaigns: CampaignGate, ingestor: Ingestor, book: PresenceBook | SharedPresenceBook,
+                 limits: RateLimiter, signing: Signing, *, timeout_seconds: int) -> None:
+        self._campaigns = campaigns
+        self._ingestor = ingestor
+        self._book = book
+        self._limits = limits
+        self._signing = signing
+        self._timeout_ms = timeout_seconds * 1000
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["method"] == "OPTIONS":
@@ -201,7 +215,6 @@ class PresenceEndpoint:
         await send_json_cors(send, 200, reply)
 
     async def _beat(self, scope, receive) -> dict:
-        rt = self._rt
         # Any content type: the widget sends text/plain so browsers skip the CORS preflight.
         body = await read_body(scope, receive, MAX_BODY)
         payload: object = {}
@@ -220,21 +233,21 @@ class PresenceEndpoint:
             raise Invalid("ref must be an invite code of 1 to 64 characters", field="ref")
         now = clock.now_ms()
         client = scope.get("client")
-        if rt.limits is not None and client and not rt.limits.allow("presence", client[0], now):
+        if client and not self._limits.allow("presence", client[0], now):
             raise TooManyRequests("too many beats from this address; retry in a minute")
-        viewer = verify(rt.secret_key, token or viewer_token(scope), now=now)
-        live = await rt.live.get(viewer.tenant_id, viewer.campaign_id)
+        viewer = verify(self._signing.key, token or viewer_token(scope), now=now)
+        live = await self._campaigns.get(viewer.tenant_id, viewer.campaign_id)
         config = live.state.config
-        previous = await rt.presence.beat(viewer.key, now)
+        previous = await self._book.beat(viewer.key, now)
         if config.starts_at <= now <= config.ends_at:
             events = beat_events(live.state, viewer.user_id, previous=previous, ref=ref, now=now,
-                                 timeout_ms=rt.settings.presence_timeout_seconds * 1000)
+                                 timeout_ms=self._timeout_ms)
             if events:
                 await self._log(viewer, events, now)
         return {"ok": True, "next_beat_seconds": NEXT_BEAT_SECONDS}
 
     async def _log(self, viewer: ViewerToken, events: list[dict], now: int) -> None:
-        result = await self._rt.ingestor.ingest(viewer.tenant_id, events, now=now)
+        result = await self._ingestor.ingest(viewer.tenant_id, events, now=now)
         if result.rejected:
             error = result.rejected[0]["error"]
             raise Invalid(error["message"], code=error["code"], field=error.get("field"))

@@ -12,7 +12,7 @@ misses one loses nothing and there is nothing to resume. Snapshots are coalesced
 change marks the room dirty, the first change after a quiet spell is sent at once and later ones at
 most every `interval` (250 ms), however fast events arrive; rooms without subscribers cost one dict
 lookup per committed batch. A draw's result is also pushed as it is run (`type: "draw"`). With
-several processes, events logged by another one arrive through the log fan-out (realtime/fanout.py)
+several processes, events logged by another one arrive through the log fan-out (events/fanout.py)
 as caught-up effects, which mark the room dirty like local ones.
 """
 
@@ -22,98 +22,28 @@ import asyncio
 import logging
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Annotated
-from urllib.parse import parse_qs
 
 import orjson
-from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, ConfigDict, Field
 
 from liveloop.draws import service as draws_service
+from liveloop.draws.notices import won_period
 from liveloop.draws.service import StoredResult
-from liveloop.events.live import LiveCampaign, LiveCampaigns
+from liveloop.engine.model import RewardIssued
+from liveloop.events.committed import Committed, DrawCompleted
+from liveloop.events.gate import CampaignGate
+from liveloop.events.live import LiveCampaign
 from liveloop.kit import clock
-from liveloop.kit.asgi import header
 from liveloop.kit.db.database import Database
-from liveloop.kit.errors import LiveloopError, MethodNotAllowed, NotFound, Unauthorized
 from liveloop.kit.money import to_decimal_str
 from liveloop.kit.times import iso
 from liveloop.markets.catalogue import get_market
 from liveloop.markets.policy import leaderboard_name
 from liveloop.realtime.hub import Subscriber, TooManyStreams
-from liveloop.realtime.stream import SSE_HEADERS, close_on_disconnect, pump_frames, send_json_cors
-from liveloop.realtime.tokens import MAX_TTL_SECONDS, MIN_TTL_SECONDS, sign_claims, verify_claims
-from liveloop.tenants.auth import current_tenant
-from liveloop.tenants.service import Tenant
 from liveloop.users.service import names_and_consents
 
 log = logging.getLogger("liveloop.realtime.room")
 
 RoomKey = tuple[str, str]  # (tenant_id, campaign_id)
-_PREFIX = "/v1/campaigns/"
-_SUFFIX = "/room-stream"
-
-
-def is_room_stream(path: str) -> bool:
-    return path.startswith(_PREFIX) and path.endswith(_SUFFIX)
-
-
-# -- room tokens -------------------------------------------------------------------------------
-
-# The server secret also signs viewer tokens and derives draw seeds: a domain prefix keeps them apart.
-_DOMAIN = b"liveloop-room-token|"
-
-
-@dataclass(frozen=True, slots=True)
-class RoomToken:
-    tenant_id: str
-    campaign_id: str
-    expires_at: int  # epoch ms
-
-
-def sign_room_token(secret: str, *, tenant_id: str, campaign_id: str, ttl_seconds: int, now: int) -> tuple[str, int]:
-    """A token for one campaign's room stream, valid `ttl_seconds` from `now`; returns (token, expires_at)."""
-    return sign_claims(secret, _DOMAIN, {"t": tenant_id, "c": campaign_id}, ttl_seconds=ttl_seconds, now=now)
-
-
-def verify_room_token(secret: str, token: str, *, now: int) -> RoomToken:
-    """The room a token grants, or Unauthorized when it is malformed, forged or expired."""
-    claims = verify_claims(secret, _DOMAIN, token, now=now, what="room token",
-                           expired="room token expired; mint a new one")
-    room = RoomToken(claims.get("t"), claims.get("c"), claims["x"])
-    if not (isinstance(room.tenant_id, str) and isinstance(room.campaign_id, str)):
-        raise Unauthorized("malformed room token", field="token")
-    return room
-
-
-class RoomTokenCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    ttl_seconds: Annotated[int, Field(ge=MIN_TTL_SECONDS, le=MAX_TTL_SECONDS)] = 6 * 3600
-
-
-class RoomTokenRead(BaseModel):
-    token: str
-    expires_at: str
-
-
-router = APIRouter(tags=["realtime"])
-
-
-@router.post("/v1/campaigns/{cid}/room-tokens", status_code=201, response_model=RoomTokenRead,
-             summary="A token for the campaign's room stream, for an overlay page (GET .../room-stream?token=)")
-async def create_room_token(
-    cid: str, request: Request, tenant: Annotated[Tenant, Depends(current_tenant)],
-    body: RoomTokenCreate | None = None,
-) -> dict:
-    rt = request.app.state.runtime
-    await rt.live.get(tenant.id, cid)
-    token, expires_at = sign_room_token(rt.secret_key, tenant_id=tenant.id, campaign_id=cid,
-                                        ttl_seconds=(body or RoomTokenCreate()).ttl_seconds, now=clock.now_ms())
-    return {"token": token, "expires_at": iso(expires_at)}
-
-
-# -- the hub of rooms --------------------------------------------------------------------------
 
 
 @dataclass(slots=True)
@@ -128,7 +58,7 @@ class _Room:
 
 
 class RoomHub:
-    def __init__(self, db: Database, live: LiveCampaigns, *, interval: float = 0.25, top: int = 10,
+    def __init__(self, db: Database, live: CampaignGate, *, interval: float = 0.25, top: int = 10,
                  recent_draws: int = 10, max_streams_per_room: int = 1000, queue_size: int = 20,
                  heartbeat_seconds: float = 15.0, max_lifetime_seconds: float = 1800.0) -> None:
         self.interval = interval
@@ -183,12 +113,21 @@ class RoomHub:
 
     # -- changes ---------------------------------------------------------------------------
 
-    def on_committed(self, tenant_id: str, effects: list) -> None:
-        """Committed effects mark their campaigns' rooms dirty (only rooms someone watches exist)."""
+    def on_committed(self, committed: Committed) -> None:
+        """Committed effects mark their campaigns' rooms dirty (only rooms someone watches exist); a draw
+        run here, or a winner's prize applied here, announces the draw's result."""
         if not self._rooms:
             return
+        tenant_id = committed.tenant_id
         seen = None
-        for live, _effect in effects:
+        for live, effect in committed.effects:
+            cls = type(effect)
+            if cls is DrawCompleted:
+                self.draw_result(tenant_id, live.state.config.id, effect.result)
+            elif cls is RewardIssued and effect.reward.role == "winner":
+                found = won_period(live, effect.reward)
+                if found is not None:
+                    self.draw_logged(tenant_id, live.state.config.id, found[0].id, found[1])
             if live is seen:
                 continue
             seen = live
@@ -351,77 +290,3 @@ class RoomHub:
                  "entrants": r.entrants, "entrants_hash": r.entrants_hash,
                  "winners": [{"user_id": u, **names[u]} for u in r.winners], "run_at": iso(r.run_at)}
                 for r in results]
-
-
-# -- the endpoint ------------------------------------------------------------------------------
-
-
-class RoomStream:
-    def __init__(self, runtime) -> None:
-        self._rt = runtime
-
-    async def __call__(self, scope, receive, send) -> None:
-        rt = self._rt
-        hub: RoomHub = rt.room
-        try:
-            if scope["method"] != "GET":
-                raise MethodNotAllowed("use GET")
-            campaign_id = scope["path"][len(_PREFIX):-len(_SUFFIX)]
-            if not campaign_id or "/" in campaign_id:
-                raise NotFound("no such room stream")
-            now = clock.now_ms()
-            tenant_id, expires_at = await self._authenticate(scope, campaign_id, now)
-            await rt.live.get(tenant_id, campaign_id)
-            sub, first = await hub.subscribe((tenant_id, campaign_id))
-        except LiveloopError as exc:
-            await send_json_cors(send, exc.status, exc.body())
-            return
-        watcher = asyncio.ensure_future(close_on_disconnect(receive, sub))
-        try:
-            lifetime = hub.max_lifetime_seconds
-            if expires_at is not None:
-                lifetime = min(lifetime, (expires_at - now) / 1000)
-            await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
-            await send({"type": "http.response.body", "body": b"retry: 2000\n\n" + first, "more_body": True})
-            await pump_frames(send, sub, hub.heartbeat_seconds, clock.monotonic() + lifetime)
-        finally:
-            hub.unsubscribe(sub)
-            watcher.cancel()
-
-    async def _authenticate(self, scope, campaign_id: str, now: int) -> tuple[str, int | None]:
-        """(tenant, token expiry): a room token from `?token=`, else the tenant's API key."""
-        query = scope.get("query_string", b"")
-        token = (parse_qs(query.decode("latin-1")).get("token") or [None])[0] if query else None
-        if token:
-            room = verify_room_token(self._rt.secret_key, token, now=now)
-            if room.campaign_id != campaign_id:
-                raise Unauthorized("this room token is for another campaign", field="token")
-            return room.tenant_id, room.expires_at
-        tenant = await self._rt.api_keys.tenant(header(scope, b"authorization") or None)
-        return tenant.id, None
-
-
-def add_room_stream_docs(api) -> None:
-    """The room stream in the OpenAPI document (a bare handler, which FastAPI cannot see)."""
-    build = api.openapi
-    path = "/v1/campaigns/{cid}/room-stream"
-
-    def openapi() -> dict:
-        schema = build()
-        if path not in schema["paths"]:
-            error = {"description": "error", "content": {"application/json": {"schema": {"type": "object"}}}}
-            schema["paths"][path] = {"get": {
-                "tags": ["realtime"],
-                "summary": "The room's server-sent events for the host's overlay and the console: top 10, counters "
-                           "and draw results, at most one snapshot every 250 ms",
-                "parameters": [
-                    {"name": "cid", "in": "path", "required": True, "schema": {"type": "string"}},
-                    {"name": "token", "in": "query", "required": False, "schema": {"type": "string"},
-                     "description": "a room token from POST /v1/campaigns/{cid}/room-tokens, instead of the API key"},
-                ],
-                "responses": {"200": {"description": "text/event-stream", "content": {"text/event-stream": {}}},
-                              "401": error, "404": error, "429": error},
-            }}
-        return schema
-
-    api.openapi = openapi  # type: ignore[method-assign]

@@ -9,6 +9,7 @@ closes, so load balancers can rebalance and expired tokens stop reading.
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
 import orjson
@@ -18,6 +19,12 @@ from liveloop.kit.asgi import header, send_response
 from liveloop.kit.errors import LiveloopError, MethodNotAllowed, TooManyRequests
 from liveloop.realtime.hub import Subscriber
 from liveloop.realtime.tokens import verify
+
+if TYPE_CHECKING:
+    from liveloop.events.gate import CampaignGate
+    from liveloop.kit.ratelimit import RateLimiter
+    from liveloop.realtime.hub import Hub
+    from liveloop.tenants.signing import Signing
 
 # Viewer endpoints are called from the shop's pages on another origin; tokens, not cookies,
 # authenticate them, so any origin may read the answers.
@@ -46,24 +53,23 @@ def viewer_token(scope: dict) -> str | None:
 
 
 class ViewerStream:
-    def __init__(self, runtime) -> None:
-        self._rt = runtime
+    def __init__(self, hub: Hub, campaigns: CampaignGate, limits: RateLimiter, signing: Signing) -> None:
+        self._hub = hub
+        self._campaigns = campaigns
+        self._limits = limits
+        self._signing = signing
 
     async def __call__(self, scope, receive, send) -> None:
-        rt = self._rt
-        hub = rt.hub
+        hub = self._hub
         try:
             if scope["method"] != "GET":
                 raise MethodNotAllowed("use GET")
             now = clock.now_ms()
             client = scope.get("client")
-            if client and not rt.limits.allow("stream", client[0], now):
+            if client and not self._limits.allow("stream", client[0], now):
                 raise TooManyRequests("too many stream connections from this address; retry in a minute")
-            viewer = verify(rt.secret_key, viewer_token(scope), now=now)
-            if rt.db.shared:
-                # With several processes, this one hears of the campaign's events (logged by any of
-                # them) only while it has the campaign loaded.
-                await rt.live.get_uncaught(viewer.tenant_id, viewer.campaign_id)
+            viewer = verify(self._signing.key, viewer_token(scope), now=now)
+            await self._campaigns.watch(viewer.tenant_id, viewer.campaign_id)
             last_id = header(scope, b"last-event-id").strip()
             sub, replay = hub.subscribe(viewer.key, int(last_id) if last_id.isdigit() else None)
         except LiveloopError as exc:

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query
 
+from liveloop.deps import Campaigns, Fx
 from liveloop.kit import clock
 from liveloop.kit.errors import Invalid
 from liveloop.kit.ids import USER_ID_PATTERN
@@ -19,28 +20,28 @@ router = APIRouter(tags=["reports"])
 async def progress(
     cid: str,
     uid: Annotated[str, Path(pattern=USER_ID_PATTERN)],
-    request: Request,
+    campaigns: Campaigns,
     tenant: Annotated[Tenant, Depends(current_tenant)],
 ) -> dict:
-    live = await request.app.state.runtime.live.get(tenant.id, cid)
+    live = await campaigns.get(tenant.id, cid)
     return views.progress(live.state, uid, clock.now_ms())
 
 
 @router.get("/v1/campaigns/{cid}/report", summary="Funnel, referred vs organic, per-referrer rows, K-factor")
 async def report(
     cid: str,
-    request: Request,
+    campaigns: Campaigns,
+    fx: Fx,
     tenant: Annotated[Tenant, Depends(current_tenant)],
     currency: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$",
                                           description="read money in this currency (today's FX rate)")] = None,
 ) -> dict:
-    rt = request.app.state.runtime
-    live = await rt.live.get(tenant.id, cid)
+    live = await campaigns.get(tenant.id, cid)
     own = live.state.config.currency
     if currency is None or currency == own:
         return views.report(live.state)
     check_currency(currency, field="currency")
-    rate = (await rt.fx.table(tenant.id)).rate(own, currency, clock.now_ms())
+    rate = (await fx.table(tenant.id)).rate(own, currency, clock.now_ms())
     if rate is None:
         raise Invalid(f"no FX rate from {own} to {currency}: supply one with PUT /v1/fx-rates", code="fx",
                       field="currency")

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 
+from liveloop.deps import Campaigns
 from liveloop.kit import clock
 from liveloop.kit.ids import USER_ID_PATTERN
 from liveloop.rewards.views import reward_read
@@ -16,14 +17,14 @@ router = APIRouter(tags=["rewards"])
 @router.get("/v1/campaigns/{cid}/rewards", summary="The reward ledger of a campaign, or of one user")
 async def list_rewards(
     cid: str,
-    request: Request,
+    campaigns: Campaigns,
     tenant: Annotated[Tenant, Depends(current_tenant)],
     user_id: Annotated[str | None, Query(pattern=USER_ID_PATTERN)] = None,
     status: Annotated[str | None, Query(pattern="^(available|pending|void|declined)$")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict:
-    live = await request.app.state.runtime.live.get(tenant.id, cid)
+    live = await campaigns.get(tenant.id, cid)
     state = live.state
     pool = state.rewards_by_user.get(user_id, []) if user_id is not None else state.rewards.values()
     now = clock.now_ms()

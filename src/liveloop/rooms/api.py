@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path
 
+from liveloop.deps import Campaigns, Db, RoomsDep
 from liveloop.kit import clock
 from liveloop.kit.errors import NotFound
 from liveloop.kit.ids import USER_ID_PATTERN
@@ -23,28 +24,27 @@ ProviderUid = Annotated[str, Path(pattern=USER_ID_PATTERN,
 @router.put("/v1/campaigns/{cid}/room-users/{provider_uid}", response_model=RoomUserRead,
             summary="Map a streaming provider's user id to your user id (otherwise the provider's id is used)")
 async def put_room_user(
-    cid: str, provider_uid: ProviderUid, body: RoomUserUpdate, request: Request,
+    cid: str, provider_uid: ProviderUid, body: RoomUserUpdate, campaigns: Campaigns, db: Db, rooms: RoomsDep,
     tenant: Annotated[Tenant, Depends(current_tenant)],
 ) -> dict:
-    rt = request.app.state.runtime
-    await rt.live.get(tenant.id, cid)  # 404 for an unknown (or another tenant's) campaign
+    await campaigns.get(tenant.id, cid)  # 404 for an unknown (or another tenant's) campaign
     now = clock.now_ms()
-    await rt.db.write(lambda conn: service.set_user(conn, tenant_id=tenant.id, campaign_id=cid,
-                                                    provider_uid=provider_uid, user_id=body.user_id, now=now),
-                      isolated=True)
-    rt.rooms.users.remember(tenant.id, cid, provider_uid, body.user_id)
+    await db.write(lambda conn: service.set_user(conn, tenant_id=tenant.id, campaign_id=cid,
+                                                 provider_uid=provider_uid, user_id=body.user_id, now=now),
+                   isolated=True)
+    rooms.users.remember(tenant.id, cid, provider_uid, body.user_id)
     return {"campaign_id": cid, "provider_uid": provider_uid, "user_id": body.user_id}
 
 
 @router.get("/v1/campaigns/{cid}/room-users/{provider_uid}", response_model=RoomUserRead,
             summary="The user id a streaming provider's user id maps to")
 async def get_room_user(
-    cid: str, provider_uid: ProviderUid, request: Request, tenant: Annotated[Tenant, Depends(current_tenant)],
+    cid: str, provider_uid: ProviderUid, campaigns: Campaigns, db: Db,
+    tenant: Annotated[Tenant, Depends(current_tenant)],
 ) -> dict:
-    rt = request.app.state.runtime
-    await rt.live.get(tenant.id, cid)
-    user_id = await rt.db.read(lambda conn: service.get_user(conn, tenant_id=tenant.id, campaign_id=cid,
-                                                             provider_uid=provider_uid))
+    await campaigns.get(tenant.id, cid)
+    user_id = await db.read(lambda conn: service.get_user(conn, tenant_id=tenant.id, campaign_id=cid,
+                                                          provider_uid=provider_uid))
     if user_id is None:
         raise NotFound(f"no mapping for {provider_uid!r}: the provider's id is used as the user id",
                        field="provider_uid")

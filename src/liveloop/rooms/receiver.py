@@ -11,7 +11,10 @@ import hashlib
 import logging
 from dataclasses import dataclass
 
+from liveloop.events.gate import CampaignGate
+from liveloop.events.ingest import Ingestor
 from liveloop.kit.times import iso
+from liveloop.rooms.directory import Rooms
 
 log = logging.getLogger("liveloop.rooms")
 
@@ -34,36 +37,38 @@ def event_id(*parts: str) -> str:
 
 
 class RoomReceiver:
-    def __init__(self, runtime) -> None:
-        self._rt = runtime
+    """Streaming providers' notices become room events, ingested like any batch."""
+
+    def __init__(self, rooms: Rooms, campaigns: CampaignGate, ingestor: Ingestor) -> None:
+        self._rooms = rooms
+        self._campaigns = campaigns
+        self._ingestor = ingestor
 
     async def notice(self, source: Source, *, channel: str, key: str, kind: str, provider_uid: str, at: int,
                      now: int) -> dict:
         """A join or leave (`kind`) of one provider user in a channel, at the provider's event time."""
-        rt = self._rt
-        bindings = await rt.rooms.directory.bound(source.tenant_id, source.provider, channel, at, now)
+        bindings = await self._rooms.directory.bound(source.tenant_id, source.provider, channel, at, now)
         if not bindings:
             return _unbound(source, channel, key)
         campaign_ids = [b.campaign_id for b in bindings]
-        await rt.rooms.users.load(source.tenant_id, campaign_ids, now)
+        await self._rooms.users.load(source.tenant_id, campaign_ids, now)
         events = [{
             "id": event_id(source.provider, source.integration_id, cid, key),
             "type": kind,
             "campaign_id": cid,
-            "user_id": rt.rooms.users.resolve(source.tenant_id, cid, provider_uid),
+            "user_id": self._rooms.users.resolve(source.tenant_id, cid, provider_uid),
             "at": iso(at),
         } for cid in campaign_ids]
         return await self._ingest(source, events, now)
 
     async def room_finished(self, source: Source, *, channel: str, key: str, at: int, now: int) -> dict:
         """The room ended: every presence still open in its campaigns is closed at `at`."""
-        rt = self._rt
-        bindings = await rt.rooms.directory.bound(source.tenant_id, source.provider, channel, at, now)
+        bindings = await self._rooms.directory.bound(source.tenant_id, source.provider, channel, at, now)
         if not bindings:
             return _unbound(source, channel, key)
         events = []
         for binding in bindings:
-            live = await rt.live.get(source.tenant_id, binding.campaign_id)
+            live = await self._campaigns.get(source.tenant_id, binding.campaign_id)
             events.extend({
                 "id": event_id(source.provider, source.integration_id, binding.campaign_id, key, user_id),
                 "type": "room_end",
@@ -76,7 +81,7 @@ class RoomReceiver:
         return await self._ingest(source, events, now)
 
     async def _ingest(self, source: Source, events: list[dict], now: int) -> dict:
-        result = await self._rt.ingestor.ingest(source.tenant_id, events, now=now)
+        result = await self._ingestor.ingest(source.tenant_id, events, now=now)
         reply = {"ok": True, "accepted": result.accepted, "duplicates": result.duplicates}
         if result.rejected:
             # Answered 200 all the same: the provider would retry a notice that can never be stored.

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TYPE_CHECKING
 
 from liveloop.events.live import LiveCampaign
 from liveloop.kit import clock
@@ -26,6 +27,12 @@ from liveloop.kit.times import iso
 from liveloop.realtime.presence import Campaign, Claim, presence_event_id, timeout_at
 from liveloop.rooms.receiver import event_id
 
+if TYPE_CHECKING:
+    from liveloop.events.gate import CampaignGate
+    from liveloop.events.ingest import Ingestor
+    from liveloop.realtime.presence import PresenceBook
+    from liveloop.realtime.shared_presence import SharedPresenceBook
+
 log = logging.getLogger("liveloop.rooms")
 
 CHECKPOINT_GRACE_MS = 10_000
@@ -33,8 +40,13 @@ UNKNOWN_CAMPAIGN_MS = 60_000
 
 
 class PresenceSweeper:
-    def __init__(self, runtime) -> None:
-        self._rt = runtime
+    def __init__(self, campaigns: CampaignGate, ingestor: Ingestor, book: PresenceBook | SharedPresenceBook, *,
+                 timeout_seconds: int, sweep_seconds: float) -> None:
+        self._campaigns = campaigns
+        self._ingestor = ingestor
+        self._book = book
+        self._timeout_ms = timeout_seconds * 1000
+        self._every = sweep_seconds
         self._task: asyncio.Task | None = None
         self._unknown: dict[Campaign, int] = {}  # campaigns of another deployment, until when to skip them
 
@@ -48,9 +60,8 @@ class PresenceSweeper:
             self._task = None
 
     async def _run(self) -> None:
-        every = self._rt.settings.presence_sweep_seconds
         while True:
-            await asyncio.sleep(every)
+            await asyncio.sleep(self._every)
             try:
                 await self.sweep(clock.now_ms())
             except (LiveloopError, WriterFailed) as exc:
@@ -72,7 +83,7 @@ class PresenceSweeper:
         for tenant_id, events in by_tenant.items():
             logged = False
             try:
-                result = await self._rt.ingestor.ingest(tenant_id, events, now=now)
+                result = await self._ingestor.ingest(tenant_id, events, now=now)
                 logged = True
                 accepted += result.accepted
                 if result.rejected:
@@ -82,19 +93,18 @@ class PresenceSweeper:
             finally:
                 # Not logged: the viewers go back to the book, and the next sweep tries again.
                 for campaign, claims in claims_by_tenant.get(tenant_id, ()):
-                    await self._rt.presence.settle(campaign, claims, logged=logged)
+                    await self._book.settle(campaign, claims, logged=logged)
         if failure is not None:
             raise failure
         return accepted
 
     async def _timeouts(self, now: int) -> list[tuple[str, Campaign, list[Claim], list[dict]]]:
         """The silent widget viewers, claimed (so no other process times them out too), and their timeouts."""
-        rt = self._rt
-        book = rt.presence
-        before = now - rt.settings.presence_timeout_seconds * 1000
+        book = self._book
+        before = now - self._timeout_ms
         found = []
         for campaign in await book.campaigns_due(before, now):
-            if rt.live.peek(*campaign) is None:
+            if self._campaigns.peek(*campaign) is None:
                 # Not loaded here: a process that has it loaded (it took the viewers' beats or
                 # serves their streams) times them out. Only viewers silent for twice the timeout,
                 # whose process is gone, make this one load the campaign and replay its log.
@@ -133,7 +143,7 @@ class PresenceSweeper:
         if self._unknown.get(campaign, 0) > now:
             return False
         try:
-            await self._rt.live.body(*campaign)
+            await self._campaigns.body(*campaign)
         except NotFound:
             self._forget(campaign, now)
             return False
@@ -155,7 +165,7 @@ class PresenceSweeper:
         if self._unknown.get(campaign, 0) > now:
             return None
         try:
-            return await self._rt.live.get(*campaign)
+            return await self._campaigns.get(*campaign)
         except NotFound:
             self._forget(campaign, now)
             return None
@@ -164,10 +174,9 @@ class PresenceSweeper:
             return None
 
     async def _checkpoints(self, now: int) -> list[tuple[str, dict]]:
-        rt = self._rt
         found = []
-        for tenant_id, campaign_id in rt.live.loaded():
-            live = rt.live.peek(tenant_id, campaign_id)
+        for tenant_id, campaign_id in self._campaigns.loaded():
+            live = self._campaigns.peek(tenant_id, campaign_id)
             if live is None or not live.state.config.min_watch_ms or not live.state.present:
                 continue
             state = live.state
@@ -175,7 +184,7 @@ class PresenceSweeper:
             if not waiting:
                 continue
             # Widget viewers' own beats prove their watch time.
-            beating = await rt.presence.beating((tenant_id, campaign_id), waiting)
+            beating = await self._book.beating((tenant_id, campaign_id), waiting)
             for user_id in waiting:
                 if user_id in beating:
                     continue

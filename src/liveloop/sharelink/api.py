@@ -6,36 +6,43 @@ import itertools
 import secrets
 
 from liveloop.engine.model import Event
+from liveloop.events.gate import CampaignGate
+from liveloop.events.ingest import Ingestor
 from liveloop.kit import clock
 from liveloop.kit.asgi import header, send_response
 from liveloop.kit.errors import NotFound, Unavailable
+from liveloop.kit.ratelimit import RateLimiter
 from liveloop.sharelink.pages import is_link_preview, not_found_page, preview_page
-from liveloop.sharelink.targets import with_ref
+from liveloop.sharelink.targets import ShareTargets, with_ref
 
 _HTML = b"text/html; charset=utf-8"
 _NO_STORE = [(b"cache-control", b"no-store"), (b"referrer-policy", b"no-referrer")]
 
 
 class ShareLink:
-    def __init__(self, runtime) -> None:
-        self._rt = runtime
+    def __init__(self, targets: ShareTargets, campaigns: CampaignGate, ingestor: Ingestor, limits: RateLimiter, *,
+                 base_url: str) -> None:
+        self._targets = targets
+        self._campaigns = campaigns
+        self._ingestor = ingestor
+        self._limits = limits
+        self._base_url = base_url
         self._locations: dict[str, bytes] = {}
         # Click ids: unique per process start without a system call per click.
         self._click_prefix = f"clk_{secrets.token_hex(6)}_"
         self._click_seq = itertools.count()
 
     async def __call__(self, scope, receive, send) -> None:
-        rt = self._rt
         code = scope["path"][3:]
         if scope["method"] not in ("GET", "HEAD"):
             await send_response(send, 405, b"", b"text/plain", [(b"allow", b"GET, HEAD")])
             return
         try:
-            target = await rt.share_targets.get(code) if 0 < len(code) <= 64 else None
+            target = await self._targets.get(code) if 0 < len(code) <= 64 else None
             if target is None:
                 raise NotFound("no such code")
             # the landing URL and title never change: no need to catch up with other processes
-            live = await rt.live.get_uncaught(target.tenant_id, target.campaign_id)
+            live = await self._campaigns.get_uncaught(target.tenant_id, target.campaign_id)
         except NotFound:
             await send_response(send, 404, not_found_page(header(scope, b"accept-language")), _HTML, _NO_STORE)
             return
@@ -48,17 +55,17 @@ class ShareLink:
             location = with_ref(live.body["landing_url"], code).encode()
             self._locations[code] = location
         if is_link_preview(header(scope, b"user-agent")):
-            url = f"{rt.settings.base_url}/s/{code}"
+            url = f"{self._base_url}/s/{code}"
             page = preview_page(live.body, url, header(scope, b"accept-language"))
             await send_response(send, 200, page, _HTML)
             return
         if scope["method"] == "GET":
             now = clock.now_ms()
             client = scope.get("client")
-            if client and not rt.limits.allow("share", client[0], now):
+            if client and not self._limits.allow("share", client[0], now):
                 # over the limit: the viewer still gets where they are going, the click is not counted
                 await send_response(send, 302, b"", b"text/plain", [(b"location", location), *_NO_STORE])
                 return
             event = Event(f"{self._click_prefix}{next(self._click_seq)}", "click", None, now, code)
-            rt.ingestor.record_click(target.tenant_id, live, event, ip=client[0] if client else None, now=now)
+            self._ingestor.record_click(target.tenant_id, live, event, ip=client[0] if client else None, now=now)
         await send_response(send, 302, b"", b"text/plain", [(b"location", location), *_NO_STORE])

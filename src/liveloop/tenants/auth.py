@@ -38,4 +38,4 @@ class ApiKeys:
 
 async def current_tenant(request: Request) -> Tenant:
     """FastAPI dependency for the management endpoints."""
-    return await request.app.state.runtime.api_keys.tenant(request.headers.get("authorization"))
+    return await request.app.state.components.api_keys.tenant(request.headers.get("authorization"))

@@ -3,8 +3,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from babel import Locale, UnknownLocaleError
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Response
 
+from liveloop.deps import Db
 from liveloop.kit import clock
 from liveloop.kit.errors import Invalid
 from liveloop.kit.ids import USER_ID_PATTERN
@@ -21,7 +22,7 @@ router = APIRouter(tags=["users"])
 async def put_user(
     uid: Annotated[str, Path(pattern=USER_ID_PATTERN)],
     body: UserUpdate,
-    request: Request,
+    db: Db,
     response: Response,
     tenant: Annotated[Tenant, Depends(current_tenant)],
 ) -> dict:
@@ -34,7 +35,7 @@ async def put_user(
         except (UnknownLocaleError, ValueError):
             raise Invalid(f"unknown locale {changes['locale']!r}", field="locale") from None
     now = clock.now_ms()
-    user, created = await request.app.state.runtime.db.write(
+    user, created = await db.write(
         lambda conn: service.upsert(conn, tenant_id=tenant.id, user_id=uid, changes=changes, default_market=None,
                                     now=now),
         isolated=True,

@@ -45,7 +45,7 @@ class BulkInsert:
 def _json_rows(rows: list[tuple]) -> str | None:
     """The rows as a JSON text SQLite reads back to the same values, or None if it could not."""
     try:
-        text = orjson.dumps(rows)
+        text = orjson.dumps(rows, default=_row_tuple)
     except TypeError:
         return None  # a value JSON cannot carry as is (an integer over 64 bits, ...)
     # SQLite's JSON functions end a text at an escaped NUL; executemany keeps it whole.
@@ -53,6 +53,13 @@ def _json_rows(rows: list[tuple]) -> str | None:
         return None
     # Text, not bytes: SQLite 3.45 and later read a BLOB argument as its binary JSONB format.
     return text.decode()
+
+
+def _row_tuple(value: object) -> tuple:
+    # Typed rows (NamedTuples) are tuples; orjson only takes the exact type.
+    if isinstance(value, tuple):
+        return tuple(value)
+    raise TypeError(f"{type(value).__name__} is not a row value")
 
 
 class ExistingKeys:

@@ -31,9 +31,9 @@ class Database:
         self.url = url
         self.engine = create_engine(url)
         self.writer = Writer(self.engine)
-        # On PostgreSQL several processes may share the database; SQLite is one process's own.
-        self.shared = self.engine.dialect.name == "postgresql"
-        self.locks = AdvisoryLocks(self.engine) if self.shared else None
+        # On PostgreSQL several processes may share the database (events/gate.py takes its locks);
+        # SQLite is one process's own.
+        self.locks = AdvisoryLocks(self.engine) if self.engine.dialect.name == "postgresql" else None
 
     @property
     def dialect(self) -> str:

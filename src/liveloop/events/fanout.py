@@ -1,6 +1,6 @@
 """Fan-out between processes: viewers connected to one process hear of events logged by another.
 
-Every process keeps its own engine state, caught up with the shared log (events/live.py). After a
+Every process keeps its own engine state, caught up with the shared log (events/gate.py). After a
 process commits events of a campaign it announces it on Redis (`liveloop:logged`, the campaign's
 key); every other process that has the campaign loaded catches up at once, which pushes the
 resulting messages to the viewers connected to it. Redis pub/sub may drop a message (a
@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TYPE_CHECKING
 
 import orjson
 
-from liveloop.events.live import LiveCampaigns
+if TYPE_CHECKING:
+    from liveloop.events.gate import SharedGate
 
 log = logging.getLogger("liveloop.fanout")
 
@@ -24,7 +26,7 @@ CHANNEL = "liveloop:logged"
 
 
 class LogFanout:
-    def __init__(self, live: LiveCampaigns, *, redis_url: str | None) -> None:
+    def __init__(self, live: SharedGate, *, redis_url: str | None) -> None:
         self._live = live
         self._redis_url = redis_url
         self._redis = None
@@ -47,7 +49,7 @@ class LogFanout:
             await self._redis.aclose()
 
     def logged(self, tenant_id: str, campaign_id: str) -> None:
-        """Ingestor hook: this process just committed events of the campaign."""
+        """This process just committed events of the campaign."""
         if self._redis is not None:
             task = asyncio.ensure_future(self._announce(tenant_id, campaign_id))
             task.add_done_callback(_log_failure)

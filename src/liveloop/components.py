@@ -1,0 +1,120 @@
+"""The running service's components, built once by `build_components` (called by app.create_app).
+
+This is the one place that decides how liveloop is put together: which gate (one process or
+several), which presence book and rate limiter (memory or Redis), and who subscribes to committed
+effects. Handlers receive the components they need (liveloop/deps.py, constructor arguments); none
+receives this whole object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+from liveloop.draws.notices import DrawNotices
+from liveloop.draws.runner import DrawRunner
+from liveloop.events.committed import CommittedEffects
+from liveloop.events.gate import CampaignGate, build_gate
+from liveloop.events.ingest import Ingestor
+from liveloop.events.store import SqlEventStore
+from liveloop.fx.service import TenantRates
+from liveloop.integrations.agora import SequenceClock, SharedSequenceClock, sequence_clock
+from liveloop.kit.db.database import Database
+from liveloop.kit.ratelimit import RateLimiter
+from liveloop.realtime.hub import Hub, names_from
+from liveloop.realtime.presence import PresenceBook
+from liveloop.realtime.room import RoomHub
+from liveloop.realtime.shared_presence import SharedPresenceBook
+from liveloop.rooms.directory import Rooms
+from liveloop.settings import Settings
+from liveloop.sharelink.targets import ShareTargets
+from liveloop.tenants.auth import ApiKeys
+from liveloop.tenants.signing import Signing
+
+
+@dataclass
+class Components:
+    settings: Settings
+    db: Database
+    committed: CommittedEffects
+    campaigns: CampaignGate
+    ingestor: Ingestor
+    api_keys: ApiKeys
+    share_targets: ShareTargets
+    fx: TenantRates
+    hub: Hub
+    presence: PresenceBook | SharedPresenceBook  # when each widget viewer last beat
+    agora_clock: SequenceClock | SharedSequenceClock  # the order of each Agora user's notices
+    room: RoomHub
+    draws: DrawRunner
+    rooms: Rooms
+    limits: RateLimiter
+    signing: Signing
+
+    def drop_derived_state(self) -> None:
+        """A write failed: everything derived from unpersisted events is rebuilt from the log."""
+        self.campaigns.drop()
+        self.ingestor.forget()
+
+
+def build_components(settings: Settings) -> Components:
+    db = Database(settings.database_url)
+    store = SqlEventStore(db)
+    committed = CommittedEffects()
+    campaigns = build_gate(db, store, committed, redis_url=settings.redis_url)
+    fx = TenantRates(db)
+    hub = Hub(names=names_from(db))
+    room = RoomHub(db, campaigns)
+    components = Components(
+        settings=settings,
+        db=db,
+        committed=committed,
+        campaigns=campaigns,
+        ingestor=Ingestor(campaigns, store, fx, committed, future_tolerance_ms=settings.future_tolerance_ms),
+        api_keys=ApiKeys(db),
+        share_targets=ShareTargets(db),
+        fx=fx,
+        hub=hub,
+        # With Redis, several processes share what a viewer's beats and an Agora user's notices
+        # were; alone, a process keeps them in memory.
+        presence=SharedPresenceBook(settings.redis_url) if settings.redis_url else PresenceBook(),
+        agora_clock=sequence_clock(settings.redis_url),
+        room=room,
+        draws=DrawRunner(db, campaigns, committed),
+        rooms=Rooms.build(db),
+        limits=RateLimiter(
+            {"share": settings.rate_limit_share_per_minute, "stream": settings.rate_limit_stream_per_minute,
+             "presence": settings.rate_limit_presence_per_minute},
+            redis_url=settings.redis_url,
+        ),
+        signing=Signing(settings.secret_key),
+    )
+    # Viewers, rooms and draw notices hear of effects only once they are durable.
+    committed.subscribe("viewer streams", hub.on_committed)
+    committed.subscribe("room streams", room.on_committed)
+    committed.subscribe("draw notices", DrawNotices(hub.publish))
+    db.writer.on_failure = components.drop_derived_state
+    return components
+
+
+@asynccontextmanager
+async def running(components: Components, *background) -> AsyncIterator[Components]:
+    """Start every component, in order, and stop them in the reverse order, whatever fails."""
+    c = components
+    async with AsyncExitStack() as stack:
+        c.db.writer.start(asyncio.get_running_loop())
+        stack.callback(c.db.close)
+        await c.signing.load(c.db)
+        for part in (c.limits, c.presence, c.agora_clock, c.campaigns):
+            await part.start()
+            stack.push_async_callback(part.close)
+        stack.callback(c.room.close)
+        stack.callback(c.hub.close)
+        # Clicks recorded but not yet committed are written before the database closes.
+        stack.push_async_callback(c.ingestor.drain)
+        for task in background:
+            task.start()
+            stack.push_async_callback(task.stop)
+        yield c

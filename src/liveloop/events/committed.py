@@ -1,0 +1,68 @@
+"""What a commit made durable, handed to the subscribers registered at the composition root.
+
+Every write that changes a campaign (an event batch, share-link clicks, another process's events
+caught up from the log, a draw run, a free draw entry) ends here, once, after its commit: viewers'
+streams, room streams and draw notices are subscribers, and so is each capability that lands later
+(webhooks, fraud, groups). Nothing is pushed for a write that failed, and a subscriber that fails
+cannot take the write or the other subscribers with it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from liveloop.draws.service import StoredResult
+    from liveloop.events.live import LiveCampaign
+
+log = logging.getLogger("liveloop.committed")
+
+
+@dataclass(slots=True)
+class DrawCompleted:
+    """A draw period was run and its result stored (by this process)."""
+
+    result: StoredResult
+
+
+@dataclass(slots=True)
+class FreeEntryAdded:
+    """A user took a draw's free alternative entry for a period."""
+
+    user_id: str
+    rule_id: str
+    period: str
+
+
+@dataclass(slots=True)
+class Committed:
+    """One tenant's durable effects, in log order: engine effects and the pipeline's own (above)."""
+
+    tenant_id: str
+    effects: list[tuple[LiveCampaign, Any]]
+
+
+Subscriber = Callable[[Committed], None]
+
+
+class CommittedEffects:
+    """The one path from a commit to everything that reacts to it."""
+
+    def __init__(self) -> None:
+        self._subscribers: list[tuple[str, Subscriber]] = []
+
+    def subscribe(self, name: str, subscriber: Subscriber) -> None:
+        self._subscribers.append((name, subscriber))
+
+    def publish(self, tenant_id: str, effects: list[tuple[LiveCampaign, Any]]) -> None:
+        if not effects:
+            return
+        committed = Committed(tenant_id, effects)
+        for name, subscriber in self._subscribers:
+            try:
+                subscriber(committed)
+            except Exception:  # noqa: BLE001 - the write is durable and answered whatever a subscriber does
+                log.exception("subscriber %s failed on %d committed effects", name, len(effects))

@@ -1,0 +1,220 @@
+"""The gate: how a process applies and logs a campaign's events, chosen once at start-up.
+
+Domain code asks the gate for a campaign (`get`), holds campaigns while it applies events to them
+(`hold`), and commits what it applied (`commit`); it never asks whether other processes exist.
+
+- `LocalGate`: one process owns the database (SQLite). The event loop's own order serializes each
+  campaign, so holding takes no lock and a campaign is always current.
+- `SharedGate`: several processes share the log (PostgreSQL). Each campaign is held under its
+  PostgreSQL advisory lock, caught up with what the other processes logged before anything is
+  applied, and announced after the commit so they catch up at once (events/fanout.py); Redis's copy
+  of the leaderboard is written under the lock, so it follows log order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+
+from liveloop.events.committed import CommittedEffects
+from liveloop.events.live import LiveCampaign, LiveCampaigns
+from liveloop.events.store import EventStore
+from liveloop.kit.db.database import Database
+from liveloop.kit.db.locks import AdvisoryLocks, lock_key
+
+if TYPE_CHECKING:
+    from liveloop.leaderboards.shared import RedisLeaderboards
+
+Write = Callable[[sa.Connection], None]
+
+
+class LocalGate(LiveCampaigns):
+    """One process, one database: nothing to lock and nothing to catch up."""
+
+    def __init__(self, store: EventStore, db: Database) -> None:
+        super().__init__(store)
+        self._db = db
+        self.boards: RedisLeaderboards | None = None
+
+    async def get(self, tenant_id: str, campaign_id: str) -> LiveCampaign:
+        """The live campaign, loaded on first use; NotFound for an unknown (or other tenant's) id."""
+        return await self.get_uncaught(tenant_id, campaign_id)
+
+    async def watch(self, tenant_id: str, campaign_id: str) -> None:
+        """A stream opens for the campaign: every event of it passes through this process anyway."""
+
+    async def learn_codes(self, live: LiveCampaign, refs: Iterable[str | None]) -> None:
+        """Invite codes are created by this process, so the state knows them all already."""
+
+    @asynccontextmanager
+    async def hold(self, tenant_id: str, campaign_ids: Iterable[str]) -> AsyncIterator[dict[str, LiveCampaign]]:
+        """The campaigns to apply events to; with no await between the caller's apply and its commit,
+        the event loop keeps everything else out."""
+        yield {cid: await self.get_uncaught(tenant_id, cid) for cid in campaign_ids}
+
+    async def commit(self, tenant_id: str, lives: dict[str, LiveCampaign], write: Write) -> None:
+        """Run `write` in the writer's next group commit; return once it is durable."""
+        await self._db.write(write)
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
+class SharedGate(LiveCampaigns):
+    """Several processes on one log: advisory locks, catch-up, announcements."""
+
+    def __init__(self, store: EventStore, db: Database, locks: AdvisoryLocks, committed: CommittedEffects, *,
+                 boards: RedisLeaderboards | None, redis_url: str | None) -> None:
+        from liveloop.events.fanout import LogFanout
+
+        super().__init__(store)
+        self._db = db
+        self._locks = locks
+        self._committed = committed
+        self._local_locks: dict[tuple[str, str], asyncio.Lock] = {}
+        # With Redis: the leaderboards' shared copy, written under the lock.
+        self.boards = boards
+        self.fanout = LogFanout(self, redis_url=redis_url)
+
+    async def start(self) -> None:
+        await self.fanout.start()
+
+    async def close(self) -> None:
+        await self.fanout.close()
+        if self.boards is not None:
+            await self.boards.close()
+
+    async def get(self, tenant_id: str, campaign_id: str) -> LiveCampaign:
+        """The live campaign caught up with what the other processes logged, so every process answers
+        with the same state."""
+        await self.get_uncaught(tenant_id, campaign_id)
+        async with self._local_lock((tenant_id, campaign_id)):
+            return await self._catch_up(tenant_id, campaign_id)
+
+    async def watch(self, tenant_id: str, campaign_id: str) -> None:
+        """This process hears of the campaign's events (logged by any process) only while it has it loaded."""
+        await self.get_uncaught(tenant_id, campaign_id)
+
+    async def learn_codes(self, live: LiveCampaign, refs: Iterable[str | None]) -> None:
+        """Invite codes another process created since this one loaded the campaign."""
+        state = live.state
+        unknown = {ref for ref in refs if ref and ref not in state.codes}
+        if unknown:
+            state.codes.update(await self._store.find_codes(state, unknown))
+
+    @asynccontextmanager
+    async def hold(self, tenant_id: str, campaign_ids: Iterable[str]) -> AsyncIterator[dict[str, LiveCampaign]]:
+        """Exclusive use of campaigns to apply and log events, each caught up with the log first.
+
+        Locks are taken in one global order (sorted ids), so two holders of overlapping campaigns
+        cannot wait for each other.
+        """
+        held: dict[str, LiveCampaign] = {}
+        async with AsyncExitStack() as stack:
+            for campaign_id in sorted(set(campaign_ids)):
+                await self.get_uncaught(tenant_id, campaign_id)
+                await stack.enter_async_context(self._local_lock((tenant_id, campaign_id)))
+                await stack.enter_async_context(self._advisory(tenant_id, campaign_id))
+                held[campaign_id] = await self._catch_up(tenant_id, campaign_id)
+            yield held
+            if self.boards is not None:
+                # Still under the locks, after the caller's commit: the copy follows log order.
+                for live in held.values():
+                    await self.boards.publish(tenant_id, live)
+
+    async def commit(self, tenant_id: str, lives: dict[str, LiveCampaign], write: Write) -> None:
+        """Write under the held locks; the log positions after it are the held states'."""
+        store = self._store
+
+        def run(conn: sa.Connection) -> dict[str, int]:
+            write(conn)
+            return {cid: store.last_seq(conn, tenant_id, cid) for cid in lives}
+
+        positions = await self._db.write(run)
+        for campaign_id, live in lives.items():
+            live.state.last_seq = positions[campaign_id]
+            self.fanout.logged(tenant_id, campaign_id)
+
+    @asynccontextmanager
+    async def _advisory(self, tenant_id: str, campaign_id: str) -> AsyncIterator[None]:
+        token = lock_key(tenant_id, campaign_id)
+        conn = await self._locks.acquire(token)
+        try:
+            yield
+        finally:
+            await self._locks.release(conn, token)
+
+    async def _catch_up(self, tenant_id: str, campaign_id: str) -> LiveCampaign:
+        live = await self.get_uncaught(tenant_id, campaign_id)
+        state = live.state
+        rows, codes = await self._store.pending(state)
+        if rows:
+            state.codes.update(codes)
+            board = state.leaderboard
+            for row in rows:
+                board.change_seq = row.seq
+                effects = state.apply(row.event, row.received_at)
+                state.last_seq = row.seq
+                if effects:
+                    # Viewers connected to this process hear of events that another process logged.
+                    self._committed.publish(tenant_id, [(live, effect) for effect in effects])
+        # What is applied next (this process's own events, under the lock) is logged after the head.
+        state.leaderboard.change_seq = state.last_seq + 1
+        return live
+
+    def _local_lock(self, key: tuple[str, str]) -> asyncio.Lock:
+        lock = self._local_locks.get(key)
+        if lock is None:
+            lock = self._local_locks[key] = asyncio.Lock()
+        return lock
+
+    def _adopt(self, key: tuple[str, str], live: LiveCampaign) -> None:
+        if self.boards is not None:
+            # Redis's copy may lack what changed before now: its first write here checks that.
+            live.board_seq = live.state.last_seq
+            live.state.leaderboard.track_changes(live.state.last_seq + 1)
+        super()._adopt(key, live)
+
+    async def repair_board(self, tenant_id: str, campaign_id: str) -> None:
+        """Rewrite Redis's copy of a loaded campaign's board if it stays behind this process's state.
+
+        A process killed between its commit and its Redis write leaves the copy behind the log;
+        the processes that catch up its events notice it here and write it again under the lock.
+        Called every few seconds: a copy is repaired only if it has not reached, since the previous
+        call, the position this process had then (a write on its way is not a reason to take the lock).
+        """
+        live = self.peek(tenant_id, campaign_id)
+        if self.boards is None or live is None:
+            return
+        position = await self.boards.position(tenant_id, campaign_id)
+        if position is None or position >= live.state.last_seq:
+            live.board_behind = None
+            return
+        if live.board_behind is not None and position < live.board_behind:
+            async with self.hold(tenant_id, [campaign_id]) as held:
+                await self.boards.publish(tenant_id, held[campaign_id], check=True)
+            live.board_behind = None
+        else:
+            live.board_behind = live.state.last_seq
+
+
+CampaignGate = LocalGate | SharedGate
+
+
+def build_gate(db: Database, store: EventStore, committed: CommittedEffects, *, redis_url: str | None) -> CampaignGate:
+    """The one place that decides whether this process shares its database with others."""
+    if db.locks is None:
+        return LocalGate(store, db)
+    boards = None
+    if redis_url:
+        from liveloop.leaderboards.shared import RedisLeaderboards
+
+        boards = RedisLeaderboards(redis_url)
+    return SharedGate(store, db, db.locks, committed, boards=boards, redis_url=redis_url)

@@ -1,0 +1,211 @@
+"""The campaign store: the SQL of the event log (and what a batch writes with it), behind a small Protocol.
+
+Everything that decides (the engine, the ingestor, the gates) sees typed rows and these methods;
+only this module knows the tables. `tests/fakes.py` keeps the same Protocol in memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import NamedTuple, Protocol
+
+import sqlalchemy as sa
+
+from liveloop.campaigns import service as campaigns_service
+from liveloop.engine.model import Event
+from liveloop.engine.state import CampaignState
+from liveloop.events.models import events
+from liveloop.invites.models import invites
+from liveloop.kit.db.bulk import BulkInsert, ExistingKeys
+from liveloop.kit.db.database import Database
+from liveloop.rewards.ledger import LedgerRows, LedgerTables
+from liveloop.users.models import users
+
+REPLAY_CHUNK = 20_000
+
+
+class EventRow(NamedTuple):
+    """One row of the event log, as written; its fields are the log's columns, in one place."""
+
+    tenant_id: str
+    id: str
+    campaign_id: str
+    type: str
+    user_id: str | None
+    at: int
+    ref: str | None
+    device_id: str | None
+    ip: str | None
+    order_id: str | None
+    amount: int | None
+    currency: str | None
+    received_at: int
+    value: int | None
+
+
+EVENT_COLUMNS = EventRow._fields
+
+
+class UserRow(NamedTuple):
+    """A user first seen in an event: created implicitly, in the campaign's market."""
+
+    tenant_id: str
+    user_id: str
+    market: str
+    consents: str
+    created_at: int
+    updated_at: int
+
+
+USER_COLUMNS = UserRow._fields
+
+
+@dataclass(slots=True)
+class BatchWrite:
+    """What applying one batch produced, written in one transaction: the log, new users, the ledger."""
+
+    events: list[EventRow] = field(default_factory=list)
+    users: list[UserRow] = field(default_factory=list)
+    ledger: LedgerRows | None = None
+
+
+class DuplicateRace(Exception):
+    """An event id the engine took as new was already in the log: the state must be rebuilt."""
+
+
+@dataclass(slots=True)
+class Logged:
+    """An event read back from the log, with its position and the time it was first applied."""
+
+    seq: int
+    received_at: int
+    event: Event
+
+
+class EventStore(Protocol):
+    """The event log as the ingestion pipeline needs it."""
+
+    async def load(self, tenant_id: str, campaign_id: str) -> tuple[dict, CampaignState] | None:
+        """A campaign's body and its state replayed from the log; None if unknown."""
+
+    async def body(self, tenant_id: str, campaign_id: str) -> dict | None:
+        """A campaign's body, without its state."""
+
+    async def logged_ids(self, tenant_id: str, ids: list[str]) -> set[str]:
+        """Those of `ids` already in the tenant's log."""
+
+    async def pending(self, state: CampaignState) -> tuple[list[Logged], dict[str, str]]:
+        """What was logged after `state.last_seq`, and the invite codes it carries that the state lacks."""
+
+    async def find_codes(self, state: CampaignState, codes: set[str]) -> dict[str, str]:
+        """Owners of those of `codes` that are invite codes of the campaign."""
+
+    def write(self, conn: sa.Connection, batch: BatchWrite) -> None:
+        """Write a batch inside the caller's transaction; DuplicateRace if an event was logged meanwhile."""
+
+    def last_seq(self, conn: sa.Connection, tenant_id: str, campaign_id: str) -> int:
+        """The campaign's latest log position (read under its lock, right after writing)."""
+
+
+class SqlEventStore:
+    """The event log in SQL, on SQLite or PostgreSQL (statements built once per dialect)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._insert_events = BulkInsert(db.dialect, events, EVENT_COLUMNS, skip_conflicts=True)
+        self._insert_users = BulkInsert(db.dialect, users, USER_COLUMNS, skip_conflicts=True)
+        self._logged_ids = ExistingKeys(db.dialect, events, "tenant_id", "id")
+        self._ledger = LedgerTables(db.dialect)
+
+    async def load(self, tenant_id: str, campaign_id: str) -> tuple[dict, CampaignState] | None:
+        return await self._db.read(lambda conn: load(conn, tenant_id, campaign_id))
+
+    async def body(self, tenant_id: str, campaign_id: str) -> dict | None:
+        return await self._db.read(
+            lambda conn: campaigns_service.get(conn, tenant_id=tenant_id, campaign_id=campaign_id))
+
+    async def logged_ids(self, tenant_id: str, ids: list[str]) -> set[str]:
+        return await self._db.read(lambda conn: self._logged_ids(conn, tenant_id, ids))
+
+    async def pending(self, state: CampaignState) -> tuple[list[Logged], dict[str, str]]:
+        return await self._db.read(lambda conn: _pending(conn, state))
+
+    async def find_codes(self, state: CampaignState, codes: set[str]) -> dict[str, str]:
+        return await self._db.read(lambda conn: find_codes(conn, state, codes))
+
+    def write(self, conn: sa.Connection, batch: BatchWrite) -> None:
+        inserted = self._insert_events(conn, batch.events)
+        if inserted != len(batch.events) and inserted >= 0:
+            raise DuplicateRace(f"{len(batch.events) - inserted} events were already logged")
+        self._insert_users(conn, batch.users)
+        if batch.ledger is not None:
+            self._ledger.write(conn, batch.ledger)
+
+    def last_seq(self, conn: sa.Connection, tenant_id: str, campaign_id: str) -> int:
+        return last_seq(conn, tenant_id, campaign_id)
+
+
+def load(conn: sa.Connection, tenant_id: str, campaign_id: str) -> tuple[dict, CampaignState] | None:
+    """Rebuild a campaign's state by replaying its events in log order."""
+    body = campaigns_service.get(conn, tenant_id=tenant_id, campaign_id=campaign_id)
+    if body is None:
+        return None
+    codes = dict(
+        conn.execute(
+            sa.select(invites.c.code, invites.c.user_id).where(
+                invites.c.tenant_id == tenant_id, invites.c.campaign_id == campaign_id
+            )
+        ).all()
+    )
+    state = CampaignState(campaigns_service.to_config(tenant_id, body), codes)
+    replay(conn, state)
+    return body, state
+
+
+def replay(conn: sa.Connection, state: CampaignState) -> None:
+    """Apply the campaign's logged events after `state.last_seq`, each with its own `received_at`."""
+    while True:
+        rows = events_after(conn, state, REPLAY_CHUNK)
+        for row in rows:
+            state.apply(row.event, row.received_at)
+            state.last_seq = row.seq
+        if len(rows) < REPLAY_CHUNK:
+            return
+
+
+def _pending(conn: sa.Connection, state: CampaignState) -> tuple[list[Logged], dict[str, str]]:
+    rows = events_after(conn, state, None)
+    refs = {row.event.ref for row in rows if row.event.ref and row.event.ref not in state.codes}
+    return rows, find_codes(conn, state, refs) if refs else {}
+
+
+def find_codes(conn: sa.Connection, state: CampaignState, codes: set[str]) -> dict[str, str]:
+    return dict(conn.execute(
+        sa.select(invites.c.code, invites.c.user_id).where(
+            invites.c.tenant_id == state.config.tenant_id, invites.c.campaign_id == state.config.id,
+            invites.c.code.in_(list(codes)))
+    ).all())
+
+
+def events_after(conn: sa.Connection, state: CampaignState, limit: int | None) -> list[Logged]:
+    cfg = state.config
+    cols = events.c
+    query = (
+        sa.select(cols.seq, cols.id, cols.type, cols.user_id, cols.at, cols.ref, cols.order_id, cols.amount,
+                  cols.currency, cols.value, cols.received_at)
+        .where(cols.tenant_id == cfg.tenant_id, cols.campaign_id == cfg.id, cols.seq > state.last_seq)
+        .order_by(cols.seq)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return [
+        Logged(seq, received_at, Event(eid, kind, uid, at, ref, order_id, amount, currency, value))
+        for seq, eid, kind, uid, at, ref, order_id, amount, currency, value, received_at in conn.execute(query)
+    ]
+
+
+def last_seq(conn: sa.Connection, tenant_id: str, campaign_id: str) -> int:
+    value = conn.execute(
+        sa.select(sa.func.max(events.c.seq)).where(events.c.tenant_id == tenant_id, events.c.campaign_id == campaign_id)
+    ).scalar()
+    return value or 0
