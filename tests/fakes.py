@@ -1,0 +1,103 @@
+"""In-memory stand-ins for the storage Protocols, for fast unit tests of the pipeline.
+
+They keep what the SQL store keeps (campaign bodies, the event log in order, invite codes, the
+ledger's rows) in plain lists and dicts, and follow the same rules: an event id is logged once per
+tenant, and a write is all or nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from liveloop.campaigns import service as campaigns_service
+from liveloop.campaigns.schemas import CampaignCreate
+from liveloop.engine.model import Event
+from liveloop.engine.state import CampaignState
+from liveloop.events.store import BatchWrite, DuplicateRace, EventRow, Logged
+
+
+class FakeEventStore:
+    def __init__(self) -> None:
+        self.bodies: dict[tuple[str, str], dict] = {}
+        self.log: list[EventRow] = []
+        self.codes: dict[tuple[str, str], dict[str, str]] = {}
+        self.users: list[tuple] = []
+        self.rewards: list[tuple] = []
+        self.fail_next_write: Exception | None = None
+
+    def add_campaign(self, tenant_id: str, body: dict) -> dict:
+        data = campaigns_service.normalize(CampaignCreate.model_validate(body), allowed_hosts=("shop.example.com",))
+        self.bodies[(tenant_id, data["id"])] = data
+        return data
+
+    def add_invite(self, tenant_id: str, campaign_id: str, code: str, user_id: str) -> None:
+        self.codes.setdefault((tenant_id, campaign_id), {})[code] = user_id
+
+    async def load(self, tenant_id: str, campaign_id: str) -> tuple[dict, CampaignState] | None:
+        body = self.bodies.get((tenant_id, campaign_id))
+        if body is None:
+            return None
+        state = CampaignState(campaigns_service.to_config(tenant_id, body),
+                              dict(self.codes.get((tenant_id, campaign_id), {})))
+        for row in self._after(tenant_id, campaign_id, 0):
+            state.apply(row.event, row.received_at)
+            state.last_seq = row.seq
+        return body, state
+
+    async def body(self, tenant_id: str, campaign_id: str) -> dict | None:
+        return self.bodies.get((tenant_id, campaign_id))
+
+    async def logged_ids(self, tenant_id: str, ids: list[str]) -> set[str]:
+        wanted = set(ids)
+        return {row.id for row in self.log if row.tenant_id == tenant_id and row.id in wanted}
+
+    async def pending(self, state: CampaignState) -> tuple[list[Logged], dict[str, str]]:
+        cfg = state.config
+        return self._after(cfg.tenant_id, cfg.id, state.last_seq), {}
+
+    async def find_codes(self, state: CampaignState, codes: set[str]) -> dict[str, str]:
+        known = self.codes.get((state.config.tenant_id, state.config.id), {})
+        return {code: known[code] for code in codes if code in known}
+
+    def write(self, conn: Any, batch: BatchWrite) -> None:
+        if self.fail_next_write is not None:
+            failure, self.fail_next_write = self.fail_next_write, None
+            raise failure
+        logged = {(row.tenant_id, row.id) for row in self.log}
+        if any((row.tenant_id, row.id) in logged for row in batch.events):
+            raise DuplicateRace("an event was already logged")
+        self.log.extend(batch.events)
+        self.users.extend(batch.users)
+        if batch.ledger is not None:
+            self.rewards.extend(batch.ledger.inserts)
+
+    def last_seq(self, conn: Any, tenant_id: str, campaign_id: str) -> int:
+        return max((i + 1 for i, row in enumerate(self.log)
+                    if row.tenant_id == tenant_id and row.campaign_id == campaign_id), default=0)
+
+    def _after(self, tenant_id: str, campaign_id: str, seq: int) -> list[Logged]:
+        return [Logged(i + 1, row.received_at, Event(row.id, row.type, row.user_id, row.at, row.ref, row.order_id,
+                                                     row.amount, row.currency, row.value))
+                for i, row in enumerate(self.log)
+                if i + 1 > seq and row.tenant_id == tenant_id and row.campaign_id == campaign_id]
+
+
+class FakeDatabase:
+    """The writer's contract without a thread: a write runs at once, in the caller's order."""
+
+    dialect = "fake"
+    locks = None
+
+    async def write(self, fn: Callable[[Any], Any], *, isolated: bool = False) -> Any:
+        return fn(None)
+
+    async def read(self, fn: Callable[[Any], Any]) -> Any:
+        return fn(None)
+
+
+class FakeRates:
+    """A tenant without FX rates."""
+
+    async def table(self, tenant_id: str) -> None:
+        return None
