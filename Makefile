@@ -29,6 +29,7 @@ bench-scaleout: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
+	$(BIN)/lint-imports
 
 serve: $(STAMP)
 	$(BIN)/liveloop serve

@@ -25,13 +25,13 @@ from liveloop.leaderboards.api import router as leaderboards_router
 from liveloop.markets.api import router as markets_router
 from liveloop.openapi_extra import add_hot_path_docs
 from liveloop.realtime.api import router as realtime_router
-from liveloop.realtime.presence import PresenceEndpoint
 from liveloop.realtime.room_stream import RoomStream, add_room_stream_docs, is_room_stream
 from liveloop.realtime.room_tokens import router as room_tokens_router
 from liveloop.realtime.stream import ViewerStream
 from liveloop.reports.api import router as reports_router
 from liveloop.rewards.api import router as rewards_router
 from liveloop.rooms.api import router as rooms_router
+from liveloop.rooms.presence import PresenceEndpoint
 from liveloop.rooms.receiver import RoomReceiver
 from liveloop.rooms.sweeper import PresenceSweeper
 from liveloop.settings import Settings

@@ -24,10 +24,10 @@ from liveloop.integrations.agora import SequenceClock, SharedSequenceClock, sequ
 from liveloop.kit.db.database import Database
 from liveloop.kit.ratelimit import RateLimiter
 from liveloop.realtime.hub import Hub, names_from
-from liveloop.realtime.presence import PresenceBook
 from liveloop.realtime.room import RoomHub
-from liveloop.realtime.shared_presence import SharedPresenceBook
 from liveloop.rooms.directory import Rooms
+from liveloop.rooms.presence import PresenceBook
+from liveloop.rooms.shared_presence import SharedPresenceBook
 from liveloop.settings import Settings
 from liveloop.sharelink.targets import ShareTargets
 from liveloop.tenants.auth import ApiKeys

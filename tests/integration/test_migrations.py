@@ -10,7 +10,7 @@ from alembic.migration import MigrationContext
 
 from liveloop.kit.db.dialect import create_engine
 from liveloop.kit.db.migrate import upgrade
-from liveloop.kit.db.tables import metadata
+from liveloop.tables import metadata
 from tests.support import fresh_postgres_database
 
 

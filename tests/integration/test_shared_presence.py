@@ -15,9 +15,9 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from liveloop.integrations.agora import SequenceClock, SharedSequenceClock
-from liveloop.realtime import shared_presence
-from liveloop.realtime.presence import PresenceBook
-from liveloop.realtime.shared_presence import SharedPresenceBook
+from liveloop.rooms import shared_presence
+from liveloop.rooms.presence import PresenceBook
+from liveloop.rooms.shared_presence import SharedPresenceBook
 from tests.proxy import CuttableProxy
 
 pytestmark = pytest.mark.service

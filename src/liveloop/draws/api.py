@@ -4,10 +4,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, Response
 
-from liveloop.deps import Campaigns, Draws, SigningDep
+from liveloop.deps import Campaigns, SigningDep, component
 from liveloop.draws import periods as draw_periods
 from liveloop.draws.notices import draw_rule, rule_periods
-from liveloop.draws.runner import named_period
+from liveloop.draws.runner import DrawRunner, named_period
 from liveloop.draws.schemas import DrawRun, FreeEntryCreate, PeriodName
 from liveloop.kit import clock
 from liveloop.kit.errors import Conflict, Invalid
@@ -16,6 +16,7 @@ from liveloop.tenants.auth import current_tenant
 from liveloop.tenants.service import Tenant
 
 router = APIRouter(tags=["draws"])
+Draws = Annotated[DrawRunner, component("draws")]
 
 
 @router.get("/v1/campaigns/{cid}/draws/{rule_id}",

@@ -4,15 +4,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from liveloop.deps import Campaigns, Db, SettingsDep, ShareTargetsDep
+from liveloop.deps import Campaigns, Db, SettingsDep, component
 from liveloop.invites import service
 from liveloop.invites.schemas import InviteCreate
 from liveloop.kit import clock
-from liveloop.sharelink.targets import ShareTarget
+from liveloop.sharelink.targets import ShareTarget, ShareTargets
 from liveloop.tenants.auth import current_tenant
 from liveloop.tenants.service import Tenant
 
 router = APIRouter(tags=["invites"])
+ShareTargetsDep = Annotated[ShareTargets, component("share_targets")]
 
 
 @router.post(

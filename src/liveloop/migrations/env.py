@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from liveloop.kit.db.dialect import create_engine
-from liveloop.kit.db.tables import metadata
+from liveloop.tables import metadata
 
 config = context.config
 

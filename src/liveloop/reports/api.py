@@ -4,7 +4,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from liveloop.deps import Campaigns, Fx
+from liveloop.deps import Campaigns, component
+from liveloop.fx.service import TenantRates
 from liveloop.kit import clock
 from liveloop.kit.errors import Invalid
 from liveloop.kit.ids import USER_ID_PATTERN
@@ -14,6 +15,7 @@ from liveloop.tenants.auth import current_tenant
 from liveloop.tenants.service import Tenant
 
 router = APIRouter(tags=["reports"])
+Fx = Annotated[TenantRates, component("fx")]
 
 
 @router.get("/v1/campaigns/{cid}/users/{uid}/progress", summary="One user's referral progress")

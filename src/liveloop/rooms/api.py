@@ -6,16 +6,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
 
-from liveloop.deps import Campaigns, Db, RoomsDep
+from liveloop.deps import Campaigns, Db, component
 from liveloop.kit import clock
 from liveloop.kit.errors import NotFound
 from liveloop.kit.ids import USER_ID_PATTERN
 from liveloop.rooms import service
+from liveloop.rooms.directory import Rooms
 from liveloop.rooms.schemas import RoomUserRead, RoomUserUpdate
 from liveloop.tenants.auth import current_tenant
 from liveloop.tenants.service import Tenant
 
 router = APIRouter(tags=["integrations"])
+RoomsDep = Annotated[Rooms, component("rooms")]
 
 ProviderUid = Annotated[str, Path(pattern=USER_ID_PATTERN,
                                   description="Agora: the uid; LiveKit: the participant identity")]

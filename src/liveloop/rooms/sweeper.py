@@ -24,14 +24,14 @@ from liveloop.kit import clock
 from liveloop.kit.db.writer import WriterFailed
 from liveloop.kit.errors import LiveloopError, NotFound
 from liveloop.kit.times import iso
-from liveloop.realtime.presence import Campaign, Claim, presence_event_id, timeout_at
+from liveloop.rooms.presence import Campaign, Claim, presence_event_id, timeout_at
 from liveloop.rooms.receiver import event_id
 
 if TYPE_CHECKING:
     from liveloop.events.gate import CampaignGate
     from liveloop.events.ingest import Ingestor
-    from liveloop.realtime.presence import PresenceBook
-    from liveloop.realtime.shared_presence import SharedPresenceBook
+    from liveloop.rooms.presence import PresenceBook
+    from liveloop.rooms.shared_presence import SharedPresenceBook
 
 log = logging.getLogger("liveloop.rooms")
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -11,19 +10,10 @@ from starlette.concurrency import run_in_threadpool
 
 from liveloop.kit.db.dialect import create_engine
 from liveloop.kit.db.locks import AdvisoryLocks
+from liveloop.kit.db.unreachable import unreachable_as_unavailable
 from liveloop.kit.db.writer import Writer
-from liveloop.kit.errors import Unavailable
 
 T = TypeVar("T")
-
-
-@contextmanager
-def unreachable_as_unavailable() -> Iterator[None]:
-    """A database that cannot be reached is a 503 the client retries, not a server error."""
-    try:
-        yield
-    except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
-        raise Unavailable("the database is unreachable at the moment; nothing was stored, retry") from exc
 
 
 class Database:

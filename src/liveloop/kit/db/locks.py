@@ -13,6 +13,8 @@ import hashlib
 import sqlalchemy as sa
 from starlette.concurrency import run_in_threadpool
 
+from liveloop.kit.db.unreachable import unreachable_as_unavailable
+
 
 def lock_key(tenant_id: str, campaign_id: str) -> int:
     digest = hashlib.sha256(f"liveloop-campaign\x1f{tenant_id}\x1f{campaign_id}".encode()).digest()
@@ -30,8 +32,6 @@ class AdvisoryLocks:
         await run_in_threadpool(self._release, conn, key)
 
     def _acquire(self, key: int) -> sa.Connection:
-        from liveloop.kit.db.database import unreachable_as_unavailable
-
         with unreachable_as_unavailable():
             return self._lock(key)
 

@@ -10,7 +10,7 @@ path, under deterministic ids:
   beat at which the watch time reaches the minimum is a `room_heartbeat`.
 Silence past the timeout closes the presence from the sweeper (rooms/sweeper.py) the same way.
 Who beat when is kept by a presence book: this process's memory (PresenceBook, below), or with
-Redis the book every process shares (realtime/shared_presence.py), so beats may reach any process.
+Redis the book every process shares (rooms/shared_presence.py), so beats may reach any process.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from liveloop.events.gate import CampaignGate
     from liveloop.events.ingest import Ingestor
     from liveloop.kit.ratelimit import RateLimiter
-    from liveloop.realtime.shared_presence import SharedPresenceBook
+    from liveloop.rooms.shared_presence import SharedPresenceBook
     from liveloop.tenants.signing import Signing
 
 NEXT_BEAT_SECONDS = 30
@@ -67,7 +67,7 @@ class PresenceBook:
 
     The sweeper claims silent viewers and settles the claims once their timeouts are logged (or
     gives them back when logging failed, so the next sweep tries again). The shared book
-    (realtime/shared_presence.py) has the same methods, with Redis behind them.
+    (rooms/shared_presence.py) has the same methods, with Redis behind them.
     """
 
     def __init__(self, *, capacity: int = 200_000, forget_after_ms: int = 10 * 60_000) -> None:

@@ -25,7 +25,7 @@ import logging
 import orjson
 
 from liveloop.kit.redis_guard import RedisAway, RedisGuard
-from liveloop.realtime.presence import Campaign, Claim, Key, PresenceBook
+from liveloop.rooms.presence import Campaign, Claim, Key, PresenceBook
 
 log = logging.getLogger("liveloop.presence")
 
