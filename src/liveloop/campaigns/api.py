@@ -20,7 +20,8 @@ async def create_campaign(
     body: CampaignCreate, request: Request, tenant: Annotated[Tenant, Depends(current_tenant)]
 ) -> dict:
     rt = request.app.state.runtime
-    data = service.normalize(body, allowed_hosts=tenant.allowed_hosts)
+    rates = await rt.fx.table(tenant.id)
+    data = service.normalize(body, allowed_hosts=tenant.allowed_hosts, convert=rates.convert)
     config = service.to_config(tenant.id, data)
     now = clock.now_ms()
     stored = await rt.db.write(lambda conn: service.create(conn, tenant_id=tenant.id, data=data, now=now),
