@@ -6,6 +6,7 @@ import copy
 import json
 from datetime import UTC, date, datetime, timedelta, timezone
 from importlib import resources
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -99,6 +100,18 @@ def test_vietnam_caps_a_discount_at_half_the_price():
 
 def test_the_us_permit_threshold_is_5000_dollars():
     assert get_market("US").to_dict()["policy"]["draw_permit_above"] == {"amount": "5000", "currency": "USD"}
+
+
+def test_docs_markets_lists_every_rule_of_every_market_with_its_basis_and_source():
+    doc = (Path(__file__).parents[2] / "docs" / "markets.md").read_text(encoding="utf-8")
+    assert "2026-12" in doc and "This is not legal advice." in doc
+    sections = doc.split("\n### ")
+    for code, market in load_catalogue().items():
+        [section] = [s for s in sections if s.startswith(f"{code}: {market.name} (region {market.region})")]
+        rows = [line for line in section.splitlines() if line.startswith("| `policy.")]
+        assert len(rows) == len(market.policy.rules()), code
+        for rule, row in zip(market.policy.rules(), rows, strict=True):
+            assert row.startswith(f"| `{rule.code}` | {rule.basis} |") and row.endswith(f"| {rule.source} |"), row
 
 
 def test_mena_markets_have_a_late_night_ramadan_window():
