@@ -123,7 +123,9 @@ def policy_check(
                                          help="a campaign as POST /v1/campaigns takes it (JSON)")],
     as_json: Annotated[bool, typer.Option("--json", help="print the findings as JSON")] = False,
 ) -> None:
-    """Check a campaign against its market's policy; prints every error and warning, exits 1 on an error."""
+    """Check a campaign against its market's policy; prints every error, warning and waived default with
+    its basis (law or default) and source, exits 1 on an error. Without a server, prizes are valued
+    only in the campaign's own currency (a tenant's FX rates live in its database)."""
     from pydantic import ValidationError
 
     from liveloop.campaigns.schemas import CampaignCreate
@@ -200,7 +202,8 @@ def draw_verify(
 
 
 def _problem(field: str | None, message: str) -> dict:
-    return {"severity": "error", "code": "invalid", "message": message, "field": field, "source": None, "words": []}
+    return {"severity": "error", "code": "invalid", "message": message, "field": field, "basis": None,
+            "source": None, "words": []}
 
 
 def _print_findings(findings: list[dict], as_json: bool) -> None:
@@ -210,9 +213,10 @@ def _print_findings(findings: list[dict], as_json: bool) -> None:
     for f in findings:
         typer.echo(f"{f['severity']}: {f['code']} at {f['field'] or '(campaign)'}: {f['message']}")
         if f["source"]:
-            typer.echo(f"    source: {f['source']}")
-    errors = sum(1 for f in findings if f["severity"] == "error")
-    typer.echo(f"{errors} error(s), {len(findings) - errors} warning(s)")
+            typer.echo(f"    basis: {f['basis']}, source: {f['source']}")
+    count = {severity: sum(1 for f in findings if f["severity"] == severity) for severity in ("error", "warning",
+                                                                                              "waived")}
+    typer.echo(f"{count['error']} error(s), {count['warning']} warning(s), {count['waived']} waived")
 
 
 def _redact(url: str) -> str:

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 
 from liveloop.events.gate import LocalGate, SharedGate
+from liveloop.fx.service import TenantRates
 from liveloop.kit.db.database import Database
 from liveloop.settings import Settings
 from liveloop.tenants.signing import Signing
@@ -29,5 +30,6 @@ def component(name: str) -> Any:
 
 Campaigns = Annotated[LocalGate | SharedGate, component("campaigns")]
 Db = Annotated[Database, component("db")]
+Fx = Annotated[TenantRates, component("fx")]
 SettingsDep = Annotated[Settings, component("settings")]
 SigningDep = Annotated[Signing, component("signing")]

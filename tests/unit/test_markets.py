@@ -6,6 +6,7 @@ import copy
 import json
 from datetime import UTC, date, datetime, timedelta, timezone
 from importlib import resources
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -21,7 +22,8 @@ from liveloop.markets.schedule import suggest
 REGIONS = {
     "SEA": {"ID", "PH", "TH", "VN", "MY", "SG"},
     "MENA": {"SA", "AE", "EG"},
-    "EU": {"DE", "FR", "GB", "ES", "IT", "NL"},
+    "EU": {"DE", "FR", "ES", "IT", "NL"},
+    "UK": {"GB"},
     "NA": {"US", "CA"},
 }
 
@@ -67,23 +69,49 @@ def test_us_and_ca_list_several_zones_with_a_primary():
 
 
 @pytest.mark.parametrize("code", sorted(set().union(*REGIONS.values())))
-def test_policy_flags_follow_spec_section_6(code):
+def test_policy_follows_spec_section_6(code):
     policy = get_market(code).policy
-    privacy_first = code in REGIONS["EU"] | REGIONS["NA"]
-    assert policy.draw_permit_required == (code in {"VN", "ID", "MY", "PH", "SA", "AE"})
+    privacy_first = code in REGIONS["EU"] | REGIONS["UK"] | REGIONS["NA"]
+    assert policy.draw_permit_required == (code in {"VN", "ID", "PH", "TH", "SA", "AE", "EG", "IT", "US"})
+    assert (policy.draw_permit_above is not None) == (code == "US")
+    assert policy.promo_permit_required == (code == "PH")
     assert policy.purchase_linked_draw_forbidden == (code in {"MY", "SA"})
     assert policy.free_entry_required == privacy_first
     assert policy.sharing_may_be_required == (not privacy_first)
     assert policy.leaderboard_mask_names_without_consent == privacy_first
     assert policy.rtl == (code in REGIONS["MENA"])
-    limit = policy.promo_value_limit
-    assert (limit is not None) == (code == "VN")
+    assert (policy.promo_value_limit is not None) == (code == "VN")
+    assert (policy.draw_period_max_days is not None) == (code == "SA")
+    assert (policy.draw_conditions is not None) == (code in {"SG", "CA"})
+    bases = {rule.code: rule.basis for rule in policy.rules()}
+    if privacy_first:
+        law = "law" if code in REGIONS["NA"] else "default"
+        assert (bases["policy.free_entry_required"], bases["policy.sharing_required"],
+                bases["policy.leaderboard_masking"]) == (law, "default", "default")
+    else:
+        assert set(bases.values()) == {"law"}
 
 
-def test_vietnam_caps_promotion_value_at_half_the_price():
+def test_vietnam_caps_a_discount_at_half_the_price():
     limit = get_market("VN").to_dict()["policy"]["promo_value_limit"]
-    assert limit["percent"] == 50
-    assert "81/2018/ND-CP" in limit["source"]
+    assert (limit["percent"], limit["programme_percent"]) == (50, 100)
+    assert limit["source"].startswith("VN Decree 81/2018/ND-CP Art. 7(2)")
+
+
+def test_the_us_permit_threshold_is_5000_dollars():
+    assert get_market("US").to_dict()["policy"]["draw_permit_above"] == {"amount": "5000", "currency": "USD"}
+
+
+def test_docs_markets_lists_every_rule_of_every_market_with_its_basis_and_source():
+    doc = (Path(__file__).parents[2] / "docs" / "markets.md").read_text(encoding="utf-8")
+    assert "2026-12" in doc and "This is not legal advice." in doc
+    sections = doc.split("\n### ")
+    for code, market in load_catalogue().items():
+        [section] = [s for s in sections if s.startswith(f"{code}: {market.name} (region {market.region})")]
+        rows = [line for line in section.splitlines() if line.startswith("| `policy.")]
+        assert len(rows) == len(market.policy.rules()), code
+        for rule, row in zip(market.policy.rules(), rows, strict=True):
+            assert row.startswith(f"| `{rule.code}` | {rule.basis} |") and row.endswith(f"| {rule.source} |"), row
 
 
 def test_mena_markets_have_a_late_night_ramadan_window():

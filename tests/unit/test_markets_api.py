@@ -41,6 +41,15 @@ def test_reads_one_market_case_insensitively(client):
     assert body["policy"]["purchase_linked_draw_forbidden"] is True
 
 
+def test_a_markets_rules_come_with_their_basis_and_source(client):
+    rules = {r["code"]: r for r in client.get("/v1/markets/DE").json()["policy"]["rules"]}
+    assert rules["policy.free_entry_required"]["basis"] == "default"
+    assert rules["policy.leaderboard_masking"]["source"].startswith("liveloop recommendation")
+    [permit] = client.get("/v1/markets/TH").json()["policy"]["rules"]
+    assert (permit["code"], permit["basis"]) == ("policy.permit_required", "law")
+    assert permit["source"].startswith("TH Gambling Act B.E. 2478 s.8")
+
+
 def test_unknown_market_is_404(client):
     response = client.get("/v1/markets/XX")
     assert response.status_code == 404

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends
 
 from liveloop.campaigns import service
 from liveloop.campaigns.schemas import CampaignCreate
-from liveloop.deps import Campaigns, Db
+from liveloop.deps import Campaigns, Db, Fx
 from liveloop.engine.state import CampaignState
 from liveloop.events.live import LiveCampaign
 from liveloop.kit import clock
@@ -18,9 +18,10 @@ router = APIRouter(tags=["campaigns"])
 
 @router.post("/v1/campaigns", status_code=201, summary="Create a campaign (the referral programme of one live)")
 async def create_campaign(
-    body: CampaignCreate, db: Db, campaigns: Campaigns, tenant: Annotated[Tenant, Depends(current_tenant)]
+    body: CampaignCreate, db: Db, campaigns: Campaigns, fx: Fx, tenant: Annotated[Tenant, Depends(current_tenant)]
 ) -> dict:
-    data = service.normalize(body, allowed_hosts=tenant.allowed_hosts)
+    rates = await fx.table(tenant.id)
+    data = service.normalize(body, allowed_hosts=tenant.allowed_hosts, convert=rates.convert)
     config = service.to_config(tenant.id, data)
     now = clock.now_ms()
     stored = await db.write(lambda conn: service.create(conn, tenant_id=tenant.id, data=data, now=now),

@@ -8,9 +8,14 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from liveloop.markets.catalogue import RULE_CODES
+
 Metric = Literal["reservations", "joins", "orders", "gmv"]
 RuleId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 Money = Annotated[str, Field(pattern=r"^\d{1,13}(\.\d{1,6})?$", examples=["5.00"])]
+Reference = Annotated[str, Field(min_length=1, max_length=200)]
+# Any rule's code may be named; the market's policy refuses a waiver of a `law` rule (SPEC section 6).
+PolicyCode = Literal[tuple(sorted(set(RULE_CODES.values())))]  # type: ignore[valid-type]
 
 
 class _Strict(BaseModel):
@@ -102,7 +107,7 @@ class DrawIn(_Strict):
     period: Literal["campaign", "hour"] = "campaign"
     winners: Annotated[int, Field(ge=1, le=10_000)]
     prize: RewardIn
-    permit: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    permit: Reference | None = Field(default=None, description="the authority's reference for this draw")
     free_entry: bool = False
 
 
@@ -137,6 +142,15 @@ class CampaignCreate(_Strict):
     rules: Annotated[list[RuleIn], Field(max_length=50)] = Field(default_factory=list)
     room: RoomIn | None = None
     min_watch_seconds: Annotated[int, Field(ge=0, le=86_400)] | None = None
+    permit: Reference | None = Field(
+        default=None, description="the authority's reference for the campaign's discounts and premiums, where the "
+                                  "market requires one (PH)")
+    promotion_programme: Reference | None = Field(
+        default=None, description="the state-run promotion programme the campaign is part of (VN: discounts up to "
+                                  "100%)")
+    waive: Annotated[list[PolicyCode], Field(max_length=len(RULE_CODES))] | None = Field(
+        default=None, description="liveloop defaults of the market this campaign goes without (a law cannot be "
+                                  "waived)", examples=[["policy.free_entry_required"]])
 
     @model_validator(mode="after")
     def _window_and_rules(self) -> CampaignCreate:
@@ -148,4 +162,6 @@ class CampaignCreate(_Strict):
         ids = [r.id for r in self.rules]
         if len(ids) != len(set(ids)):
             raise ValueError("rule ids must be unique in the campaign")
+        if self.waive is not None and len(self.waive) != len(set(self.waive)):
+            raise ValueError("waive names each rule once")
         return self

@@ -28,11 +28,12 @@ from liveloop.markets import policy
 from liveloop.markets.catalogue import get_market
 
 
-def normalize(body: CampaignCreate, *, allowed_hosts: tuple[str, ...]) -> dict:
+def normalize(body: CampaignCreate, *, allowed_hosts: tuple[str, ...], convert: policy.Convert | None = None) -> dict:
     """The campaign as stored and returned: market defaults filled in, money in canonical form.
 
-    The market's policy is enforced last: its first error is raised (a 422 `policy.*`), and its
-    warnings are kept in the campaign as `warnings`.
+    The market's policy is enforced last (prizes valued in another currency with `convert`, the
+    tenant's rates): its errors are raised together (a 422 `policy.*` listing each in `details`),
+    its warnings are kept in the campaign as `warnings`, and the defaults it waives as `waived`.
     """
     try:
         market = get_market(body.market)
@@ -65,7 +66,10 @@ def normalize(body: CampaignCreate, *, allowed_hosts: tuple[str, ...]) -> dict:
                 tier["at"] = _canonical_money(tier["at"], currency, f"rules.{i}.tiers.{j}.at")
             else:
                 tier["at"] = int(Decimal(tier["at"]))
-    data["warnings"] = [finding.to_dict() for finding in policy.enforce(data, market)]
+    findings = policy.enforce(data, market, convert=convert)
+    data["warnings"] = [f.to_dict() for f in findings if f.severity == policy.WARNING]
+    if "waive" in data:
+        data["waived"] = [f.to_dict() for f in findings if f.severity == policy.WAIVED]
     return data
 
 

@@ -7,9 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
-from liveloop.deps import Db, component
+from liveloop.deps import Db, Fx
 from liveloop.fx import service
-from liveloop.fx.service import TenantRates
 from liveloop.kit import clock
 from liveloop.kit.money import check_currency
 from liveloop.kit.times import iso, to_ms
@@ -17,7 +16,6 @@ from liveloop.tenants.auth import current_tenant
 from liveloop.tenants.service import Tenant
 
 router = APIRouter(tags=["fx"])
-Fx = Annotated[TenantRates, component("fx")]
 
 
 class RateIn(BaseModel):

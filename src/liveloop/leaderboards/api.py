@@ -26,9 +26,10 @@ async def leaderboard(
 ) -> dict:
     """Ranked users with their display names, masked where the market's policy asks for it.
 
-    In markets whose policy masks names (EU, GB, US, CA: `leaderboard_mask_names_without_consent`),
-    a public leaderboard shows a user who has not consented (`consents.leaderboard_public`) by the
-    first letter of their display name and "***" ("Siti K." -> "S***"), with `masked: true`; the
+    In markets whose policy masks names (EU, GB, US, CA: `leaderboard_mask_names_without_consent`,
+    a liveloop default a campaign may waive with `waive: ["policy.leaderboard_masking"]`), a public
+    leaderboard shows a user who has not consented (`consents.leaderboard_public`) by the first
+    letter of their display name and "***" ("Siti K." -> "S***"), with `masked: true`; the
     `user_id`, the shop's own id, is kept so the shop can still match its users. A leaderboard the
     campaign declares private (`leaderboard.public: false`) is never shown to viewers and is not masked.
     """
@@ -42,11 +43,12 @@ async def leaderboard(
         lambda conn: names_and_consents(conn, tenant_id=tenant.id, user_ids=[u for _r, u, _s in top]))
     market = get_market(body["market"])
     public = body.get("leaderboard", {}).get("public", True)
+    waive = body.get("waive") or ()
     currency = body["currency"]
     entries = []
     for rank, user_id, score in top:
         name, consents = people.get(user_id, (None, {}))
-        shown, masked = leaderboard_name(market, name, consents) if public else (name, False)
+        shown, masked = leaderboard_name(market, name, consents, waive=waive) if public else (name, False)
         entries.append({
             "rank": rank,
             "user_id": user_id,

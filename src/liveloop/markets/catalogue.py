@@ -19,32 +19,49 @@ from zoneinfo import ZoneInfo
 from babel import Locale, UnknownLocaleError
 
 from liveloop.kit.errors import Invalid, NotFound
-from liveloop.kit.money import check_currency
+from liveloop.kit.money import check_currency, to_minor
 from liveloop.markets.content import lexicons
 
-REGIONS = ("SEA", "MENA", "EU", "NA")
+REGIONS = ("SEA", "MENA", "EU", "UK", "NA")
 PEAK_KINDS = ("commercial", "religious")
 # Dates the holidays library's Islamic calendar can give (it has a `<name>_dates(year)` helper).
 ISLAMIC_DATES = ("ramadan_beginning", "eid_al_fitr", "eid_al_adha")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 POLICY_FLAGS = (
     "draw_permit_required",
+    "promo_permit_required",
     "purchase_linked_draw_forbidden",
     "free_entry_required",
     "sharing_may_be_required",
     "leaderboard_mask_names_without_consent",
     "rtl",
 )
-# The flags that restrict a campaign, with the value that puts each in force; with "content" (the
-# lexicon check) these are what a policy cites a source for.
+# The flags that restrict a campaign, with the value that puts each in force.
 RESTRICTING = {
     "draw_permit_required": True,
+    "promo_permit_required": True,
     "purchase_linked_draw_forbidden": True,
     "free_entry_required": True,
     "sharing_may_be_required": False,
     "leaderboard_mask_names_without_consent": True,
 }
-CITABLE = (*RESTRICTING, "content")
+# Every restriction (a flag above, or a policy value that is set) and the code of the rule it
+# enforces: the code a refusal carries and a waiver names. A policy cites a basis and a source for
+# each restriction in force.
+RULE_CODES = {
+    "draw_permit_required": "policy.permit_required",
+    "promo_permit_required": "policy.promo_permit_required",
+    "purchase_linked_draw_forbidden": "policy.purchase_linked_draw",
+    "free_entry_required": "policy.free_entry_required",
+    "sharing_may_be_required": "policy.sharing_required",
+    "leaderboard_mask_names_without_consent": "policy.leaderboard_masking",
+    "promo_value_limit": "policy.promo_value_limit",
+    "draw_period_max_days": "policy.draw_period_limit",
+    "draw_conditions": "policy.draw_conditions",
+    "content": "policy.content",
+}
+CITABLE = tuple(RULE_CODES)
+LAW, DEFAULT = "law", "default"
 _MARKET_KEYS = frozenset(
     {
         "code",
@@ -103,7 +120,36 @@ class Peak:
 @dataclass(frozen=True, slots=True)
 class PromoValueLimit:
     percent: int
+    programme_percent: int | None = None  # the limit inside a state-run promotion programme
+
+
+@dataclass(frozen=True, slots=True)
+class Threshold:
+    """An amount in a currency: a permit is needed only when a draw's prizes total more than it."""
+
+    amount: str
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class Cite:
+    """Why a restriction is in force: a law (`source` is one of the market's sources) or liveloop's default."""
+
+    basis: str  # LAW or DEFAULT
     source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A restriction in force in a market, as the API and docs/markets.md list it."""
+
+    code: str
+    restriction: str
+    basis: str
+    source: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"code": self.code, "restriction": self.restriction, "basis": self.basis, "source": self.source}
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,18 +174,50 @@ class MarketPolicy:
     rtl: bool
     sources: tuple[str, ...]
     content: ContentPolicy = ContentPolicy()
-    cites: tuple[tuple[str, str], ...] = ()  # restriction (a CITABLE name) -> the source it enforces
+    cites: tuple[tuple[str, Cite], ...] = ()  # restriction (a CITABLE name) -> its basis and source
+    promo_permit_required: bool = False  # discounts and premiums need a permit for the whole campaign
+    draw_permit_above: Threshold | None = None  # draws need their permit only when their prizes total more
+    permit_authority: str | None = None  # what a required permit is and who grants it
+    draw_period_max_days: int | None = None
+    draw_conditions: str | None = None  # conditions on draws liveloop cannot check: a warning on each draw
 
-    def cite(self, restriction: str) -> str:
-        """The source behind a restriction in force (the catalogue guarantees there is one)."""
+    def cite(self, restriction: str) -> Cite:
+        """The basis and source of a restriction in force (the catalogue guarantees there is one)."""
         return dict(self.cites)[restriction]
+
+    def in_force(self) -> list[str]:
+        """The restrictions in force, in CITABLE order."""
+        active = {flag for flag, value in RESTRICTING.items() if getattr(self, flag) is value}
+        for name in ("promo_value_limit", "draw_period_max_days", "draw_conditions"):
+            if getattr(self, name) is not None:
+                active.add(name)
+        if self.content.errors or self.content.warnings:
+            active.add("content")
+        return [name for name in CITABLE if name in active]
+
+    def rules(self) -> tuple[Rule, ...]:
+        """Every rule in force, with its code, basis and source."""
+        cites = dict(self.cites)
+        return tuple(Rule(RULE_CODES[name], name, cites[name].basis, cites[name].source) for name in self.in_force())
+
+    def rule(self, code: str) -> Rule | None:
+        """The rule in force here with this code, if there is one."""
+        return next((rule for rule in self.rules() if rule.code == code), None)
 
     def to_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {flag: getattr(self, flag) for flag in POLICY_FLAGS}
         limit = self.promo_value_limit
-        body["promo_value_limit"] = None if limit is None else {"percent": limit.percent, "source": limit.source}
+        body["promo_value_limit"] = None if limit is None else {
+            "percent": limit.percent, "programme_percent": limit.programme_percent,
+            "source": self.cite("promo_value_limit").source}
+        above = self.draw_permit_above
+        body["draw_permit_above"] = None if above is None else {"amount": above.amount, "currency": above.currency}
+        body["permit_authority"] = self.permit_authority
+        body["draw_period_max_days"] = self.draw_period_max_days
+        body["draw_conditions"] = self.draw_conditions
         body["content"] = self.content.to_dict()
-        body["cites"] = dict(self.cites)
+        body["cites"] = {name: cite.source for name, cite in self.cites}
+        body["rules"] = [rule.to_dict() for rule in self.rules()]
         body["sources"] = list(self.sources)
         return body
 
@@ -282,26 +360,84 @@ def _parse_market(entry: Mapping[str, Any], profiles: Mapping[str, Any]) -> Mark
 
 
 def _parse_policy(raw: Mapping[str, Any]) -> MarketPolicy:
-    unknown = set(raw) - {*POLICY_FLAGS, "promo_value_limit", "sources", "content", "cites"}
+    unknown = set(raw) - {*POLICY_FLAGS, *_POLICY_VALUES, "sources", "content", "cites"}
     if unknown:
         raise CatalogueError(f"unknown policy keys {sorted(unknown)}")
     for flag in POLICY_FLAGS:
         if not isinstance(raw.get(flag), bool):
             raise CatalogueError(f"policy.{flag} must be true or false")
-    limit = raw.get("promo_value_limit")
-    if limit is not None:
-        percent = limit["percent"]
-        if isinstance(percent, bool) or not isinstance(percent, int) or not 0 < percent <= 100:
-            raise CatalogueError("policy.promo_value_limit.percent must be 1..100")
-        limit = PromoValueLimit(percent=percent, source=_text(limit["source"], "source"))
     sources = tuple(_text(s, "policy.sources") for s in raw.get("sources", []))
     if not sources:
         raise CatalogueError("policy.sources must cite at least one law or regulator")
-    content = _parse_content(raw.get("content", {}))
-    policy = MarketPolicy(**{flag: raw[flag] for flag in POLICY_FLAGS}, promo_value_limit=limit, sources=sources,
-                          content=content, cites=tuple(sorted(raw.get("cites", {}).items())))
+    policy = MarketPolicy(
+        **{flag: raw[flag] for flag in POLICY_FLAGS},
+        promo_value_limit=_parse_limit(raw.get("promo_value_limit")),
+        sources=sources,
+        content=_parse_content(raw.get("content", {})),
+        cites=tuple(sorted(_parse_cites(raw.get("cites", {})).items())),
+        draw_permit_above=_parse_threshold(raw.get("draw_permit_above")),
+        permit_authority=None if raw.get("permit_authority") is None else _text(raw["permit_authority"],
+                                                                                  "policy.permit_authority"),
+        draw_period_max_days=_parse_days(raw.get("draw_period_max_days")),
+        draw_conditions=None if raw.get("draw_conditions") is None else _text(raw["draw_conditions"],
+                                                                                "policy.draw_conditions"),
+    )
+    if (policy.draw_permit_required or policy.promo_permit_required) != (policy.permit_authority is not None):
+        raise CatalogueError("policy.permit_authority says what a required permit is, and only where one is required")
+    if policy.draw_permit_above is not None and not policy.draw_permit_required:
+        raise CatalogueError("policy.draw_permit_above needs draw_permit_required")
     _check_cites(policy)
     return policy
+
+
+_POLICY_VALUES = ("promo_value_limit", "draw_permit_above", "permit_authority", "draw_period_max_days",
+                  "draw_conditions")
+
+
+def _percent(value: object, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= 100:
+        raise CatalogueError(f"{field} must be 1..100")
+    return value
+
+
+def _parse_limit(raw: Mapping[str, Any] | None) -> PromoValueLimit | None:
+    if raw is None:
+        return None
+    if set(raw) - {"percent", "programme_percent"}:
+        raise CatalogueError('policy.promo_value_limit looks like {"percent": 50, "programme_percent": 100}')
+    percent = _percent(raw.get("percent"), "policy.promo_value_limit.percent")
+    programme = raw.get("programme_percent")
+    if programme is not None and _percent(programme, "policy.promo_value_limit.programme_percent") < percent:
+        raise CatalogueError("policy.promo_value_limit.programme_percent must not be below percent")
+    return PromoValueLimit(percent=percent, programme_percent=programme)
+
+
+def _parse_threshold(raw: Mapping[str, Any] | None) -> Threshold | None:
+    if raw is None:
+        return None
+    if set(raw) != {"amount", "currency"}:
+        raise CatalogueError('policy.draw_permit_above looks like {"amount": "5000", "currency": "USD"}')
+    try:
+        to_minor(raw["amount"], check_currency(raw["currency"]))
+    except Invalid as exc:
+        raise CatalogueError(f"policy.draw_permit_above: {exc.message}") from None
+    return Threshold(amount=raw["amount"], currency=raw["currency"])
+
+
+def _parse_days(raw: object) -> int | None:
+    if raw is not None and (isinstance(raw, bool) or not isinstance(raw, int) or raw < 1):
+        raise CatalogueError("policy.draw_period_max_days must be a whole number of days, at least 1")
+    return raw
+
+
+def _parse_cites(raw: Mapping[str, Any]) -> dict[str, Cite]:
+    cites = {}
+    for restriction, cite in raw.items():
+        if not isinstance(cite, Mapping) or set(cite) != {"basis", "source"} or cite["basis"] not in (LAW, DEFAULT):
+            raise CatalogueError(f'policy.cites.{restriction} looks like {{"basis": "law" or "default", '
+                                 f'"source": "..."}}')
+        cites[restriction] = Cite(basis=cite["basis"], source=_text(cite["source"], f"policy.cites.{restriction}"))
+    return cites
 
 
 def _parse_content(raw: Mapping[str, Any]) -> ContentPolicy:
@@ -317,18 +453,15 @@ def _parse_content(raw: Mapping[str, Any]) -> ContentPolicy:
 
 
 def _check_cites(policy: MarketPolicy) -> None:
-    """Every restriction in force names its source, and that source is one of the market's."""
+    """Every restriction in force has a basis and a source; a law is one of the market's sources."""
     cites = dict(policy.cites)
     unknown = set(cites) - set(CITABLE)
     if unknown:
         raise CatalogueError(f"policy.cites names unknown restrictions {sorted(unknown)}")
-    for restriction, source in cites.items():
-        if source not in policy.sources:
-            raise CatalogueError(f"policy.cites.{restriction} cites {source!r}, which is not in policy.sources")
-    in_force = [flag for flag, value in RESTRICTING.items() if getattr(policy, flag) is value]
-    if policy.content.errors or policy.content.warnings:
-        in_force.append("content")
-    uncited = [r for r in in_force if r not in cites]
+    for restriction, cite in cites.items():
+        if cite.basis == LAW and cite.source not in policy.sources:
+            raise CatalogueError(f"policy.cites.{restriction} cites {cite.source!r}, which is not in policy.sources")
+    uncited = [r for r in policy.in_force() if r not in cites]
     if uncited:
         raise CatalogueError(f"policy.cites must name the source of {uncited}")
 

@@ -273,7 +273,8 @@ class RoomHub:
         out = {}
         for user_id in user_ids:
             name, consents = people.get(user_id, (None, {}))
-            shown, masked = leaderboard_name(market, name, consents) if public else (name, False)
+            shown, masked = (leaderboard_name(market, name, consents, waive=live.body.get("waive") or ())
+                             if public else (name, False))
             out[user_id] = {"display_name": shown, "masked": masked}
         return out
 

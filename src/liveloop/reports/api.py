@@ -4,8 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from liveloop.deps import Campaigns, component
-from liveloop.fx.service import TenantRates
+from liveloop.deps import Campaigns, Fx
 from liveloop.kit import clock
 from liveloop.kit.errors import Invalid
 from liveloop.kit.ids import USER_ID_PATTERN
@@ -15,7 +14,6 @@ from liveloop.tenants.auth import current_tenant
 from liveloop.tenants.service import Tenant
 
 router = APIRouter(tags=["reports"])
-Fx = Annotated[TenantRates, component("fx")]
 
 
 @router.get("/v1/campaigns/{cid}/users/{uid}/progress", summary="One user's referral progress")
