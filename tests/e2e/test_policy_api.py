@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.helpers import before_start, campaign, event, invite, post_ok, send
+from tests.e2e.test_room_stream import Room
 
 
 def draw(**overrides) -> dict:
@@ -199,9 +200,14 @@ def test_public_leaderboards_mask_names_without_consent_in_eu_gb_and_na(client, 
         "siti": ("Siti K.", False), "jon": ("J***", True), "ana": ("A***", True)}
 
 
-def test_a_campaign_that_waives_masking_shows_every_name(client, cid):
+def test_a_campaign_that_waives_masking_shows_every_name_on_the_board_and_in_the_room(
+        server, api_key, client, cid):
     assert _board_with_three_referrers(client, cid, "DE", waive=["policy.leaderboard_masking"]) == {
         "siti": ("Siti K.", False), "jon": ("Jon Doe", False), "ana": ("Ana", False)}
+    with Room(server, api_key=api_key, cid=cid) as room:
+        top = room.next()["top"]
+    assert {(e["display_name"], e["masked"]) for e in top} == {("Siti K.", False), ("Jon Doe", False),
+                                                              ("Ana", False)}
 
 
 def test_leaderboards_show_names_where_the_market_does_not_mask(client, cid):
