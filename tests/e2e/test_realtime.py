@@ -17,20 +17,17 @@ from liveloop.realtime.hub import Hub
 from liveloop.realtime.stream import ViewerStream
 from liveloop.realtime.tokens import sign
 from liveloop.tenants.models import server_secrets
+from tests.e2e.helpers import invite, iso
 from tests.sse import SseStream
 
 # -- helpers ---------------------------------------------------------------------------------
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 def create_campaign(client: httpx.Client, cid: str, *, starts_in: timedelta, length: timedelta = timedelta(hours=2),
                     metric: str = "reservations", rules: list | None = None) -> dict:
     starts = datetime.now(UTC) + starts_in
     body = {
-        "id": cid, "title": "T", "market": "ID", "starts_at": _iso(starts), "ends_at": _iso(starts + length),
+        "id": cid, "title": "T", "market": "ID", "starts_at": iso(starts), "ends_at": iso(starts + length),
         "landing_url": "https://shop.example.com/live", "leaderboard": {"metric": metric},
         "rules": rules if rules is not None else [{
             "id": "rr", "type": "reservation_referral",
@@ -42,12 +39,6 @@ def create_campaign(client: httpx.Client, cid: str, *, starts_in: timedelta, len
     return response.json()
 
 
-def invite(client: httpx.Client, cid: str, user_id: str) -> str:
-    response = client.post(f"/v1/campaigns/{cid}/invites", json={"user_id": user_id})
-    assert response.status_code in (200, 201), response.text
-    return response.json()["code"]
-
-
 def viewer_token(client: httpx.Client, cid: str, user_id: str, ttl: int = 600) -> str:
     response = client.post(f"/v1/campaigns/{cid}/viewer-tokens", json={"user_id": user_id, "ttl_seconds": ttl})
     assert response.status_code == 201, response.text
@@ -56,7 +47,7 @@ def viewer_token(client: httpx.Client, cid: str, user_id: str, ttl: int = 600) -
 
 def reserve(client: httpx.Client, cid: str, user_id: str, ref: str | None) -> None:
     event = {"id": f"{cid}-res-{user_id}", "type": "reservation", "campaign_id": cid, "user_id": user_id,
-             "at": _iso(datetime.now(UTC))}
+             "at": iso(datetime.now(UTC))}
     if ref:
         event["ref"] = ref
     response = client.post("/v1/events", json={"events": [event]})
