@@ -145,9 +145,13 @@ def test_a_token_reads_only_its_own_campaign(client, server, cid):
     create_campaign(client, cid, starts_in=timedelta(hours=1))
     other = cid + "-2"
     create_campaign(client, other, starts_in=timedelta(hours=1))
-    code_other = invite(client, other, "alice")
+    code, code_other = invite(client, cid, "alice"), invite(client, other, "alice")
     with Sse(server, viewer_token(client, cid, "alice")) as alice:
-        reserve(client, other, "fina", code_other)
+        reserve(client, other, "fina", code_other)  # alice's friend, in the other campaign: not for this token
+        reserve(client, cid, "gus", code)  # and one in the token's campaign: the first message it gets
+        friend = alice.next()
+        assert (friend["type"], friend["friend"]["user_id"]) == ("friend_reserved", "gus")
+        assert [m["type"] for m in alice.take(2)] == ["reward", "rank"]
         alice.assert_quiet()
 
 

@@ -115,6 +115,11 @@ def test_room_tokens_read_one_campaign_and_keys_read_their_own_tenant(client, se
                 return response.status_code
 
         assert status(f"/v1/campaigns/{cid}-b/room-stream", params={"token": token}) == 401
+        # a room token is no viewer token, and a viewer token of the same campaign no room token
+        assert status("/v1/stream", params={"token": token}) == 401
+        viewer = client.post(f"/v1/campaigns/{cid}/viewer-tokens", json={"user_id": "u1", "ttl_seconds": 120})
+        assert status("/v1/stream", params={"token": viewer.json()["token"]}) == 200
+        assert status(f"/v1/campaigns/{cid}/room-stream", params={"token": viewer.json()["token"]}) == 401
         assert status(f"/v1/campaigns/{cid}/room-stream", params={"token": token[:-2] + "xx"}) == 401
         assert status(f"/v1/campaigns/{cid}/room-stream") == 401
         assert status(f"/v1/campaigns/{cid}/room-stream", headers={"Authorization": "Bearer ll_nope"}) == 401
