@@ -1,9 +1,11 @@
-"""A TCP proxy the tests can cut and restore, to take a database or Redis away from liveloop."""
+"""A TCP proxy the tests can cut and restore, to take a database or Redis away from liveloop, and
+watch: what the client sent, and a hook run before each reply is passed on."""
 
 from __future__ import annotations
 
 import socket
 import threading
+from collections.abc import Callable
 
 
 class CuttableProxy:
@@ -14,6 +16,10 @@ class CuttableProxy:
         self._up = True
         self._conns: list[socket.socket] = []
         self._lock = threading.Lock()
+        self.recording = False
+        self.sent = bytearray()  # what clients sent through the proxy while `recording`
+        # Called with each chunk of a server's reply before it is passed on; the client waits meanwhile.
+        self.before_reply: Callable[[bytes], None] | None = None
         threading.Thread(target=self._accept, daemon=True).start()
 
     def cut(self) -> None:
@@ -45,13 +51,17 @@ class CuttableProxy:
                     client.close()
                     continue
                 self._conns += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+            for a, b, outgoing in ((client, upstream, True), (upstream, client, False)):
+                threading.Thread(target=self._pipe, args=(a, b, outgoing), daemon=True).start()
 
-    @staticmethod
-    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+    def _pipe(self, src: socket.socket, dst: socket.socket, outgoing: bool) -> None:
         try:
             while data := src.recv(65536):
+                if outgoing and self.recording:
+                    with self._lock:
+                        self.sent += data
+                elif self.before_reply is not None:
+                    self.before_reply(data)
                 dst.sendall(data)
         except OSError:
             pass

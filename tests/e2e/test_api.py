@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 from tests.e2e.helpers import (
@@ -182,7 +183,8 @@ def test_commission_pending_then_void_on_refund(client, cid):
     ])
     [reward] = rewards(client, cid, "alice")
     assert (reward["kind"], reward["amount"], reward["status"]) == ("cashback", "2.00", "pending")  # 1.995 -> 2.00
-    assert reward["available_at"] is not None
+    # held for hold_days from the order's time
+    assert datetime.fromisoformat(reward["available_at"]) == during(5) + timedelta(days=14)
     send(client, [event("p2", "order_refunded", cid, "bob", during(9), order={"id": "O-1"})])
     [reward] = rewards(client, cid, "alice")
     assert (reward["status"], reward["reason"]) == ("void", "refund")

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from liveloop.kit.ids import hash_api_key
 from liveloop.tenants.models import api_keys, server_secrets
+from tests.e2e.helpers import iso
 
 
 def this_hour(now: datetime) -> datetime:
@@ -19,18 +20,14 @@ def this_hour(now: datetime) -> datetime:
     return now.replace(minute=0, second=0, microsecond=0)
 
 
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
-
-
 def _draw(rule_id: str, period: str) -> dict:
     return {"id": rule_id, "type": "draw", "entry": {"metric": "joins", "at_least": 3}, "period": period,
             "winners": 2, "prize": {"kind": "free_item", "sku": "SKU-1"}, "free_entry": True, "permit": "P-1"}
 
 
 def _campaign(client, cid: str, starts: datetime, ends: datetime, **extra) -> dict:
-    body = {"id": cid, "title": "T", "market": "US", "timezone": "America/New_York", "starts_at": _iso(starts),
-            "ends_at": _iso(ends), "landing_url": "https://shop.example.com/live",
+    body = {"id": cid, "title": "T", "market": "US", "timezone": "America/New_York", "starts_at": iso(starts),
+            "ends_at": iso(ends), "landing_url": "https://shop.example.com/live",
             "rules": [_draw("hourly", "hour"), _draw("grand", "campaign"),
                       {"id": "rr", "type": "reservation_referral",
                        "referrer_reward": {"kind": "points", "points": 10}}], **extra}

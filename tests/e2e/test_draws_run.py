@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.e2e.helpers import invite, iso
 from tests.e2e.test_draws_get import _secret_and_tenant
 from tests.e2e.test_realtime import Sse, viewer_token
 from tests.support import BIN, Server, create_tenant, fresh_postgres_database
@@ -21,10 +22,6 @@ def this_hour(now: datetime) -> datetime:
     """The start of the current hour: the campaign's first hourly period is then the open one
     (the test campaigns' time zones are whole hours from UTC)."""
     return now.replace(minute=0, second=0, microsecond=0)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 def _utc(text: str) -> datetime:
@@ -42,7 +39,7 @@ def list_hash_by_the_docs(entrants: list[str]) -> str:
 
 
 def make_campaign(client, cid: str, starts: datetime, ends: datetime, rules: list, **extra) -> dict:
-    body = {"id": cid, "title": "T", "market": "SG", "starts_at": _iso(starts), "ends_at": _iso(ends),
+    body = {"id": cid, "title": "T", "market": "SG", "starts_at": iso(starts), "ends_at": iso(ends),
             "landing_url": "https://shop.example.com/live", "leaderboard": {"metric": "joins"}, "rules": rules,
             **extra}
     response = client.post("/v1/campaigns", json=body)
@@ -54,12 +51,6 @@ def send(client, events: list[dict]) -> None:
     response = client.post("/v1/events", json={"events": events})
     assert response.status_code == 200, response.text
     assert response.json()["accepted"] == len(events), response.text
-
-
-def invite(client, cid: str, user: str) -> str:
-    response = client.post(f"/v1/campaigns/{cid}/invites", json={"user_id": user})
-    assert response.status_code in (200, 201), response.text
-    return response.json()["code"]
 
 
 def run(client, cid: str, rule: str, period: str | None = None, status: int = 200) -> dict:
@@ -104,7 +95,7 @@ def test_campaign_draw_reveals_a_seed_that_recomputes_the_winners_and_pays_them(
         code = invite(client, cid, referrer)
         for i in range(n):
             events.append({"id": f"{cid}-{referrer}-{i}", "type": "room_join", "campaign_id": cid,
-                           "user_id": f"{referrer}-friend-{i}", "at": _iso(starts + timedelta(minutes=5 + i)),
+                           "user_id": f"{referrer}-friend-{i}", "at": iso(starts + timedelta(minutes=5 + i)),
                            "ref": code})
     send(client, events)
     committed = client.get(f"/v1/campaigns/{cid}/draws/grand").json()["periods"][0]
@@ -295,7 +286,7 @@ def test_results_and_prizes_survive_a_restart(tmp_path):
             for referrer in ("p", "q", "r"):
                 code = invite(client, cid, referrer)
                 events += [{"id": f"{referrer}-{i}", "type": "room_join", "campaign_id": cid,
-                            "user_id": f"{referrer}{i}", "at": _iso(now - timedelta(minutes=90 - i)), "ref": code}
+                            "user_id": f"{referrer}{i}", "at": iso(now - timedelta(minutes=90 - i)), "ref": code}
                            for i in range(2)]
             send(client, events)
             result = run(client, cid, "grand")
@@ -322,16 +313,16 @@ def test_viewers_hear_when_they_first_enter_by_sharing_or_by_their_metric(client
                 if p["status"] == "open")["period"]
     with (Sse(server, viewer_token(client, cid, "sharer")) as sharer,
           Sse(server, viewer_token(client, cid, "host")) as host):
-        send(client, [share(cid, "sharer", _iso(now - timedelta(seconds=5)))])
+        send(client, [share(cid, "sharer", iso(now - timedelta(seconds=5)))])
         entered = sharer.next()
         assert (entered["type"], entered["rule_id"], entered["period"], entered["via"]) == (
             "draw_entered", "hourly", hour, "share")
         assert entered["prize"]["points"] == 100
-        send(client, [share(cid, "sharer", _iso(now - timedelta(seconds=2)))])  # a second share: nothing new
+        send(client, [share(cid, "sharer", iso(now - timedelta(seconds=2)))])  # a second share: nothing new
         sharer.assert_quiet(0.5)
 
         joins = [{"id": f"{cid}-j{i}", "type": "room_join", "campaign_id": cid, "user_id": f"friend{i}",
-                  "at": _iso(now - timedelta(minutes=10 - i)), "ref": code} for i in range(3)]
+                  "at": iso(now - timedelta(minutes=10 - i)), "ref": code} for i in range(3)]
         send(client, joins[:1])
         assert "draw_entered" not in {m["type"] for m in host.take(2)}  # friend_joined, rank
         send(client, joins[1:2])
@@ -360,7 +351,7 @@ def test_processes_sharing_a_postgresql_database_agree_on_a_draw_and_its_prizes(
                 for referrer in ("p", "q", "r", "s"):
                     code = invite(a, "shared-draw", referrer)
                     events += [{"id": f"{referrer}-{i}", "type": "room_join", "campaign_id": "shared-draw",
-                                "user_id": f"{referrer}{i}", "at": _iso(now - timedelta(minutes=90 - i)),
+                                "user_id": f"{referrer}{i}", "at": iso(now - timedelta(minutes=90 - i)),
                                 "ref": code} for i in range(2)]
                 send(b, events[:4])
                 send(a, events[4:])

@@ -23,7 +23,8 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from tests.e2e.test_draws_run import invite, joins_rule, make_campaign, run, send
+from tests.e2e.helpers import invite
+from tests.e2e.test_draws_run import joins_rule, make_campaign, run, send
 from tests.e2e.test_presence_watch import HOSTS, TIMEOUT_SECONDS, beat
 from tests.e2e.test_realtime import Sse, create_campaign, viewer_token
 from tests.e2e.test_room_stream import Room

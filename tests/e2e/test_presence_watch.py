@@ -16,7 +16,8 @@ import sqlalchemy as sa
 from liveloop.events.models import events
 from liveloop.kit.times import to_ms
 from liveloop.realtime.tokens import sign
-from tests.e2e.test_realtime import _tenant_of, create_campaign, invite, signing_secret, viewer_token
+from tests.e2e.helpers import invite, iso
+from tests.e2e.test_realtime import _tenant_of, create_campaign, signing_secret, viewer_token
 from tests.support import Server, create_tenant
 
 TIMEOUT_SECONDS = 3
@@ -46,15 +47,11 @@ def live(client: httpx.Client, cid: str) -> None:
 
 def live_with_min_watch(client: httpx.Client, cid: str, min_watch: int) -> None:
     starts = datetime.now(UTC) - timedelta(minutes=5)
-    body = {"id": cid, "title": "T", "market": "ID", "starts_at": _iso(starts),
-            "ends_at": _iso(starts + timedelta(hours=2)), "landing_url": "https://shop.example.com/live",
+    body = {"id": cid, "title": "T", "market": "ID", "starts_at": iso(starts),
+            "ends_at": iso(starts + timedelta(hours=2)), "landing_url": "https://shop.example.com/live",
             "leaderboard": {"metric": "joins"}, "rules": HOSTS, "min_watch_seconds": min_watch}
     response = client.post("/v1/campaigns", json=body)
     assert response.status_code == 201, response.text
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 def beat(server: Server, token: str) -> httpx.Response:
@@ -63,7 +60,7 @@ def beat(server: Server, token: str) -> httpx.Response:
 
 def reserve(client: httpx.Client, cid: str, user: str, code: str) -> None:
     ev = {"id": f"{cid}-res-{user}", "type": "reservation", "campaign_id": cid, "user_id": user,
-          "at": _iso(datetime.now(UTC) - timedelta(hours=1)), "ref": code}
+          "at": iso(datetime.now(UTC) - timedelta(hours=1)), "ref": code}
     assert client.post("/v1/events", json={"events": [ev]}).json()["accepted"] == 1
 
 

@@ -18,20 +18,17 @@ from liveloop.realtime.stream import ViewerStream
 from liveloop.realtime.tokens import sign
 from liveloop.tenants.models import server_secrets
 from liveloop.tenants.signing import Signing
+from tests.e2e.helpers import invite, iso
 from tests.sse import SseStream
 
 # -- helpers ---------------------------------------------------------------------------------
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 def create_campaign(client: httpx.Client, cid: str, *, starts_in: timedelta, length: timedelta = timedelta(hours=2),
                     metric: str = "reservations", rules: list | None = None) -> dict:
     starts = datetime.now(UTC) + starts_in
     body = {
-        "id": cid, "title": "T", "market": "ID", "starts_at": _iso(starts), "ends_at": _iso(starts + length),
+        "id": cid, "title": "T", "market": "ID", "starts_at": iso(starts), "ends_at": iso(starts + length),
         "landing_url": "https://shop.example.com/live", "leaderboard": {"metric": metric},
         "rules": rules if rules is not None else [{
             "id": "rr", "type": "reservation_referral",
@@ -43,12 +40,6 @@ def create_campaign(client: httpx.Client, cid: str, *, starts_in: timedelta, len
     return response.json()
 
 
-def invite(client: httpx.Client, cid: str, user_id: str) -> str:
-    response = client.post(f"/v1/campaigns/{cid}/invites", json={"user_id": user_id})
-    assert response.status_code in (200, 201), response.text
-    return response.json()["code"]
-
-
 def viewer_token(client: httpx.Client, cid: str, user_id: str, ttl: int = 600) -> str:
     response = client.post(f"/v1/campaigns/{cid}/viewer-tokens", json={"user_id": user_id, "ttl_seconds": ttl})
     assert response.status_code == 201, response.text
@@ -57,7 +48,7 @@ def viewer_token(client: httpx.Client, cid: str, user_id: str, ttl: int = 600) -
 
 def reserve(client: httpx.Client, cid: str, user_id: str, ref: str | None) -> None:
     event = {"id": f"{cid}-res-{user_id}", "type": "reservation", "campaign_id": cid, "user_id": user_id,
-             "at": _iso(datetime.now(UTC))}
+             "at": iso(datetime.now(UTC))}
     if ref:
         event["ref"] = ref
     response = client.post("/v1/events", json={"events": [event]})
@@ -155,9 +146,13 @@ def test_a_token_reads_only_its_own_campaign(client, server, cid):
     create_campaign(client, cid, starts_in=timedelta(hours=1))
     other = cid + "-2"
     create_campaign(client, other, starts_in=timedelta(hours=1))
-    code_other = invite(client, other, "alice")
+    code, code_other = invite(client, cid, "alice"), invite(client, other, "alice")
     with Sse(server, viewer_token(client, cid, "alice")) as alice:
-        reserve(client, other, "fina", code_other)
+        reserve(client, other, "fina", code_other)  # alice's friend, in the other campaign: not for this token
+        reserve(client, cid, "gus", code)  # and one in the token's campaign: the first message it gets
+        friend = alice.next()
+        assert (friend["type"], friend["friend"]["user_id"]) == ("friend_reserved", "gus")
+        assert [m["type"] for m in alice.take(2)] == ["reward", "rank"]
         alice.assert_quiet()
 
 

@@ -8,12 +8,9 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
+from tests.e2e.helpers import invite, iso
 from tests.sse import SseStream
 from tests.support import create_tenant
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 class Room(SseStream):
@@ -27,8 +24,8 @@ class Room(SseStream):
 
 def make_campaign(client, cid: str, **extra) -> datetime:
     starts = datetime.now(UTC) - timedelta(minutes=30)
-    body = {"id": cid, "title": "T", "market": "SG", "starts_at": _iso(starts),
-            "ends_at": _iso(starts + timedelta(hours=2)), "landing_url": "https://shop.example.com/live",
+    body = {"id": cid, "title": "T", "market": "SG", "starts_at": iso(starts),
+            "ends_at": iso(starts + timedelta(hours=2)), "landing_url": "https://shop.example.com/live",
             "leaderboard": {"metric": "joins"}, "rules": [], **extra}
     response = client.post("/v1/campaigns", json=body)
     assert response.status_code == 201, response.text
@@ -38,10 +35,7 @@ def make_campaign(client, cid: str, **extra) -> datetime:
 def test_many_events_become_a_few_snapshots_with_the_right_top_10(client, server, api_key, cid):
     starts = make_campaign(client, cid)
     referrers = [f"host{i:02d}" for i in range(15)]
-    codes = {}
-    for user in referrers:
-        response = client.post(f"/v1/campaigns/{cid}/invites", json={"user_id": user})
-        codes[user] = response.json()["code"]
+    codes = {user: invite(client, cid, user) for user in referrers}
     assert client.put("/v1/users/host00", json={"market": "SG", "display_name": "Host Zero"}).status_code in (200, 201)
 
     with Room(server, api_key=api_key, cid=cid) as room:
@@ -59,9 +53,9 @@ def test_many_events_become_a_few_snapshots_with_the_right_top_10(client, server
                 if batch <= i:
                     events.append({"id": f"{cid}-{user}-{batch}", "type": "room_join", "campaign_id": cid,
                                    "user_id": f"{user}-f{batch}", "ref": codes[user],
-                                   "at": _iso(starts + timedelta(minutes=1, seconds=batch))})
+                                   "at": iso(starts + timedelta(minutes=1, seconds=batch))})
             events.append({"id": f"{cid}-organic-{batch}", "type": "room_join", "campaign_id": cid,
-                           "user_id": f"organic{batch}", "at": _iso(starts + timedelta(minutes=2))})
+                           "user_id": f"organic{batch}", "at": iso(starts + timedelta(minutes=2))})
             response = client.post("/v1/events", json={"events": events})
             assert response.status_code == 200 and not response.json()["rejected"]
             sent += len(events)
@@ -87,7 +81,7 @@ def test_many_events_become_a_few_snapshots_with_the_right_top_10(client, server
 
 def test_a_quiet_room_sends_its_first_change_at_once(client, server, api_key, cid):
     starts = make_campaign(client, cid)
-    code = client.post(f"/v1/campaigns/{cid}/invites", json={"user_id": "solo"}).json()["code"]
+    code = invite(client, cid, "solo")
     assert client.put("/v1/users/solo", json={"market": "SG", "display_name": "Solo"}).status_code in (200, 201)
     with Room(server, api_key=api_key, cid=cid) as room:
         room.next()
@@ -95,7 +89,7 @@ def test_a_quiet_room_sends_its_first_change_at_once(client, server, api_key, ci
         sent = time.monotonic()
         response = client.post("/v1/events", json={"events": [{
             "id": f"{cid}-one", "type": "room_join", "campaign_id": cid, "user_id": "friend", "ref": code,
-            "at": _iso(starts + timedelta(minutes=1))}]})
+            "at": iso(starts + timedelta(minutes=1))}]})
         assert response.status_code == 200
         arrived, message = room.messages.get(timeout=5)
     # Not held back for a coalescing window: the room was quiet (generous bound for a busy test machine).
@@ -121,6 +115,11 @@ def test_room_tokens_read_one_campaign_and_keys_read_their_own_tenant(client, se
                 return response.status_code
 
         assert status(f"/v1/campaigns/{cid}-b/room-stream", params={"token": token}) == 401
+        # a room token is no viewer token, and a viewer token of the same campaign no room token
+        assert status("/v1/stream", params={"token": token}) == 401
+        viewer = client.post(f"/v1/campaigns/{cid}/viewer-tokens", json={"user_id": "u1", "ttl_seconds": 120})
+        assert status("/v1/stream", params={"token": viewer.json()["token"]}) == 200
+        assert status(f"/v1/campaigns/{cid}/room-stream", params={"token": viewer.json()["token"]}) == 401
         assert status(f"/v1/campaigns/{cid}/room-stream", params={"token": token[:-2] + "xx"}) == 401
         assert status(f"/v1/campaigns/{cid}/room-stream") == 401
         assert status(f"/v1/campaigns/{cid}/room-stream", headers={"Authorization": "Bearer ll_nope"}) == 401
@@ -134,13 +133,13 @@ def test_room_tokens_read_one_campaign_and_keys_read_their_own_tenant(client, se
 
 def test_a_draw_result_reaches_the_room_at_once(client, server, api_key, cid):
     now = datetime.now(UTC).replace(microsecond=0)
-    body = {"id": cid, "title": "T", "market": "SG", "starts_at": _iso(now - timedelta(hours=2)),
-            "ends_at": _iso(now - timedelta(hours=1)), "landing_url": "https://shop.example.com/live",
+    body = {"id": cid, "title": "T", "market": "SG", "starts_at": iso(now - timedelta(hours=2)),
+            "ends_at": iso(now - timedelta(hours=1)), "landing_url": "https://shop.example.com/live",
             "rules": [{"id": "lucky", "type": "draw", "entry": {"event": "share"}, "winners": 1,
                        "prize": {"kind": "points", "points": 5}}]}
     assert client.post("/v1/campaigns", json=body).status_code == 201
     share = {"id": f"{cid}-s", "type": "share", "campaign_id": cid, "user_id": "sharer",
-             "at": _iso(now - timedelta(minutes=90))}
+             "at": iso(now - timedelta(minutes=90))}
     assert client.post("/v1/events", json={"events": [share]}).status_code == 200
     with Room(server, api_key=api_key, cid=cid) as room:
         assert room.next()["draws"] == []

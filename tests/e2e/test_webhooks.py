@@ -5,6 +5,7 @@ Each test binds its own campaign to its own channel: all tests share one tenant 
 
 from __future__ import annotations
 
+import base64
 import time
 from datetime import timedelta
 
@@ -276,6 +277,12 @@ def test_livekit_participants_join_and_leave_and_a_replay_is_ignored(client, ser
     assert client.get(f"/v1/campaigns/{cid}/users/alice/progress").json()["metrics"]["joins"] == 1
 
 
+def unsigned(token: str) -> str:
+    """The token's claims under an `alg: none` header and no signature."""
+    header = base64.urlsafe_b64encode(b'{"alg":"none","typ":"JWT"}').rstrip(b"=").decode()
+    return f"{header}.{token.split('.')[1]}."
+
+
 def test_livekit_refuses_tampered_or_foreign_webhooks_and_stores_nothing(client, server, cid):
     room = live_campaign(client, cid, "livekit")
     int_id, url = integration(client, "livekit", LK_SECRET, LK_KEY)
@@ -288,6 +295,7 @@ def test_livekit_refuses_tampered_or_foreign_webhooks_and_stores_nothing(client,
         "wrong secret": (body, livekit_token(body, api_key=LK_KEY, secret="another-secret-0123456789", now=now)),
         "another api key": (body, livekit_token(body, api_key="APIother", secret=LK_SECRET, now=now)),
         "expired": (body, livekit_token(body, api_key=LK_KEY, secret=LK_SECRET, now=now - 3600)),
+        "alg none": (body, unsigned(good)),
         "no token": (body, None),
     }
     for name, (raw, token) in cases.items():

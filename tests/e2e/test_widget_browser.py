@@ -19,7 +19,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from tests.e2e.test_realtime import invite, viewer_token
+from tests.e2e.helpers import invite, iso
+from tests.e2e.test_realtime import viewer_token
 from tests.support import free_port
 
 CHROMIUM = "/usr/bin/chromium"
@@ -114,8 +115,8 @@ def create_live_campaign(client: httpx.Client, cid: str, market: str, amount: st
     """A campaign whose live window is open now, rewarding each friend's reservation."""
     starts = datetime.now(UTC) - timedelta(minutes=5)
     body = {
-        "id": cid, "title": "Spring live", "market": market, "starts_at": _iso(starts),
-        "ends_at": _iso(starts + timedelta(hours=2)), "landing_url": "https://shop.example.com/live",
+        "id": cid, "title": "Spring live", "market": market, "starts_at": iso(starts),
+        "ends_at": iso(starts + timedelta(hours=2)), "landing_url": "https://shop.example.com/live",
         "leaderboard": {"metric": "reservations"},
         "rules": [{"id": "rr", "type": "reservation_referral",
                    "referrer_reward": {"kind": "coupon", "amount": amount}}],
@@ -127,13 +128,9 @@ def create_live_campaign(client: httpx.Client, cid: str, market: str, amount: st
 def reserve(client: httpx.Client, cid: str, user_id: str, code: str) -> None:
     """A friend's reservation with the viewer's code, before the live (SPEC 2: only those count)."""
     event = {"id": f"{cid}-res-{user_id}", "type": "reservation", "campaign_id": cid, "user_id": user_id,
-             "at": _iso(datetime.now(UTC) - timedelta(hours=1)), "ref": code}
+             "at": iso(datetime.now(UTC) - timedelta(hours=1)), "ref": code}
     response = client.post("/v1/events", json={"events": [event]})
     assert response.status_code == 200 and response.json()["accepted"] == 1, response.text
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 def put_user(client: httpx.Client, user_id: str, **body) -> None:

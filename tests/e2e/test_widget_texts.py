@@ -9,19 +9,16 @@ import httpx
 
 from liveloop import i18n
 from liveloop.i18n.widget import WIDGET_MESSAGES, widget_texts
-from tests.e2e.test_realtime import Sse, invite, reserve, viewer_token
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
+from tests.e2e.helpers import invite, iso
+from tests.e2e.test_realtime import Sse, reserve, viewer_token
 
 
 def create_campaign(client: httpx.Client, cid: str, market: str, amount: str) -> None:
     starts = datetime.now(UTC) + timedelta(hours=1)
     rule = {"id": "rr", "type": "reservation_referral", "referrer_reward": {"kind": "coupon", "amount": amount}}
     body = {
-        "id": cid, "title": "T", "market": market, "starts_at": _iso(starts),
-        "ends_at": _iso(starts + timedelta(hours=2)), "landing_url": "https://shop.example.com/live",
+        "id": cid, "title": "T", "market": market, "starts_at": iso(starts),
+        "ends_at": iso(starts + timedelta(hours=2)), "landing_url": "https://shop.example.com/live",
         "leaderboard": {"metric": "reservations"}, "rules": [rule],
     }
     response = client.post("/v1/campaigns", json=body)

@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import re
 import uuid
 from contextlib import asynccontextmanager
 from types import SimpleNamespace
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis.asyncio as aioredis
@@ -22,6 +24,7 @@ from hypothesis import strategies as st
 from liveloop.engine.leaderboard import Leaderboard
 from liveloop.leaderboards import shared
 from liveloop.leaderboards.shared import Keys, RedisLeaderboards
+from tests.proxy import CuttableProxy
 
 pytestmark = pytest.mark.service
 
@@ -293,32 +296,51 @@ def test_a_rebuild_swapped_in_between_the_parts_of_a_write_is_noticed(redis_url,
     being left half old."""
     monkeypatch.setattr(shared, "UPDATE_CHUNK", 2)
     tenant, cid = "tn_" + uuid.uuid4().hex[:8], "c-parts"
-    log = random_log(seed=3, users=40, n=50)
+    # The first two users changed after position 20 (the first part of the write) change again
+    # after 30, so the older snapshot holds stale entries for exactly them.
+    log = [*random_log(seed=3, users=40, n=20), ("p1", 3, 21), ("p2", 2, 22), *random_log(seed=4, users=40, n=8),
+           ("p1", 7, 31), ("p2", 9, 32), *random_log(seed=5, users=40, n=18)]
+    target = urlsplit(redis_url)
+    proxy = CuttableProxy(target.hostname or "127.0.0.1", target.port or 6379)
+    through = urlunsplit(target._replace(netloc=f"127.0.0.1:{proxy.port}"))
 
     async def scenario():
-        async with connected(redis_url, tenant, cid) as (boards, raw):
+        async with connected(through, tenant, cid) as (boards, raw):
             one, two = Process(cid), Process(cid)
             one.catch_up(log[:20])
             await boards.publish(tenant, one.live)
             two.catch_up(log[:30])
-            older = list(two.live.state.leaderboard.entries())  # another process's snapshot at 30
+            two.live.board_seq = None  # a process that finds the copy unusable rebuilds it whole
             one.catch_up(log)
-            real_run, calls = boards._run, []
 
-            async def interleaved(text, keys, args):
-                result = await real_run(text, keys, args)
-                calls.append(text)
-                if text == shared._UPDATE and len(calls) == 1:
-                    await boards._rebuild(Keys(tenant, cid, "other"), older, 30, only_if_newer=True)
-                return result
+            def other_process_rebuilds(reply: bytes) -> None:
+                # The first part of this process's write has just been applied (Redis answered 1).
+                if reply == b":1\r\n":
+                    proxy.before_reply = None
+                    asyncio.run(publish_alone(redis_url, tenant, two.live))
 
-            monkeypatch.setattr(boards, "_run", interleaved)
+            proxy.before_reply = other_process_rebuilds
             await boards.publish(tenant, one.live)
-            assert calls.count(shared._SWAP) == 2  # the other's, then this process's own rebuild
+            assert proxy.before_reply is None, "the write went in one part: nothing landed in between"
             assert await everything(boards, tenant, cid) == one.live.state.leaderboard.top(10**6)
             assert await boards.position(tenant, cid) == len(log)
 
     run(scenario())
+
+
+async def publish_alone(redis_url: str, tenant: str, live) -> None:
+    """What another process writes, on a connection of its own."""
+    boards = RedisLeaderboards(redis_url)
+    try:
+        await boards.publish(tenant, live)
+    finally:
+        await boards.close()
+
+
+def entries_sent(proxy: CuttableProxy) -> list[str]:
+    """The users whose entries a write sent, read from the bytes it sent (one "user TAB score TAB
+    member" line each)."""
+    return [m.decode() for m in re.findall(rb"([^\t\n\r$*]+)\t-?\d+\t(?:\d{16}:[^\n]*)?\n", bytes(proxy.sent))]
 
 
 def test_a_process_that_mostly_catches_up_sends_only_what_the_copy_lacks(redis_url, monkeypatch):
@@ -327,25 +349,22 @@ def test_a_process_that_mostly_catches_up_sends_only_what_the_copy_lacks(redis_u
     monkeypatch.setattr(shared, "MAX_INCREMENTAL", 20)
     tenant, cid = "tn_" + uuid.uuid4().hex[:8], "c-reader"
     log = [(f"u{i}", 1 + i % 7, i) for i in range(500)]
+    target = urlsplit(redis_url)
+    proxy = CuttableProxy(target.hostname or "127.0.0.1", target.port or 6379)
+    through = urlunsplit(target._replace(netloc=f"127.0.0.1:{proxy.port}"))
 
     async def scenario():
-        async with connected(redis_url, tenant, cid) as (boards, raw):
+        async with connected(through, tenant, cid) as (boards, raw):
             writer, reader = Process(cid), Process(cid)
             writer.catch_up(log[:400])
             await boards.publish(tenant, writer.live)
             reader.catch_up(log[:400])  # 400 changed users, all in the copy already
             reader.catch_up(log[:405])  # and 5 the copy lacks: this process logs them
-            sent = []
-            real = shared._changed_entries
-            monkeypatch.setattr(shared, "_changed_entries", lambda board, users: sent.append(len(users)) or
-                                real(board, users))
-
-            async def no_rebuild(*_args, **_kwargs):
-                raise AssertionError("rebuilt")
-
-            monkeypatch.setattr(boards, "_rebuild", no_rebuild)
+            proxy.recording = True
             await boards.publish(tenant, reader.live)
-            assert sent == [5]
+            proxy.recording = False
+            assert entries_sent(proxy) == ["u400", "u401", "u402", "u403", "u404"]
+            assert b":build" not in proxy.sent  # no board built aside and swapped in: no rebuild
             truth = Leaderboard()
             for user_id, score, at in log[:405]:
                 truth.update(user_id, score, at)

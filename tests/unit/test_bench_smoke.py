@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
+from types import SimpleNamespace
 
 from liveloop import bench
 from liveloop.events.models import events
@@ -31,17 +32,26 @@ def test_rows_have_exactly_the_columns_of_the_events_table():
 
 def test_the_stream_is_a_realistic_mix():
     rows = _rows(2_000)
-    kinds = Counter(row["type"] for row in rows)
+    by_viewer: dict[str, Counter] = {}
+    for row in rows:
+        by_viewer.setdefault(row["user_id"], Counter())[row["type"]] += 1
+    viewers = list(by_viewer.values())[:-1]  # the last viewer may be cut short by the count
+    reservations = [row for row in rows if row["type"] == "reservation"]
 
-    assert kinds["reservation"] > kinds["room_join"] > kinds["order_paid"] > 0
-    assert set(kinds) == {"reservation", "room_join", "order_paid"}
-    referred = [row for row in rows if row["type"] == "reservation" and row["ref"] is not None]
-    assert {row["ref"] for row in referred} <= set(CODES)
-    assert len(referred) > kinds["reservation"] // 2
+    # Each viewer reserves once, joins at most once, and orders at most once, only after joining.
+    assert all(v["reservation"] == 1 and v["room_join"] <= 1 and v["order_paid"] <= v["room_join"] for v in viewers)
+    # The proportions the generator promises (nine in ten through a code, three in four join, a quarter
+    # of those order), within about four standard deviations.
+    referred = sum(row["ref"] is not None for row in reservations) / len(reservations)
+    joined = sum(v["room_join"] for v in viewers) / len(viewers)
+    ordered = sum(v["order_paid"] for v in viewers) / sum(v["room_join"] for v in viewers)
+    assert abs(referred - 0.9) < 0.035 and abs(joined - 0.75) < 0.05 and abs(ordered - 0.25) < 0.06
+    assert {row["ref"] for row in reservations} - {None} <= set(CODES)
     # Reservations count before the live starts, joins and orders during it.
     assert all(row["at"] < STARTS_AT for row in rows if row["type"] == "reservation")
     assert all(STARTS_AT <= row["at"] <= NOW for row in rows if row["type"] != "reservation")
-    assert all(row["amount"] > 0 and row["currency"] == bench.CURRENCY for row in rows if row["type"] == "order_paid")
+    assert all(500 <= row["amount"] < 25_000 and row["currency"] == bench.CURRENCY
+               for row in rows if row["type"] == "order_paid")
 
 
 def test_posted_events_parse_to_the_rows_the_baseline_inserts():
@@ -56,14 +66,15 @@ def test_posted_events_parse_to_the_rows_the_baseline_inserts():
             row["ip"], row["order_id"], row["amount"], row["currency"])
 
 
-def test_raw_sqlite_baseline_stores_every_row_with_the_server_pragmas(tmp_path):
+def test_raw_sqlite_baseline_stores_every_row_with_the_server_pragmas(tmp_path, monkeypatch):
     rows = _rows(1_200)
 
+    # The bench's clock, read before the first batch and after the last.
+    ticks = iter([100.0, 102.5])
+    monkeypatch.setattr(bench, "time", SimpleNamespace(perf_counter=lambda: next(ticks)))
     rate = bench.raw_sqlite_inserts(tmp_path / "raw.db", rows, batch=500)
 
-    assert rate.count == 1_200
-    assert rate.seconds > 0
-    assert rate.per_second > 0
+    assert (rate.count, rate.seconds, rate.per_second) == (1_200, 2.5, 480.0)
     assert rate.detail["pragmas"] == {"journal_mode": "wal", "synchronous": 1}
     with sqlite3.connect(tmp_path / "raw.db") as conn:
         stored = conn.execute("SELECT count(*), count(DISTINCT id), sum(type = 'order_paid') FROM events").fetchone()
@@ -71,13 +82,18 @@ def test_raw_sqlite_baseline_stores_every_row_with_the_server_pragmas(tmp_path):
 
 
 def test_the_report_keeps_what_people_wrote_around_the_results(tmp_path):
+    def results(note: str) -> str:
+        info = dict.fromkeys(("nproc", "cpu", "python", "os", "sqlite", "uvicorn", "wrk"), "?")
+        return bench.markdown([("share link", "1", "2", "0.5", ">= 0.3", "met")], [note], info, bench.QUICK,
+                              "make bench", "today")
+
     path = tmp_path / "benchmarks.md"
-    bench.write_markdown(path, f"{bench._RESULTS_START}\nold figures\n{bench._RESULTS_END}")
+    bench.write_markdown(path, results("old figures"))
     path.write_text(path.read_text() + "\n## Where the time goes\n\nhand-written analysis\n")
 
-    bench.write_markdown(path, f"{bench._RESULTS_START}\nnew figures\n{bench._RESULTS_END}")
+    bench.write_markdown(path, results("new figures"))
 
     text = path.read_text()
-    assert "new figures" in text
+    assert text.count("new figures") == 1
     assert "old figures" not in text
-    assert "hand-written analysis" in text
+    assert text.endswith("\n## Where the time goes\n\nhand-written analysis\n")

@@ -57,6 +57,7 @@ def test_another_users_token_cannot_be_made_from_mine():
 
 def test_tampered_or_extended_token_is_refused():
     token = _token()
+    assert verify(SECRET, token, now=NOW).user_id == "u1"  # untouched, it passes
     body, _, mac = token.partition(".")
     flipped = mac[:-2] + ("A" if mac[-2] != "A" else "B") + mac[-1]
     claims = orjson.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
@@ -68,8 +69,10 @@ def test_tampered_or_extended_token_is_refused():
 
 
 def test_a_token_from_another_secret_is_refused():
-    with pytest.raises(Unauthorized):
+    assert verify("other-secret", _token(secret="other-secret"), now=NOW).user_id == "u1"  # valid there
+    with pytest.raises(Unauthorized) as exc:
         verify(SECRET, _token(secret="other-secret"), now=NOW)
+    assert exc.value.code == "unauthorized"
 
 
 @pytest.mark.parametrize("bad", [None, "", "nodot", ".", "a.b", "é.é", "x" * 2000, "a b.c"])

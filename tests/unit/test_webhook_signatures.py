@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import itertools
 import time
 
+import jwt as pyjwt
 import pytest
 
-from liveloop.integrations import agora, hs256, livekit
+from liveloop.integrations import agora, livekit
 from liveloop.kit.errors import BadRequest, Unauthorized
 from tests.webhook_signing import agora_body, agora_signature, jwt_hs256, livekit_body, livekit_token
 
@@ -67,46 +70,9 @@ def test_agora_sequence_wins_over_disagreeing_clocks_and_users_are_apart():
     assert clock.place(("i", "ch", "9"), None, 5_000_000) == 5_000_000  # no clientSeq: the ts itself
 
 
-# -- JWT (HS256) ---------------------------------------------------------------------------------
-
-# RFC 7515, appendix A.1: the HS256 example.
-RFC_TOKEN = ("eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9."
-             "eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ."
-             "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk")
-RFC_KEY = "AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow"
-
-
-def test_hs256_verifies_the_rfc_7515_example():
-    key = hs256.b64url_decode(RFC_KEY)
-    claims = hs256.decode(RFC_TOKEN, key, now=1_300_819_000, leeway=0, issuer="joe")
-    assert claims == {"iss": "joe", "exp": 1_300_819_380, "http://example.com/is_root": True}
-    with pytest.raises(hs256.InvalidToken, match="expired"):
-        hs256.decode(RFC_TOKEN, key, now=1_300_819_381, leeway=0)
-    with pytest.raises(hs256.InvalidToken, match="iss"):
-        hs256.decode(RFC_TOKEN, key, now=1_300_819_000, leeway=0, issuer="jane")
-    with pytest.raises(hs256.InvalidToken, match="signature"):
-        hs256.decode(RFC_TOKEN, key[:-1], now=1_300_819_000, leeway=0)
-
-
-def test_hs256_refuses_other_algorithms_and_malformed_tokens():
-    now = 1_800_000_000
-    claims = {"iss": "k", "exp": now + 60}
-    with pytest.raises(hs256.InvalidToken, match="alg"):
-        hs256.decode(jwt_hs256(claims, "s", header={"alg": "HS512", "typ": "JWT"}), b"s", now=now, leeway=0)
-    unsigned = jwt_hs256(claims, "s", header={"alg": "none"}).rpartition(".")[0] + "."
-    for token in (unsigned, "", "a.b", "a.b.c", RFC_TOKEN + "x", "x" * 9000):
-        with pytest.raises(hs256.InvalidToken):
-            hs256.decode(token, b"s", now=now, leeway=0)
-    with pytest.raises(hs256.InvalidToken, match="exp"):
-        hs256.decode(jwt_hs256({"iss": "k"}, "s"), b"s", now=now, leeway=0)
-    with pytest.raises(hs256.InvalidToken, match="not valid yet"):
-        hs256.decode(jwt_hs256({"exp": now + 600, "nbf": now + 120}, "s"), b"s", now=now, leeway=60)
-    assert hs256.decode(jwt_hs256({"exp": now + 600, "nbf": now + 30}, "s"), b"s", now=now, leeway=60)
-
-
 # -- LiveKit -------------------------------------------------------------------------------------
 
-SECRET, KEY = "lk-secret-0123456789", "APIkey123"
+SECRET, KEY = "lk-secret-" + "0123456789" * 6, "APIkey123"  # long enough to sign HS512 with
 
 
 def test_livekit_token_signed_as_livekit_does_is_accepted():
@@ -127,6 +93,7 @@ def test_livekit_refuses_a_changed_body_a_wrong_secret_or_key_and_a_missing_hash
     now = int(time.time())
     body = livekit_body("EV_1", "participant_joined", "live-1", created_at=now, identity="budi")
     token = livekit_token(body, api_key=KEY, secret=SECRET, now=now)
+    livekit.verify(token, body, secret=SECRET, api_key=KEY, now_ms=now * 1000)  # the genuine one passes
     flipped = body.replace(b"budi", b"bude")
     cases = {
         "flipped body": (token, flipped, SECRET, KEY),
@@ -140,6 +107,49 @@ def test_livekit_refuses_a_changed_body_a_wrong_secret_or_key_and_a_missing_hash
         with pytest.raises(Unauthorized):
             livekit.verify(auth, raw, secret=secret, api_key=key, now_ms=now * 1000)
             pytest.fail(name)
+
+
+NOW = 1_800_000_000
+BODY = livekit_body("EV_1", "participant_joined", "live-1", created_at=NOW, identity="budi")
+BODY_HASH = base64.b64encode(hashlib.sha256(BODY).digest()).decode()
+
+
+def _refusal(token: str, now: int = NOW) -> str:
+    """Why `verify` refuses the token over BODY."""
+    with pytest.raises(Unauthorized) as refused:
+        livekit.verify(token, BODY, secret=SECRET, api_key=KEY, now_ms=now * 1000)
+    assert (refused.value.status, refused.value.field) == (401, "Authorization")
+    return refused.value.message
+
+
+def test_livekit_token_algorithm_is_pinned_to_hs256():
+    claims = {"iss": KEY, "nbf": NOW, "exp": NOW + 300, "sha256": BODY_HASH}
+    assert livekit.verify(jwt_hs256(claims, SECRET), BODY, secret=SECRET, api_key=KEY, now_ms=NOW * 1000) == claims
+    unsigned = jwt_hs256(claims, SECRET, header={"alg": "none", "typ": "JWT"}).rpartition(".")[0] + "."
+    relabelled = jwt_hs256(claims, SECRET, header={"alg": "none", "typ": "JWT"})  # the HMAC left on
+    other = pyjwt.encode(claims, SECRET, algorithm="HS512")  # genuinely signed, with another algorithm
+    for token in (unsigned, relabelled, other):
+        assert _refusal(token) == "webhook token refused: The specified alg value is not allowed"
+
+
+def test_livekit_token_times_have_a_minute_of_leeway():
+    token = jwt_hs256({"iss": KEY, "nbf": NOW, "exp": NOW + 300, "sha256": BODY_HASH}, SECRET)
+    for now in (NOW - 60, NOW, NOW + 360):  # within the leeway on either side
+        livekit.verify(token, BODY, secret=SECRET, api_key=KEY, now_ms=now * 1000)
+    assert _refusal(token, now=NOW + 361) == "webhook token refused: token expired"
+    assert _refusal(token, now=NOW - 61) == "webhook token refused: token not valid yet"
+    expired = jwt_hs256({"iss": KEY, "nbf": NOW - 3600, "exp": NOW - 3300, "sha256": BODY_HASH}, SECRET)
+    assert _refusal(expired) == "webhook token refused: token expired"
+
+
+def test_livekit_token_without_a_numeric_expiry_is_refused():
+    for times in ({}, {"exp": str(NOW + 300)}, {"exp": True}, {"exp": NOW + 300, "nbf": "now"}):
+        _refusal(jwt_hs256({"iss": KEY, "sha256": BODY_HASH, **times}, SECRET))
+
+
+@pytest.mark.parametrize("bad", ["a.b", "a.b.c", "x" * 9000, "é.é.é", "Bearer", "eyJhbGciOiJIUzI1NiJ9..."])
+def test_livekit_malformed_tokens_are_refused(bad):
+    _refusal(bad)
 
 
 def test_livekit_event_fields_are_read_from_protojson():

@@ -3,7 +3,9 @@
 LiveKit POSTs a `WebhookEvent` as JSON (protojson: camelCase names, int64 numbers as strings) with
 `Content-Type: application/webhook+json` and an `Authorization` header holding a JWT: HS256-signed
 with the API secret of the signing API key, `iss` = that API key, `nbf`/`exp` (valid five minutes),
-and a `sha256` claim: the standard base64 of the SHA-256 of the raw body. The event has `event`
+and a `sha256` claim: the standard base64 of the SHA-256 of the raw body. The token is checked with
+PyJWT, as LiveKit's own server SDK does, the algorithm pinned to HS256 (`none` and the others are
+refused). The event has `event`
 (`room_started`, `room_finished`, `participant_joined`, `participant_left`, ...), `id` (unique per
 event), `createdAt` (Unix seconds), `room.name` and `participant.identity`.
 """
@@ -16,9 +18,9 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
+import jwt
 import orjson
 
-from liveloop.integrations import hs256
 from liveloop.kit.errors import BadRequest, Unauthorized
 
 LEEWAY_SECONDS = 60  # clock skew between LiveKit and liveloop, as LiveKit's own SDKs allow
@@ -36,8 +38,8 @@ def verify(authorization: str, body: bytes, *, secret: str, api_key: str | None,
     if not token:
         raise Unauthorized("missing Authorization token", field="Authorization")
     try:
-        claims = hs256.decode(token, secret.encode(), now=now_ms // 1000, leeway=LEEWAY_SECONDS, issuer=api_key)
-    except hs256.InvalidToken as exc:
+        claims = _claims(token, secret, api_key, now=now_ms // 1000)
+    except jwt.InvalidTokenError as exc:
         raise Unauthorized(f"webhook token refused: {exc}", field="Authorization") from None
     claimed = claims.get("sha256")
     try:
@@ -47,6 +49,26 @@ def verify(authorization: str, body: bytes, *, secret: str, api_key: str | None,
     if not hmac.compare_digest(digest, hashlib.sha256(body).digest()):
         raise Unauthorized("the token's sha256 claim does not match the body", field="Authorization")
     return claims
+
+
+def _claims(token: str, secret: str, api_key: str | None, *, now: int) -> dict:
+    # PyJWT checks the signature, the pinned algorithm, the issuer and that `exp` is there; the
+    # times are checked here against the `now` handed in (only kit/clock.py reads the clock).
+    claims = jwt.decode(token, secret, algorithms=["HS256"], issuer=api_key,
+                        options={"require": ["exp"], "verify_exp": False, "verify_nbf": False,
+                                 "verify_iat": False})
+    exp, nbf = claims["exp"], claims.get("nbf")
+    if not _number(exp):
+        raise jwt.InvalidTokenError("exp is not a number")
+    if now > exp + LEEWAY_SECONDS:
+        raise jwt.ExpiredSignatureError("token expired")
+    if nbf is not None and (not _number(nbf) or now < nbf - LEEWAY_SECONDS):
+        raise jwt.ImmatureSignatureError("token not valid yet")
+    return claims
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True, slots=True)
