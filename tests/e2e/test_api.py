@@ -245,7 +245,11 @@ def test_users_put_creates_then_updates(client):
     assert updated.status_code == 200
     assert updated.json() == {"user_id": "u-put-1", "market": "DE", "locale": "de-DE", "display_name": "Jo K.",
                               "consents": {"leaderboard_public": True}}
-    assert client.put("/v1/users/u-put-2", json={"market": "XX"}).status_code == 404
+    unknown = client.put("/v1/users/u-put-2", json={"market": "XX"})
+    assert unknown.status_code == 422 and unknown.json()["error"]["field"] == "market", unknown.text
+    assert "XX" in unknown.json()["error"]["message"]
+    # nothing was created: the same user without a market is still a new user that needs one
+    assert client.put("/v1/users/u-put-2", json={"display_name": "X"}).json()["error"]["field"] == "market"
     assert client.put("/v1/users/u-put-3", json={"display_name": "no market"}).status_code == 422
 
 
