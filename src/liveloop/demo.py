@@ -615,6 +615,9 @@ def print_summary(console: Console, outcomes: list[Outcome], totals: Ingested, e
                        f"{ref['users']} of {ref['users'] + org['users']}", str(o.report["k_factor"] or "-"),
                        "[green]matches audience[/]" if ok else "[red]MISMATCH[/]")
     console.print(funnel)
+    console.print(f"  K-factor = {outcomes[0].report['k_factor_definition']}")
+    console.print("  check: \"matches audience\" when the server's clicks, reservations, joins, orders and GMV equal "
+                  "what the simulated audience did; MISMATCH when any differs")
 
     rewards = Table(title="Rewards (ledger status) and budget", title_justify="left")
     for col in ("campaign", "available", "pending", "void", "declined", "budget used / total"):

@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
+from liveloop.invites.service import holders
 from liveloop.kit import clock
 from liveloop.kit.errors import Invalid
 from liveloop.kit.ids import USER_ID_PATTERN
@@ -11,6 +12,7 @@ from liveloop.kit.money import check_currency
 from liveloop.reports import views
 from liveloop.tenants.auth import current_tenant
 from liveloop.tenants.service import Tenant
+from liveloop.users.service import display_names
 
 router = APIRouter(tags=["reports"])
 
@@ -26,7 +28,8 @@ async def progress(
     return views.progress(live.state, uid, clock.now_ms())
 
 
-@router.get("/v1/campaigns/{cid}/report", summary="Funnel, referred vs organic, per-referrer rows, K-factor")
+@router.get("/v1/campaigns/{cid}/report", summary="Funnel, referred vs organic, per-referrer rows, K-factor",
+            description="`k_factor` is the viral coefficient: " + views.K_FACTOR_DEFINITION + ".")
 async def report(
     cid: str,
     request: Request,
@@ -37,11 +40,19 @@ async def report(
     rt = request.app.state.runtime
     live = await rt.live.get(tenant.id, cid)
     own = live.state.config.currency
-    if currency is None or currency == own:
-        return views.report(live.state)
-    check_currency(currency, field="currency")
-    rate = (await rt.fx.table(tenant.id)).rate(own, currency, clock.now_ms())
-    if rate is None:
-        raise Invalid(f"no FX rate from {own} to {currency}: supply one with PUT /v1/fx-rates", code="fx",
-                      field="currency")
-    return views.report(live.state, views.Money(own, currency, rate))
+    money = None
+    if currency is not None and currency != own:
+        check_currency(currency, field="currency")
+        rate = (await rt.fx.table(tenant.id)).rate(own, currency, clock.now_ms())
+        if rate is None:
+            raise Invalid(f"no FX rate from {own} to {currency}: supply one with PUT /v1/fx-rates", code="fx",
+                          field="currency")
+        money = views.Money(own, currency, rate)
+    referrers = list(live.state.referrers)
+
+    def people(conn) -> tuple[dict[str, str | None], int]:
+        return (display_names(conn, tenant_id=tenant.id, user_ids=referrers),
+                holders(conn, tenant_id=tenant.id, campaign_id=cid))
+
+    names, inviters = await rt.db.read(people)
+    return views.report(live.state, names=names, inviters=inviters, money=money)
