@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from liveloop import __version__
+from liveloop.api_docs import add_docs
 from liveloop.campaigns.api import router as campaigns_router
 from liveloop.draws.api import router as draws_router
 from liveloop.events.api import EventsEndpoint
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None) -> Liveloop:
         version=__version__,
         summary="Referral (fission) engine for cross-border live shopping",
         lifespan=lifespan,
+        docs_url=None,  # api_docs serves it without a CDN
     )
     api.state.runtime = runtime
     _install_error_handlers(api)
@@ -97,6 +99,7 @@ def create_app(settings: Settings | None = None) -> Liveloop:
 
     add_hot_path_docs(api)
     add_room_stream_docs(api)
+    add_docs(api)
     return Liveloop(api, runtime)
 
 
