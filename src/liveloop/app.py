@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from liveloop import __version__
+from liveloop.api_docs import add_docs
 from liveloop.campaigns.api import router as campaigns_router
 from liveloop.components import Components, build_components, running
 from liveloop.draws.api import router as draws_router
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None) -> Liveloop:
         version=__version__,
         summary="Referral (fission) engine for cross-border live shopping",
         lifespan=lifespan,
+        docs_url=None,  # api_docs serves it without a CDN
     )
     api.state.components = c
     _install_error_handlers(api)
@@ -74,6 +76,7 @@ def create_app(settings: Settings | None = None) -> Liveloop:
 
     add_hot_path_docs(api)
     add_room_stream_docs(api)
+    add_docs(api)
     return Liveloop(api, HotPaths(
         share=ShareLink(c.share_targets, c.campaigns, c.ingestor, c.limits, base_url=settings.base_url),
         events=EventsEndpoint(c.api_keys, c.ingestor, max_body_bytes=settings.max_body_bytes,

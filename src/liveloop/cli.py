@@ -62,9 +62,14 @@ def serve(
     import uvicorn
 
     from liveloop.app import create_app
+    from liveloop.kit.db.inuse import sqlite_lock
     from liveloop.kit.db.migrate import upgrade
 
     settings = _settings(database_url, host=host, port=port, public_url=public_url)
+    # Held until the process ends: `liveloop demo` never deletes a file a server holds.
+    lock = sqlite_lock(settings.database_url)
+    if lock is not None:
+        lock.shared()
     if settings.migrate_on_start if migrate_db is None else migrate_db:
         upgrade(settings.database_url)
     app = create_app(settings)

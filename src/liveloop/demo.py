@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -31,6 +32,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from liveloop.kit import clock
+from liveloop.kit.db.inuse import DatabaseLock, InUse, sqlite_lock
 from liveloop.kit.times import iso
 from liveloop.settings import Settings
 
@@ -290,8 +292,25 @@ def _sqlite_path(url: str) -> Path | None:
     return Path(path)
 
 
+def claim_database(url: str) -> DatabaseLock | None:
+    """Hold the demo's SQLite file alone before it is deleted: never a file a running server holds."""
+    lock = sqlite_lock(url)
+    if lock is None:
+        return None
+    try:
+        lock.exclusive()
+    except InUse:
+        lock.release()
+        raise DemoError(f"{_sqlite_path(url)} is in use by a running liveloop server (another `liveloop demo`?); "
+                        "stop it first, or give this demo its own file, e.g. --database-url sqlite:///var/demo-2.db"
+                        ) from None
+    return lock
+
+
 def reset_database(url: str) -> None:
-    """Start every demo from an empty file, but never delete a database the demo did not create."""
+    """Start every demo from an empty file, but never delete a database the demo did not create.
+
+    Call it holding the file alone (`claim_database`)."""
     path = _sqlite_path(url)
     if path is None or not path.exists():
         return
@@ -615,6 +634,9 @@ def print_summary(console: Console, outcomes: list[Outcome], totals: Ingested, e
                        f"{ref['users']} of {ref['users'] + org['users']}", str(o.report["k_factor"] or "-"),
                        "[green]matches audience[/]" if ok else "[red]MISMATCH[/]")
     console.print(funnel)
+    console.print(f"  K-factor = {outcomes[0].report['k_factor_definition']}")
+    console.print("  check: \"matches audience\" when the server's clicks, reservations, joins, orders and GMV equal "
+                  "what the simulated audience did; MISMATCH when any differs")
 
     rewards = Table(title="Rewards (ledger status) and budget", title_justify="left")
     for col in ("campaign", "available", "pending", "void", "declined", "budget used / total"):
@@ -683,13 +705,17 @@ def run_demo(settings: Settings, *, viewers: int, keep_running: bool) -> int:
     if viewers < 1:
         console.print("[red]demo failed:[/] --viewers must be at least 1")
         return 2
-    previous = _sigterm_as_interrupt()
+    previous = _stop_signals_as_interrupt()
     proc = None
+    lock = None
     try:
         port = choose_port(settings.host, settings.port, console)
         settings = settings.model_copy(update={"port": port})
+        lock = claim_database(settings.database_url)
         reset_database(settings.database_url)
         key = create_demo_tenant(settings.database_url)
+        if lock is not None:
+            lock.shared()  # beside the server the demo starts now; still not for another demo to delete
         log_path = _log_path(settings.database_url)
         proc = start_server(settings, port, log_path)
         local = f"http://{'127.0.0.1' if settings.host in ('0.0.0.0', '') else settings.host}:{port}"
@@ -709,8 +735,10 @@ def run_demo(settings: Settings, *, viewers: int, keep_running: bool) -> int:
     finally:
         if proc is not None:
             stop_server(proc)
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        if lock is not None:
+            lock.release()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _drive(console: Console, url: str, key: str, viewers: int) -> list[Outcome]:
@@ -747,24 +775,42 @@ def _log_path(url: str) -> Path:
 
 
 def _serve_until_interrupted(console: Console, proc: subprocess.Popen) -> int:
-    console.print("\nserver running, Ctrl+C to stop")
+    # Ctrl+C, a terminate or a closed terminal only ask the wait below to stop, and that is in place
+    # before "server running" is printed: a Ctrl+C pressed as the line appears used to escape as
+    # KeyboardInterrupt from the middle of printing it (exit 130, the line printed twice).
+    stop = threading.Event()
+    previous = {signum: signal.signal(signum, lambda _signum, _frame: stop.set()) for signum in _STOP_SIGNALS}
     try:
-        code = proc.wait()
-    except KeyboardInterrupt:
-        console.print("stopping the server...")
-        stop_server(proc)
-        return 0
-    console.print(f"[red]the server stopped by itself with code {code}[/]")
-    return code or 1
+        console.print("\nserver running, Ctrl+C to stop")
+        while not stop.wait(0.2):
+            code = proc.poll()
+            if code is not None:
+                console.print(f"[red]the server stopped by itself with code {code}[/]")
+                return code or 1
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    console.print("stopping the server...")
+    stop_server(proc)
+    return 0
 
 
-def _sigterm_as_interrupt():
-    """A terminated demo stops its server too, as Ctrl+C does."""
+# What stops a demo besides Ctrl+C: `kill`, and the terminal it runs in being closed.
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, *((signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ()))
+
+
+def _stop_signals_as_interrupt() -> dict:
+    """A terminated demo, or one whose terminal closed, stops its server too, as Ctrl+C does."""
 
     def handler(_signum, _frame):
         raise KeyboardInterrupt
 
-    try:
-        return signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread (run_demo called from a test): leave signals alone
-        return None
+    previous = {}
+    for signum in _STOP_SIGNALS:
+        if signum == signal.SIGINT:
+            continue  # Python already raises KeyboardInterrupt for it
+        try:
+            previous[signum] = signal.signal(signum, handler)
+        except ValueError:  # not the main thread (run_demo called from a test): leave signals alone
+            return previous
+    return previous

@@ -71,7 +71,7 @@ def add_hot_path_docs(api: FastAPI) -> None:
                 "parameters": [{"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}],
                 "responses": {
                     "302": {"description": "redirect to the campaign's landing URL"},
-                    "200": {"description": "Open Graph page for link-preview crawlers",
+                    "200": {"description": "Open Graph page for link-preview crawlers, linking on to the landing URL",
                             "content": {"text/html": {}}},
                     "404": {"description": "unknown code (HTML page)", "content": {"text/html": {}}},
                 },

@@ -157,6 +157,22 @@ def test_referral_rewards_caps_self_referral_and_duplicates(client, cid):
     assert report["referred"]["reservations"] == 3 and report["organic"]["reservations"] == 1
 
 
+def test_the_report_names_referrers_and_says_what_its_k_factor_measures(client, cid):
+    post_ok(client, "/v1/campaigns", campaign(cid, rules=[REFERRAL]))
+    assert client.put("/v1/users/ann-k", json={"market": "US", "display_name": "Ann K."}).status_code in (200, 201)
+    code = invite(client, cid, "ann-k")
+    invite(client, cid, "zed-k")  # had a link to share, brought nobody
+    send(client, [event("k1", "reservation", cid, "bob-k", before_start(30), ref=code),
+                  event("k2", "reservation", cid, "cat-k", before_start(20), ref=code),
+                  event("k3", "reservation", cid, "dan-k", before_start(10))])  # came by themself
+    report = client.get(f"/v1/campaigns/{cid}/report").json()
+    assert [(r["user_id"], r["display_name"]) for r in report["referrers"]] == [("ann-k", "Ann K.")]
+    # The viral coefficient: users brought in per user who could invite (held an invite link).
+    assert report["inviters"] == 2 and report["referred"]["users"] == 2 and report["organic"]["users"] == 1
+    assert report["k_factor"] == 1.0
+    assert "invite link" in report["k_factor_definition"]
+
+
 def test_budget_exhaustion_on_both_sides_of_a_referral(client, cid):
     post_ok(client, "/v1/campaigns", campaign(cid, budget="9.00", rules=[{**REFERRAL, "max_per_referrer": None}]))
     code = invite(client, cid, "alice")
@@ -247,7 +263,11 @@ def test_users_put_creates_then_updates(client):
     assert updated.status_code == 200
     assert updated.json() == {"user_id": "u-put-1", "market": "DE", "locale": "de-DE", "display_name": "Jo K.",
                               "consents": {"leaderboard_public": True}}
-    assert client.put("/v1/users/u-put-2", json={"market": "XX"}).status_code == 404
+    unknown = client.put("/v1/users/u-put-2", json={"market": "XX"})
+    assert unknown.status_code == 422 and unknown.json()["error"]["field"] == "market", unknown.text
+    assert "XX" in unknown.json()["error"]["message"]
+    # nothing was created: the same user without a market is still a new user that needs one
+    assert client.put("/v1/users/u-put-2", json={"display_name": "X"}).json()["error"]["field"] == "market"
     assert client.put("/v1/users/u-put-3", json={"display_name": "no market"}).status_code == 422
 
 

@@ -147,3 +147,24 @@ def test_silence_past_the_timeout_closes_the_presence_and_the_report_says_so(qui
     assert beat(server, token).status_code == 200
     assert room_report(client, cid)["room"]["present"] == 1
     assert logged_types(server, cid, "gus")[-1] == "room_join"
+
+
+def test_viewers_still_in_the_room_when_it_ended_are_credited_until_the_end(client, cid):
+    ends = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
+    starts = ends - timedelta(hours=1)
+    body = {"id": cid, "title": "T", "market": "ID", "starts_at": iso(starts), "ends_at": iso(ends),
+            "landing_url": "https://shop.example.com/live", "leaderboard": {"metric": "joins"}, "rules": []}
+    assert client.post("/v1/campaigns", json=body).status_code == 201
+
+    def room(eid: str, kind: str, user: str, minutes: int) -> dict:
+        return {"id": f"{cid}-{eid}", "type": kind, "campaign_id": cid, "user_id": user,
+                "at": iso(starts + timedelta(minutes=minutes))}
+
+    batch = [room("a", "room_join", "stayed", 10),  # never left: in the room until it ended
+             room("b1", "room_join", "left", 20), room("b2", "room_leave", "left", 50),
+             room("c", "room_join", "early", -5)]  # came before the start and stayed: the whole live
+    assert client.post("/v1/events", json={"events": batch}).json()["accepted"] == 4
+
+    data = room_report(client, cid)["room"]
+    assert data["present"] == 0 and data["closed_without_leave"]["room_end"] == 2
+    assert data["watch_seconds"] == (50 + 30 + 60) * 60

@@ -183,14 +183,19 @@ def test_the_not_found_page_speaks_every_language(lang):
     assert ('dir="rtl"' in page) == (lang == "ar")
 
 
+LANDING = "https://shop.example.com/live?src=wa&ll_ref=abc"
+
+
 def test_the_preview_card_is_localized_and_escaped():
-    german = preview_page(CAMPAIGN, "https://l.example/s/abc", "de-DE,de;q=0.9").decode()
+    german = preview_page(CAMPAIGN, "https://l.example/s/abc", LANDING, "de-DE,de;q=0.9").decode()
     assert 'lang="de" dir="ltr"' in german
     assert "Live am Mo., 1. März 2027, 14:00" not in german  # the campaign's zone, not Berlin's
     assert "Live am Mo., 1. März 2027, 20:00" in german
     assert 'og:title" content="Flash &lt;Sale&gt; &amp; more"' in german
     assert 'og:locale" content="de_DE"' in german
-    arabic = preview_page(CAMPAIGN, "https://l.example/s/abc", "ar").decode()
+    assert '<a href="https://shop.example.com/live?src=wa&amp;ll_ref=abc">Zum Live</a>' in german
+    arabic = preview_page(CAMPAIGN, "https://l.example/s/abc", LANDING, "ar").decode()
     assert 'lang="ar" dir="rtl"' in arabic and "بث مباشر في" in arabic and "دعاك صديق" in arabic
-    english = preview_page(CAMPAIGN, "https://l.example/s/abc", "ja").decode()
+    english = preview_page(CAMPAIGN, "https://l.example/s/abc", LANDING, "ja").decode()
     assert "Live on Mon, Mar 1, 2027, 8:00\u202fPM Western Indonesia Time" in english
+    assert ">Go to the live</a>" in english

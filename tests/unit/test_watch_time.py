@@ -157,3 +157,15 @@ def test_heartbeats_before_a_rejoin_keep_the_time_watched_until_then():
     assert joins(state) == []
     feed(state, room("room_heartbeat", START + 90 * S))
     assert joins(state) == [START + 70 * S]  # 50 s before the reconnect, 10 s after it
+
+
+def test_a_presence_open_when_the_room_ends_is_credited_until_the_end_only():
+    p = Presence()
+    window = Window(START, END)
+    p.add(0, START - 60 * S, window)  # joined before the start
+    p.add(1, START + 100 * S, window)  # a heartbeat: counted up to here
+    assert p.watched == 100 * S
+    assert p.watched_until(END + 3600 * S, window) == END - START  # never past the window's end
+    assert p.watched_until(START + 160 * S, window) == 160 * S
+    p.add(2, START + 200 * S, window)  # left: nothing more to credit
+    assert p.watched_until(END, window) == p.watched == 200 * S

@@ -79,6 +79,15 @@ class Presence:
             return None
         return max(self.first_join, self.reached_at)
 
+    def watched_until(self, at: int, window: Window) -> int:
+        """Watch time (ms, inside the window) if the open presence lasts until `at`.
+
+        A presence still open when the room ended was closed by that end: its time up to then counts.
+        """
+        if self.open_at is None:
+            return self.watched
+        return self.watched + max(0, min(at, window.end) - max(self.open_at, window.start))
+
     def due(self, window: Window) -> int | None:
         """When the open presence would qualify if it simply lasts, for a presence still waiting."""
         if self.open_at is None or window.minimum <= 0 or self.first_join is None or self.reached_at is not None:

@@ -41,3 +41,11 @@ def create(conn: sa.Connection, *, tenant_id: str, campaign_id: str, market: str
     conn.execute(invites.insert().values(code=code, tenant_id=tenant_id, campaign_id=campaign_id, user_id=user_id,
                                          channel=channel, created_at=now))
     return code, True
+
+
+def holders(conn: sa.Connection, *, tenant_id: str, campaign_id: str) -> int:
+    """How many users hold an invite link of the campaign: those who could invite (the K-factor's base)."""
+    return conn.execute(
+        sa.select(sa.func.count(sa.distinct(invites.c.user_id))).where(
+            invites.c.tenant_id == tenant_id, invites.c.campaign_id == campaign_id)
+    ).scalar_one()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-from typing import Any
+import re
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 from liveloop.kit import clock
 from liveloop.markets import schedule
@@ -18,13 +20,46 @@ router = APIRouter(tags=["markets"])
 DEFAULT_CALENDAR_DAYS = 30
 
 
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _day_as_instant(*, end: bool) -> Callable[[Any], Any]:
+    """A plain date, as /calendar takes it, read in UTC: `from` at the day's start, `to` at its end."""
+
+    def parse(value: Any) -> Any:
+        if not (isinstance(value, str) and _DAY.match(value)):
+            return value
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            return value  # the date-time parser says what is wrong with it
+        if end and day < date.max:
+            day += timedelta(days=1)
+        return datetime.combine(day, time(), UTC)
+
+    return parse
+
+
+def _date_or_instant(description: str) -> WithJsonSchema:
+    return WithJsonSchema({
+        "anyOf": [{"type": "string", "format": "date-time"}, {"type": "string", "format": "date"}],
+        "description": f"an instant with a UTC offset, or a date (YYYY-MM-DD) read in UTC: {description}",
+    })
+
+
+RangeStart = Annotated[AwareDatetime, BeforeValidator(_day_as_instant(end=False)),
+                       _date_or_instant("the first day, from its start")]
+RangeEnd = Annotated[AwareDatetime, BeforeValidator(_day_as_instant(end=True)),
+                     _date_or_instant("the last day, to its end (inclusive, as in /calendar)")]
+
+
 class ScheduleSuggestCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     markets: list[str] = Field(min_length=1, max_length=schedule.MAX_MARKETS, examples=[["ID", "SA", "DE"]])
     duration_minutes: int = Field(ge=schedule.MIN_DURATION, le=schedule.MAX_DURATION, examples=[90])
-    from_: AwareDatetime = Field(alias="from", examples=["2027-03-01T00:00:00Z"])
-    to: AwareDatetime = Field(examples=["2027-03-08T00:00:00Z"])
+    from_: RangeStart = Field(alias="from", examples=["2027-03-01"])
+    to: RangeEnd = Field(examples=["2027-03-07"])
     limit: int = Field(default=10, ge=1, le=schedule.MAX_LIMIT)
 
 

@@ -28,10 +28,13 @@ def suggest(
     end: datetime,
     limit: int = 10,
 ) -> list[dict[str, Any]]:
-    """Best start times first: every half hour (UTC) from `start` to `end - duration`.
+    """Best start times first, each a distinct choice: another day or another part of the day.
 
-    A start's score is the mean over markets of the share of the live that falls in the market's
-    local prime time (its Ramadan window on days of Ramadan). Equal scores go to the earlier start.
+    Every half hour (UTC) from `start` to `end - duration` is a candidate. A start's score is the mean
+    over markets of the share of the live that falls in the market's local prime time (its Ramadan
+    window on days of Ramadan). Neighbouring starts of equal score are one choice, not several: only
+    the best start of each rise of the score is suggested, the earliest of its plateau, with the
+    latest start that keeps the same score (`latest_start`). Equal scores go to the earlier start.
     Holidays the live touches are listed, not penalised: a holiday can be a peak or a dead day.
     """
     chosen = _check_markets(markets)
@@ -50,11 +53,26 @@ def suggest(
         return {code: _overlap(intervals, at, at + seconds) for code, intervals in primes.items()}
 
     # Scores share the denominator, so summed overlaps in whole seconds rank exactly.
-    best = heapq.nsmallest(limit, starts, key=lambda at: (-sum(overlaps(at).values()), at))
+    totals = [sum(overlaps(at).values()) for at in starts]
+    best = heapq.nsmallest(limit, _peaks(starts, totals), key=lambda peak: (-peak[2], peak[0]))
     # A day either side of the range in UTC holds every local date the lives can touch.
     around = (lo - timedelta(days=1)).date(), (hi + timedelta(days=1)).date()
     calendars = {m.code: _by_date(days(m.code, *around)) for m in chosen}
-    return [_suggestion(at, seconds, chosen, overlaps(at), calendars) for at in best]
+    return [_suggestion(at, latest, seconds, chosen, overlaps(at), calendars) for at, latest, _total in best]
+
+
+def _peaks(starts: range, totals: list[int]) -> list[tuple[int, int, int]]:
+    """(first start, last start, total) of each run of equal totals that no neighbouring start beats."""
+    peaks = []
+    i, n = 0, len(totals)
+    while i < n:
+        j = i
+        while j + 1 < n and totals[j + 1] == totals[i]:
+            j += 1
+        if (i == 0 or totals[i - 1] < totals[i]) and (j == n - 1 or totals[j + 1] < totals[i]):
+            peaks.append((starts[i], starts[j], totals[i]))
+        i = j + 1
+    return peaks
 
 
 def _check_markets(markets: Sequence[str]) -> list[Market]:
@@ -145,6 +163,7 @@ def _by_date(entries: list[Day]) -> dict[date, list[Day]]:
 
 def _suggestion(
     at: int,
+    latest: int,
     seconds: int,
     markets: list[Market],
     overlaps: dict[str, int],
@@ -164,6 +183,7 @@ def _suggestion(
     return {
         "start": _iso_utc(begin),
         "end": _iso_utc(finish),
+        "latest_start": _iso_utc(datetime.fromtimestamp(latest, UTC)),
         "local": {m.code: begin.astimezone(m.zone).isoformat() for m in markets},
         "prime_time_coverage": {m.code: round(overlaps[m.code] / seconds, 3) for m in markets},
         "score": round(sum(overlaps.values()) / (seconds * len(markets)), 3),

@@ -4,7 +4,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from liveloop.deps import Campaigns, Fx
+from liveloop.deps import Campaigns, Db, Fx
+from liveloop.invites.service import holders
 from liveloop.kit import clock
 from liveloop.kit.errors import Invalid
 from liveloop.kit.ids import USER_ID_PATTERN
@@ -12,6 +13,7 @@ from liveloop.kit.money import check_currency
 from liveloop.reports import views
 from liveloop.tenants.auth import current_tenant
 from liveloop.tenants.service import Tenant
+from liveloop.users.service import display_names
 
 router = APIRouter(tags=["reports"])
 
@@ -27,10 +29,12 @@ async def progress(
     return views.progress(live.state, uid, clock.now_ms())
 
 
-@router.get("/v1/campaigns/{cid}/report", summary="Funnel, referred vs organic, per-referrer rows, K-factor")
+@router.get("/v1/campaigns/{cid}/report", summary="Funnel, referred vs organic, per-referrer rows, K-factor",
+            description="`k_factor` is the viral coefficient: " + views.K_FACTOR_DEFINITION + ".")
 async def report(
     cid: str,
     campaigns: Campaigns,
+    db: Db,
     fx: Fx,
     tenant: Annotated[Tenant, Depends(current_tenant)],
     currency: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$",
@@ -38,11 +42,19 @@ async def report(
 ) -> dict:
     live = await campaigns.get(tenant.id, cid)
     own = live.state.config.currency
-    if currency is None or currency == own:
-        return views.report(live.state)
-    check_currency(currency, field="currency")
-    rate = (await fx.table(tenant.id)).rate(own, currency, clock.now_ms())
-    if rate is None:
-        raise Invalid(f"no FX rate from {own} to {currency}: supply one with PUT /v1/fx-rates", code="fx",
-                      field="currency")
-    return views.report(live.state, views.Money(own, currency, rate))
+    money = None
+    if currency is not None and currency != own:
+        check_currency(currency, field="currency")
+        rate = (await fx.table(tenant.id)).rate(own, currency, clock.now_ms())
+        if rate is None:
+            raise Invalid(f"no FX rate from {own} to {currency}: supply one with PUT /v1/fx-rates", code="fx",
+                          field="currency")
+        money = views.Money(own, currency, rate)
+    referrers = list(live.state.referrers)
+
+    def people(conn) -> tuple[dict[str, str | None], int]:
+        return (display_names(conn, tenant_id=tenant.id, user_ids=referrers),
+                holders(conn, tenant_id=tenant.id, campaign_id=cid))
+
+    names, inviters = await db.read(people)
+    return views.report(live.state, names=names, inviters=inviters, money=money)

@@ -71,7 +71,16 @@ class Money:
         return str(major.quantize(Decimal(1).scaleb(-exponent(self.currency)), rounding=ROUND_HALF_EVEN))
 
 
-def report(state: CampaignState, money: Money | None = None, now: int | None = None) -> dict:
+# The viral coefficient: new users brought in per user who could bring them. "Could" is holding an
+# invite link of the campaign, whether or not anyone used it, so sharers whose links went nowhere
+# weigh it down, as they should. Said in every report, next to the figure.
+K_FACTOR_DEFINITION = ("referred users per user with an invite link (referred.users / inviters): "
+                       "the viral coefficient; above 1, each sharer brings in more than one new viewer")
+
+
+def report(state: CampaignState, *, names: dict[str, str | None], inviters: int, money: Money | None = None,
+           now: int | None = None) -> dict:
+    """The campaign report; `names` are the referrers' display names, `inviters` who holds an invite link."""
     money = money or Money(state.config.currency)
     referred = state.referred.as_dict()
     organic = state.organic.as_dict()
@@ -83,21 +92,22 @@ def report(state: CampaignState, money: Money | None = None, now: int | None = N
         metrics = stats.metrics()
         referrers.append({
             "user_id": user_id,
+            "display_name": names.get(user_id),
             **metrics,
             "gmv": money(metrics["gmv"]),
             "rewards": len(issued),
             "rank": state.leaderboard.rank(user_id),
         })
     referrers.sort(key=lambda row: (row["rank"] is None, row["rank"] or 0, row["user_id"]))
-    organic_users = organic["users"]
     return {
         "currency": money.currency,
         "funnel": {**funnel, "gmv": money(funnel["gmv"])},
         "referred": {**referred, "gmv": money(referred["gmv"])},
         "organic": {**organic, "gmv": money(organic["gmv"])},
         "referrers": referrers,
-        # Viewers each organic viewer brought in: referred users per organic user.
-        "k_factor": round(referred["users"] / organic_users, 4) if organic_users else None,
+        "inviters": inviters,
+        "k_factor": round(referred["users"] / inviters, 4) if inviters else None,
+        "k_factor_definition": K_FACTOR_DEFINITION,
         "budget": {"total": money(state.config.budget), "used": money(state.budget_used)},
         "rewards": _reward_counts(state),
         "room": room_report(state, clock.now_ms() if now is None else now),

@@ -56,7 +56,7 @@ class ShareLink:
             self._locations[code] = location
         if is_link_preview(header(scope, b"user-agent")):
             url = f"{self._base_url}/s/{code}"
-            page = preview_page(live.body, url, header(scope, b"accept-language"))
+            page = preview_page(live.body, url, location.decode(), header(scope, b"accept-language"))
             await send_response(send, 200, page, _HTML)
             return
         if scope["method"] == "GET":

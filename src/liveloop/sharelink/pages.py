@@ -13,10 +13,25 @@ from liveloop import i18n
 from liveloop.i18n import format as fmt
 from liveloop.kit.times import parse_iso
 
+# Fetchers that draw a link's card, or fetch it for a search engine, and are not a person. Each app's
+# crawler is matched by a token its own in-app browser never sends: people tapping a link in LINE,
+# Facebook, Instagram, Messenger, Telegram, TikTok, Zalo, KakaoTalk, WeChat, Snapchat or Viber must be
+# redirected and counted (tests/e2e/test_share_agents.py holds real strings of both kinds).
 _CRAWLERS = re.compile(
-    r"facebookexternalhit|facebot|whatsapp|twitterbot|telegrambot|\bline/|linespider|slackbot|slack-imgproxy|"
-    r"discordbot|linkedinbot|pinterest|skypeuripreview|vkshare|googlebot|bingbot|applebot|redditbot|embedly|"
-    r"iframely|zalo|kakaotalk-scrap|viber|snapchat|mastodon|bluesky|yandex",
+    r"^whatsapp/"  # WhatsApp's card fetcher ("WhatsApp/2.23.20.0 A"); links open in the phone's browser
+    r"|facebookexternalhit|facebot|meta-external"  # Meta's, also used by Instagram, LINE (line-poker), KakaoTalk
+    r"|line-poker|linespider"  # LINE's in-app browser says "Line/13.20.0"
+    r"|kakaotalk-scrap"  # KakaoTalk's browser says "KAKAOTALK 10.4.3"
+    r"|\bzalo/\d"  # Zalo's fetcher ("Zalo/205.0"); its browser says "Zalo android/..." or "Zalo iOS/..."
+    r"|tiktokspider|bytespider"  # TikTok's browser says "trill_..." or "musical_ly_..."
+    r"|snap url preview|snapchatads"  # Snapchat's browser says "Snapchat/12.x"
+    r"|viberurldownloader"  # Viber's browser says "Viber/11.x"
+    r"|pinterestbot|^pinterest/0\."  # Pinterest's app says "Pinterest for iOS/..."
+    # An iOS or Android app fetching a link natively (WeChat's, Zalo's and Telegram's cards among them)
+    # sends its HTTP library's name; a browser, in-app or not, sends "Mozilla/5.0 (...)" instead.
+    r"|\bcfnetwork/|^dalvik/"
+    r"|twitterbot|telegrambot|slackbot|slack-imgproxy|discordbot|linkedinbot|skypeuripreview|vkshare|redditbot"
+    r"|embedly|iframely|mastodon|bluesky cardyb|googlebot|bingbot|applebot|yandex\w*bot",
     re.IGNORECASE,
 )
 
@@ -26,14 +41,14 @@ def is_link_preview(user_agent: str) -> bool:
     return bool(user_agent) and _CRAWLERS.search(user_agent) is not None
 
 
-def _page(choice: i18n.Choice, title: str, body: str, head: str = "") -> bytes:
+def _page(choice: i18n.Choice, title: str, body: str, head: str = "", extra: str = "") -> bytes:
     direction = "rtl" if choice.rtl else "ltr"
     return (
         f'<!doctype html><html lang="{choice.lang}" dir="{direction}"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width,initial-scale=1"><title>{html.escape(title)}</title>'
         f"{head}<style>body{{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;"
         f"line-height:1.5}}</style></head><body><h1>{html.escape(title)}</h1><p>{html.escape(body)}</p>"
-        f"</body></html>"
+        f"{extra}</body></html>"
     ).encode()
 
 
@@ -43,8 +58,12 @@ def not_found_page(accept_language: str) -> bytes:
     return _page(choice, t(choice.lang, "share.not_found.title"), t(choice.lang, "share.not_found.body"))
 
 
-def preview_page(campaign: dict, url: str, accept_language: str) -> bytes:
-    """An Open Graph card: the campaign's title and start, in the viewer's language and the market's time."""
+def preview_page(campaign: dict, url: str, landing: str, accept_language: str) -> bytes:
+    """An Open Graph card: the campaign's title and start, in the viewer's language and the market's time.
+
+    It links on to `landing` (the landing URL with `ll_ref`): a person whose app was taken for a
+    crawler is never stranded, and the shop still learns whose link brought them.
+    """
     choice = i18n.negotiate(accept_language)
     tag = str(choice.locale)
     starts = parse_iso(campaign["starts_at"], field="starts_at")
@@ -60,4 +79,5 @@ def preview_page(campaign: dict, url: str, accept_language: str) -> bytes:
         f'<meta name="twitter:card" content="summary"><meta name="twitter:title" content="{esc(title)}">'
         f'<meta name="twitter:description" content="{esc(description)}">'
     )
-    return _page(choice, title, description, head)
+    link = f'<p><a href="{esc(landing)}">{esc(i18n.translate(tag, "share.preview.open"))}</a></p>'
+    return _page(choice, title, description, head, link)

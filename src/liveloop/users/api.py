@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Path, Response
 
 from liveloop.deps import Db
 from liveloop.kit import clock
-from liveloop.kit.errors import Invalid
+from liveloop.kit.errors import Invalid, NotFound
 from liveloop.kit.ids import USER_ID_PATTERN
 from liveloop.markets.catalogue import get_market
 from liveloop.tenants.auth import current_tenant
@@ -28,7 +28,10 @@ async def put_user(
 ) -> dict:
     changes = body.model_dump(exclude_unset=True, exclude_none=True)
     if "market" in changes:
-        changes["market"] = get_market(changes["market"]).code
+        try:
+            changes["market"] = get_market(changes["market"]).code
+        except NotFound:
+            raise Invalid(f"unknown market {changes['market']!r}", field="market") from None
     if "locale" in changes:
         try:
             Locale.parse(changes["locale"].replace("-", "_"))

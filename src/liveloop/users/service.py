@@ -59,15 +59,19 @@ def get(conn: sa.Connection, *, tenant_id: str, user_id: str) -> dict | None:
     }
 
 
+NAMES_PER_QUERY = 500  # a report names every referrer: keep each IN list well under SQLite's variable limit
+
+
 def display_names(conn: sa.Connection, *, tenant_id: str, user_ids: list[str]) -> dict[str, str | None]:
-    if not user_ids:
-        return {}
-    rows = conn.execute(
-        sa.select(users.c.user_id, users.c.display_name).where(
-            users.c.tenant_id == tenant_id, users.c.user_id.in_(user_ids)
-        )
-    ).all()
-    return {uid: name for uid, name in rows}
+    names: dict[str, str | None] = {}
+    for start in range(0, len(user_ids), NAMES_PER_QUERY):
+        rows = conn.execute(
+            sa.select(users.c.user_id, users.c.display_name).where(
+                users.c.tenant_id == tenant_id, users.c.user_id.in_(user_ids[start:start + NAMES_PER_QUERY])
+            )
+        ).all()
+        names.update(rows)
+    return names
 
 
 def names_and_consents(conn: sa.Connection, *, tenant_id: str,
