@@ -3,11 +3,12 @@
 LiveKit POSTs a `WebhookEvent` as JSON (protojson: camelCase names, int64 numbers as strings) with
 `Content-Type: application/webhook+json` and an `Authorization` header holding a JWT: HS256-signed
 with the API secret of the signing API key, `iss` = that API key, `nbf`/`exp` (valid five minutes),
-and a `sha256` claim: the standard base64 of the SHA-256 of the raw body. The token is checked with
-PyJWT, as LiveKit's own server SDK does, the algorithm pinned to HS256 (`none` and the others are
-refused). The event has `event`
+and a `sha256` claim: the standard base64 of the SHA-256 of the raw body. The event has `event`
 (`room_started`, `room_finished`, `participant_joined`, `participant_left`, ...), `id` (unique per
 event), `createdAt` (Unix seconds), `room.name` and `participant.identity`.
+
+The token is checked with PyJWT, as LiveKit's own server SDK checks it, the algorithm pinned to
+HS256 (`none` and every other one refused).
 """
 
 from __future__ import annotations
