@@ -19,8 +19,11 @@ from liveloop.fx.api import router as fx_router
 from liveloop.integrations.api import router as integrations_router
 from liveloop.integrations.webhooks import WebhookEndpoint
 from liveloop.invites.api import router as invites_router
+from liveloop.kit.asgi import read_body, replay, send_error
 from liveloop.kit.db.writer import WriterFailed
-from liveloop.kit.errors import LiveloopError
+from liveloop.kit.errors import LiveloopError, TooLarge
+from liveloop.kit.ids import LINE_PATTERN, LINES_PATTERN, USER_ID_PATTERN
+from liveloop.kit.money import AMOUNT_PATTERN, decimal_rule
 from liveloop.leaderboards.api import router as leaderboards_router
 from liveloop.markets.api import router as markets_router
 from liveloop.openapi_extra import add_hot_path_docs
@@ -39,6 +42,14 @@ from liveloop.sharelink.api import ShareLink
 from liveloop.tenants.auth import current_tenant
 from liveloop.tenants.service import server_secret
 from liveloop.users.api import router as users_router
+
+# What the common patterns ask, said for people rather than as the regular expression.
+_PATTERN_RULES = {
+    LINE_PATTERN: "must not contain control characters",
+    LINES_PATTERN: "must not contain control characters other than tabs and line breaks",
+    USER_ID_PATTERN: "must be 1 to 128 characters, none of them a control character",
+    AMOUNT_PATTERN: f"must be {decimal_rule()}",
+}
 
 _STATUS_CODES = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
                  409: "conflict", 413: "too_large", 415: "unsupported_media_type", 422: "invalid"}
@@ -135,6 +146,15 @@ class Liveloop:
             if WebhookEndpoint.handles(path):
                 await self._webhooks(scope, receive, send)
                 return
+            # Every other endpoint too reads at most the body limit, in chunks, before parsing anything.
+            try:
+                body = await read_body(scope, receive, self.runtime.settings.max_body_bytes)
+            except TooLarge as exc:
+                await send_error(send, exc)
+                return
+            except LiveloopError:
+                return  # the client went away
+            receive = replay(body, receive)
         await self.api(scope, receive, send)
 
 
@@ -161,6 +181,8 @@ def _install_error_handlers(api: FastAPI) -> None:
         # Discriminated unions add the tag to the location ("rules.0.milestone.tiers"): drop it.
         loc = [p for p in loc if p not in ("reservation_referral", "milestone", "order_commission", "draw")]
         message = first.get("msg", "invalid").removeprefix("Value error, ")
+        if first.get("type") == "string_pattern_mismatch":
+            message = _PATTERN_RULES.get(first.get("ctx", {}).get("pattern"), message)
         field = ".".join(loc) or None
         return JSONResponse(
             {"error": {"code": "invalid", "message": f"{field}: {message}" if field else message, "field": field}},
