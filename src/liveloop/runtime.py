@@ -90,7 +90,6 @@ class Runtime:
         self.room.on_committed(tenant_id, effects)
         self.draws.on_effects(tenant_id, effects)
 
-    def drop_derived_state(self) -> None:
-        """A write failed: everything derived from unpersisted events is rebuilt from the log."""
-        self.live.drop_all()
-        self.ingestor.forget()
+    def drop_derived_state(self, campaigns: frozenset[tuple[str, str]] | None) -> None:
+        """A write failed: the states holding its events (None: all) are rebuilt from the log."""
+        self.live.drop(campaigns)

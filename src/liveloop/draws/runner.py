@@ -109,7 +109,7 @@ class DrawRunner:
             return found
         # Through the writer's queue, so that every free entry accepted before now is included.
         free = await self._db.write(lambda conn: service.free_entries(
-            conn, tenant_id=tenant_id, campaign_id=campaign_id, rule_id=rule.id, period=period.name))
+            conn, tenant_id=tenant_id, campaign_id=campaign_id, rule_id=rule.id, period=period.name), campaigns=())
         async with self._live.hold(tenant_id, campaign_id) as live:
             if self._db.shared:
                 # Another process may have run it while this one waited for the campaign's lock.
@@ -140,7 +140,7 @@ class DrawRunner:
                 self._ledger.write(conn, rows)
                 return last_seq(conn, tenant_id, campaign_id) if self._db.shared else 0
 
-            seq = await self._db.write(write)
+            seq = await self._db.write(write, campaigns=[(tenant_id, campaign_id)])
             if self._db.shared:
                 live.state.last_seq = seq
                 if self.on_logged is not None and wins:

@@ -50,9 +50,10 @@ class RecentIds:
         if len(self._order) > self._capacity:
             self._set.discard(self._order.popleft())
 
-    def clear(self) -> None:
-        self._set.clear()
-        self._order.clear()
+    def discard(self, tenant_id: str, event_ids: list[str]) -> None:
+        # Their entries stay in the queue: one popped later at most forgets an id early (the log has it).
+        for event_id in event_ids:
+            self._set.discard((tenant_id, event_id))
 
 
 @dataclass(slots=True)
@@ -87,9 +88,6 @@ class Ingestor:
         self._click_flush_scheduled = False
         self._click_writes: set[asyncio.Task] = set()
         self._shared_clicks: dict[tuple[str, str], list[tuple[Event, tuple]]] = {}
-
-    def forget(self) -> None:
-        self._recent.clear()
 
     async def ingest(self, tenant_id: str, raw_events: list, *, now: int) -> BatchResult:
         result = BatchResult()
@@ -161,16 +159,23 @@ class Ingestor:
         ledger = LedgerWrites(tenant_id)
         new_users: list[tuple] = []
         recent = self._recent
-        for _index, inp, ev in known:
+        too_large = False
+        for index, inp, ev in known:
             key = (tenant_id, ev.id)
             if key in recent or ev.id in logged:
                 result.duplicates += 1
                 continue
-            recent.add(key)
             live = campaigns[inp.campaign_id]
             state = live.state
             if ev.type == "order_paid":
-                ev = _valued(ev, state.config.currency, rates)
+                try:
+                    ev = _valued(ev, state.config.currency, rates)
+                except OverflowError:
+                    # Its value in the campaign currency would not fit storage: refused before the writer.
+                    result.rejected.append({"index": index, "error": _TOO_LARGE})
+                    too_large = True
+                    continue
+            recent.add(key)
             for effect in state.apply(ev, now):
                 # Exact types (effects are never subclassed): cheaper than isinstance, per effect.
                 kind = type(effect)
@@ -181,9 +186,13 @@ class Ingestor:
                 effects.append((live, effect))
             rows.append(_event_row(tenant_id, inp, ev, now))
         result.accepted += len(rows)
+        if too_large:
+            result.rejected.sort(key=lambda r: r["index"])
         if not rows:
             return
         ledger_rows = ledger.rows()
+        # If this write fails, only these campaigns' states are dropped (they hold its events).
+        touched = frozenset((tenant_id, cid) for cid, live in campaigns.items() if live is not None)
         if self._db.shared:
             # Under the campaign's lock: the log position after this write is this state's.
             [live] = campaigns.values()
@@ -193,11 +202,21 @@ class Ingestor:
                 self._write(conn, rows, new_users, ledger_rows)
                 return last_seq(conn, tenant_id, config.id)
 
-            live.state.last_seq = await self._db.write(write)
+            live.state.last_seq = await self._write_batch(tenant_id, rows, write, touched)
             self._logged(tenant_id, config.id)
         else:
-            await self._db.write(lambda conn: self._write(conn, rows, new_users, ledger_rows))
+            await self._write_batch(tenant_id, rows, lambda conn: self._write(conn, rows, new_users, ledger_rows),
+                                    touched)
         self._committed(tenant_id, effects)
+
+    async def _write_batch(self, tenant_id: str, rows: list[tuple], fn: Callable[[sa.Connection], int | None],
+                           campaigns: frozenset[tuple[str, str]]) -> int | None:
+        try:
+            return await self._db.write(fn, campaigns=campaigns)
+        except WriterFailed:
+            # Nothing of the batch was stored: sent again, its events must not pass for duplicates.
+            self._recent.discard(tenant_id, [row[1] for row in rows])
+            raise
 
     def _logged(self, tenant_id: str, campaign_id: str) -> None:
         if self.on_logged is not None:
@@ -247,7 +266,7 @@ class Ingestor:
                     self._write(conn, rows, [], None)
                     return last_seq(conn, tenant_id, campaign_id)
 
-                live.state.last_seq = await self._db.write(write)
+                live.state.last_seq = await self._db.write(write, campaigns=frozenset({(tenant_id, campaign_id)}))
             self._logged(tenant_id, campaign_id)
         except (WriterFailed, LiveloopError):
             log.warning("%d share-link clicks were not stored", len(items))
@@ -256,7 +275,8 @@ class Ingestor:
 
     async def _write_clicks(self, rows: list[tuple], effects: list[tuple]) -> None:
         try:
-            await self._db.write(lambda conn: self._write(conn, rows, [], None))
+            await self._db.write(lambda conn: self._write(conn, rows, [], None),
+                                 campaigns=frozenset((row[0], row[2]) for row in rows))
         except WriterFailed:
             log.warning("%d share-link clicks were not stored", len(rows))
             return
@@ -292,8 +312,15 @@ def _event_row(tenant_id: str, inp: EventIn, ev: Event, now: int) -> tuple:
             ev.order_id, ev.amount, ev.currency, now, ev.value)
 
 
+_TOO_LARGE = {"code": "invalid", "field": "order.amount",
+              "message": "order.amount is worth more in the campaign currency than liveloop can hold"}
+
+
 def _valued(ev: Event, currency: str, rates: RateTable | None) -> Event:
-    """An order with its amount in the campaign currency (None when no rate is known)."""
+    """An order with its amount in the campaign currency (None when no rate is known).
+
+    OverflowError when that value would not fit storage (kit/limits.py MAX_MINOR).
+    """
     if ev.currency == currency:
         value = ev.amount
     else:

@@ -7,7 +7,7 @@ database work (loading, writing) happens in threads and is awaited.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -204,9 +204,12 @@ class LiveCampaigns:
         else:
             live.board_behind = live.state.last_seq
 
-    def drop_all(self) -> None:
-        """After a failed write: forget derived state; it is rebuilt from the log on next use."""
-        self._live.clear()
+    def drop(self, keys: Iterable[tuple[str, str]] | None = None) -> None:
+        """After a failed write: forget these campaigns' states (None: all); rebuilt from the log on next use."""
+        if keys is None:
+            self._live.clear()
+        for key in keys or ():
+            self._live.pop(key, None)
 
 
 def _unknown(campaign_id: str) -> NotFound:
