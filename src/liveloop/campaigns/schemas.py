@@ -8,7 +8,9 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from liveloop.kit.fields import Count, Instant, Line, Lines, Money, Percent, Quantity
-from liveloop.kit.limits import MAX_COUNT, MAX_HOURLY_DRAW_DAYS, MAX_WINDOW_DAYS
+from liveloop.kit.limits import MAX_COUNT, MAX_HOURLY_DRAW_DAYS
+from liveloop.kit.money import known_currencies
+from liveloop.markets.catalogue import load_catalogue
 
 Metric = Literal["reservations", "joins", "orders", "gmv"]
 RuleId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
@@ -127,13 +129,16 @@ class CampaignCreate(_Strict):
     title: Line(200)
     description: Lines(2000) | None = None
     share_text: Lines(500, description="what viewers share with their link") | None = None
-    market: Annotated[str, Field(pattern=r"^[A-Za-z]{2}$")]
-    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] | None = None
-    timezone: Line(64) | None = None
+    # The schema lists the codes taken (the catalogue's markets, ISO 4217 currencies).
+    market: Annotated[str, Field(pattern=r"^[A-Za-z]{2}$", json_schema_extra={"enum": list(load_catalogue())})]
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$",
+                                   json_schema_extra={"enum": sorted(known_currencies())})] | None = None
+    timezone: Line(64, description="an IANA time zone; the market's by default") | None = None
     starts_at: Instant
     ends_at: Instant
-    landing_url: Annotated[str, Field(min_length=1, max_length=2000, pattern=r"^[\x21-\x7e]+$",
-                                      description="https, printable ASCII (percent-encode the rest)")]
+    # Printable ASCII: a Location header holds nothing else (percent-encode the rest, punycode hosts).
+    landing_url: Annotated[str, Field(max_length=2000, pattern=r"^[Hh][Tt][Tt][Pp][Ss]://[\x21-\x7e]+$",
+                                      examples=["https://shop.example.com/live/spring"])]
     budget: Money | None = None
     leaderboard: LeaderboardIn = Field(default_factory=LeaderboardIn)
     rules: Annotated[list[RuleIn], Field(max_length=50)] = Field(default_factory=list)
@@ -144,11 +149,8 @@ class CampaignCreate(_Strict):
     def _window_and_rules(self) -> CampaignCreate:
         if self.ends_at <= self.starts_at:
             raise ValueError("ends_at must be after starts_at")
-        window = self.ends_at - self.starts_at
-        if window > timedelta(days=MAX_WINDOW_DAYS):
-            raise ValueError(f"a campaign's window lasts at most {MAX_WINDOW_DAYS} days")
         # One draw period per hour: a long window would make thousands of them.
-        if window > timedelta(days=MAX_HOURLY_DRAW_DAYS) and any(
+        if self.ends_at - self.starts_at > timedelta(days=MAX_HOURLY_DRAW_DAYS) and any(
                 isinstance(r, DrawIn) and r.period == "hour" for r in self.rules):
             raise ValueError(f"a campaign with an hourly draw lasts at most {MAX_HOURLY_DRAW_DAYS} days")
         ids = [r.id for r in self.rules]

@@ -35,6 +35,5 @@ MAX_CONSENTS = 32
 # Instants: local years 1970 to 9998, always with a UTC offset or Z.
 MIN_YEAR = 1970
 MAX_YEAR = 9998
-# A campaign's window, and the window of a campaign with an hourly draw (one period per hour).
-MAX_WINDOW_DAYS = 366
+# The window of a campaign with an hourly draw (one draw period per hour).
 MAX_HOURLY_DRAW_DAYS = 31
