@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from liveloop import __version__
 from liveloop.campaigns.api import router as campaigns_router
+from liveloop.campaigns.schemas import LANDING_URL_PATTERN
 from liveloop.draws.api import router as draws_router
 from liveloop.events.api import EventsEndpoint
 from liveloop.fx.api import router as fx_router
@@ -49,6 +50,7 @@ _PATTERN_RULES = {
     LINES_PATTERN: "must not contain control characters other than tabs and line breaks",
     USER_ID_PATTERN: "must be 1 to 128 characters, none of them a control character",
     AMOUNT_PATTERN: f"must be {decimal_rule()}",
+    LANDING_URL_PATTERN: "must be an https URL in printable ASCII (percent-encode other characters)",
 }
 
 _STATUS_CODES = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed",

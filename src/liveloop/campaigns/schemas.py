@@ -12,6 +12,8 @@ from liveloop.kit.limits import MAX_COUNT, MAX_HOURLY_DRAW_DAYS
 from liveloop.kit.money import known_currencies
 from liveloop.markets.catalogue import load_catalogue
 
+# https, printable ASCII: a Location header holds nothing else (percent-encode the rest, punycode hosts).
+LANDING_URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]://[\x21-\x7e]+$"
 Metric = Literal["reservations", "joins", "orders", "gmv"]
 RuleId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 
@@ -136,8 +138,7 @@ class CampaignCreate(_Strict):
     timezone: Line(64, description="an IANA time zone; the market's by default") | None = None
     starts_at: Instant
     ends_at: Instant
-    # Printable ASCII: a Location header holds nothing else (percent-encode the rest, punycode hosts).
-    landing_url: Annotated[str, Field(max_length=2000, pattern=r"^[Hh][Tt][Tt][Pp][Ss]://[\x21-\x7e]+$",
+    landing_url: Annotated[str, Field(max_length=2000, pattern=LANDING_URL_PATTERN,
                                       examples=["https://shop.example.com/live/spring"])]
     budget: Money | None = None
     leaderboard: LeaderboardIn = Field(default_factory=LeaderboardIn)
