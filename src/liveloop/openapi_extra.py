@@ -9,12 +9,14 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, Field
 
 from liveloop.engine.model import EVENT_TYPES
+from liveloop.kit.limits import AMOUNT_INT_DIGITS
 from liveloop.kit.money import AMOUNT_PATTERN
 
 
 class OrderIn(BaseModel):
     id: Annotated[str, Field(min_length=1, max_length=128)]
-    amount: Annotated[str, Field(pattern=AMOUNT_PATTERN)] | None = None
+    amount: (Annotated[str, Field(pattern=AMOUNT_PATTERN)] | Annotated[int, Field(ge=0, lt=10**AMOUNT_INT_DIGITS)]
+             | None) = None
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] | None = None
 
 
