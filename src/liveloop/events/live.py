@@ -204,7 +204,7 @@ class LiveCampaigns:
         else:
             live.board_behind = live.state.last_seq
 
-    def drop(self, keys: Iterable[tuple[str, str]] | None = None) -> None:
+    def drop(self, keys: Iterable[tuple[str, str]] | None) -> None:
         """After a failed write: forget these campaigns' states (None: all); rebuilt from the log on next use."""
         if keys is None:
             self._live.clear()
