@@ -15,6 +15,7 @@ from liveloop.campaigns.schemas import CampaignCreate
 from liveloop.engine.model import Event
 from liveloop.engine.state import CampaignState
 from liveloop.events.store import BatchWrite, DuplicateRace, EventRow, Logged
+from liveloop.kit.db.writer import WriterFailed
 
 
 class FakeEventStore:
@@ -84,13 +85,22 @@ class FakeEventStore:
 
 
 class FakeDatabase:
-    """The writer's contract without a thread: a write runs at once, in the caller's order."""
+    """The writer's contract without a thread: a write runs at once, in the caller's order; a write
+    that raises is a WriterFailed, and the states it was computed from go to `on_failure`."""
 
     dialect = "fake"
     locks = None
 
-    async def write(self, fn: Callable[[Any], Any], *, isolated: bool = False) -> Any:
-        return fn(None)
+    def __init__(self) -> None:
+        self.on_failure: Callable[[frozenset | None], None] | None = None
+
+    async def write(self, fn: Callable[[Any], Any], *, isolated: bool = False, campaigns: Any = None) -> Any:
+        try:
+            return fn(None)
+        except Exception as exc:
+            if self.on_failure is not None and not isolated:
+                self.on_failure(frozenset(campaigns) if campaigns is not None else None)
+            raise WriterFailed(str(exc)) from exc
 
     async def read(self, fn: Callable[[Any], Any]) -> Any:
         return fn(None)

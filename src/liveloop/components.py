@@ -53,10 +53,9 @@ class Components:
     limits: RateLimiter
     signing: Signing
 
-    def drop_derived_state(self) -> None:
-        """A write failed: everything derived from unpersisted events is rebuilt from the log."""
-        self.campaigns.drop()
-        self.ingestor.forget()
+    def drop_derived_state(self, campaigns: frozenset[tuple[str, str]] | None) -> None:
+        """A write failed: the states holding its events (None: all) are rebuilt from the log."""
+        self.campaigns.drop(campaigns)
 
 
 def build_components(settings: Settings) -> Components:

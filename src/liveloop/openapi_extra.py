@@ -9,11 +9,14 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, Field
 
 from liveloop.engine.model import EVENT_TYPES
+from liveloop.kit.limits import AMOUNT_INT_DIGITS
+from liveloop.kit.money import AMOUNT_PATTERN
 
 
 class OrderIn(BaseModel):
     id: Annotated[str, Field(min_length=1, max_length=128)]
-    amount: Annotated[str, Field(pattern=r"^\d{1,13}(\.\d{1,6})?$")] | None = None
+    amount: (Annotated[str, Field(pattern=AMOUNT_PATTERN)] | Annotated[int, Field(ge=0, lt=10**AMOUNT_INT_DIGITS)]
+             | None) = None
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] | None = None
 
 
@@ -22,7 +25,8 @@ class EventIn(BaseModel):
     type: Literal[EVENT_TYPES]  # type: ignore[valid-type]
     campaign_id: Annotated[str, Field(min_length=1, max_length=64)]
     user_id: Annotated[str, Field(min_length=1, max_length=128)]
-    at: Annotated[str, Field(description="ISO 8601 with offset; at most 5 minutes in the future")]
+    at: Annotated[str, Field(description="ISO 8601 with offset; at most 5 minutes in the future",
+                             json_schema_extra={"format": "date-time"})]
     ref: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     device_id: Annotated[str, Field(min_length=1, max_length=128)] | None = None
     ip: Annotated[str, Field(min_length=1, max_length=64)] | None = None
@@ -52,6 +56,7 @@ def add_hot_path_docs(api: FastAPI) -> None:
         error = {"description": "error", "content": {"application/json": {"schema": {"type": "object"}}}}
         schema["paths"]["/v1/events"] = {
             "post": {
+                "operationId": "ingest_events",
                 "tags": ["events"],
                 "summary": "Ingest a batch of events (idempotent on event id, durable before the reply)",
                 "requestBody": {"required": True, "content": {
@@ -66,6 +71,7 @@ def add_hot_path_docs(api: FastAPI) -> None:
         }
         schema["paths"]["/s/{code}"] = {
             "get": {
+                "operationId": "share_link",
                 "tags": ["share link"],
                 "summary": "Share link: 302 to the landing URL with ll_ref, click recorded; previews get Open Graph",
                 "parameters": [{"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}],
@@ -93,6 +99,7 @@ def add_hot_path_docs(api: FastAPI) -> None:
         }
         schema["paths"]["/v1/presence"] = {
             "post": {
+                "operationId": "presence_beat",
                 "tags": ["realtime"],
                 "summary": "A viewer's heartbeat (the first one in the live window is a room join)",
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {
@@ -118,9 +125,61 @@ def add_hot_path_docs(api: FastAPI) -> None:
                     "security": [],
                 }
             }
+        _add_links(schema)
         schema.setdefault("components", {})["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
         schema["security"] = [{"bearer": []}]
         api.openapi_schema = schema
         return schema
 
     api.openapi = openapi  # type: ignore[method-assign]
+
+
+_CAMPAIGN = "$response.body#/id"
+_IN_CAMPAIGN = {"cid": _CAMPAIGN}
+_FIRST_RULE = {"cid": _CAMPAIGN, "rule_id": "$response.body#/rules/0/id"}
+# OpenAPI links: where the ids an answer holds lead (a client's next calls; stateful fuzzing follows
+# them). (method, path, status) -> {name: (method, path, parameters, request body or None)}.
+LINKS = {
+    ("post", "/v1/campaigns", "201"): {
+        "GetCampaign": ("get", "/v1/campaigns/{cid}", _IN_CAMPAIGN, None),
+        "CreateInvite": ("post", "/v1/campaigns/{cid}/invites", _IN_CAMPAIGN, None),
+        "SendEvents": ("post", "/v1/events", {}, {"events": [{"campaign_id": _CAMPAIGN}]}),
+        "GetProgress": ("get", "/v1/campaigns/{cid}/users/{uid}/progress", _IN_CAMPAIGN, None),
+        "GetLeaderboard": ("get", "/v1/campaigns/{cid}/leaderboard", _IN_CAMPAIGN, None),
+        "GetRewards": ("get", "/v1/campaigns/{cid}/rewards", _IN_CAMPAIGN, None),
+        "GetReport": ("get", "/v1/campaigns/{cid}/report", _IN_CAMPAIGN, None),
+        "CreateViewerToken": ("post", "/v1/campaigns/{cid}/viewer-tokens", _IN_CAMPAIGN, None),
+        "CreateRoomToken": ("post", "/v1/campaigns/{cid}/room-tokens", _IN_CAMPAIGN, None),
+        "MapRoomUser": ("put", "/v1/campaigns/{cid}/room-users/{provider_uid}", _IN_CAMPAIGN, None),
+        "GetDraw": ("get", "/v1/campaigns/{cid}/draws/{rule_id}", _FIRST_RULE, None),
+        "RunDraw": ("post", "/v1/campaigns/{cid}/draws/{rule_id}/run", _FIRST_RULE, None),
+        "EnterDraw": ("post", "/v1/campaigns/{cid}/draws/{rule_id}/entries", _FIRST_RULE, None),
+        "GetDrawEntrants": ("get", "/v1/campaigns/{cid}/draws/{rule_id}/entrants", _FIRST_RULE, None),
+    },
+    ("post", "/v1/campaigns/{cid}/invites", "201"): {
+        "FollowShareLink": ("get", "/s/{code}", {"code": "$response.body#/code"}, None),
+        "SendReferredEvents": ("post", "/v1/events", {}, {"events": [
+            {"campaign_id": "$request.path.cid", "ref": "$response.body#/code"}]}),
+        "GetReferrerProgress": ("get", "/v1/campaigns/{cid}/users/{uid}/progress",
+                                {"cid": "$request.path.cid", "uid": "$response.body#/user_id"}, None),
+    },
+    ("post", "/v1/campaigns/{cid}/viewer-tokens", "201"): {
+        "Beat": ("post", "/v1/presence", {}, {"token": "$response.body#/token"}),
+    },
+    ("post", "/v1/integrations", "201"): {
+        "UpdateIntegration": ("put", "/v1/integrations/{integration_id}", {"integration_id": "$response.body#/id"},
+                              None),
+    },
+}
+
+
+def _add_links(schema: dict) -> None:
+    paths = schema["paths"]
+    for (method, path, status), links in LINKS.items():
+        response = paths[path][method]["responses"].setdefault(status, {"description": "created"})
+        out = response.setdefault("links", {})
+        for name, (target_method, target_path, parameters, body) in links.items():
+            link: dict = {"operationId": paths[target_path][target_method]["operationId"], "parameters": parameters}
+            if body is not None:
+                link["requestBody"] = body
+            out[name] = link

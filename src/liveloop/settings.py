@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from liveloop.kit.limits import MAX_BATCH_EVENTS, MAX_BODY_BYTES
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LIVELOOP_", extra="ignore")
@@ -16,8 +18,8 @@ class Settings(BaseSettings):
     public_url: str | None = None
     # Signs viewer tokens and derives draw seeds; generated and kept in the database when unset.
     secret_key: str | None = None
-    max_body_bytes: int = 1024 * 1024
-    max_batch_events: int = 1000
+    max_body_bytes: int = MAX_BODY_BYTES
+    max_batch_events: int = MAX_BATCH_EVENTS
     # How far in the future an event's `at` may lie (clock skew between shop and liveloop).
     future_tolerance_ms: int = 5 * 60 * 1000
     migrate_on_start: bool = True

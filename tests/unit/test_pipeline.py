@@ -11,6 +11,7 @@ from liveloop.engine.model import Attributed, RewardIssued
 from liveloop.events.committed import Committed, CommittedEffects
 from liveloop.events.gate import LocalGate
 from liveloop.events.ingest import Ingestor
+from liveloop.kit.db.writer import WriterFailed
 from liveloop.kit.times import iso as iso_ms
 from tests.fakes import FakeDatabase, FakeEventStore, FakeRates
 
@@ -33,7 +34,9 @@ class Pipeline:
         self.committed: list[Committed] = []
         bus = CommittedEffects()
         bus.subscribe("test", self.committed.append)
-        self.gate = LocalGate(self.store, FakeDatabase())
+        db = FakeDatabase()
+        self.gate = LocalGate(self.store, db)
+        db.on_failure = self.gate.drop
         self.ingestor = Ingestor(self.gate, self.store, FakeRates(), bus, future_tolerance_ms=300_000)
 
     def ingest(self, events: list[dict]):
@@ -83,16 +86,17 @@ def test_a_batch_over_two_campaigns_is_one_write():
     assert writes == [["a", "b", "c"]]
 
 
-def test_a_failed_write_publishes_nothing_and_the_resent_batch_is_stored():
-    p = Pipeline("c1")
+def test_a_failed_write_publishes_nothing_drops_only_its_campaigns_and_the_resent_batch_is_stored():
+    p = Pipeline("c1", "c2")
+    p.ingest([reservation("other", "c2", "y")])
+    other = p.gate.peek(T, "c2")
     p.store.fail_next_write = OSError("disk gone")
-    with pytest.raises(OSError):
+    with pytest.raises(WriterFailed):
         p.ingest([reservation("a", "c1", "x")])
-    assert p.committed == [] and p.store.log == []
-    # the engine state applied before the failure is dropped, as the writer's failure hook does
-    p.gate.drop()
-    p.ingestor.forget()
+    assert len(p.committed) == 1 and [row.id for row in p.store.log] == ["other"]
+    # the state that applied the lost event is dropped; the other campaign's is kept
+    assert p.gate.peek(T, "c1") is None and p.gate.peek(T, "c2") is other
     result = p.ingest([reservation("a", "c1", "x")])
     assert (result.accepted, result.duplicates) == (1, 0)
-    assert [row.id for row in p.store.log] == ["a"]
-    assert len(p.committed) == 1
+    assert [row.id for row in p.store.log] == ["other", "a"]
+    assert len(p.committed) == 2

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from decimal import Decimal
+from datetime import timedelta
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from liveloop.markets.catalogue import RULE_CODES
+from liveloop.kit.fields import Count, Instant, Line, Lines, Money, Percent, Quantity
+from liveloop.kit.limits import MAX_COUNT, MAX_HOURLY_DRAW_DAYS
+from liveloop.kit.money import known_currencies
+from liveloop.markets.catalogue import RULE_CODES, load_catalogue
 
+# https, printable ASCII: a Location header holds nothing else (percent-encode the rest, punycode hosts).
+LANDING_URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]://[\x21-\x7e]+$"
 Metric = Literal["reservations", "joins", "orders", "gmv"]
 RuleId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
-Money = Annotated[str, Field(pattern=r"^\d{1,13}(\.\d{1,6})?$", examples=["5.00"])]
-Reference = Annotated[str, Field(min_length=1, max_length=200)]
+# An authority's reference (a permit or programme number): one line of text.
+Reference = Line(200)
 # Any rule's code may be named; the market's policy refuses a waiver of a `law` rule (SPEC section 6).
 PolicyCode = Literal[tuple(sorted(set(RULE_CODES.values())))]  # type: ignore[valid-type]
 
@@ -25,11 +29,11 @@ class _Strict(BaseModel):
 class RewardIn(_Strict):
     kind: Literal["coupon", "cashback", "points", "free_item", "badge", "privilege", "unlock"]
     amount: Money | None = None
-    percent_off: Annotated[Decimal, Field(gt=0, le=100)] | None = None
-    points: Annotated[int, Field(gt=0, le=10**9)] | None = None
-    sku: Annotated[str, Field(min_length=1, max_length=128)] | None = None
-    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
-    content: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+    percent_off: Percent | None = None
+    points: Count | None = None
+    sku: Line(128) | None = None
+    name: Line(200) | None = None
+    content: Lines(500, min_length=1) | None = None
 
     @model_validator(mode="after")
     def _fields_of_kind(self) -> RewardIn:
@@ -54,11 +58,11 @@ class ReservationReferralIn(_Strict):
     type: Literal["reservation_referral"]
     referrer_reward: RewardIn
     referee_reward: RewardIn | None = None
-    max_per_referrer: Annotated[int, Field(ge=1)] | None = None
+    max_per_referrer: Count | None = None
 
 
 class TierIn(_Strict):
-    at: Annotated[Decimal, Field(gt=0)] = Field(description="count, or an amount for the gmv metric")
+    at: Annotated[Quantity, Field(gt=0)] = Field(description="count, or an amount for the gmv metric")
     reward: RewardIn
 
 
@@ -73,22 +77,22 @@ class MilestoneIn(_Strict):
         ats = [t.at for t in self.tiers]
         if ats != sorted(set(ats)):
             raise ValueError("tiers must be listed with strictly increasing `at`")
-        if self.metric != "gmv" and any(a != a.to_integral_value() for a in ats):
-            raise ValueError(f"tiers of {self.metric} are whole counts")
+        if self.metric != "gmv" and any(a != a.to_integral_value() or a > MAX_COUNT for a in ats):
+            raise ValueError(f"tiers of {self.metric} are whole counts up to {MAX_COUNT}")
         return self
 
 
 class OrderCommissionIn(_Strict):
     id: RuleId
     type: Literal["order_commission"]
-    percent: Annotated[Decimal, Field(gt=0, le=100)]
+    percent: Percent
     hold_days: Annotated[int, Field(ge=0, le=365)] = 0
     attribution_days: Annotated[int, Field(ge=0, le=365)] = 0
 
 
 class DrawEntryIn(_Strict):
     metric: Metric | None = None
-    at_least: Annotated[int, Field(ge=1)] | None = None
+    at_least: Count | None = None
     event: Literal["share"] | None = None
 
     @model_validator(mode="after")
@@ -123,20 +127,23 @@ class LeaderboardIn(_Strict):
 
 class RoomIn(_Strict):
     provider: Literal["agora", "livekit"]
-    channel: Annotated[str, Field(min_length=1, max_length=128)]
+    channel: Line(128)
 
 
 class CampaignCreate(_Strict):
     id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
-    title: Annotated[str, Field(min_length=1, max_length=200)]
-    description: Annotated[str, Field(max_length=2000)] | None = None
-    share_text: Annotated[str, Field(max_length=500, description="what viewers share with their link")] | None = None
-    market: Annotated[str, Field(pattern=r"^[A-Za-z]{2}$")]
-    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] | None = None
-    timezone: Annotated[str, Field(min_length=1, max_length=64)] | None = None
-    starts_at: datetime
-    ends_at: datetime
-    landing_url: Annotated[str, Field(min_length=1, max_length=2000)]
+    title: Line(200)
+    description: Lines(2000) | None = None
+    share_text: Lines(500, description="what viewers share with their link") | None = None
+    # The schema lists the codes taken (the catalogue's markets, ISO 4217 currencies).
+    market: Annotated[str, Field(pattern=r"^[A-Za-z]{2}$", json_schema_extra={"enum": list(load_catalogue())})]
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$",
+                                   json_schema_extra={"enum": sorted(known_currencies())})] | None = None
+    timezone: Line(64, description="an IANA time zone; the market's by default") | None = None
+    starts_at: Instant
+    ends_at: Instant
+    landing_url: Annotated[str, Field(max_length=2000, pattern=LANDING_URL_PATTERN,
+                                      examples=["https://shop.example.com/live/spring"])]
     budget: Money | None = None
     leaderboard: LeaderboardIn = Field(default_factory=LeaderboardIn)
     rules: Annotated[list[RuleIn], Field(max_length=50)] = Field(default_factory=list)
@@ -154,11 +161,12 @@ class CampaignCreate(_Strict):
 
     @model_validator(mode="after")
     def _window_and_rules(self) -> CampaignCreate:
-        for name in ("starts_at", "ends_at"):
-            if getattr(self, name).tzinfo is None:
-                raise ValueError(f"{name} needs a UTC offset or Z")
         if self.ends_at <= self.starts_at:
             raise ValueError("ends_at must be after starts_at")
+        # One draw period per hour: a long window would make thousands of them.
+        if self.ends_at - self.starts_at > timedelta(days=MAX_HOURLY_DRAW_DAYS) and any(
+                isinstance(r, DrawIn) and r.period == "hour" for r in self.rules):
+            raise ValueError(f"a campaign with an hourly draw lasts at most {MAX_HOURLY_DRAW_DAYS} days")
         ids = [r.id for r in self.rules]
         if len(ids) != len(set(ids)):
             raise ValueError("rule ids must be unique in the campaign")

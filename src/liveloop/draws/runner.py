@@ -84,7 +84,7 @@ class DrawRunner:
             return found
         # Through the writer's queue, so that every free entry accepted before now is included.
         free = await self._db.write(lambda conn: service.free_entries(
-            conn, tenant_id=tenant_id, campaign_id=campaign_id, rule_id=rule.id, period=period.name))
+            conn, tenant_id=tenant_id, campaign_id=campaign_id, rule_id=rule.id, period=period.name), campaigns=())
         async with self._live.hold(tenant_id, [campaign_id]) as held:
             live = held[campaign_id]
             # Another process may have run it while this one waited for the campaign's lock.

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import msgspec
-import orjson
-
 from liveloop.events.ingest import Ingestor
-from liveloop.events.validate import decode_batch
+from liveloop.events.validate import decode_batch, split_batch
 from liveloop.kit import clock
 from liveloop.kit.asgi import header, read_body, send_error, send_json
 from liveloop.kit.db.writer import WriterFailed
@@ -43,14 +40,7 @@ class EventsEndpoint:
 def _decode(body: bytes) -> list:
     try:
         batch = decode_batch(body)
-    except msgspec.DecodeError:
-        batch = None  # not JSON at all, or JSON of another shape: the slow path says which
-    if batch is not None:
-        return batch
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"body is not valid JSON: {exc}") from None
-    if not isinstance(payload, dict) or not isinstance(payload.get("events"), list):
-        raise BadRequest('body must be {"events": [...]}', field="events")
-    return payload["events"]
+        return batch if batch is not None else split_batch(body)
+    except RecursionError:
+        # msgspec follows nesting with the interpreter's stack: deeper than it is no event's shape.
+        raise BadRequest("body is nested too deeply to be a batch of events") from None

@@ -57,8 +57,9 @@ class LocalGate(LiveCampaigns):
         yield {cid: await self.get_uncaught(tenant_id, cid) for cid in campaign_ids}
 
     async def commit(self, tenant_id: str, lives: dict[str, LiveCampaign], write: Write) -> None:
-        """Run `write` in the writer's next group commit; return once it is durable."""
-        await self._db.write(write)
+        """Run `write` in the writer's next group commit; return once it is durable. If it fails, the
+        writer has the held states dropped: they hold what was never stored."""
+        await self._db.write(write, campaigns=[(tenant_id, cid) for cid in lives])
 
     async def start(self) -> None:
         return None
@@ -137,7 +138,7 @@ class SharedGate(LiveCampaigns):
             write(conn)
             return {cid: store.last_seq(conn, tenant_id, cid) for cid in lives}
 
-        positions = await self._db.write(run)
+        positions = await self._db.write(run, campaigns=[(tenant_id, cid) for cid in lives])
         for campaign_id, live in lives.items():
             live.state.last_seq = positions[campaign_id]
             self.fanout.logged(tenant_id, campaign_id)

@@ -42,9 +42,10 @@ class RecentIds:
         if len(self._order) > self._capacity:
             self._set.discard(self._order.popleft())
 
-    def clear(self) -> None:
-        self._set.clear()
-        self._order.clear()
+    def discard(self, tenant_id: str, event_ids: list[str]) -> None:
+        # Their entries stay in the queue: one popped later at most forgets an id early (the log has it).
+        for event_id in event_ids:
+            self._set.discard((tenant_id, event_id))
 
 
 @dataclass(slots=True)
@@ -71,9 +72,6 @@ class Ingestor:
         self._clicks: dict[tuple[str, str], list[tuple[Event, EventRow]]] = {}
         self._click_flush_scheduled = False
         self._click_writes: set[asyncio.Task] = set()
-
-    def forget(self) -> None:
-        self._recent.clear()
 
     async def ingest(self, tenant_id: str, raw_events: list, *, now: int) -> BatchResult:
         result = BatchResult()
@@ -137,16 +135,23 @@ class Ingestor:
         rows, new_users = batch.events, batch.users
         ledger = LedgerWrites(tenant_id)
         recent = self._recent
-        for _index, inp, ev in known:
+        too_large = False
+        for index, inp, ev in known:
             key = (tenant_id, ev.id)
             if key in recent or ev.id in logged:
                 result.duplicates += 1
                 continue
-            recent.add(key)
             live = campaigns[inp.campaign_id]
             state = live.state
             if ev.type == "order_paid":
-                ev = _valued(ev, state.config.currency, rates)
+                try:
+                    ev = _valued(ev, state.config.currency, rates)
+                except OverflowError:
+                    # Its value in the campaign currency would not fit storage: refused before the writer.
+                    result.rejected.append({"index": index, "error": _TOO_LARGE})
+                    too_large = True
+                    continue
+            recent.add(key)
             for effect in state.apply(ev, now):
                 # Exact types (effects are never subclassed): cheaper than isinstance, per effect.
                 kind = type(effect)
@@ -158,11 +163,18 @@ class Ingestor:
             rows.append(EventRow(tenant_id, ev.id, inp.campaign_id, ev.type, ev.user_id, ev.at, ev.ref,
                                  inp.device_id, inp.ip, ev.order_id, ev.amount, ev.currency, now, ev.value))
         result.accepted += len(rows)
+        if too_large:
+            result.rejected.sort(key=lambda r: r["index"])
         if not rows:
             return
         batch.ledger = ledger.rows()
         store = self._store
-        await self._gate.commit(tenant_id, campaigns, lambda conn: store.write(conn, batch))
+        try:
+            await self._gate.commit(tenant_id, campaigns, lambda conn: store.write(conn, batch))
+        except WriterFailed:
+            # Nothing of the batch was stored: sent again, its events must not pass for duplicates.
+            self._recent.discard(tenant_id, [row.id for row in rows])
+            raise
         self._committed.publish(tenant_id, effects)
 
     def record_click(self, tenant_id: str, live: LiveCampaign, ev: Event, *, ip: str | None, now: int) -> None:
@@ -212,8 +224,15 @@ class Ingestor:
             await asyncio.gather(*self._click_writes, return_exceptions=True)
 
 
+_TOO_LARGE = {"code": "invalid", "field": "order.amount",
+              "message": "order.amount is worth more in the campaign currency than liveloop can hold"}
+
+
 def _valued(ev: Event, currency: str, rates: RateTable | None) -> Event:
-    """An order with its amount in the campaign currency (None when no rate is known)."""
+    """An order with its amount in the campaign currency (None when no rate is known).
+
+    OverflowError when that value would not fit storage (kit/limits.py MAX_MINOR).
+    """
     if ev.currency == currency:
         value = ev.amount
     else:

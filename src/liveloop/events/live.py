@@ -8,6 +8,7 @@ in step with other processes is the gate's business (events/gate.py), chosen onc
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from liveloop.engine.state import CampaignState
@@ -96,14 +97,13 @@ class LiveCampaigns:
             self._bodies[key] = body
         return body
 
-    def drop(self, keys: list[tuple[str, str]] | None = None) -> None:
-        """After a failed write: forget derived state (all of it, or these campaigns'); it is rebuilt
+    def drop(self, keys: Iterable[tuple[str, str]] | None) -> None:
+        """After a failed write: forget these campaigns' states (None: every one); each is rebuilt
         from the log on next use."""
         if keys is None:
             self._live.clear()
-        else:
-            for key in keys:
-                self._live.pop(key, None)
+        for key in keys or ():
+            self._live.pop(key, None)
 
 
 def unknown_campaign(campaign_id: str) -> NotFound:

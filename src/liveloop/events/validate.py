@@ -9,9 +9,10 @@ from typing import Annotated
 import msgspec
 
 from liveloop.engine.model import EVENT_TYPES, Event
-from liveloop.kit.errors import Invalid
+from liveloop.kit.errors import BadRequest, Invalid
 from liveloop.kit.ids import printable
 from liveloop.kit.money import check_currency, to_minor
+from liveloop.kit.times import YEAR_RULE, year_in_range
 
 
 class OrderIn(msgspec.Struct):
@@ -45,9 +46,10 @@ class CheckedEventIn(EventIn):
     """An EventIn whose text fields are known to pass `_text`, so `parse_event` skips it.
 
     Lengths are checked by msgspec. Control characters need no check at all when the body has
-    no backslash and no DEL byte: JSON refuses raw control characters in strings (msgspec too),
-    so only an escape could have made one. Only ever stricter than `_text`: a batch it refuses
-    goes the per-event way and gets the same errors as before.
+    no backslash, no DEL byte and no 0xC2 byte: JSON refuses raw C0 control characters in strings
+    (msgspec too), so only an escape could have made one, and a raw C1 control (U+0080..U+009F) is
+    0xC2 and one more byte in UTF-8. Only ever stricter than `_text`: a batch it refuses goes the
+    per-event way and gets the same errors as before.
     """
 
     id: _sized(128)  # type: ignore[valid-type]
@@ -61,7 +63,7 @@ class CheckedEventIn(EventIn):
 
 # For bodies with escapes: the same, with the control characters checked by msgspec too (slower:
 # a regular expression per field). \Z, not $: "$" also matches before a trailing newline.
-_PRINTABLE = r"^[^\x00-\x1f\x7f]*\Z"
+_PRINTABLE = r"^[^\x00-\x1f\x7f-\x9f]*\Z"
 
 
 class EscapedOrderIn(CheckedOrderIn):
@@ -86,9 +88,17 @@ class EscapedBatchIn(msgspec.Struct):
     events: list[EscapedEventIn]
 
 
+class RawBatchIn(msgspec.Struct):
+    """The slow path's view: each event kept as its JSON text, decoded on its own by `parse_event`."""
+
+    events: list[msgspec.Raw]
+
+
 _TYPES = frozenset(EVENT_TYPES)
 _plain_decoder = msgspec.json.Decoder(BatchIn)
 _escaped_decoder = msgspec.json.Decoder(EscapedBatchIn)
+_raw_decoder = msgspec.json.Decoder(RawBatchIn)
+_event_decoder = msgspec.json.Decoder(EventIn)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 
@@ -99,11 +109,25 @@ def decode_batch(body: bytes) -> list | None:
     None when some event does not fit the shape; the caller then decodes the plain JSON and
     validates event by event, so that a bad event is rejected alone.
     """
-    plain = b"\\" not in body and b"\x7f" not in body
+    plain = b"\\" not in body and b"\x7f" not in body and b"\xc2" not in body
     try:
         return (_plain_decoder if plain else _escaped_decoder).decode(body).events
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None  # the slow path says what is wrong, with the same errors
+
+
+def split_batch(body: bytes) -> list[msgspec.Raw]:
+    """The slow path: a batch's events as raw JSON each, so that `parse_event` judges each alone.
+
+    An event msgspec cannot hold (a number out of range, a value of the wrong type) is then that
+    event's error; only a body that is not JSON, or not `{"events": [...]}`, fails the batch.
+    """
+    try:
+        return _raw_decoder.decode(body).events
     except msgspec.ValidationError:
-        return None
+        raise BadRequest('body must be {"events": [...]}', field="events") from None
+    except msgspec.DecodeError as exc:
+        raise BadRequest(f"body is not valid JSON: {exc}") from None
 
 
 def _text(value: str | None, field: str, limit: int, *, required: bool = True) -> None:
@@ -122,6 +146,11 @@ def parse_event(raw: object, *, now: int, future_tolerance_ms: int) -> tuple[Eve
     checked = isinstance(raw, CheckedEventIn)
     if isinstance(raw, EventIn):
         inp = raw
+    elif isinstance(raw, msgspec.Raw):
+        try:
+            inp = _event_decoder.decode(raw)
+        except msgspec.ValidationError as exc:
+            raise Invalid(str(exc), field=_field_of(str(exc))) from None
     elif isinstance(raw, dict):
         try:
             inp = msgspec.convert(raw, EventIn)
@@ -145,6 +174,8 @@ def parse_event(raw: object, *, now: int, future_tolerance_ms: int) -> tuple[Eve
         raise Invalid(f"at is not an ISO 8601 date-time: {inp.at!r}", field="at") from None
     if moment.tzinfo is None:
         raise Invalid("at needs a UTC offset or Z", field="at")
+    if not year_in_range(moment):
+        raise Invalid(YEAR_RULE, field="at")
     at = (moment - _EPOCH) // _MS  # kit.times.to_ms, without making a timedelta per event
     if at > now + future_tolerance_ms:
         raise Invalid("at lies more than 5 minutes in the future", code="future_event", field="at")

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
@@ -10,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from liveloop.deps import Db, Fx
 from liveloop.fx import service
 from liveloop.kit import clock
+from liveloop.kit.fields import Day, Rate
 from liveloop.kit.money import check_currency
 from liveloop.kit.times import iso, to_ms
 from liveloop.tenants.auth import current_tenant
@@ -23,8 +23,8 @@ class RateIn(BaseModel):
 
     base: Annotated[str, Field(alias="from", pattern=r"^[A-Z]{3}$")]
     quote: Annotated[str, Field(alias="to", pattern=r"^[A-Z]{3}$")]
-    rate: Annotated[Decimal, Field(gt=0, lt=10**9, max_digits=20)]
-    valid_from: date
+    rate: Rate
+    valid_from: Day
 
 
 class RatesUpdate(BaseModel):
@@ -43,7 +43,7 @@ async def put_rates(body: RatesUpdate, db: Db, fx: Fx, tenant: Annotated[Tenant,
     for i, r in enumerate(body.rates):
         check_currency(r.base, field=f"rates.{i}.from")
         check_currency(r.quote, field=f"rates.{i}.to")
-        rows.append((r.base, r.quote, _day_ms(r.valid_from), str(r.rate)))
+        rows.append((r.base, r.quote, _day_ms(r.valid_from), f"{r.rate:f}"))  # plain digits, never "1E-12"
     now = clock.now_ms()
     await db.write(lambda conn: service.put_rates(conn, tenant_id=tenant.id, rates=rows, now=now), isolated=True)
     fx.forget(tenant.id)

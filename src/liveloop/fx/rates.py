@@ -5,6 +5,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from decimal import ROUND_HALF_EVEN, Decimal
 
+from liveloop.kit.limits import MAX_MINOR
 from liveloop.kit.money import exponent
 
 
@@ -43,11 +44,16 @@ class RateTable:
         return self._rates[(base, quote)][i - 1] if i else None
 
     def convert(self, minor: int, base: str, quote: str, at: int) -> int | None:
-        """`minor` units of `base` in minor units of `quote`, half to even; None without a rate."""
+        """`minor` units of `base` in minor units of `quote`, half to even; None without a rate.
+
+        Raises OverflowError when the result passes MAX_MINOR: it could not be stored.
+        """
         if base == quote:
             return minor
         rate = self.rate(base, quote, at)
         if rate is None:
             return None
-        major = Decimal(minor).scaleb(-exponent(base)) * rate
-        return int(major.scaleb(exponent(quote)).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+        value = (Decimal(minor).scaleb(-exponent(base)) * rate).scaleb(exponent(quote))
+        if value > MAX_MINOR:  # checked before quantize, which fails past 28 digits
+            raise OverflowError(f"{minor} {base} minor units are more than {MAX_MINOR} {quote} minor units")
+        return int(value.quantize(Decimal(1), rounding=ROUND_HALF_EVEN))

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Path
 
 from liveloop.deps import Db, SettingsDep
 from liveloop.integrations import service
@@ -12,6 +12,8 @@ from liveloop.tenants.auth import current_tenant
 from liveloop.tenants.service import Tenant
 
 router = APIRouter(tags=["integrations"])
+
+IntegrationId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_]{1,64}$", examples=["int_3f2a9c0d1e4b5a6f7081"])]
 
 
 @router.post("/v1/integrations", status_code=201, response_model=IntegrationRead,
@@ -32,7 +34,7 @@ async def create_integration(
 @router.put("/v1/integrations/{integration_id}", response_model=IntegrationRead,
             summary="Replace an integration's secret (and API key); its webhook URL stays the same")
 async def update_integration(
-    integration_id: str, body: IntegrationUpdate, db: Db, settings: SettingsDep,
+    integration_id: IntegrationId, body: IntegrationUpdate, db: Db, settings: SettingsDep,
     tenant: Annotated[Tenant, Depends(current_tenant)],
 ) -> dict:
     provider = await db.write(

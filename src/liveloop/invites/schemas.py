@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from liveloop.kit.ids import USER_ID_PATTERN
+from liveloop.kit.ids import CODE_PATTERN, USER_ID_PATTERN
 
 
 class InviteCreate(BaseModel):
@@ -14,4 +14,4 @@ class InviteCreate(BaseModel):
 
     user_id: Annotated[str, Field(pattern=USER_ID_PATTERN)]
     channel: Annotated[str, Field(pattern=r"^[a-z0-9_-]{0,32}$")] = ""
-    code: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{2,31}$")] | None = None
+    code: Annotated[str, Field(pattern=CODE_PATTERN)] | None = None

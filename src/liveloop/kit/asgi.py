@@ -31,9 +31,10 @@ async def send_error(send, exc: LiveloopError) -> None:
 
 
 async def read_body(scope: dict, receive, limit: int) -> bytes:
-    """The request body, refused with 413 as soon as it passes `limit` bytes."""
+    """The request body, refused with 413 as soon as it passes `limit` bytes (or declares more)."""
     declared = header(scope, b"content-length")
-    if declared.isdigit() and int(declared) > limit:
+    # ASCII digits only ("²" is a digit to str.isdigit), and no int() of thousands of them.
+    if declared.isascii() and declared.isdigit() and (len(declared) > 18 or int(declared) > limit):
         raise TooLarge(f"body over {limit} bytes")
     chunks = []
     size = 0
@@ -49,3 +50,17 @@ async def read_body(scope: dict, receive, limit: int) -> bytes:
         chunks.append(chunk)
         more = message.get("more_body", False)
     return b"".join(chunks)
+
+
+def replay(body: bytes, receive):
+    """A `receive` that hands the app a body already read, then passes on (disconnects)."""
+    sent = False
+
+    async def again() -> dict:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return again

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from liveloop.kit.errors import Invalid
+from liveloop.kit.limits import MAX_YEAR, MIN_YEAR
+
+# Said by every refusal of an instant outside the years liveloop takes.
+YEAR_RULE = f"a date-time must lie in the years {MIN_YEAR} to {MAX_YEAR}"
+
+
+def year_in_range(moment: date) -> bool:
+    """Checked before any arithmetic: year 1 or 9999 with an offset overflows when taken to UTC."""
+    return MIN_YEAR <= moment.year <= MAX_YEAR
 
 
 def parse_iso(value: object, *, field: str) -> int:
@@ -18,6 +27,8 @@ def parse_iso(value: object, *, field: str) -> int:
         raise Invalid(f"not an ISO 8601 date-time: {value!r}", field=field) from None
     if parsed.tzinfo is None:
         raise Invalid("date-time needs a UTC offset or Z", field=field)
+    if not year_in_range(parsed):
+        raise Invalid(YEAR_RULE, field=field)
     return to_ms(parsed)
 
 

@@ -6,14 +6,14 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from liveloop.kit.ids import USER_ID_PATTERN
 from liveloop.realtime.tokens import MAX_TTL_SECONDS, MIN_TTL_SECONDS
 
 
 class ViewerTokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    # No control characters: ids are shown in the console and PostgreSQL text cannot hold NUL.
-    user_id: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")]
+    user_id: Annotated[str, Field(pattern=USER_ID_PATTERN)]
     ttl_seconds: Annotated[int, Field(ge=MIN_TTL_SECONDS, le=MAX_TTL_SECONDS)] = 3600
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
 from liveloop.engine.model import DrawRule, MilestoneRule
 from liveloop.engine.state import CampaignState
@@ -67,8 +67,10 @@ class Money:
     def __call__(self, minor: int | None) -> str | None:
         if minor is None or self._rate is None:
             return to_decimal_str(minor, self.currency)
-        major = Decimal(minor).scaleb(-exponent(self.source)) * self._rate
-        return str(major.quantize(Decimal(1).scaleb(-exponent(self.currency)), rounding=ROUND_HALF_EVEN))
+        with localcontext() as context:
+            context.prec = 80  # a campaign's sums times a rate can pass the default 28 digits
+            major = Decimal(minor).scaleb(-exponent(self.source)) * self._rate
+            return str(major.quantize(Decimal(1).scaleb(-exponent(self.currency)), rounding=ROUND_HALF_EVEN))
 
 
 # The viral coefficient: new users brought in per user who could bring them. "Could" is holding an

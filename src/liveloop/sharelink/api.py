@@ -11,6 +11,7 @@ from liveloop.events.ingest import Ingestor
 from liveloop.kit import clock
 from liveloop.kit.asgi import header, send_response
 from liveloop.kit.errors import NotFound, Unavailable
+from liveloop.kit.ids import CODE
 from liveloop.kit.ratelimit import RateLimiter
 from liveloop.sharelink.pages import is_link_preview, not_found_page, preview_page
 from liveloop.sharelink.targets import ShareTargets, with_ref
@@ -38,7 +39,8 @@ class ShareLink:
             await send_response(send, 405, b"", b"text/plain", [(b"allow", b"GET, HEAD")])
             return
         try:
-            target = await self._targets.get(code) if 0 < len(code) <= 64 else None
+            # Only a code that could exist is looked up: no NUL byte or the like reaches the database.
+            target = await self._targets.get(code) if CODE.match(code) else None
             if target is None:
                 raise NotFound("no such code")
             # the landing URL and title never change: no need to catch up with other processes

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from string import punctuation
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import sqlalchemy as sa
 
@@ -52,4 +53,7 @@ def with_ref(landing_url: str, code: str) -> str:
     parts = urlsplit(landing_url)
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "ll_ref"]
     query.append(("ll_ref", code))
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
+    url = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
+    # A Location header holds printable ASCII only: anything else (in a landing URL stored before
+    # that was required) is percent-encoded, or the server would drop the connection instead.
+    return quote(url, safe=punctuation)

@@ -6,6 +6,8 @@ import orjson
 import sqlalchemy as sa
 
 from liveloop.kit.db.dialect import insert_ignore
+from liveloop.kit.errors import Invalid
+from liveloop.kit.limits import MAX_CONSENTS
 from liveloop.users.models import users
 
 
@@ -19,12 +21,12 @@ def upsert(conn: sa.Connection, *, tenant_id: str, user_id: str, changes: dict, 
     if "consents" in values:
         merged = orjson.loads(row["consents"]) if row is not None else {}
         merged.update(values["consents"])
+        if len(merged) > MAX_CONSENTS:
+            raise Invalid(f"a user holds at most {MAX_CONSENTS} consents", field="consents")
         values["consents"] = orjson.dumps(merged).decode()
     if row is None:
         market = values.get("market") or default_market
         if market is None:
-            from liveloop.kit.errors import Invalid
-
             raise Invalid("a new user needs a market", field="market")
         values["market"] = market
         conn.execute(users.insert().values(tenant_id=tenant_id, user_id=user_id, created_at=now, updated_at=now,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -37,9 +37,14 @@ class Database:
         with unreachable_as_unavailable(), self.engine.connect() as conn:
             return fn(conn)
 
-    async def write(self, fn: Callable[[sa.Connection], T], *, isolated: bool = False) -> T:
-        """Run `fn(conn)` in the writer's next group commit; return once it is durable."""
-        return await self.writer.run(fn, isolated=isolated)
+    async def write(self, fn: Callable[[sa.Connection], T], *, isolated: bool = False,
+                    campaigns: Collection[tuple[str, str]] | None = None) -> T:
+        """Run `fn(conn)` in the writer's next group commit; return once it is durable.
+
+        `campaigns`: the (tenant_id, campaign_id) states the rows were computed from, rebuilt if the
+        write fails (None: unknown, every state is). See kit/db/writer.py.
+        """
+        return await self.writer.run(fn, isolated=isolated, campaigns=campaigns)
 
     def close(self) -> None:
         self.writer.stop()

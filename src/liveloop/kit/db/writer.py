@@ -3,7 +3,14 @@
 Callers on the event loop hand it jobs (functions of a Connection) and await the result. The
 thread takes every job that is waiting, runs them in one transaction and commits once, so a
 thousand concurrent share-link clicks cost one commit, and a reply is only sent once its rows are
-durable. If the transaction fails, every job in it fails and nothing of it is kept.
+durable.
+
+A job that fails fails alone: when the group's transaction fails, it is run again with each job in
+a savepoint, and only the jobs that fail again (with those computed from their state) are refused.
+Jobs computed from the in-memory state of campaigns (ingestion) say which (`campaigns`): when such a
+job is refused, those campaigns' states hold events that were never stored, so they are dropped and
+rebuilt from the log (`on_failure`), and every later job computed from them before that is refused
+too. Other campaigns, and other tenants, go on as if nothing happened.
 """
 
 from __future__ import annotations
@@ -13,8 +20,8 @@ import logging
 import queue
 import sys
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,29 +38,61 @@ MAX_GROUP = 256
 SWITCH_INTERVAL = 0.001
 
 
+Campaigns = frozenset[tuple[str, str]]  # (tenant_id, campaign_id) pairs
+
+
 @dataclass(slots=True)
 class _Job:
     fn: Callable[[sa.Connection], Any]
     future: asyncio.Future
     isolated: bool  # run in a savepoint so its failure does not sink the group
+    # The campaign states the job was computed from: () none, None any (unknown).
+    campaigns: Campaigns | None
     epoch: int  # the loop's state generation the job was computed in
 
 
+@dataclass(slots=True)
+class _Taint:
+    """Campaign states holding events that will not be stored: `everything`, or those in `keys`."""
+
+    keys: set[tuple[str, str]] = field(default_factory=set)
+    everything: bool = False
+
+    def __bool__(self) -> bool:
+        return self.everything or bool(self.keys)
+
+    def add(self, campaigns: Campaigns | None) -> None:
+        if campaigns is None:
+            self.everything = True
+        else:
+            self.keys.update(campaigns)
+
+    def touches(self, campaigns: Campaigns | None) -> bool:
+        if self.everything:
+            return campaigns != frozenset()
+        return bool(self.keys) if campaigns is None else not self.keys.isdisjoint(campaigns)
+
+
 class WriterFailed(Exception):
-    """The group transaction failed; the in-memory state derived from it must be dropped."""
+    """The job was not stored; the in-memory state derived from it is dropped and rebuilt."""
 
 
 class Writer:
-    def __init__(self, engine: sa.Engine, *, on_failure: Callable[[], None] | None = None) -> None:
+    def __init__(self, engine: sa.Engine, *,
+                 on_failure: Callable[[Campaigns | None], None] | None = None) -> None:
         self._engine = engine
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Called on the event loop with the campaigns whose states must be dropped (None: all).
         self.on_failure = on_failure
-        # A failed group bumps `_min_epoch` (writer thread); the loop then drops its derived state
-        # and bumps `_epoch` (loop thread). Jobs computed before that drop are refused.
+        # Each refusal opens a new generation (writer thread); the loop drops the tainted states, then
+        # moves `_epoch` to it. A job computed from a tainted campaign before that carries an older
+        # epoch than the campaign's fence (or the fence of everything) and is refused.
         self._epoch = 0
-        self._min_epoch = 0
+        self._generation = 0
+        self._fences: dict[tuple[str, str], int] = {}
+        self._fence_all = 0
         self._switch_interval: float | None = None  # the process's own, restored at stop
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -72,17 +111,23 @@ class Writer:
             sys.setswitchinterval(self._switch_interval)
             self._switch_interval = None
 
-    async def run(self, fn: Callable[[sa.Connection], Any], *, isolated: bool = False) -> Any:
-        """Run `fn(conn)` in the next group transaction; return once it is committed."""
+    async def run(self, fn: Callable[[sa.Connection], Any], *, isolated: bool = False,
+                  campaigns: Collection[tuple[str, str]] | None = None) -> Any:
+        """Run `fn(conn)` in the next group transaction; return once it is committed.
+
+        `campaigns`: the (tenant_id, campaign_id) states `fn`'s rows were computed from, dropped if it
+        fails; None when that is not known (all are dropped). An isolated job is computed from none.
+        """
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        self._queue.put(_Job(fn, future, isolated, self._epoch))
+        derived = frozenset() if isolated else (frozenset(campaigns) if campaigns is not None else None)
+        self._queue.put(_Job(fn, future, isolated, derived, self._epoch))
         return await future
 
     # -- the writer thread -------------------------------------------------------------------
 
     def _run(self) -> None:
-        conn = self._engine.connect()
+        conn: sa.Connection | None = None
         try:
             while True:
                 job = self._queue.get()
@@ -103,48 +148,106 @@ class Writer:
                 if stop:
                     return
         finally:
-            conn.close()
+            if conn is not None:
+                conn.close()
 
-    def _commit_group(self, conn: sa.Connection, group: list[_Job]) -> sa.Connection:
-        stale = [job for job in group if job.epoch < self._min_epoch]
-        if stale:
-            self._settle([(job, None, WriterFailed("state is being reloaded, retry")) for job in stale])
-            group = [job for job in group if job.epoch >= self._min_epoch]
-            if not group:
-                return conn
+    def _commit_group(self, conn: sa.Connection | None, group: list[_Job]) -> sa.Connection | None:
+        taint = _Taint()
         outcomes: list[tuple[_Job, Any, BaseException | None]] = []
-        try:
-            with conn.begin():
-                for job in group:
-                    if job.isolated:
-                        try:
-                            with conn.begin_nested():
-                                outcomes.append((job, job.fn(conn), None))
-                        except Exception as exc:  # noqa: BLE001 - handed to the caller
+        runnable = []
+        for job in group:
+            if self._stale(job) or taint.touches(job.campaigns):
+                # Computed from a state holding events that were not stored (here or earlier).
+                taint.add(job.campaigns)
+                outcomes.append((job, None, WriterFailed("state is being reloaded, retry")))
+            else:
+                runnable.append(job)
+        if runnable:
+            try:
+                conn = conn if conn is not None else self._engine.connect()
+                outcomes += self._transaction(conn, runnable, None)
+            except Exception as exc:  # noqa: BLE001 - retried job by job below
+                log.warning("group commit of %d jobs failed (%s); retrying them one by one", len(runnable), exc)
+                conn = self._usable(conn)
+                try:
+                    conn = conn if conn is not None else self._engine.connect()
+                    outcomes += self._transaction(conn, runnable, taint)
+                except Exception as exc:
+                    log.exception("group commit failed; %d jobs refused", len(runnable))
+                    conn = self._usable(conn, discard=True)
+                    failure = WriterFailed(str(exc))
+                    outcomes += [(job, None, failure) for job in runnable]
+                    for job in runnable:
+                        taint.add(job.campaigns)
+        if taint:
+            self._fence(taint)
+        self._settle(outcomes)
+        return conn
+
+    def _transaction(self, conn: sa.Connection, jobs: list[_Job],
+                     taint: _Taint | None) -> list[tuple[_Job, Any, BaseException | None]]:
+        """Run `jobs` in one transaction and commit. With a `taint`, each job runs in a savepoint:
+        a job that fails, or was computed from a state a failed job touched, is refused alone."""
+        outcomes: list[tuple[_Job, Any, BaseException | None]] = []
+        with conn.begin():
+            for job in jobs:
+                if taint is not None and taint.touches(job.campaigns):
+                    taint.add(job.campaigns)
+                    outcomes.append((job, None, WriterFailed("computed from a write that failed; retry")))
+                elif job.isolated or taint is not None:
+                    try:
+                        with conn.begin_nested():
+                            outcomes.append((job, job.fn(conn), None))
+                    except Exception as exc:  # noqa: BLE001 - handed to the caller
+                        if job.isolated:
                             outcomes.append((job, None, exc))
-                    else:
-                        outcomes.append((job, job.fn(conn), None))
-        except Exception as exc:
-            log.exception("group commit failed; %d jobs refused", len(group))
-            self._min_epoch = max(job.epoch for job in group) + 1
-            failure = WriterFailed(str(exc))
-            self._settle([(job, None, failure) for job in group])
+                        else:
+                            log.warning("a write failed alone and was refused: %s", exc)
+                            taint.add(job.campaigns)
+                            outcomes.append((job, None, WriterFailed(str(exc))))
+                else:
+                    outcomes.append((job, job.fn(conn), None))
+        return outcomes
+
+    def _usable(self, conn: sa.Connection | None, *, discard: bool = False) -> sa.Connection | None:
+        """The connection, or None to open a new one: after a lost connection, or when asked."""
+        if conn is not None and (discard or conn.invalidated):
             try:
                 conn.close()
             except Exception:  # noqa: BLE001 - the connection may be gone already
                 pass
-            conn = self._engine.connect()
-            if self._loop is not None:
-                self._loop.call_soon_threadsafe(self._reset)
-            return conn
-        self._settle(outcomes)
+            return None
         return conn
 
-    def _reset(self) -> None:
+    def _stale(self, job: _Job) -> bool:
+        """Computed before the loop dropped a state it was computed from."""
+        if job.campaigns is None:
+            return job.epoch < self._generation  # it may have used any state: any refusal counts
+        if not job.campaigns:
+            return False
+        fences = self._fences
+        return job.epoch < self._fence_all or any(job.epoch < fences.get(key, 0) for key in job.campaigns)
+
+    def _fence(self, taint: _Taint) -> None:
+        self._generation += 1
+        generation = self._generation
+        if taint.everything:
+            self._fence_all = generation
+            log.warning("a write failed: every campaign's state is rebuilt from the log")
+        else:
+            for key in taint.keys:
+                self._fences[key] = generation
+            log.warning("a write failed: the state of %s is rebuilt from the log",
+                        ", ".join(f"{t}/{c}" for t, c in sorted(taint.keys)))
+        if self._loop is not None:
+            keys = None if taint.everything else frozenset(taint.keys)
+            self._loop.call_soon_threadsafe(self._reset, keys, generation)
+
+    def _reset(self, campaigns: Campaigns | None, generation: int) -> None:
         # Runs on the event loop: derived state is dropped before any new job is computed.
         if self.on_failure is not None:
-            self.on_failure()
-        self._epoch = self._min_epoch
+            self.on_failure(campaigns)
+        self._epoch = max(self._epoch, generation)
 
     def _settle(self, outcomes: list[tuple[_Job, Any, BaseException | None]]) -> None:
         if not outcomes or self._loop is None:
