@@ -72,6 +72,8 @@ class FakeEventStore:
         self.users.extend(batch.users)
         if batch.ledger is not None:
             self.rewards.extend(batch.ledger.inserts)
+        for write in batch.staged:
+            write(conn)
 
     def last_seq(self, conn: Any, tenant_id: str, campaign_id: str) -> int:
         return max((i + 1 for i, row in enumerate(self.log)

@@ -43,6 +43,7 @@ from liveloop.settings import Settings
 from liveloop.sharelink.api import ShareLink
 from liveloop.tenants.auth import current_tenant
 from liveloop.users.api import router as users_router
+from liveloop.webhooks.api import router as webhooks_router
 
 # What the common patterns ask, said for people rather than as the regular expression.
 _PATTERN_RULES = {
@@ -79,7 +80,7 @@ def create_app(settings: Settings | None = None) -> Liveloop:
     _install_error_handlers(api)
     for router in (campaigns_router, users_router, invites_router, reports_router, leaderboards_router,
                    rewards_router, realtime_router, room_tokens_router, draws_router, integrations_router,
-                   rooms_router, fx_router):
+                   rooms_router, fx_router, webhooks_router):
         api.include_router(router)
     api.include_router(markets_router, dependencies=[Depends(current_tenant)])
 

@@ -32,6 +32,8 @@ from liveloop.settings import Settings
 from liveloop.sharelink.targets import ShareTargets
 from liveloop.tenants.auth import ApiKeys
 from liveloop.tenants.signing import Signing
+from liveloop.webhooks.outbox import Outbox
+from liveloop.webhooks.worker import WebhookWorker
 
 
 @dataclass
@@ -52,6 +54,8 @@ class Components:
     rooms: Rooms
     limits: RateLimiter
     signing: Signing
+    outbox: Outbox
+    webhooks: WebhookWorker
 
     def drop_derived_state(self, campaigns: frozenset[tuple[str, str]] | None) -> None:
         """A write failed: the states holding its events (None: all) are rebuilt from the log."""
@@ -89,11 +93,17 @@ def build_components(settings: Settings) -> Components:
             redis_url=settings.redis_url,
         ),
         signing=Signing(settings.secret_key),
+        outbox=Outbox(db.dialect),
+        webhooks=WebhookWorker(db, allow_private=settings.webhooks_allow_private,
+                               poll_seconds=settings.webhooks_poll_seconds),
     )
     # Viewers, rooms and draw notices hear of effects only once they are durable.
     committed.subscribe("viewer streams", hub.on_committed)
     committed.subscribe("room streams", room.on_committed)
     committed.subscribe("draw notices", DrawNotices(hub.publish))
+    # Webhook messages are written with their cause (the outbox), then delivered by the worker.
+    committed.stage_with(components.outbox.stage)
+    committed.subscribe("webhook delivery", components.webhooks.poke)
     db.writer.on_failure = components.drop_derived_state
     return components
 
@@ -113,7 +123,7 @@ async def running(components: Components, *background) -> AsyncIterator[Componen
         stack.callback(c.hub.close)
         # Clicks recorded but not yet committed are written before the database closes.
         stack.push_async_callback(c.ingestor.drain)
-        for task in background:
+        for task in (c.webhooks, *background):
             task.start()
             stack.push_async_callback(task.stop)
         yield c

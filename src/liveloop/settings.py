@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     # A widget viewer silent this long (three missed beats) has left; the sweeper looks this often.
     presence_timeout_seconds: int = 90
     presence_sweep_seconds: float = 5.0
+    # Outgoing webhooks: also to http and to loopback or private addresses (development and tests
+    # only: in production that would let a tenant reach the operator's own network).
+    webhooks_allow_private: bool = False
+    # How often each process looks for due deliveries when no commit has woken it.
+    webhooks_poll_seconds: float = 1.0
 
     @property
     def base_url(self) -> str:

@@ -11,6 +11,7 @@ from liveloop.rewards.models import reward_changes, rewards
 from liveloop.rooms.models import room_users
 from liveloop.tenants.models import api_keys, server_secrets, tenants
 from liveloop.users.models import users
+from liveloop.webhooks.models import webhook_attempts, webhook_deliveries, webhook_endpoints, webhook_messages
 
 __all__ = [
     "api_keys",
@@ -28,4 +29,8 @@ __all__ = [
     "server_secrets",
     "tenants",
     "users",
+    "webhook_attempts",
+    "webhook_deliveries",
+    "webhook_endpoints",
+    "webhook_messages",
 ]

@@ -109,11 +109,14 @@ class DrawRunner:
                         ledger.add(campaign_id, effect)
                     effects.append((live, effect))
             rows = ledger.rows()
+            staged = self._committed.staged(tenant_id, effects, now)
 
             def write(conn: sa.Connection) -> None:
                 service.save_result(conn, tenant_id=tenant_id, campaign_id=campaign_id, result=result, wins=wins,
                                     now=now)
                 self._ledger.write(conn, rows)
+                for also in staged:
+                    also(conn)
 
             await self._live.commit(tenant_id, held, write)
         self._committed.publish(tenant_id, effects)

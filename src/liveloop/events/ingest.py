@@ -15,6 +15,7 @@ from liveloop.events.store import BatchWrite, EventRow, EventStore, UserRow
 from liveloop.events.validate import EventIn, parse_event
 from liveloop.fx.rates import RateTable
 from liveloop.fx.service import TenantRates
+from liveloop.kit import clock
 from liveloop.kit.db.writer import WriterFailed
 from liveloop.kit.errors import LiveloopError, NotFound, Unavailable
 from liveloop.rewards.ledger import LedgerWrites
@@ -168,6 +169,7 @@ class Ingestor:
         if not rows:
             return
         batch.ledger = ledger.rows()
+        batch.staged = self._committed.staged(tenant_id, effects, now)
         store = self._store
         try:
             await self._gate.commit(tenant_id, campaigns, lambda conn: store.write(conn, batch))
@@ -209,6 +211,7 @@ class Ingestor:
                 effects = [(campaigns[cid], effect) for cid, items in clicks.items() for ev, row in items
                            for effect in campaigns[cid].state.apply(ev, row.received_at)]
                 batch = BatchWrite([row for items in clicks.values() for _ev, row in items])
+                batch.staged = self._committed.staged(tenant_id, effects, clock.now_ms())
                 store = self._store
                 await self._gate.commit(tenant_id, campaigns, lambda conn: store.write(conn, batch))
         except (WriterFailed, LiveloopError):

@@ -6,6 +6,7 @@ only this module knows the tables. `tests/fakes.py` keeps the same Protocol in m
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
@@ -67,6 +68,8 @@ class BatchWrite:
     events: list[EventRow] = field(default_factory=list)
     users: list[UserRow] = field(default_factory=list)
     ledger: LedgerRows | None = None
+    # What the stagers of committed effects write with the batch (events/committed.py: the outbox).
+    staged: list[Callable[[sa.Connection], None]] = field(default_factory=list)
 
 
 class DuplicateRace(Exception):
@@ -140,6 +143,8 @@ class SqlEventStore:
         self._insert_users(conn, batch.users)
         if batch.ledger is not None:
             self._ledger.write(conn, batch.ledger)
+        for write in batch.staged:
+            write(conn)
 
     def last_seq(self, conn: sa.Connection, tenant_id: str, campaign_id: str) -> int:
         return last_seq(conn, tenant_id, campaign_id)

@@ -1,0 +1,192 @@
+"""The SQL of outgoing webhooks: endpoints, fan-out of the outbox, claiming due deliveries, attempts.
+
+Claims lock rows with `FOR UPDATE SKIP LOCKED` (PostgreSQL; SQLite is one process's own and renders
+no lock) and move the claimed deliveries' `next_at` to the end of a lease inside the same
+transaction: several processes never send the same attempt, and a process killed mid-attempt leaves
+deliveries that another takes up once the lease has passed (at least once, never lost).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import orjson
+import sqlalchemy as sa
+
+from liveloop.kit.errors import NotFound
+from liveloop.webhooks.models import webhook_attempts, webhook_deliveries, webhook_endpoints, webhook_messages
+
+e, m, d, a = webhook_endpoints.c, webhook_messages.c, webhook_deliveries.c, webhook_attempts.c
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    id: str
+    tenant_id: str
+    url: str
+    events: tuple[str, ...] | None
+    description: str | None
+    created_at: int
+    previous_until: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """One attempt to make: what to send, where, and with which secrets."""
+
+    delivery_id: int
+    endpoint_id: str
+    url: str
+    secrets: tuple[str, ...]
+    message_id: str
+    body: str
+    attempts: int  # made before this one
+
+
+def _endpoint(row) -> Endpoint:
+    events = tuple(orjson.loads(row.events)) if row.events is not None else None
+    return Endpoint(row.id, row.tenant_id, row.url, events, row.description, row.created_at, row.previous_until)
+
+
+# -- endpoints ---------------------------------------------------------------------------------
+
+
+def create_endpoint(conn: sa.Connection, *, endpoint_id: str, tenant_id: str, url: str, events: list[str] | None,
+                    description: str | None, secret: str, now: int) -> Endpoint:
+    conn.execute(webhook_endpoints.insert().values(
+        id=endpoint_id, tenant_id=tenant_id, url=url, events=orjson.dumps(events).decode() if events else None,
+        description=description, secret=secret, created_at=now))
+    return get_endpoint(conn, tenant_id=tenant_id, endpoint_id=endpoint_id)
+
+
+def get_endpoint(conn: sa.Connection, *, tenant_id: str, endpoint_id: str) -> Endpoint:
+    row = conn.execute(sa.select(webhook_endpoints).where(
+        e.tenant_id == tenant_id, e.id == endpoint_id, e.deleted_at.is_(None))).first()
+    if row is None:
+        raise NotFound(f"webhook endpoint {endpoint_id!r} not found", field="endpoint_id")
+    return _endpoint(row)
+
+
+def list_endpoints(conn: sa.Connection, *, tenant_id: str) -> list[Endpoint]:
+    rows = conn.execute(sa.select(webhook_endpoints).where(e.tenant_id == tenant_id, e.deleted_at.is_(None))
+                        .order_by(e.created_at, e.id))
+    return [_endpoint(row) for row in rows]
+
+
+def delete_endpoint(conn: sa.Connection, *, tenant_id: str, endpoint_id: str, now: int) -> None:
+    get_endpoint(conn, tenant_id=tenant_id, endpoint_id=endpoint_id)
+    conn.execute(webhook_endpoints.update().where(e.id == endpoint_id).values(deleted_at=now))
+
+
+def rotate_secret(conn: sa.Connection, *, tenant_id: str, endpoint_id: str, secret: str, keep_until: int) -> None:
+    get_endpoint(conn, tenant_id=tenant_id, endpoint_id=endpoint_id)
+    conn.execute(webhook_endpoints.update().where(e.id == endpoint_id).values(
+        previous_secret=e.secret, previous_until=keep_until, secret=secret))
+
+
+# -- fan-out and claims ------------------------------------------------------------------------
+
+
+def fan_out(conn: sa.Connection, *, now: int, limit: int = 500) -> int:
+    """Deliveries for the oldest messages not fanned out yet: one per endpoint of the tenant that
+    existed when the message was written and takes its type. Returns how many messages were done."""
+    messages = conn.execute(
+        sa.select(m.seq, m.tenant_id, m.type, m.created_at).where(m.fanned_out.is_(False))
+        .order_by(m.seq).limit(limit).with_for_update(skip_locked=True)
+    ).all()
+    if not messages:
+        return 0
+    tenants = sorted({row.tenant_id for row in messages})
+    endpoints: dict[str, list[Endpoint]] = {}
+    for row in conn.execute(sa.select(webhook_endpoints).where(e.tenant_id.in_(tenants), e.deleted_at.is_(None))):
+        endpoints.setdefault(row.tenant_id, []).append(_endpoint(row))
+    deliveries = [
+        {"message_seq": msg.seq, "endpoint_id": ep.id, "tenant_id": msg.tenant_id, "status": "pending",
+         "attempts": 0, "next_at": now, "updated_at": now}
+        for msg in messages for ep in endpoints.get(msg.tenant_id, ())
+        if ep.created_at <= msg.created_at and (ep.events is None or msg.type in ep.events)
+    ]
+    if deliveries:
+        conn.execute(webhook_deliveries.insert(), deliveries)
+    conn.execute(webhook_messages.update().where(m.seq.in_([row.seq for row in messages])).values(fanned_out=True))
+    return len(messages)
+
+
+def claim_due(conn: sa.Connection, *, now: int, lease_ms: int, limit: int, busy: list[str]) -> list[Claimed]:
+    """Due deliveries of live endpoints, oldest first, leased to this process until `now + lease_ms`.
+    Deliveries of the endpoints in `busy` (at their concurrency limit here) are left for later."""
+    query = (
+        sa.select(d.id, d.endpoint_id, d.attempts, e.url, e.secret, e.previous_secret, e.previous_until,
+                  m.id.label("message_id"), m.body)
+        .join(webhook_endpoints, e.id == d.endpoint_id)
+        .join(webhook_messages, m.seq == d.message_seq)
+        .where(d.status == "pending", d.next_at <= now, e.deleted_at.is_(None))
+        .order_by(d.next_at, d.id).limit(limit)
+        .with_for_update(skip_locked=True, of=webhook_deliveries)
+    )
+    if busy:
+        query = query.where(d.endpoint_id.not_in(busy))
+    rows = conn.execute(query).all()
+    if not rows:
+        return []
+    conn.execute(webhook_deliveries.update().where(d.id.in_([row.id for row in rows]))
+                 .values(next_at=now + lease_ms, updated_at=now))
+    claimed = []
+    for row in rows:
+        keys = (row.secret,)
+        if row.previous_secret and row.previous_until is not None and now < row.previous_until:
+            keys = (row.secret, row.previous_secret)
+        claimed.append(Claimed(row.id, row.endpoint_id, row.url, keys, row.message_id, row.body, row.attempts))
+    return claimed
+
+
+def release(conn: sa.Connection, *, delivery_ids: list[int], now: int) -> None:
+    """Claimed deliveries this process will not attempt now: due again at once, for any process."""
+    conn.execute(webhook_deliveries.update().where(d.id.in_(delivery_ids)).values(next_at=now, updated_at=now))
+
+
+def record_attempt(conn: sa.Connection, *, delivery_id: int, at: int, status_code: int | None, error: str | None,
+                   duration_ms: int, succeeded: bool, next_at: int | None) -> None:
+    """An attempt's outcome; `next_at` None after a failure means no attempt is left (failed)."""
+    conn.execute(webhook_attempts.insert().values(delivery_id=delivery_id, at=at, status_code=status_code,
+                                                  error=error[:500] if error else None, duration_ms=duration_ms))
+    status = "succeeded" if succeeded else ("pending" if next_at is not None else "failed")
+    conn.execute(webhook_deliveries.update().where(d.id == delivery_id).values(
+        status=status, attempts=d.attempts + 1, next_at=next_at if next_at is not None else at, updated_at=at))
+
+
+def retry_now(conn: sa.Connection, *, tenant_id: str, endpoint_id: str, message_id: str, now: int) -> None:
+    get_endpoint(conn, tenant_id=tenant_id, endpoint_id=endpoint_id)
+    found = conn.execute(
+        sa.select(d.id).join(webhook_messages, m.seq == d.message_seq)
+        .where(d.endpoint_id == endpoint_id, m.id == message_id)
+    ).scalar()
+    if found is None:
+        raise NotFound(f"no delivery of message {message_id!r} to this endpoint", field="msg_id")
+    conn.execute(webhook_deliveries.update().where(d.id == found).values(status="pending", next_at=now,
+                                                                          updated_at=now))
+
+
+# -- reading deliveries -------------------------------------------------------------------------
+
+
+def deliveries(conn: sa.Connection, *, tenant_id: str, endpoint_id: str, status: str | None, limit: int,
+               before: int | None) -> list[dict]:
+    """Deliveries of an endpoint, newest first, each with its attempts; `before` is a delivery id (cursor)."""
+    get_endpoint(conn, tenant_id=tenant_id, endpoint_id=endpoint_id)
+    query = (sa.select(d.id, d.status, d.attempts, d.next_at, m.id.label("message_id"), m.type, m.created_at)
+             .join(webhook_messages, m.seq == d.message_seq)
+             .where(d.endpoint_id == endpoint_id).order_by(d.id.desc()).limit(limit))
+    if status is not None:
+        query = query.where(d.status == status)
+    if before is not None:
+        query = query.where(d.id < before)
+    rows = conn.execute(query).all()
+    attempts: dict[int, list] = {}
+    if rows:
+        for row in conn.execute(sa.select(a.delivery_id, a.at, a.status_code, a.error, a.duration_ms)
+                                .where(a.delivery_id.in_([r.id for r in rows])).order_by(a.seq)):
+            attempts.setdefault(row.delivery_id, []).append(row)
+    return [{"id": row.id, "message_id": row.message_id, "type": row.type, "status": row.status,
+             "created_at": row.created_at, "next_at": row.next_at if row.status == "pending" else None,
+             "attempts": attempts.get(row.id, [])} for row in rows]

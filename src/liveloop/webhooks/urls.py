@@ -1,0 +1,71 @@
+"""Which endpoint URLs liveloop sends to: https on public addresses (no SSRF into the operator's network).
+
+`LIVELOOP_WEBHOOKS_ALLOW_PRIVATE` (development and tests) also allows http and loopback or private
+addresses. The address is checked when the endpoint is created and again before every attempt, so a
+name that later resolves into a private network is refused then too.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+from starlette.concurrency import run_in_threadpool
+
+from liveloop.kit.errors import Invalid
+
+
+class Refused(Exception):
+    """The URL may not be sent to; the message says why."""
+
+
+def parse(url: str, *, allow_private: bool) -> tuple[str, int]:
+    """(host, port) of an endpoint URL, or Refused."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise Refused(f"not a URL: {exc}") from None
+    schemes = ("https", "http") if allow_private else ("https",)
+    if parts.scheme not in schemes:
+        raise Refused("must be an https URL" if not allow_private else "must be an http or https URL")
+    if not parts.hostname:
+        raise Refused("has no host")
+    if parts.username or parts.password:
+        raise Refused("must not carry credentials")
+    return parts.hostname, port or (443 if parts.scheme == "https" else 80)
+
+
+def _private(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast or ip.is_reserved
+            or ip.is_unspecified or ip in ipaddress.ip_network("100.64.0.0/10"))
+
+
+def _resolve(host: str, port: int) -> list[str]:
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise Refused(f"host {host!r} does not resolve ({exc})") from None
+    return sorted({info[4][0] for info in found})
+
+
+async def check(url: str, *, allow_private: bool) -> None:
+    """Refused unless `url` may be sent to now (DNS is resolved in a worker thread)."""
+    host, port = parse(url, allow_private=allow_private)
+    addresses = await run_in_threadpool(_resolve, host, port)
+    if not allow_private:
+        bad = [a for a in addresses if _private(a)]
+        if bad:
+            raise Refused(f"resolves to a loopback, private, link-local or multicast address ({bad[0]})")
+
+
+async def check_field(url: str, *, allow_private: bool) -> None:
+    """`check` as the API's 422 on `url`."""
+    try:
+        await check(url, allow_private=allow_private)
+    except Refused as exc:
+        raise Invalid(f"url {exc}", field="url") from None

@@ -1,0 +1,156 @@
+"""Delivering the outbox: fan-out, claims, attempts and retries, in every process, driven by the database.
+
+Each round (every `poll_seconds`, or at once after a commit that may have staged messages) the worker
+fans new messages out into deliveries, claims the due ones (webhooks/repository.py) and sends each
+in a task of its own, so a slow or dead endpoint holds only its own deliveries: at most
+`per_endpoint` attempts run at once per endpoint, `concurrency` in all. A 2xx within 15 s is
+success; anything else (a redirect included: none is followed) is retried after 5 s, 5 min,
+30 min, 2 h, 5 h, 10 h and 10 h, then the delivery is failed. Due times live in the database, so a
+restart loses and doubles nothing; a process killed during an attempt leaves it to be taken up
+again when its lease has passed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import httpx
+
+from liveloop import __version__
+from liveloop.kit import clock
+from liveloop.kit.db.database import Database
+from liveloop.kit.db.writer import WriterFailed
+from liveloop.kit.errors import LiveloopError
+from liveloop.webhooks import repository, signing, urls
+
+log = logging.getLogger("liveloop.webhooks")
+
+RETRY_AFTER_MS = (5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000)
+TIMEOUT_SECONDS = 15.0
+LEASE_MS = 60_000  # longer than an attempt can take (15 s) with room for a slow database
+
+
+def next_attempt_at(attempts_made: int, now: int) -> int | None:
+    """When to try again after `attempts_made` failed attempts (None: no attempt is left)."""
+    if attempts_made > len(RETRY_AFTER_MS):
+        return None
+    return now + RETRY_AFTER_MS[attempts_made - 1]
+
+
+class WebhookWorker:
+    def __init__(self, db: Database, *, allow_private: bool, poll_seconds: float = 1.0, concurrency: int = 64,
+                 per_endpoint: int = 4, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self._db = db
+        self._allow_private = allow_private
+        self._poll_seconds = poll_seconds
+        self._concurrency = concurrency
+        self._per_endpoint = per_endpoint
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+        self._task: asyncio.Task | None = None
+        self._wake = asyncio.Event()
+        self._running: dict[str, int] = {}  # endpoint id -> attempts under way here
+        self._sending: set[asyncio.Task] = set()
+
+    def poke(self, _committed: object = None) -> None:
+        """A commit may have staged messages: run a round now rather than at the next poll."""
+        self._wake.set()
+
+    def start(self) -> None:
+        self._client = httpx.AsyncClient(timeout=TIMEOUT_SECONDS, follow_redirects=False, transport=self._transport,
+                                         headers={"user-agent": f"liveloop-webhooks/{__version__}"})
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        # Attempts under way are given up: their leases expire and another round sends them again.
+        for task in list(self._sending):
+            task.cancel()
+        await asyncio.gather(*self._sending, return_exceptions=True)
+        if self._client is not None:
+            await self._client.aclose()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), self._poll_seconds)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            try:
+                await self.round()
+            except (LiveloopError, WriterFailed) as exc:
+                log.warning("webhook round failed, trying again next round: %s", exc)
+            except Exception:
+                log.exception("webhook round failed")
+
+    async def round(self) -> None:
+        """Fan out what is new, then start the attempts that are due and have room."""
+        now = clock.now_ms()
+        while await self._db.write(lambda conn: repository.fan_out(conn, now=now), campaigns=()):
+            pass
+        room = self._concurrency - len(self._sending)
+        if room <= 0:
+            return
+        busy = [endpoint for endpoint, n in self._running.items() if n >= self._per_endpoint]
+        claimed = await self._db.write(lambda conn: repository.claim_due(
+            conn, now=now, lease_ms=LEASE_MS, limit=room, busy=busy), campaigns=())
+        extra = []
+        for attempt in claimed:
+            if self._running.get(attempt.endpoint_id, 0) >= self._per_endpoint:
+                extra.append(attempt.delivery_id)  # over its endpoint's share: due again at once
+                continue
+            self._running[attempt.endpoint_id] = self._running.get(attempt.endpoint_id, 0) + 1
+            task = asyncio.get_running_loop().create_task(self._attempt(attempt))
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+        if extra:
+            await self._db.write(lambda conn: repository.release(conn, delivery_ids=extra, now=now), campaigns=())
+
+    async def _attempt(self, attempt: repository.Claimed) -> None:
+        started = time.monotonic()
+        status_code: int | None = None
+        error: str | None = None
+        try:
+            await urls.check(attempt.url, allow_private=self._allow_private)
+            body = attempt.body.encode()
+            timestamp = clock.now_ms() // 1000
+            headers = signing.headers(list(attempt.secrets), attempt.message_id, timestamp, body)
+            response = await self._client.post(attempt.url, content=body, headers=headers)
+            status_code = response.status_code
+            if 300 <= status_code < 400:
+                error = f"answered {status_code} (redirects are not followed)"
+            elif not 200 <= status_code < 300:
+                error = f"answered {status_code}"
+        except urls.Refused as exc:
+            error = f"url {exc}"
+        except httpx.TimeoutException:
+            error = f"no answer within {TIMEOUT_SECONDS:.0f} s"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        finally:
+            self._running[attempt.endpoint_id] -= 1
+            if not self._running[attempt.endpoint_id]:
+                del self._running[attempt.endpoint_id]
+        await self._record(attempt, status_code, error, int((time.monotonic() - started) * 1000))
+
+    async def _record(self, attempt: repository.Claimed, status_code: int | None, error: str | None,
+                      duration_ms: int) -> None:
+        now = clock.now_ms()
+        succeeded = error is None
+        retry_at = None if succeeded else next_attempt_at(attempt.attempts + 1, now)
+        try:
+            await self._db.write(lambda conn: repository.record_attempt(
+                conn, delivery_id=attempt.delivery_id, at=now, status_code=status_code, error=error,
+                duration_ms=duration_ms, succeeded=succeeded, next_at=retry_at), campaigns=())
+        except (LiveloopError, WriterFailed):
+            # Unrecorded: the lease runs out and the message is sent again (at least once).
+            log.warning("could not record a webhook attempt of message %s", attempt.message_id)
+        if not succeeded:
+            log.info("webhook %s to endpoint %s failed: %s", attempt.message_id, attempt.endpoint_id, error)
+        self._wake.set()  # its endpoint has room again
