@@ -29,7 +29,7 @@ log = logging.getLogger("liveloop.webhooks")
 
 RETRY_AFTER_MS = (5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000)
 TIMEOUT_SECONDS = 15.0
-LEASE_MS = 60_000  # longer than an attempt can take (15 s) with room for a slow database
+LEASE_MS = 30_000  # longer than an attempt can take (15 s), with room for a slow database
 
 
 def next_attempt_at(attempts_made: int, now: int) -> int | None:
