@@ -7,12 +7,13 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
 from standardwebhooks import Webhook
 
-from tests.e2e.helpers import before_start, campaign, event, invite, post_ok, send
+from tests.e2e.helpers import before_start, campaign, during, event, invite, iso, post_ok, send
 from tests.receiver import Behaviour, Receiver
 from tests.support import Server, create_tenant, fresh_postgres_database
 
@@ -236,3 +237,42 @@ def test_without_the_setting_only_https_to_public_addresses_is_accepted(strict, 
     assert response.status_code == 422, response.text
     error = response.json()["error"]
     assert error["field"] == "url" and why in error["message"]
+
+
+def test_a_refund_voids_a_commission_as_reward_status_changed(client, receiver):
+    path = "/status-" + uuid.uuid4().hex[:6]
+    endpoint(client, receiver, path, events=["reward.status_changed"])
+    cid = "wh-" + uuid.uuid4().hex[:8]
+    post_ok(client, "/v1/campaigns", campaign(cid, rules=[
+        {"id": "oc", "type": "order_commission", "percent": "10", "hold_days": 14}]))
+    code = invite(client, cid, "alice")
+    order = {"id": "O-1", "amount": "19.95", "currency": "USD"}
+    send(client, [event("j1", "room_join", cid, "bob", during(1), ref=code),
+                  event("p1", "order_paid", cid, "bob", during(5), order=order)])
+    send(client, [event("p2", "order_refunded", cid, "bob", during(9), order={"id": "O-1"})])
+    [message] = of_campaign(receiver.wait_for(path, lambda rs: len(of_campaign(rs, cid)) >= 1), cid)
+    data = message["data"]
+    assert (message["type"], data["user_id"], data["status"], data["reason"]) == (
+        "reward.status_changed", "alice", "void", "refund")
+    assert [h["status"] for h in data["history"]] == ["pending", "void"]
+
+
+def test_a_draw_run_is_sent_as_draw_completed_with_its_prizes(client, receiver):
+    path = "/draws-" + uuid.uuid4().hex[:6]
+    endpoint(client, receiver, path, events=["draw.completed", "reward.issued"])
+    cid = "wh-" + uuid.uuid4().hex[:8]
+    ends = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+    starts = ends - timedelta(hours=1)
+    rule = {"id": "lucky", "type": "draw", "entry": {"metric": "joins", "at_least": 1}, "winners": 1,
+            "prize": {"kind": "free_item", "sku": "SOCKS"}, "free_entry": True}
+    post_ok(client, "/v1/campaigns", campaign(cid, market="SG", starts_at=iso(starts), ends_at=iso(ends),
+                                              leaderboard={"metric": "joins"}, rules=[rule]))
+    code = invite(client, cid, "siti")
+    send(client, [event("j1", "room_join", cid, "budi", starts + timedelta(minutes=5), ref=code)])
+    result = post_ok(client, f"/v1/campaigns/{cid}/draws/lucky/run", {}, status=200)
+    got = of_campaign(receiver.wait_for(path, lambda rs: len(of_campaign(rs, cid)) >= 2), cid)
+    completed = next(m["data"] for m in got if m["type"] == "draw.completed")
+    assert (completed["rule_id"], completed["period"], completed["winners"], completed["seed"]) == (
+        "lucky", "campaign", ["siti"], result["seed"])
+    prize = next(m["data"] for m in got if m["type"] == "reward.issued")
+    assert (prize["user_id"], prize["role"], prize["sku"]) == ("siti", "winner", "SOCKS")
