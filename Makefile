@@ -21,14 +21,14 @@ test: $(STAMP)
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	$(BIN)/python -m liveloop.bench $(BENCH_ARGS)
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # Ingestion on PostgreSQL with one and two processes (needs LIVELOOP_BENCH_DATABASE_URL).
 bench-scaleout: $(STAMP)
-	$(BIN)/python -m liveloop.bench_scaleout
+	$(BIN)/python -m bench.scaleout
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests bench
 	$(BIN)/lint-imports
 
 serve: $(STAMP)

@@ -116,7 +116,7 @@ def demo(
     keep_running: Annotated[bool, typer.Option("--keep-running/--exit", help="leave the server up")] = True,
 ) -> None:
     """Start a server on SQLite, create a demo tenant and live campaign, drive an audience through it."""
-    from liveloop.demo import run_demo
+    from liveloop_demo import run_demo
 
     settings = _settings(database_url or "sqlite:///var/demo.db", port=port)
     raise typer.Exit(run_demo(settings, viewers=viewers, keep_running=keep_running))

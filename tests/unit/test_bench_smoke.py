@@ -6,7 +6,7 @@ import sqlite3
 from collections import Counter
 from types import SimpleNamespace
 
-from liveloop import bench
+from bench import hotpaths as bench
 from liveloop.events.models import events
 from liveloop.events.validate import parse_event
 

@@ -1,4 +1,4 @@
-"""`make bench`: the hot paths of SPEC.md section 8, each measured against a baseline in the same run.
+"""`make bench`'s share-link and ingestion benchmarks (SPEC.md section 8), each against a baseline in the same run.
 
 - Share link: `GET /s/{code}` on a real `liveloop serve` (every click recorded in the event log)
   against a bare ASGI app that answers every request with a 302, served by uvicorn with the same
@@ -8,12 +8,12 @@
   table (made by the project's migration) with the same pragmas.
 
 Figures are ratios against those baselines because absolute numbers say more about the machine
-than about liveloop. Run it with `make bench` (`BENCH_ARGS=--quick` for a short smoke run).
+than about liveloop. Run them with `make bench` (`BENCH_ARGS=--quick` for a short smoke run); bench/__main__.py
+runs them and then bench/live.py's.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import platform
@@ -26,7 +26,6 @@ import sqlite3
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,6 +37,7 @@ from liveloop.events.store import EVENT_COLUMNS  # the columns liveloop writes p
 from liveloop.kit.times import DAY_MS
 
 BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parents[1]  # the checkout: `bench` is run from it, not installed
 HOST = "127.0.0.1"
 BATCH = 500
 INVITES = 1000
@@ -248,7 +248,7 @@ class Service:
     @classmethod
     def bare(cls, log: Path) -> Service:
         port = free_port()
-        return cls([sys.executable, "-m", "liveloop.bench", "--serve-bare", str(port)], port, log, "/")
+        return cls([sys.executable, "-m", "bench", "--serve-bare", str(port)], port, log, "/")
 
     @property
     def url(self) -> str:
@@ -267,7 +267,8 @@ class Service:
 
         # The load comes from one address: the limit is set out of reach, so its cost is measured
         # while every click is still recorded.
-        env = {**os.environ, "LIVELOOP_LOG_LEVEL": "warning", "LIVELOOP_RATE_LIMIT_SHARE_PER_MINUTE": "1000000000"}
+        env = {**os.environ, "LIVELOOP_LOG_LEVEL": "warning", "LIVELOOP_RATE_LIMIT_SHARE_PER_MINUTE": "1000000000",
+               "PYTHONPATH": os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH"))))}
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(self.argv, env=env, stdout=log, stderr=log)
         deadline = time.monotonic() + 60
@@ -877,7 +878,7 @@ def print_report(rows, notes, info: dict[str, str], plan: Plan) -> None:
 def markdown(rows, notes, info: dict[str, str], plan: Plan, command: str, when: str) -> str:
     lines = [
         _RESULTS_START,
-        "<!-- written by `make bench` (src/liveloop/bench.py); everything between these markers is replaced "
+        "<!-- written by `make bench` (bench/hotpaths.py); everything between these markers is replaced "
         "on each run -->",
         "",
         f"Measured {when} with `{command}` ({plan.name} run).",
@@ -917,89 +918,3 @@ def write_markdown(path: Path, results: str) -> None:
                 "in the same run on the same machine.\n\n" + results + "\n" + (f"\n{text}" if text else ""))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
-
-
-def default_output() -> Path:
-    root = Path(__file__).resolve().parents[2]
-    if (root / "pyproject.toml").exists():
-        return root / "docs" / "benchmarks.md"
-    return Path.cwd() / "docs" / "benchmarks.md"
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m liveloop.bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="short runs (about 25 s), indicative only; writes no docs unless --output")
-    parser.add_argument("--only", choices=("share", "ingest", "leaderboard", "streams"),
-                        help="run one benchmark (leaderboard and streams: src/liveloop/bench_live.py)")
-    parser.add_argument("--output", type=Path, help="markdown report to update (default: docs/benchmarks.md "
-                        "for a full run of both benchmarks)")
-    parser.add_argument("--profile", type=Path, metavar="DIR",
-                        help="sample the servers with py-spy during the measured runs (collapsed stacks in DIR)")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary databases and logs")
-    parser.add_argument("--strict", action="store_true", help="exit with status 1 when a target is not met")
-    parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.serve_bare:
-        serve_bare(args.serve_bare)
-        return 0
-    if args.only in ("leaderboard", "streams"):
-        return _live_only(args, argv)
-
-    plan = QUICK if args.quick else FULL
-    profiler = Profiler(args.profile)
-    wrk = ensure_wrk() if args.only != "ingest" else None
-    info = machine()
-    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    work = Path(tempfile.mkdtemp(prefix="liveloop-bench-"))
-    print(f"liveloop bench ({plan.name}); databases and logs in {work}", flush=True)
-    share = ingest = None
-    try:
-        if args.only != "ingest":
-            print("share link: bare ASGI app and liveloop, alternating rounds ...", flush=True)
-            share = bench_share(work, wrk, plan, profiler)
-        if args.only != "share":
-            print("ingestion: liveloop over HTTP, then the raw sqlite3 baseline ...", flush=True)
-            ingest = bench_ingest(work, plan, profiler)
-    except BaseException:
-        print(f"bench failed; databases and server logs kept in {work}", file=sys.stderr, flush=True)
-        raise
-    if not args.keep:
-        shutil.rmtree(work, ignore_errors=True)
-    rows = rows_of(share, ingest)
-    notes = notes_of(share, ingest, plan)
-    if args.profile is not None:
-        notes.append(f"py-spy sampled the servers during this run (profiles in {args.profile}); its cost is "
-                     "counted as load generator CPU and lowers the figures a little.")
-    print_report(rows, notes, info, plan)
-    output = args.output or (default_output() if plan is FULL and args.only is None else None)
-    if output is not None:
-        command = "make bench" + (f" BENCH_ARGS='{' '.join(argv or sys.argv[1:])}'" if (argv or sys.argv[1:]) else "")
-        write_markdown(output, markdown(rows, notes, info, plan, command, when))
-        print(f"wrote {output}")
-    live = []
-    if args.only is None:
-        from liveloop.bench_live import run_live
-
-        live = run_live(None, quick=args.quick, output=output, command=command_of(argv), when=when, keep=args.keep)
-    failed = any(row[5] == "NOT met" for row in rows) or any(row[3] == "NOT met" for row in live)
-    return 1 if args.strict and failed else 0
-
-
-def command_of(argv: list[str] | None) -> str:
-    args = argv if argv is not None else sys.argv[1:]
-    return "make bench" + (f" BENCH_ARGS='{' '.join(args)}'" if args else "")
-
-
-def _live_only(args: argparse.Namespace, argv: list[str] | None) -> int:
-    """`--only leaderboard` / `--only streams`: the live-room benchmarks alone (they write their own block)."""
-    from liveloop.bench_live import run_live
-
-    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    output = args.output or (None if args.quick else default_output())
-    rows = run_live(args.only, quick=args.quick, output=output, command=command_of(argv), when=when, keep=args.keep)
-    return 1 if args.strict and any(row[3] == "NOT met" for row in rows) else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -30,6 +30,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench import hotpaths
 from liveloop.engine.leaderboard import Leaderboard
 from liveloop.kit.times import DAY_MS
 
@@ -177,7 +178,6 @@ def _rss_mb(pid: int) -> float:
 
 
 def bench_streams(work: Path, plan: LivePlan) -> StreamsResult:
-    from liveloop import bench
     from liveloop.realtime.tokens import sign
 
     limit = _raise_fd_limit(plan.streams + 1000)
@@ -185,14 +185,14 @@ def bench_streams(work: Path, plan: LivePlan) -> StreamsResult:
         raise RuntimeError(f"the open-file limit is {limit}; {plan.streams} streams need more (ulimit -n)")
     db_path = work / "streams.db"
     url = f"sqlite:///{db_path}"
-    _tenant, key = bench.create_tenant(url)
+    _tenant, key = hotpaths.create_tenant(url)
     # Every stream comes from this one address: lift the per-address limit out of reach (inherited by the server).
     os.environ["LIVELOOP_RATE_LIMIT_STREAM_PER_MINUTE"] = "1000000000"
     now = int(time.time() * 1000)
     starts_at = now + DAY_MS
-    with bench.Service.liveloop(url, work / "streams-server.log") as server:
+    with hotpaths.Service.liveloop(url, work / "streams-server.log") as server:
         print(f"  {plan.streams:,} referrers with invite codes ...", flush=True)
-        codes = bench.set_up_campaign(server, key, "streams", starts_at=starts_at, ends_at=starts_at + DAY_MS,
+        codes = hotpaths.set_up_campaign(server, key, "streams", starts_at=starts_at, ends_at=starts_at + DAY_MS,
                                       invites=plan.streams)
         with sqlite3.connect(db_path) as conn:
             secret = conn.execute("SELECT value FROM server_secrets WHERE name = 'signing'").fetchone()[0]
@@ -204,9 +204,7 @@ def bench_streams(work: Path, plan: LivePlan) -> StreamsResult:
 
 
 async def _drive(server, key: str, codes: list[str], tokens: list[str], plan: LivePlan) -> StreamsResult:
-    from liveloop import bench
-
-    host, port = bench.HOST, server.port
+    host, port = hotpaths.HOST, server.port
     pending: list[list[int]] = [[] for _ in tokens]  # per viewer: send times of events not yet pushed
     result = StreamsResult(len(tokens), 0.0, 0, 0.0)
     marker = b'"type":"friend_reserved"'
@@ -250,7 +248,7 @@ async def _drive(server, key: str, codes: list[str], tokens: list[str], plan: Li
     rng = random.Random(7)
     reader, writer = await asyncio.open_connection(host, port)
     interval = 1 / plan.batches_per_second
-    at = bench.iso(int(time.time() * 1000))
+    at = hotpaths.iso(int(time.time() * 1000))
     begin = time.perf_counter()
     server_cpu, client_cpu = server.cpu(), time.process_time()
     sent = 0
@@ -263,12 +261,12 @@ async def _drive(server, key: str, codes: list[str], tokens: list[str], plan: Li
         viewers = rng.sample(range(len(tokens)), plan.batch)
         events = [{"id": f"bench-{sent + j}", "type": "reservation", "campaign_id": "streams",
                    "user_id": f"friend{sent + j}", "at": at, "ref": codes[v]} for j, v in enumerate(viewers)]
-        request = bench.post_request(port, key, orjson.dumps({"events": events}))
+        request = hotpaths.post_request(port, key, orjson.dumps({"events": events}))
         t0 = time.perf_counter_ns()
         for v in viewers:
             pending[v].append(t0)
         writer.write(request)
-        status, _body = await bench._read_response(reader)
+        status, _body = await hotpaths._read_response(reader)
         result.post_ns.append(time.perf_counter_ns() - t0)
         if status != 200:
             result.failed_posts += 1
@@ -355,13 +353,11 @@ def live_notes(board: LeaderboardResult | None, streams: StreamsResult | None, p
 
 
 def live_markdown(name: str, title: str, rows, notes, plan: LivePlan, command: str, when: str) -> str:
-    from liveloop import bench
-
-    info = bench.machine()
+    info = hotpaths.machine()
     start, end = _markers(name)
     return "\n".join([
         start,
-        "<!-- written by `make bench` (src/liveloop/bench_live.py); everything between these markers is replaced "
+        "<!-- written by `make bench` (bench/live.py); everything between these markers is replaced "
         "when this benchmark runs again -->",
         "",
         f"### {title}",

@@ -23,10 +23,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 
-from liveloop.bench import (
+from bench.hotpaths import (
     BATCH,
     DAY_MS,
     HOUR_MS,
+    ROOT,
     PostResult,
     Service,
     api_event,
@@ -257,7 +258,7 @@ def main() -> int:
         ]
     text = "\n".join(lines)
     print(text)
-    doc = Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md"
+    doc = ROOT / "docs" / "benchmarks.md"
     if doc.exists():
         current = doc.read_text()
         block = f"{_START}\n{text}\n{_END}"
