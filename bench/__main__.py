@@ -26,6 +26,9 @@ from bench.hotpaths import (
     write_markdown,
 )
 from bench.live import run_live
+from bench.webhooks import bench_webhooks
+from bench.webhooks import notes_of as webhook_notes
+from bench.webhooks import rows_of as webhook_rows
 
 
 def default_output() -> Path:
@@ -38,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true",
                         help="short runs (about 25 s), indicative only; writes no docs unless --output")
-    parser.add_argument("--only", choices=("share", "ingest", "leaderboard", "streams"),
+    parser.add_argument("--only", choices=("share", "ingest", "webhooks", "leaderboard", "streams"),
                         help="run one benchmark (leaderboard and streams: bench/live.py)")
     parser.add_argument("--output", type=Path, help="markdown report to update (default: docs/benchmarks.md "
                         "for a full run of both benchmarks)")
@@ -56,26 +59,28 @@ def main(argv: list[str] | None = None) -> int:
 
     plan = QUICK if args.quick else FULL
     profiler = Profiler(args.profile)
-    wrk = ensure_wrk() if args.only != "ingest" else None
+    wrk = ensure_wrk() if args.only in (None, "share") else None
     info = machine()
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     work = Path(tempfile.mkdtemp(prefix="liveloop-bench-"))
     print(f"liveloop bench ({plan.name}); databases and logs in {work}", flush=True)
-    share = ingest = None
+    share = ingest = hooks = None
     try:
-        if args.only != "ingest":
+        if args.only in (None, "share"):
             print("share link: bare ASGI app and liveloop, alternating rounds ...", flush=True)
             share = bench_share(work, wrk, plan, profiler)
-        if args.only != "share":
+        if args.only in (None, "ingest"):
             print("ingestion: liveloop over HTTP, then the raw sqlite3 baseline ...", flush=True)
             ingest = bench_ingest(work, plan, profiler)
+        if args.only in (None, "webhooks"):
+            hooks = bench_webhooks(work, quick=args.quick)
     except BaseException:
         print(f"bench failed; databases and server logs kept in {work}", file=sys.stderr, flush=True)
         raise
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
-    rows = rows_of(share, ingest)
-    notes = notes_of(share, ingest, plan)
+    rows = rows_of(share, ingest) + (webhook_rows(hooks) if hooks is not None else [])
+    notes = notes_of(share, ingest, plan) + (webhook_notes(hooks) if hooks is not None else [])
     if args.profile is not None:
         notes.append(f"py-spy sampled the servers during this run (profiles in {args.profile}); its cost is "
                      "counted as load generator CPU and lowers the figures a little.")

@@ -238,6 +238,7 @@ class Service:
         self.log = log
         self.ready_path = ready_path
         self.proc: subprocess.Popen | None = None
+        self.extra_env: dict[str, str] = {}
 
     @classmethod
     def liveloop(cls, database_url: str, log: Path) -> Service:
@@ -268,7 +269,8 @@ class Service:
         # The load comes from one address: the limit is set out of reach, so its cost is measured
         # while every click is still recorded.
         env = {**os.environ, "LIVELOOP_LOG_LEVEL": "warning", "LIVELOOP_RATE_LIMIT_SHARE_PER_MINUTE": "1000000000",
-               "PYTHONPATH": os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH"))))}
+               "PYTHONPATH": os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH")))),
+               **self.extra_env}
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(self.argv, env=env, stdout=log, stderr=log)
         deadline = time.monotonic() + 60

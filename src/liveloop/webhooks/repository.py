@@ -8,6 +8,7 @@ deliveries that another takes up once the lease has passed (at least once, never
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import orjson
@@ -112,21 +113,32 @@ def fan_out(conn: sa.Connection, *, now: int, limit: int = 500) -> int:
     return len(messages)
 
 
-def claim_due(conn: sa.Connection, *, now: int, lease_ms: int, limit: int, busy: list[str]) -> list[Claimed]:
-    """Due deliveries of live endpoints, oldest first, leased to this process until `now + lease_ms`.
-    Deliveries of the endpoints in `busy` (at their concurrency limit here) are left for later."""
-    query = (
+def claim_due(conn: sa.Connection, *, now: int, lease_ms: int, room: int, free: Callable[[str], int]) -> list[Claimed]:
+    """Due deliveries of live endpoints, oldest first, leased to this process until `now + lease_ms`:
+    at most `room` in all and `free(endpoint_id)` per endpoint (what that endpoint has room for here)."""
+    endpoints = conn.execute(
+        sa.select(d.endpoint_id).join(webhook_endpoints, e.id == d.endpoint_id)
+        .where(d.status == "pending", d.next_at <= now, e.deleted_at.is_(None))
+        .group_by(d.endpoint_id).order_by(sa.func.min(d.next_at)).limit(200)
+    ).scalars().all()
+    claimed: list[Claimed] = []
+    for endpoint_id in endpoints:
+        take = min(free(endpoint_id), room - len(claimed))
+        if take > 0:
+            claimed += _claim(conn, endpoint_id=endpoint_id, now=now, lease_ms=lease_ms, limit=take)
+    return claimed
+
+
+def _claim(conn: sa.Connection, *, endpoint_id: str, now: int, lease_ms: int, limit: int) -> list[Claimed]:
+    rows = conn.execute(
         sa.select(d.id, d.endpoint_id, d.attempts, e.url, e.secret, e.previous_secret, e.previous_until,
                   m.id.label("message_id"), m.body)
         .join(webhook_endpoints, e.id == d.endpoint_id)
         .join(webhook_messages, m.seq == d.message_seq)
-        .where(d.status == "pending", d.next_at <= now, e.deleted_at.is_(None))
+        .where(d.endpoint_id == endpoint_id, d.status == "pending", d.next_at <= now)
         .order_by(d.next_at, d.id).limit(limit)
         .with_for_update(skip_locked=True, of=webhook_deliveries)
-    )
-    if busy:
-        query = query.where(d.endpoint_id.not_in(busy))
-    rows = conn.execute(query).all()
+    ).all()
     if not rows:
         return []
     conn.execute(webhook_deliveries.update().where(d.id.in_([row.id for row in rows]))
@@ -138,11 +150,6 @@ def claim_due(conn: sa.Connection, *, now: int, lease_ms: int, limit: int, busy:
             keys = (row.secret, row.previous_secret)
         claimed.append(Claimed(row.id, row.endpoint_id, row.url, keys, row.message_id, row.body, row.attempts))
     return claimed
-
-
-def release(conn: sa.Connection, *, delivery_ids: list[int], now: int) -> None:
-    """Claimed deliveries this process will not attempt now: due again at once, for any process."""
-    conn.execute(webhook_deliveries.update().where(d.id.in_(delivery_ids)).values(next_at=now, updated_at=now))
 
 
 def record_attempt(conn: sa.Connection, *, delivery_id: int, at: int, status_code: int | None, error: str | None,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import time
 from urllib.parse import urlsplit
 
 from starlette.concurrency import run_in_threadpool
@@ -45,18 +46,35 @@ def _private(address: str) -> bool:
             or ip.is_unspecified or ip in ipaddress.ip_network("100.64.0.0/10"))
 
 
+# Answers kept this long, so a burst of deliveries to one endpoint asks the resolver once.
+RESOLVED_SECONDS = 30.0
+_resolved: dict[tuple[str, int], tuple[float, list[str]]] = {}
+
+
 def _resolve(host: str, port: int) -> list[str]:
+    now = time.monotonic()
+    cached = _resolved.get((host, port))
+    if cached is not None and cached[0] > now:
+        return cached[1]
     try:
         found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise Refused(f"host {host!r} does not resolve ({exc})") from None
-    return sorted({info[4][0] for info in found})
+    addresses = sorted({info[4][0] for info in found})
+    if len(_resolved) > 10_000:
+        _resolved.clear()
+    _resolved[(host, port)] = (now + RESOLVED_SECONDS, addresses)
+    return addresses
 
 
 async def check(url: str, *, allow_private: bool) -> None:
     """Refused unless `url` may be sent to now (DNS is resolved in a worker thread)."""
     host, port = parse(url, allow_private=allow_private)
-    addresses = await run_in_threadpool(_resolve, host, port)
+    cached = _resolved.get((host, port))
+    if cached is not None and cached[0] > time.monotonic():
+        addresses = cached[1]
+    else:
+        addresses = await run_in_threadpool(_resolve, host, port)
     if not allow_private:
         bad = [a for a in addresses if _private(a)]
         if bad:

@@ -3,7 +3,7 @@
 Each round (every `poll_seconds`, or at once after a commit that may have staged messages) the worker
 fans new messages out into deliveries, claims the due ones (webhooks/repository.py) and sends each
 in a task of its own, so a slow or dead endpoint holds only its own deliveries: at most
-`per_endpoint` attempts run at once per endpoint, `concurrency` in all. A 2xx within 15 s is
+`per_endpoint` (16) attempts run at once per endpoint, `concurrency` in all. A 2xx within 15 s is
 success; anything else (a redirect included: none is followed) is retried after 5 s, 5 min,
 30 min, 2 h, 5 h, 10 h and 10 h, then the delivery is failed. Due times live in the database, so a
 restart loses and doubles nothing; a process killed during an attempt leaves it to be taken up
@@ -41,7 +41,7 @@ def next_attempt_at(attempts_made: int, now: int) -> int | None:
 
 class WebhookWorker:
     def __init__(self, db: Database, *, allow_private: bool, poll_seconds: float = 1.0, concurrency: int = 64,
-                 per_endpoint: int = 4, transport: httpx.AsyncBaseTransport | None = None) -> None:
+                 per_endpoint: int = 16, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self._db = db
         self._allow_private = allow_private
         self._poll_seconds = poll_seconds
@@ -97,20 +97,16 @@ class WebhookWorker:
         room = self._concurrency - len(self._sending)
         if room <= 0:
             return
-        busy = [endpoint for endpoint, n in self._running.items() if n >= self._per_endpoint]
+        # A copy: the writer thread reads it while attempts end on the loop.
+        busy = dict(self._running)
         claimed = await self._db.write(lambda conn: repository.claim_due(
-            conn, now=now, lease_ms=LEASE_MS, limit=room, busy=busy), campaigns=())
-        extra = []
+            conn, now=now, lease_ms=LEASE_MS, room=room,
+            free=lambda endpoint_id: self._per_endpoint - busy.get(endpoint_id, 0)), campaigns=())
         for attempt in claimed:
-            if self._running.get(attempt.endpoint_id, 0) >= self._per_endpoint:
-                extra.append(attempt.delivery_id)  # over its endpoint's share: due again at once
-                continue
             self._running[attempt.endpoint_id] = self._running.get(attempt.endpoint_id, 0) + 1
             task = asyncio.get_running_loop().create_task(self._attempt(attempt))
             self._sending.add(task)
             task.add_done_callback(self._sending.discard)
-        if extra:
-            await self._db.write(lambda conn: repository.release(conn, delivery_ids=extra, now=now), campaigns=())
 
     async def _attempt(self, attempt: repository.Claimed) -> None:
         started = time.monotonic()
