@@ -152,14 +152,34 @@ def _claim(conn: sa.Connection, *, endpoint_id: str, now: int, lease_ms: int, li
     return claimed
 
 
-def record_attempt(conn: sa.Connection, *, delivery_id: int, at: int, status_code: int | None, error: str | None,
-                   duration_ms: int, succeeded: bool, next_at: int | None) -> None:
-    """An attempt's outcome; `next_at` None after a failure means no attempt is left (failed)."""
-    conn.execute(webhook_attempts.insert().values(delivery_id=delivery_id, at=at, status_code=status_code,
-                                                  error=error[:500] if error else None, duration_ms=duration_ms))
-    status = "succeeded" if succeeded else ("pending" if next_at is not None else "failed")
-    conn.execute(webhook_deliveries.update().where(d.id == delivery_id).values(
-        status=status, attempts=d.attempts + 1, next_at=next_at if next_at is not None else at, updated_at=at))
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How an attempt ended; `next_at` None after a failure means no attempt is left (failed)."""
+
+    delivery_id: int
+    at: int
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+    succeeded: bool
+    next_at: int | None
+
+    @property
+    def status(self) -> str:
+        return "succeeded" if self.succeeded else ("pending" if self.next_at is not None else "failed")
+
+
+def record_attempts(conn: sa.Connection, *, outcomes: list[Outcome]) -> None:
+    """Attempts' outcomes, each in the log of attempts and as its delivery's new status."""
+    conn.execute(webhook_attempts.insert(), [
+        {"delivery_id": o.delivery_id, "at": o.at, "status_code": o.status_code,
+         "error": o.error[:500] if o.error else None, "duration_ms": o.duration_ms} for o in outcomes])
+    conn.execute(
+        webhook_deliveries.update().where(d.id == sa.bindparam("delivery"))
+        .values(status=sa.bindparam("new_status"), attempts=d.attempts + 1, next_at=sa.bindparam("due"),
+                updated_at=sa.bindparam("at_")),
+        [{"delivery": o.delivery_id, "new_status": o.status, "due": o.next_at if o.next_at is not None else o.at,
+          "at_": o.at} for o in outcomes])
 
 
 def retry_now(conn: sa.Connection, *, tenant_id: str, endpoint_id: str, message_id: str, now: int) -> None:

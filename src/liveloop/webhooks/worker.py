@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from functools import partial
 
 import httpx
 
@@ -29,6 +30,7 @@ log = logging.getLogger("liveloop.webhooks")
 
 RETRY_AFTER_MS = (5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000)
 TIMEOUT_SECONDS = 15.0
+MIN_ROUND_SECONDS = 0.01
 LEASE_MS = 30_000  # longer than an attempt can take (15 s), with room for a slow database
 
 
@@ -53,6 +55,8 @@ class WebhookWorker:
         self._wake = asyncio.Event()
         self._running: dict[str, int] = {}  # endpoint id -> attempts under way here
         self._sending: set[asyncio.Task] = set()
+        self._outcomes: list[repository.Outcome] = []  # attempts ended, not yet recorded
+        self._flushing: asyncio.Task | None = None
 
     def poke(self, _committed: object = None) -> None:
         """A commit may have staged messages: run a round now rather than at the next poll."""
@@ -72,6 +76,8 @@ class WebhookWorker:
         for task in list(self._sending):
             task.cancel()
         await asyncio.gather(*self._sending, return_exceptions=True)
+        if self._flushing is not None:
+            await asyncio.gather(self._flushing, return_exceptions=True)
         if self._client is not None:
             await self._client.aclose()
 
@@ -88,6 +94,8 @@ class WebhookWorker:
                 log.warning("webhook round failed, trying again next round: %s", exc)
             except Exception:
                 log.exception("webhook round failed")
+            # Rounds woken by every ending attempt would each claim one delivery: let a few gather.
+            await asyncio.sleep(MIN_ROUND_SECONDS)
 
     async def round(self) -> None:
         """Fan out what is new, then start the attempts that are due and have room."""
@@ -140,13 +148,23 @@ class WebhookWorker:
         now = clock.now_ms()
         succeeded = error is None
         retry_at = None if succeeded else next_attempt_at(attempt.attempts + 1, now)
-        try:
-            await self._db.write(lambda conn: repository.record_attempt(
-                conn, delivery_id=attempt.delivery_id, at=now, status_code=status_code, error=error,
-                duration_ms=duration_ms, succeeded=succeeded, next_at=retry_at), campaigns=())
-        except (LiveloopError, WriterFailed):
-            # Unrecorded: the lease runs out and the message is sent again (at least once).
-            log.warning("could not record a webhook attempt of message %s", attempt.message_id)
+        self._outcomes.append(repository.Outcome(attempt.delivery_id, now, status_code, error, duration_ms,
+                                                 succeeded, retry_at))
+        if self._flushing is None:
+            # Outcomes that end together are recorded in one write.
+            self._flushing = asyncio.get_running_loop().create_task(self._flush())
         if not succeeded:
             log.info("webhook %s to endpoint %s failed: %s", attempt.message_id, attempt.endpoint_id, error)
-        self._wake.set()  # its endpoint has room again
+
+    async def _flush(self) -> None:
+        try:
+            while self._outcomes:
+                outcomes, self._outcomes = self._outcomes, []
+                try:
+                    await self._db.write(partial(repository.record_attempts, outcomes=outcomes), campaigns=())
+                except (LiveloopError, WriterFailed):
+                    # Unrecorded: their leases run out and the messages are sent again (at least once).
+                    log.warning("could not record %d webhook attempts", len(outcomes))
+        finally:
+            self._flushing = None
+        self._wake.set()  # their endpoints have room again
