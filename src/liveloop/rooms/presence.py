@@ -237,6 +237,8 @@ class PresenceEndpoint:
         viewer = verify(self._signing.key, token or viewer_token(scope), now=now)
         live = await self._campaigns.get(viewer.tenant_id, viewer.campaign_id)
         config = live.state.config
+        if config.cancelled:
+            return {"ok": True, "next_beat_seconds": NEXT_BEAT_SECONDS}  # nobody is counted in its room
         previous = await self._book.beat(viewer.key, now)
         if config.starts_at <= now <= config.ends_at:
             events = beat_events(live.state, viewer.user_id, previous=previous, ref=ref, now=now,
