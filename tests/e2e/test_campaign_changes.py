@@ -7,6 +7,8 @@ when they catch up (tests/e2e/test_multiprocess_changes.py).
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
@@ -105,6 +107,9 @@ def test_campaigns_are_listed_newest_start_first_a_page_at_a_time_with_their_sta
 
         bad = c.get("/v1/campaigns", params={"cursor": "not-a-cursor"})
         assert bad.status_code == 422 and bad.json()["error"]["field"] == "cursor"
+        for forged in ([2**64, "x"], [1, "a\u0000b"], {"a": 1, "b": 2}, [1, "x", 3]):
+            cursor = base64.urlsafe_b64encode(json.dumps(forged).encode()).decode()
+            assert c.get("/v1/campaigns", params={"cursor": cursor}).status_code == 422, forged
         assert c.get("/v1/campaigns", params={"status": "paused"}).status_code == 422
         assert c.get("/v1/campaigns", params={"limit": 0}).status_code == 422
     with server.client(create_tenant(server.database_url, "empty")) as other:

@@ -25,6 +25,7 @@ from liveloop.engine.model import (
     Tier,
 )
 from liveloop.kit.errors import Conflict, Invalid, NotFound
+from liveloop.kit.ids import CAMPAIGN_ID
 from liveloop.kit.money import check_currency, to_decimal_str, to_minor
 from liveloop.kit.times import iso, parse_iso, to_ms
 from liveloop.markets import policy
@@ -208,7 +209,9 @@ def _cursor(starts_at: int, campaign_id: str) -> str:
 def _read_cursor(cursor: str) -> tuple[int, str]:
     try:
         starts_at, campaign_id = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if type(starts_at) is int and isinstance(campaign_id, str):
+        # Only what a cursor of ours holds reaches the database (no NUL, no number past 64 bits).
+        if type(starts_at) is int and abs(starts_at) < 2**62 and isinstance(campaign_id, str) and \
+                CAMPAIGN_ID.match(campaign_id):
             return starts_at, campaign_id
     except (ValueError, TypeError):
         pass
