@@ -95,7 +95,8 @@ def create_app(settings: Settings | None = None) -> Liveloop:
         share=ShareLink(c.share_targets, c.campaigns, c.ingestor, c.limits, base_url=settings.base_url),
         events=EventsEndpoint(c.api_keys, c.ingestor, max_body_bytes=settings.max_body_bytes,
                               max_batch_events=settings.max_batch_events),
-        stream=ViewerStream(c.hub, c.campaigns, c.limits, c.signing),
+        stream=ViewerStream(c.hub, c.campaigns, c.limits, c.signing,
+                            max_per_address=settings.max_streams_per_address),
         presence=PresenceEndpoint(c.campaigns, c.ingestor, c.presence, c.limits, c.signing,
                                   timeout_seconds=settings.presence_timeout_seconds),
         room=RoomStream(c.room, c.campaigns, c.api_keys, c.signing),
@@ -166,7 +167,8 @@ class Liveloop:
 def _install_error_handlers(api: FastAPI) -> None:
     @api.exception_handler(LiveloopError)
     async def _domain(_request: Request, exc: LiveloopError) -> JSONResponse:
-        return JSONResponse(exc.body(), status_code=exc.status)
+        headers = {name.decode(): value.decode() for name, value in exc.headers()}
+        return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
 
     @api.exception_handler(WriterFailed)
     async def _writer(_request: Request, _exc: WriterFailed) -> JSONResponse:

@@ -64,6 +64,7 @@ def serve(
     from liveloop.app import create_app
     from liveloop.kit.db.inuse import sqlite_lock
     from liveloop.kit.db.migrate import upgrade
+    from liveloop.kit.serving import http_protocol
 
     settings = _settings(database_url, host=host, port=port, public_url=public_url)
     # Held until the process ends: `liveloop demo` never deletes a file a server holds.
@@ -79,7 +80,8 @@ def serve(
     gc.set_threshold(5_000, 20, 100)
     gc.freeze()  # what is loaded by now lives for the whole process: never scan it again
     uvicorn.run(app, host=settings.host, port=settings.port, access_log=access_log,
-                loop="auto", http="auto", log_level=os.environ.get("LIVELOOP_LOG_LEVEL", "info"),
+                loop="auto", http=http_protocol(settings.header_timeout_seconds),
+                log_level=os.environ.get("LIVELOOP_LOG_LEVEL", "info"),
                 # open viewer streams would otherwise hold a shutdown for their whole lifetime
                 timeout_graceful_shutdown=5)
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from liveloop.draws.notices import DrawNotices
 from liveloop.draws.runner import DrawRunner
+from liveloop.events.changes import CampaignChanges
 from liveloop.events.committed import CommittedEffects
 from liveloop.events.gate import CampaignGate, build_gate
 from liveloop.events.ingest import Ingestor
@@ -42,6 +43,7 @@ class Components:
     db: Database
     committed: CommittedEffects
     campaigns: CampaignGate
+    changes: CampaignChanges  # operators' changes to campaigns, logged like events
     ingestor: Ingestor
     api_keys: ApiKeys
     share_targets: ShareTargets
@@ -75,6 +77,7 @@ def build_components(settings: Settings) -> Components:
         db=db,
         committed=committed,
         campaigns=campaigns,
+        changes=CampaignChanges(campaigns, store, committed),
         ingestor=Ingestor(campaigns, store, fx, committed, future_tolerance_ms=settings.future_tolerance_ms),
         api_keys=ApiKeys(db),
         share_targets=ShareTargets(db),

@@ -142,6 +142,8 @@ _FIRST_RULE = {"cid": _CAMPAIGN, "rule_id": "$response.body#/rules/0/id"}
 LINKS = {
     ("post", "/v1/campaigns", "201"): {
         "GetCampaign": ("get", "/v1/campaigns/{cid}", _IN_CAMPAIGN, None),
+        "UpdateCampaign": ("patch", "/v1/campaigns/{cid}", _IN_CAMPAIGN, None),
+        "CancelCampaign": ("post", "/v1/campaigns/{cid}/cancel", _IN_CAMPAIGN, None),
         "CreateInvite": ("post", "/v1/campaigns/{cid}/invites", _IN_CAMPAIGN, None),
         "SendEvents": ("post", "/v1/events", {}, {"events": [{"campaign_id": _CAMPAIGN}]}),
         "GetProgress": ("get", "/v1/campaigns/{cid}/users/{uid}/progress", _IN_CAMPAIGN, None),

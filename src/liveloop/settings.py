@@ -29,6 +29,12 @@ class Settings(BaseSettings):
     rate_limit_share_per_minute: int = 600
     rate_limit_stream_per_minute: int = 120
     rate_limit_presence_per_minute: int = 240
+    # Viewer streams open at once from one client address, in each process (0: no limit). A
+    # household or an office shares an address; a carrier's NAT may put more viewers behind one.
+    max_streams_per_address: int = 20
+    # A connection must send its request headers within this time (from its opening, or from the
+    # first byte of a further request): half-open connections do not hold the server's sockets.
+    header_timeout_seconds: float = 10.0
     # A widget viewer silent this long (three missed beats) has left; the sweeper looks this often.
     presence_timeout_seconds: int = 90
     presence_sweep_seconds: float = 5.0

@@ -1,6 +1,6 @@
 """Imports every domain's tables so the MetaData is complete (for Alembic and tests)."""
 
-from liveloop.campaigns.models import campaigns
+from liveloop.campaigns.models import campaign_versions, campaigns
 from liveloop.draws.models import draw_entries, draw_results
 from liveloop.events.models import events
 from liveloop.fx.models import fx_rates
@@ -15,6 +15,7 @@ from liveloop.webhooks.models import webhook_attempts, webhook_deliveries, webho
 
 __all__ = [
     "api_keys",
+    "campaign_versions",
     "campaigns",
     "draw_entries",
     "draw_results",

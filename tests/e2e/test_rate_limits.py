@@ -6,6 +6,7 @@ import os
 import random
 import time
 
+import httpx
 import pytest
 
 from tests.e2e.helpers import campaign, invite, post_ok
@@ -90,3 +91,89 @@ def shared_count_reaches(redis_url: str, endpoint: str, client: str, count: int)
         while int(r.get(name) or 0) < count:
             assert time.monotonic() < deadline, f"{name} stayed at {r.get(name)}"
             time.sleep(0.05)
+
+
+def retry_after(response) -> int:
+    """A 429's `Retry-After` (SPEC section 14): whole seconds, at least one."""
+    assert response.status_code == 429, response.text
+    value = response.headers.get("retry-after", "")
+    assert value.isdigit() and int(value) >= 1, response.headers
+    return int(value)
+
+
+def test_every_429_says_when_the_limit_frees_up(tmp_path):
+    url = f"sqlite:///{tmp_path / 'ra.db'}"
+    srv = Server(url, env={"LIVELOOP_RATE_LIMIT_STREAM_PER_MINUTE": "2",
+                           "LIVELOOP_RATE_LIMIT_PRESENCE_PER_MINUTE": "2"}).start()
+    try:
+        fresh_window(15)
+        with srv.client(None) as anon:
+            streams = [anon.get("/v1/stream", params={"token": "x"}) for _ in range(3)]
+            beats = [anon.post("/v1/presence", json={"token": "x"}) for _ in range(3)]
+        left = 60 - time.time() % 60  # the window frees up at the next minute
+        assert [r.status_code for r in streams] == [401, 401, 429]
+        assert [r.status_code for r in beats] == [401, 401, 429]
+        for response in (streams[2], beats[2]):
+            assert left - 2 <= retry_after(response) <= left + 1
+            assert response.json()["error"]["code"] == "too_many_requests"
+            assert response.headers["access-control-allow-origin"] == "*"  # the widget can read it
+    finally:
+        srv.stop()
+
+
+def refused_stream(server, token: str):
+    """Opens a viewer stream that must be refused; fails at once if it opens instead."""
+    with httpx.Client(base_url=server.url, timeout=10) as anon:
+        with anon.stream("GET", "/v1/stream", params={"token": token}) as response:
+            assert response.status_code == 429, "the stream was opened"
+            response.read()
+            return response
+
+
+def test_one_address_holds_a_bounded_number_of_open_streams(tmp_path):
+    """New connections per minute are not enough: one address could keep thousands open."""
+    from tests.e2e.test_realtime import Sse, viewer_token
+
+    url = f"sqlite:///{tmp_path / 'open.db'}"
+    key = create_tenant(url)
+    srv = Server(url, env={"LIVELOOP_MAX_STREAMS_PER_ADDRESS": "3"}).start()
+    try:
+        with srv.client(key) as c:
+            post_ok(c, "/v1/campaigns", campaign("open"))
+            tokens = [viewer_token(c, "open", f"u{i}") for i in range(5)]
+        streams = [Sse(srv, token) for token in tokens[:3]]
+        try:
+            assert all(s.response.status_code == 200 for s in streams)
+            refused = refused_stream(srv, tokens[3])
+            assert refused.json()["error"]["code"] == "too_many_streams"
+            assert retry_after(refused) <= 60
+            # Once one closes, the address may open another.
+            streams.pop().close()
+            deadline = time.monotonic() + 5
+            while True:
+                with Sse(srv, tokens[4]) as again:
+                    if again.response.status_code == 200:
+                        break
+                assert time.monotonic() < deadline, "the closed stream still counts"
+                time.sleep(0.1)
+        finally:
+            for s in streams:
+                s.close()
+    finally:
+        srv.stop()
+
+
+def test_a_viewer_over_its_open_streams_is_told_when_to_retry(client, server, cid):
+    from tests.e2e.test_realtime import Sse, viewer_token
+
+    post_ok(client, "/v1/campaigns", campaign(cid))
+    token = viewer_token(client, cid, "u1")
+    streams = [Sse(server, token) for _ in range(10)]
+    try:
+        assert all(s.response.status_code == 200 for s in streams)
+        refused = refused_stream(server, token)
+        assert refused.json()["error"]["code"] == "too_many_streams"
+        assert retry_after(refused) <= 60
+    finally:
+        for s in streams:
+            s.close()

@@ -283,7 +283,7 @@ class _OneProcess:
 
 
 def _viewer_stream(hub: Hub) -> ViewerStream:
-    return ViewerStream(hub, _OneProcess(), RateLimiter({"stream": 1000}), Signing("k"))
+    return ViewerStream(hub, _OneProcess(), RateLimiter({"stream": 1000}), Signing("k"), max_per_address=20)
 
 
 def _run_stream(hub: Hub, token: str, *, publish=None, disconnect_after: float | None = None) -> list[dict]:

@@ -36,3 +36,32 @@ def test_postgresql_schema_matches_models():
         pytest.skip("LIVELOOP_TEST_DATABASE_URL is not set")
     with fresh_postgres_database(base) as url:
         assert_schema_matches(url)
+
+
+def test_campaigns_stored_before_versions_become_their_first_version(new_database):
+    """Migration 0007 on a database with campaigns: each keeps its body as version 1, and the
+    columns listing sorts and filters on are filled from it."""
+    import orjson
+    import sqlalchemy as sa
+    from alembic import command
+
+    from liveloop.kit.db.migrate import alembic_config
+
+    url = new_database("old")
+    command.upgrade(alembic_config(url), "0005")
+    body = {"id": "spring", "title": "Spring", "starts_at": "2027-03-01T12:00:00.000Z",
+            "ends_at": "2027-03-01T14:00:00.000Z", "created_at": "2027-02-01T00:00:00.000Z"}
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("INSERT INTO campaigns (tenant_id, id, body, created_at) "
+                                 "VALUES ('t', 'spring', :b, 7)"), {"b": orjson.dumps(body).decode()})
+        upgrade(url)
+        with engine.connect() as conn:
+            row = conn.execute(sa.text("SELECT version, starts_at, ends_at, cancelled_at, updated_at FROM campaigns"
+                                       )).one()
+            first = conn.execute(sa.text("SELECT campaign_id, version, body, created_at FROM campaign_versions")).one()
+        assert tuple(row) == (1, 1_803_902_400_000, 1_803_909_600_000, None, 7)
+        assert (first.campaign_id, first.version, orjson.loads(first.body), first.created_at) == ("spring", 1, body, 7)
+    finally:
+        engine.dispose()

@@ -287,3 +287,47 @@ def test_reward_ids_start_with_the_causes_arrival_except_for_campaigns_stored_be
         feed(s, reserve("r1", "dave", at=500, ref="ALICE"), now=0x77777)
         [reward] = s.rewards.values()
         assert reward.id.startswith(f"rw_{prefix:011x}")
+
+
+# -- campaign changes -----------------------------------------------------------------------------
+
+
+def change(eid: str = "chg") -> Event:
+    return Event(eid, "campaign_change", None, 50)
+
+
+def test_a_change_decides_what_follows_and_leaves_what_came_before():
+    rule = ReservationReferralRule("rr", COUPON_5)
+    s = make([rule], budget=500)
+    feed(s, reserve("e1", "bob", ref="ALICE"), reserve("e2", "carol", ref="ALICE"))
+    assert [r[4:] for r in ledger(s)] == [("available", None), ("declined", "budget")]
+    later = CampaignConfig("t1", "c1", "USD", 400, END, budget=1500, rules=(rule,))
+    assert s.reconfigure(later, change(), 60) == []
+    # The declined reward stays declined; a reservation at 450 is now after the start.
+    feed(s, reserve("e3", "dave", at=450, ref="ALICE"), reserve("e4", "erin", at=300, ref="ALICE"))
+    assert [(r[1], r[4]) for r in ledger(s)] == [("alice", "available"), ("alice", "declined"), ("alice", "available")]
+    assert s.rules_fired == {"rr"}
+
+
+def test_a_milestone_the_change_lowers_is_granted_at_once_to_whoever_reached_it():
+    tiers = (Tier(3, RewardSpec("badge", name="Host")),)
+    s = make([MilestoneRule("ms", "reservations", tiers)])
+    feed(s, reserve("e1", "bob", ref="ALICE"), reserve("e2", "carol", ref="ALICE"), reserve("e3", "dan", ref="BOB"))
+    assert s.rewards == {} and s.rules_fired == set()
+    lowered = CampaignConfig("t1", "c1", "USD", START, END, leaderboard_metric="reservations",
+                             rules=(MilestoneRule("ms", "reservations", (Tier(2, RewardSpec("badge", name="Host")),)),))
+    effects = s.reconfigure(lowered, change(), 60)
+    [granted] = [r for r in s.rewards.values()]
+    assert (granted.user_id, granted.cause_event_id, granted.created_at) == ("alice", "chg", 60)
+    assert len(effects) == 1 and s.rules_fired == {"ms"}
+    assert s.reconfigure(lowered, change("again"), 70) == []  # the same rule again grants nothing more
+
+
+def test_a_cancelled_configuration_grants_nothing_at_the_change():
+    s = make([MilestoneRule("ms", "reservations", (Tier(3, COUPON_3),))])
+    feed(s, reserve("e1", "bob", ref="ALICE"))
+    cancelled = CampaignConfig("t1", "c1", "USD", START, END, rules=(MilestoneRule("ms", "reservations",
+                                                                                    (Tier(1, COUPON_3),)),),
+                               cancelled=True)
+    assert s.reconfigure(cancelled, change(), 60) == [] and s.rewards == {}
+    assert s.config.cancelled

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from liveloop.kit.fields import Count, Instant, Line, Lines, Money, Percent, Quantity
 from liveloop.kit.limits import MAX_COUNT, MAX_HOURLY_DRAW_DAYS
@@ -130,11 +130,27 @@ class RoomIn(_Strict):
     channel: Line(128)
 
 
+# Fields a campaign is created with and may later change (PATCH), in one place.
+Title = Line(200)
+Description = Lines(2000)
+ShareText = Lines(500, description="what viewers share with their link")
+LandingUrl = Annotated[str, Field(max_length=2000, pattern=LANDING_URL_PATTERN,
+                                  examples=["https://shop.example.com/live/spring"])]
+Rules = Annotated[list[RuleIn], Field(max_length=50)]
+CampaignPermit = Annotated[Reference, Field(description="the authority's reference for the campaign's discounts and "
+                                                        "premiums, where the market requires one (PH)")]
+Programme = Annotated[Reference, Field(description="the state-run promotion programme the campaign is part of (VN: "
+                                                   "discounts up to 100%)")]
+Waive = Annotated[list[PolicyCode], Field(
+    max_length=len(RULE_CODES), description="liveloop defaults of the market this campaign goes without (a law "
+                                            "cannot be waived)", examples=[["policy.free_entry_required"]])]
+
+
 class CampaignCreate(_Strict):
     id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
-    title: Line(200)
-    description: Lines(2000) | None = None
-    share_text: Lines(500, description="what viewers share with their link") | None = None
+    title: Title
+    description: Description | None = None
+    share_text: ShareText | None = None
     # The schema lists the codes taken (the catalogue's markets, ISO 4217 currencies).
     market: Annotated[str, Field(pattern=r"^[A-Za-z]{2}$", json_schema_extra={"enum": list(load_catalogue())})]
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$",
@@ -142,22 +158,15 @@ class CampaignCreate(_Strict):
     timezone: Line(64, description="an IANA time zone; the market's by default") | None = None
     starts_at: Instant
     ends_at: Instant
-    landing_url: Annotated[str, Field(max_length=2000, pattern=LANDING_URL_PATTERN,
-                                      examples=["https://shop.example.com/live/spring"])]
+    landing_url: LandingUrl
     budget: Money | None = None
     leaderboard: LeaderboardIn = Field(default_factory=LeaderboardIn)
-    rules: Annotated[list[RuleIn], Field(max_length=50)] = Field(default_factory=list)
+    rules: Rules = Field(default_factory=list)
     room: RoomIn | None = None
     min_watch_seconds: Annotated[int, Field(ge=0, le=86_400)] | None = None
-    permit: Reference | None = Field(
-        default=None, description="the authority's reference for the campaign's discounts and premiums, where the "
-                                  "market requires one (PH)")
-    promotion_programme: Reference | None = Field(
-        default=None, description="the state-run promotion programme the campaign is part of (VN: discounts up to "
-                                  "100%)")
-    waive: Annotated[list[PolicyCode], Field(max_length=len(RULE_CODES))] | None = Field(
-        default=None, description="liveloop defaults of the market this campaign goes without (a law cannot be "
-                                  "waived)", examples=[["policy.free_entry_required"]])
+    permit: CampaignPermit | None = None
+    promotion_programme: Programme | None = None
+    waive: Waive | None = None
 
     @model_validator(mode="after")
     def _window_and_rules(self) -> CampaignCreate:
@@ -173,3 +182,34 @@ class CampaignCreate(_Strict):
         if self.waive is not None and len(self.waive) != len(set(self.waive)):
             raise ValueError("waive names each rule once")
         return self
+
+
+# What a PATCH may name; the others (id, market, currency, time zone, leaderboard, room,
+# min_watch_seconds) are the campaign's identity and never change.
+_REQUIRED = ("title", "landing_url", "starts_at", "ends_at", "rules")
+
+
+class CampaignUpdate(_Strict):
+    """The fields to change, each replacing the campaign's own (`rules`: the whole list). Before
+    `starts_at` any of them may change (a rule only while it has granted nothing); once the
+    campaign is live only `budget`, upwards. `null` removes an optional field (`budget: null`: no
+    budget). The result is checked like a new campaign, market policy included."""
+
+    title: Title | None = None
+    description: Description | None = None
+    share_text: ShareText | None = None
+    landing_url: LandingUrl | None = None
+    starts_at: Instant | None = None
+    ends_at: Instant | None = None
+    budget: Money | None = None
+    rules: Rules | None = None
+    permit: CampaignPermit | None = None
+    promotion_programme: Programme | None = None
+    waive: Waive | None = None
+
+    @field_validator(*_REQUIRED, mode="before")
+    @classmethod
+    def _required_stay(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("cannot be removed (only optional fields can be null)")
+        return value

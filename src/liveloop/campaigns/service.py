@@ -1,16 +1,19 @@
-"""Creating and reading campaigns; turning their stored form into the engine's configuration."""
+"""Creating, reading, listing, changing and cancelling campaigns; their engine configuration."""
 
 from __future__ import annotations
 
+import base64
+from collections.abc import Iterable
 from decimal import Decimal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 import sqlalchemy as sa
+from pydantic import ValidationError
 
-from liveloop.campaigns.models import campaigns
-from liveloop.campaigns.schemas import CampaignCreate
+from liveloop.campaigns.models import campaign_versions, campaigns
+from liveloop.campaigns.schemas import CampaignCreate, CampaignUpdate
 from liveloop.engine.model import (
     CampaignConfig,
     DrawRule,
@@ -22,6 +25,7 @@ from liveloop.engine.model import (
     Tier,
 )
 from liveloop.kit.errors import Conflict, Invalid, NotFound
+from liveloop.kit.ids import CAMPAIGN_ID
 from liveloop.kit.money import check_currency, to_decimal_str, to_minor
 from liveloop.kit.times import iso, parse_iso, to_ms
 from liveloop.markets import policy
@@ -109,8 +113,12 @@ def create(conn: sa.Connection, *, tenant_id: str, data: dict, now: int) -> dict
     if exists is not None:
         raise Conflict(f"campaign {data['id']!r} already exists", field="id")
     stored = dict(data, created_at=iso(now))
-    conn.execute(campaigns.insert().values(tenant_id=tenant_id, id=data["id"], body=orjson.dumps(stored).decode(),
-                                           created_at=now))
+    body = orjson.dumps(stored).decode()
+    conn.execute(campaigns.insert().values(tenant_id=tenant_id, id=data["id"], body=body, created_at=now, version=1,
+                                           starts_at=_ms(stored["starts_at"]), ends_at=_ms(stored["ends_at"]),
+                                           updated_at=now))
+    conn.execute(campaign_versions.insert().values(tenant_id=tenant_id, campaign_id=data["id"], version=1, body=body,
+                                                   created_at=now))
     return stored
 
 
@@ -119,6 +127,186 @@ def get(conn: sa.Connection, *, tenant_id: str, campaign_id: str) -> dict | None
         sa.select(campaigns.c.body).where(campaigns.c.tenant_id == tenant_id, campaigns.c.id == campaign_id)
     ).scalar()
     return orjson.loads(body) if body is not None else None
+
+
+def versions(conn: sa.Connection, *, tenant_id: str, campaign_id: str, numbers: Iterable[int]) -> dict[int, dict]:
+    """Bodies of some versions of a campaign, by number (1: as it was created)."""
+    c = campaign_versions.c
+    rows = conn.execute(sa.select(c.version, c.body).where(
+        c.tenant_id == tenant_id, c.campaign_id == campaign_id, c.version.in_(list(numbers))))
+    return {version: orjson.loads(body) for version, body in rows}
+
+
+def save_version(conn: sa.Connection, *, tenant_id: str, body: dict, now: int) -> int:
+    """Store a changed campaign as its next version (the caller logs it); returns the version's number."""
+    campaign_id = body["id"]
+    key = (campaigns.c.tenant_id == tenant_id, campaigns.c.id == campaign_id)
+    version = conn.execute(sa.select(campaigns.c.version).where(*key)).scalar_one() + 1
+    text = orjson.dumps(body).decode()
+    cancelled = body.get("cancelled_at")
+    conn.execute(campaigns.update().where(*key).values(
+        body=text, version=version, starts_at=_ms(body["starts_at"]), ends_at=_ms(body["ends_at"]),
+        cancelled_at=_ms(cancelled) if cancelled else None, updated_at=now))
+    conn.execute(campaign_versions.insert().values(tenant_id=tenant_id, campaign_id=campaign_id, version=version,
+                                                   body=text, created_at=now))
+    return version
+
+
+# -- status, listing -------------------------------------------------------------------------
+
+STATUSES = ("scheduled", "live", "ended", "cancelled")
+
+
+def status(body: dict, now: int) -> str:
+    """`scheduled` before `starts_at`, `live` until `ends_at`, then `ended`; or `cancelled`."""
+    if "cancelled_at" in body:
+        return "cancelled"
+    if now < _ms(body["starts_at"]):
+        return "scheduled"
+    if now < _ms(body["ends_at"]):
+        return "live"
+    return "ended"
+
+
+def read(body: dict, now: int) -> dict:
+    """The campaign as the API returns it: its stored body and its status now."""
+    return dict(body, status=status(body, now))
+
+
+def page(conn: sa.Connection, *, tenant_id: str, status_is: str | None, limit: int, cursor: str | None,
+         now: int) -> dict:
+    """The tenant's campaigns, newest `starts_at` first (then by id, descending), one page.
+
+    The cursor names the last campaign of the page before (its `starts_at` and id), so campaigns
+    created meanwhile never shift a page: each one is listed once, where its `starts_at` puts it.
+    """
+    c = campaigns.c
+    query = sa.select(c.body, c.starts_at, c.id).where(c.tenant_id == tenant_id)
+    if status_is == "cancelled":
+        query = query.where(c.cancelled_at.is_not(None))
+    elif status_is is not None:
+        query = query.where(c.cancelled_at.is_(None))
+        if status_is == "scheduled":
+            query = query.where(c.starts_at > now)
+        elif status_is == "live":
+            query = query.where(c.starts_at <= now, c.ends_at > now)
+        else:
+            query = query.where(c.ends_at <= now)
+    if cursor is not None:
+        after_starts, after_id = _read_cursor(cursor)
+        query = query.where(sa.or_(c.starts_at < after_starts, sa.and_(c.starts_at == after_starts, c.id < after_id)))
+    rows = conn.execute(query.order_by(c.starts_at.desc(), c.id.desc()).limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {"campaigns": [read(orjson.loads(body), now) for body, _s, _i in rows],
+            "next_cursor": _cursor(rows[-1].starts_at, rows[-1].id) if more else None}
+
+
+def _cursor(starts_at: int, campaign_id: str) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps([starts_at, campaign_id])).decode().rstrip("=")
+
+
+def _read_cursor(cursor: str) -> tuple[int, str]:
+    try:
+        starts_at, campaign_id = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        # Only what a cursor of ours holds reaches the database (no NUL, no number past 64 bits).
+        if type(starts_at) is int and abs(starts_at) < 2**62 and isinstance(campaign_id, str) and \
+                CAMPAIGN_ID.match(campaign_id):
+            return starts_at, campaign_id
+    except (ValueError, TypeError):
+        pass
+    raise Invalid("cursor is not one this API returned", field="cursor")
+
+
+# -- changes ---------------------------------------------------------------------------------
+
+# What may change before the start; once live, only the budget, upwards (SPEC section 4).
+_BEFORE_START = ("title", "description", "share_text", "landing_url", "starts_at", "ends_at", "budget", "rules",
+                 "permit", "promotion_programme", "waive")
+
+
+def edit(current: dict, update: CampaignUpdate, *, fired: set[str], budget_used: int,
+         allowed_hosts: tuple[str, ...], convert: policy.Convert | None, now: int) -> dict | None:
+    """The campaign with `update` applied and checked again like a new one, or None when nothing changes.
+
+    Refused with a 409 `campaign.locked` naming the field for what can no longer change: anything
+    but the budget once the campaign is live, the budget downwards then, and a rule that has
+    already granted a reward (it stays as it is, in the list).
+    """
+    _refuse_cancelled(current)
+    merged = {key: value for key, value in current.items() if key in CampaignCreate.model_fields}
+    for key, value in update.model_dump(mode="json", exclude_unset=True).items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    try:
+        candidate = CampaignCreate.model_validate(merged)
+    except ValidationError as exc:
+        raise _invalid(exc) from None
+    data = normalize(candidate, allowed_hosts=allowed_hosts, convert=convert)
+    changed = [key for key in _BEFORE_START if data.get(key) != current.get(key)]
+    if not changed:
+        return None
+    started = now >= _ms(current["starts_at"])
+    for key in changed:
+        if key == "budget":
+            _check_budget(current, data, started=started, used=budget_used)
+        elif started:
+            raise Conflict(f"{key} can no longer change: the campaign started at {current['starts_at']} (once live, "
+                           "only the budget may change, upwards)", code="campaign.locked", field=key)
+        elif key == "rules":
+            _check_fired_rules(current["rules"], data["rules"], fired)
+    return dict(data, created_at=current["created_at"], updated_at=iso(now))
+
+
+def cancel(current: dict, *, now: int) -> dict | None:
+    """The campaign cancelled, or None if it already is (cancelling again changes nothing)."""
+    if "cancelled_at" in current:
+        return None
+    state = status(current, now)
+    if state != "scheduled":
+        raise Conflict(f"only a scheduled campaign can be cancelled; campaign {current['id']!r} is {state}",
+                       code="campaign.not_scheduled")
+    return dict(current, cancelled_at=iso(now), updated_at=iso(now))
+
+
+def _refuse_cancelled(current: dict) -> None:
+    if "cancelled_at" in current:
+        raise Conflict(f"campaign {current['id']!r} was cancelled at {current['cancelled_at']}; it no longer changes",
+                       code="campaign.cancelled")
+
+
+def _check_budget(current: dict, data: dict, *, started: bool, used: int) -> None:
+    currency = current["currency"]
+    before = to_minor(current["budget"], currency) if current.get("budget") is not None else None
+    after = to_minor(data["budget"], currency) if data.get("budget") is not None else None
+    if started and after is not None and (before is None or after < before):
+        raise Conflict(f"the budget can only be raised once the campaign is live (it is {current.get('budget')})"
+                       if before is not None else "a live campaign without a budget cannot be given one",
+                       code="campaign.locked", field="budget")
+    if after is not None and after < used:
+        raise Conflict(f"budget {data['budget']} is below the {to_decimal_str(used, currency)} already granted",
+                       code="campaign.locked", field="budget")
+
+
+def _check_fired_rules(before: list[dict], after: list[dict], fired: set[str]) -> None:
+    kept = {rule["id"]: (index, rule) for index, rule in enumerate(after)}
+    for rule in before:
+        if rule["id"] not in fired:
+            continue
+        index, now_rule = kept.get(rule["id"], (None, None))
+        if now_rule != rule:
+            raise Conflict(f"rule {rule['id']!r} has granted rewards: it can no longer be changed or removed",
+                           code="campaign.locked", field="rules" if index is None else f"rules.{index}")
+
+
+def _invalid(exc: ValidationError) -> Invalid:
+    """A combination of fields that fails the campaign's own checks, said like a refused body."""
+    first = exc.errors()[0]
+    field = ".".join(str(part) for part in first.get("loc", ())) or None
+    message = first.get("msg", "invalid").removeprefix("Value error, ")
+    return Invalid(f"{field}: {message}" if field else message, field=field)
 
 
 # When reward ids began to start with the cause's arrival time (engine/state.py `reward_id`).
@@ -143,6 +331,7 @@ def to_config(tenant_id: str, data: dict) -> CampaignConfig:
         rules=tuple(_rule(r, currency) for r in data.get("rules", ())),
         min_watch_ms=(data.get("min_watch_seconds") or 0) * 1000,
         reward_ids_by_arrival=_ms(data["created_at"]) >= REWARD_IDS_BY_ARRIVAL_SINCE if "created_at" in data else True,
+        cancelled="cancelled_at" in data,
     )
 
 

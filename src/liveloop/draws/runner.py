@@ -22,7 +22,7 @@ from liveloop.draws.service import StoredResult
 from liveloop.engine.model import DrawRule, RewardIssued, RewardStatusChanged
 from liveloop.events.committed import CommittedEffects, DrawCompleted, FreeEntryAdded
 from liveloop.events.gate import CampaignGate
-from liveloop.events.live import LiveCampaign
+from liveloop.events.live import LiveCampaign, refuse_cancelled
 from liveloop.kit.db.database import Database
 from liveloop.kit.errors import Conflict, Invalid
 from liveloop.kit.times import iso
@@ -55,6 +55,7 @@ class DrawRunner:
                   secret: str, now: int) -> dict:
         """Run a period that has ended (the latest ended one when not named); the same result every time."""
         live = await self._live.get(tenant_id, campaign_id)
+        refuse_cancelled(live)
         rule = draw_rule(live, rule_id)
         period = self._period_to_run(live, rule, period_name, now)
         key = (tenant_id, campaign_id, rule.id, period.name)
@@ -182,6 +183,7 @@ class DrawRunner:
                     *, now: int) -> tuple[dict, bool]:
         """A free alternative entry (rules with `free_entry: true`); returns (entry, created)."""
         live = await self._live.get(tenant_id, campaign_id)
+        refuse_cancelled(live)
         rule = draw_rule(live, rule_id)
         if not rule.free_entry:
             raise Conflict(f"draw {rule.id!r} has no free alternative entry (free_entry is not true)",

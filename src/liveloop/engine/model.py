@@ -104,6 +104,7 @@ class CampaignConfig:
     # Reward ids start with the cause's arrival time; campaigns stored before that change keep
     # ids that start with the cause's `at`, so their replayed ledger matches the stored one.
     reward_ids_by_arrival: bool = True
+    cancelled: bool = False  # nothing more is applied to a cancelled campaign
 
 
 @dataclass(slots=True)
@@ -219,6 +220,11 @@ class DrawEntered:
 # accepted from the API: `ref` names the draw rule and `order_id` the period. Replaying it grants
 # the prize again at the same place in the log, so budgets and restarts give the same ledger.
 DRAW_WIN = "draw_win"
+
+# Written to the event log when an operator changes or cancels the campaign (events/changes.py),
+# never accepted from the API: `value` is the campaign's new version, whose configuration decides
+# every event logged after it. Replaying the log changes the configuration at the same place.
+CAMPAIGN_CHANGE = "campaign_change"
 
 Effect = (NewUser | Attributed | RewardIssued | RewardStatusChanged | FriendActivity | ScoreChanged | Shared
           | DrawEntered)

@@ -143,7 +143,6 @@ class CampaignState:
     """Everything the engine knows about one campaign, rebuilt from its event log on load."""
 
     def __init__(self, config: CampaignConfig, codes: dict[str, str] | None = None) -> None:
-        self.config = config
         self.codes: dict[str, str] = dict(codes or {})
         self.participants: dict[str, Participant] = {}
         self.referrers: dict[str, ReferrerStats] = {}
@@ -159,14 +158,19 @@ class CampaignState:
         self.organic = FunnelSide()
         self.leaderboard = Leaderboard()
         self.last_seq = 0  # highest event-log sequence applied (set by the storage layer)
-        self.window = Window(config.starts_at, config.ends_at, config.min_watch_ms)
         self.present: set[str] = set()  # users whose presence in the room is open
         self.room_totals = RoomTotals()
+        self.share_times: dict[str, list[int]] = {}  # each user's share times, sorted (share-to-enter draws)
+        self.draw_entered: set[tuple[str, str]] = set()  # (rule, user) past a campaign draw's at_least
+        self.rules_fired: set[str] = set()  # rules with a reward in the ledger (granted or declined)
+        self._configure(config)
+
+    def _configure(self, config: CampaignConfig) -> None:
+        self.config: CampaignConfig = config
+        self.window = Window(config.starts_at, config.ends_at, config.min_watch_ms)
         self._reservation_rules = [r for r in config.rules if isinstance(r, ReservationReferralRule)]
         self._milestone_rules = [r for r in config.rules if isinstance(r, MilestoneRule)]
         self._commission_rules = [r for r in config.rules if isinstance(r, OrderCommissionRule)]
-        self.share_times: dict[str, list[int]] = {}  # each user's share times, sorted (share-to-enter draws)
-        self.draw_entered: set[tuple[str, str]] = set()  # (rule, user) past a campaign draw's at_least
         self._metric_draws = [r for r in config.rules
                               if isinstance(r, DrawRule) and r.entry_metric is not None and r.period == "campaign"]
 
@@ -227,6 +231,32 @@ class CampaignState:
         elif kind == "share":
             person.shares += 1
             self._on_share(uid, ev.at, effects)
+        return effects
+
+    def reconfigure(self, config: CampaignConfig, ev: Event, now: int) -> list[Effect]:
+        """The campaign was changed (a `campaign_change` event, `ev`): `config` decides what follows.
+
+        What was decided before stays: events already applied keep the effect they had, and the
+        ledger is append-only. Milestones and campaign draws the change adds or alters are checked
+        at once against every referrer's metrics, in user order: a tier lowered to a count someone
+        already has is granted now, caused by the change, like any tier reached by an event.
+        """
+        before = {rule.id: rule for rule in self.config.rules}
+        unchanged = {rule.id for rule in config.rules if before.get(rule.id) == rule}
+        self._configure(config)
+        self.draw_entered = {key for key in self.draw_entered if key[0] in unchanged}
+        effects: list[Effect] = []
+        if config.cancelled:
+            return effects
+        milestones = [rule for rule in self._milestone_rules if rule.id not in unchanged]
+        draws = any(rule.id not in unchanged for rule in self._metric_draws)
+        if milestones or draws:
+            for user_id in sorted(self.referrers):
+                stats = self.referrers[user_id]
+                for rule in milestones:
+                    self._reach_tiers(rule, user_id, stats, ev, now, effects)
+                if draws:
+                    self._check_draw_entry(user_id, stats, effects)
         return effects
 
     def _referrer(self, user_id: str) -> ReferrerStats:
@@ -396,17 +426,8 @@ class CampaignState:
         fire now (each of its changes was checked when it happened), and the leaderboard's key only
         moves with its own metric: skipping them saves a SortedList remove and add per event."""
         for rule in self._milestone_rules:
-            if rule.metric not in changed:
-                continue
-            value = stats.metric(rule.metric)
-            key = (rule.id, user_id)
-            reached = self.tiers_reached.get(key, 0)
-            # Tiers are increasing: only those past the last one granted can fire, each once.
-            while reached < len(rule.tiers) and value >= rule.tiers[reached].at:
-                tier = rule.tiers[reached]
-                self._grant(rule.id, user_id, "achiever", tier.reward, ev, now, effects, cause=f"tier:{tier.at}")
-                reached += 1
-                self.tiers_reached[key] = reached
+            if rule.metric in changed:
+                self._reach_tiers(rule, user_id, stats, ev, now, effects)
         metric = self.config.leaderboard_metric
         if metric in changed:
             score = stats.metric(metric)
@@ -415,6 +436,18 @@ class CampaignState:
                 effects.append(ScoreChanged(user_id, score))
         if self._metric_draws:
             self._check_draw_entry(user_id, stats, effects)
+
+    def _reach_tiers(self, rule: MilestoneRule, user_id: str, stats: ReferrerStats, ev: Event, now: int,
+                     effects: list[Effect]) -> None:
+        value = stats.metric(rule.metric)
+        key = (rule.id, user_id)
+        reached = self.tiers_reached.get(key, 0)
+        # Tiers are increasing: only those past the last one granted can fire, each once.
+        while reached < len(rule.tiers) and value >= rule.tiers[reached].at:
+            tier = rule.tiers[reached]
+            self._grant(rule.id, user_id, "achiever", tier.reward, ev, now, effects, cause=f"tier:{tier.at}")
+            reached += 1
+            self.tiers_reached[key] = reached
 
     # -- draws ---------------------------------------------------------------------------
 
@@ -481,6 +514,7 @@ class CampaignState:
         if reward.counts_against_budget():
             self.budget_used += reward.amount or 0
         self.rewards[rid] = reward
+        self.rules_fired.add(rule_id)
         self.rewards_by_user.setdefault(user_id, []).append(reward)
         if order_id is not None:
             self.rewards_by_order.setdefault(order_id, []).append(reward)

@@ -161,7 +161,9 @@ class SharedGate(LiveCampaigns):
             board = state.leaderboard
             for row in rows:
                 board.change_seq = row.seq
-                effects = state.apply(row.event, row.received_at)
+                effects = row.apply_to(state)
+                if row.body is not None:
+                    live.body = row.body  # another process changed the campaign
                 state.last_seq = row.seq
                 if effects:
                     # Viewers connected to this process hear of events that another process logged.

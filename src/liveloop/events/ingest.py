@@ -136,7 +136,7 @@ class Ingestor:
         rows, new_users = batch.events, batch.users
         ledger = LedgerWrites(tenant_id)
         recent = self._recent
-        too_large = False
+        refused = False
         for index, inp, ev in known:
             key = (tenant_id, ev.id)
             if key in recent or ev.id in logged:
@@ -144,13 +144,18 @@ class Ingestor:
                 continue
             live = campaigns[inp.campaign_id]
             state = live.state
+            if state.config.cancelled:
+                # Decided on the state caught up with the log: no event is applied after a cancel.
+                result.rejected.append({"index": index, "error": cancelled_error(inp.campaign_id)})
+                refused = True
+                continue
             if ev.type == "order_paid":
                 try:
                     ev = _valued(ev, state.config.currency, rates)
                 except OverflowError:
                     # Its value in the campaign currency would not fit storage: refused before the writer.
                     result.rejected.append({"index": index, "error": _TOO_LARGE})
-                    too_large = True
+                    refused = True
                     continue
             recent.add(key)
             for effect in state.apply(ev, now):
@@ -164,7 +169,7 @@ class Ingestor:
             rows.append(EventRow(tenant_id, ev.id, inp.campaign_id, ev.type, ev.user_id, ev.at, ev.ref,
                                  inp.device_id, inp.ip, ev.order_id, ev.amount, ev.currency, now, ev.value))
         result.accepted += len(rows)
-        if too_large:
+        if refused:
             result.rejected.sort(key=lambda r: r["index"])
         if not rows:
             return
@@ -208,9 +213,13 @@ class Ingestor:
     async def _write_clicks(self, tenant_id: str, clicks: dict[str, list[tuple[Event, EventRow]]]) -> None:
         try:
             async with self._gate.hold(tenant_id, clicks) as campaigns:
+                # A click that raced its campaign's cancellation is not counted, like the ones after it.
+                clicks = {cid: items for cid, items in clicks.items() if not campaigns[cid].state.config.cancelled}
                 effects = [(campaigns[cid], effect) for cid, items in clicks.items() for ev, row in items
                            for effect in campaigns[cid].state.apply(ev, row.received_at)]
                 batch = BatchWrite([row for items in clicks.values() for _ev, row in items])
+                if not batch.events:
+                    return
                 batch.staged = self._committed.staged(tenant_id, effects, clock.now_ms())
                 store = self._store
                 await self._gate.commit(tenant_id, campaigns, lambda conn: store.write(conn, batch))
@@ -225,6 +234,11 @@ class Ingestor:
             self._flush_clicks()
         while self._click_writes:
             await asyncio.gather(*self._click_writes, return_exceptions=True)
+
+
+def cancelled_error(campaign_id: str) -> dict:
+    return {"code": "campaign.cancelled", "field": "campaign_id",
+            "message": f"campaign {campaign_id!r} was cancelled: its events change nothing and are not kept"}
 
 
 _TOO_LARGE = {"code": "invalid", "field": "order.amount",

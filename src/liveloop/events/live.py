@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from liveloop.engine.state import CampaignState
 from liveloop.events.store import EventStore
-from liveloop.kit.errors import NotFound
+from liveloop.kit.errors import Conflict, NotFound
 from liveloop.kit.ids import CAMPAIGN_ID
 
 
@@ -38,7 +38,8 @@ class LiveCampaigns:
         self._loading: dict[tuple[str, str], asyncio.Future] = {}
 
     async def get_uncaught(self, tenant_id: str, campaign_id: str) -> LiveCampaign:
-        """The live campaign as this process last saw it: for what does not change (its body)."""
+        """The live campaign as this process last saw it, without catching up with other processes
+        (SharedGate's fan-out does, within moments): its existence, or its body on a hot path."""
         key = (tenant_id, campaign_id)
         live = self._live.get(key)
         if live is not None:
@@ -79,9 +80,11 @@ class LiveCampaigns:
         self._live[key] = live
 
     async def body(self, tenant_id: str, campaign_id: str) -> dict:
-        """The campaign as the API returns it, without loading its state; NotFound if unknown.
+        """The campaign as stored, without loading its state; NotFound if unknown.
 
-        A campaign does not change once created, so its body is cached for good.
+        For what never changes (market, currency, time zone, leaderboard, waivers): a campaign not
+        loaded here keeps the body first read, however it changes later. What a change may touch
+        is read from the live campaign (`get`).
         """
         key = (tenant_id, campaign_id)
         live = self._live.get(key)
@@ -104,6 +107,13 @@ class LiveCampaigns:
             self._live.clear()
         for key in keys or ():
             self._live.pop(key, None)
+
+
+def refuse_cancelled(live: LiveCampaign) -> None:
+    """What would act for a cancelled campaign (invites, draws) is refused, naming it."""
+    if live.state.config.cancelled:
+        raise Conflict(f"campaign {live.state.config.id!r} was cancelled at {live.body.get('cancelled_at')}",
+                       code="campaign.cancelled")
 
 
 def unknown_campaign(campaign_id: str) -> NotFound:

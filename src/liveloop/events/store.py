@@ -13,7 +13,7 @@ from typing import NamedTuple, Protocol
 import sqlalchemy as sa
 
 from liveloop.campaigns import service as campaigns_service
-from liveloop.engine.model import Event
+from liveloop.engine.model import CAMPAIGN_CHANGE, Effect, Event
 from liveloop.engine.state import CampaignState
 from liveloop.events.models import events
 from liveloop.invites.models import invites
@@ -83,6 +83,14 @@ class Logged:
     seq: int
     received_at: int
     event: Event
+    body: dict | None = None  # a `campaign_change`: the campaign as it is from here on
+
+    def apply_to(self, state: CampaignState) -> list[Effect]:
+        """Apply this logged event (or change) to the state, as when it was first applied."""
+        if self.body is not None:
+            config = campaigns_service.to_config(state.config.tenant_id, self.body)
+            return state.reconfigure(config, self.event, self.received_at)
+        return state.apply(self.event, self.received_at)
 
 
 class EventStore(Protocol):
@@ -151,10 +159,12 @@ class SqlEventStore:
 
 
 def load(conn: sa.Connection, tenant_id: str, campaign_id: str) -> tuple[dict, CampaignState] | None:
-    """Rebuild a campaign's state by replaying its events in log order."""
+    """Rebuild a campaign's state by replaying its events in log order, from the campaign as it was
+    created: each change logged since takes effect at its place."""
     body = campaigns_service.get(conn, tenant_id=tenant_id, campaign_id=campaign_id)
     if body is None:
         return None
+    first = campaigns_service.versions(conn, tenant_id=tenant_id, campaign_id=campaign_id, numbers=[1])[1]
     codes = dict(
         conn.execute(
             sa.select(invites.c.code, invites.c.user_id).where(
@@ -162,7 +172,7 @@ def load(conn: sa.Connection, tenant_id: str, campaign_id: str) -> tuple[dict, C
             )
         ).all()
     )
-    state = CampaignState(campaigns_service.to_config(tenant_id, body), codes)
+    state = CampaignState(campaigns_service.to_config(tenant_id, first), codes)
     replay(conn, state)
     return body, state
 
@@ -172,7 +182,7 @@ def replay(conn: sa.Connection, state: CampaignState) -> None:
     while True:
         rows = events_after(conn, state, REPLAY_CHUNK)
         for row in rows:
-            state.apply(row.event, row.received_at)
+            row.apply_to(state)
             state.last_seq = row.seq
         if len(rows) < REPLAY_CHUNK:
             return
@@ -203,10 +213,17 @@ def events_after(conn: sa.Connection, state: CampaignState, limit: int | None) -
     )
     if limit is not None:
         query = query.limit(limit)
-    return [
+    rows = [
         Logged(seq, received_at, Event(eid, kind, uid, at, ref, order_id, amount, currency, value))
         for seq, eid, kind, uid, at, ref, order_id, amount, currency, value, received_at in conn.execute(query)
     ]
+    changes = [row for row in rows if row.event.type == CAMPAIGN_CHANGE]
+    if changes:
+        bodies = campaigns_service.versions(conn, tenant_id=cfg.tenant_id, campaign_id=cfg.id,
+                                            numbers={row.event.value for row in changes})
+        for row in changes:
+            row.body = bodies[row.event.value]
+    return rows
 
 
 def last_seq(conn: sa.Connection, tenant_id: str, campaign_id: str) -> int:

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from liveloop.deps import Campaigns, Db, SettingsDep, component
+from liveloop.events.live import refuse_cancelled
 from liveloop.invites import service
 from liveloop.invites.schemas import InviteCreate
 from liveloop.kit import clock
@@ -31,6 +32,7 @@ async def create_invite(
     tenant: Annotated[Tenant, Depends(current_tenant)],
 ) -> dict:
     live = await campaigns.get(tenant.id, cid)
+    refuse_cancelled(live)
     now = clock.now_ms()
     code, _created = await db.write(
         lambda conn: service.create(conn, tenant_id=tenant.id, campaign_id=cid, market=live.body["market"],

@@ -26,8 +26,10 @@ async def send_json(send, status: int, payload: object) -> None:
     await send_response(send, status, orjson.dumps(payload), b"application/json")
 
 
-async def send_error(send, exc: LiveloopError) -> None:
-    await send_json(send, exc.status, exc.body())
+async def send_error(send, exc: LiveloopError, extra: list | None = None) -> None:
+    """A domain error in the SPEC's shape, with the headers it carries (a 429's `Retry-After`)."""
+    headers = [*exc.headers(), *(extra or ())]
+    await send_response(send, exc.status, orjson.dumps(exc.body()), b"application/json", headers)
 
 
 async def read_body(scope: dict, receive, limit: int) -> bytes:

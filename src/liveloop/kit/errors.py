@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 
 class LiveloopError(Exception):
     status = 400
@@ -16,6 +18,10 @@ class LiveloopError(Exception):
 
     def body(self) -> dict:
         return {"error": {"code": self.code, "message": self.message, "field": self.field}}
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        """Response headers that go with the error: none, but a 429's `Retry-After`."""
+        return []
 
 
 class BadRequest(LiveloopError):
@@ -59,5 +65,15 @@ class MethodNotAllowed(LiveloopError):
 
 
 class TooManyRequests(LiveloopError):
+    """A limit was reached. Every 429 says in how many seconds (at least one) to try again
+    (SPEC section 14), so whoever raises it must know: there is no default."""
+
     status = 429
     code = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after: float, code: str | None = None, field: str | None = None):
+        super().__init__(message, code=code, field=field)
+        self.retry_after = max(1, math.ceil(retry_after))
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        return [(b"retry-after", str(self.retry_after).encode())]

@@ -43,6 +43,10 @@ class RateLimiter:
             self._unsynced[key] = self._unsynced.get(key, 0) + 1
         return count <= limit
 
+    def retry_after(self, now: int) -> float:
+        """Seconds until the current window ends, when every count starts again (`Retry-After`)."""
+        return (WINDOW_MS - now % WINDOW_MS) / 1000
+
     async def start(self) -> None:
         if self._redis_url:
             import redis.asyncio as redis

@@ -37,10 +37,18 @@ NameLookup = Callable[[str, list[str]], Awaitable[dict[str, tuple[str | None, st
 Voice = tuple[str, str]  # (locale tag, time zone) a viewer's message texts are written in
 
 
+# An open stream frees its place when it closes, which no clock tells: come back in a few seconds.
+OPEN_STREAMS_RETRY_SECONDS = 10
+
+
 class TooManyStreams(TooManyRequests):
-    """A viewer (or a room) already has as many open streams as allowed: a 429 like any other limit."""
+    """A viewer, a room or a client address already has as many open streams as allowed: a 429
+    like any other limit."""
 
     code = "too_many_streams"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retry_after=OPEN_STREAMS_RETRY_SECONDS)
 
 
 class Subscriber:

@@ -12,11 +12,11 @@ from urllib.parse import parse_qs
 
 from liveloop.events.gate import CampaignGate
 from liveloop.kit import clock
-from liveloop.kit.asgi import header
+from liveloop.kit.asgi import header, send_error
 from liveloop.kit.errors import LiveloopError, MethodNotAllowed, NotFound, Unauthorized
 from liveloop.realtime.room import RoomHub
 from liveloop.realtime.room_tokens import verify_room_token
-from liveloop.realtime.stream import SSE_HEADERS, close_on_disconnect, pump_frames, send_json_cors
+from liveloop.realtime.stream import CORS, SSE_HEADERS, close_on_disconnect, pump_frames
 from liveloop.tenants.auth import ApiKeys
 from liveloop.tenants.signing import Signing
 
@@ -48,7 +48,7 @@ class RoomStream:
             await self._campaigns.get(tenant_id, campaign_id)
             sub, first = await hub.subscribe((tenant_id, campaign_id))
         except LiveloopError as exc:
-            await send_json_cors(send, exc.status, exc.body())
+            await send_error(send, exc, CORS)
             return
         watcher = asyncio.ensure_future(close_on_disconnect(receive, sub))
         try:

@@ -15,9 +15,9 @@ from urllib.parse import parse_qs
 import orjson
 
 from liveloop.kit import clock
-from liveloop.kit.asgi import header, send_response
+from liveloop.kit.asgi import header, send_error, send_response
 from liveloop.kit.errors import LiveloopError, MethodNotAllowed, TooManyRequests
-from liveloop.realtime.hub import Subscriber
+from liveloop.realtime.hub import Subscriber, TooManyStreams
 from liveloop.realtime.tokens import verify
 
 if TYPE_CHECKING:
@@ -53,11 +53,18 @@ def viewer_token(scope: dict) -> str | None:
 
 
 class ViewerStream:
-    def __init__(self, hub: Hub, campaigns: CampaignGate, limits: RateLimiter, signing: Signing) -> None:
+    """The viewer stream endpoint, with its limits per client address: new connections per minute
+    (the rate limiter) and streams open at once in this process (`max_per_address`, 0: none), since
+    a stream lives up to 30 minutes and the rate alone would let one address hold thousands."""
+
+    def __init__(self, hub: Hub, campaigns: CampaignGate, limits: RateLimiter, signing: Signing, *,
+                 max_per_address: int) -> None:
         self._hub = hub
         self._campaigns = campaigns
         self._limits = limits
         self._signing = signing
+        self._max_per_address = max_per_address
+        self._open: dict[str, int] = {}  # client address -> streams open now
 
     async def __call__(self, scope, receive, send) -> None:
         hub = self._hub
@@ -67,14 +74,19 @@ class ViewerStream:
             now = clock.now_ms()
             client = scope.get("client")
             if client and not self._limits.allow("stream", client[0], now):
-                raise TooManyRequests("too many stream connections from this address; retry in a minute")
+                raise TooManyRequests("too many new stream connections from this address",
+                                      retry_after=self._limits.retry_after(now))
             viewer = verify(self._signing.key, viewer_token(scope), now=now)
             await self._campaigns.watch(viewer.tenant_id, viewer.campaign_id)
+            address = client[0] if client else ""
+            if self._max_per_address and self._open.get(address, 0) >= self._max_per_address:
+                raise TooManyStreams(f"at most {self._max_per_address} open streams from one address")
             last_id = header(scope, b"last-event-id").strip()
             sub, replay = hub.subscribe(viewer.key, int(last_id) if last_id.isdigit() else None)
         except LiveloopError as exc:
-            await send_json_cors(send, exc.status, exc.body())
+            await send_error(send, exc, CORS)
             return
+        self._open[address] = self._open.get(address, 0) + 1
         watcher = asyncio.ensure_future(close_on_disconnect(receive, sub))
         try:
             lifetime = min(hub.max_lifetime_seconds, (viewer.expires_at - now) / 1000)
@@ -85,6 +97,9 @@ class ViewerStream:
         finally:
             hub.unsubscribe(sub)
             watcher.cancel()
+            left = self._open.pop(address) - 1
+            if left:
+                self._open[address] = left
 
 
 async def pump_frames(send, sub: Subscriber, heartbeat: float, deadline: float) -> None:
@@ -116,4 +131,5 @@ async def close_on_disconnect(receive, sub: Subscriber) -> None:
 
 
 async def send_json_cors(send, status: int, payload: object) -> None:
+    """A viewer endpoint's answer, readable by the shop's pages (errors: kit/asgi.py send_error with CORS)."""
     await send_response(send, status, orjson.dumps(payload), b"application/json", CORS)

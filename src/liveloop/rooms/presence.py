@@ -22,7 +22,7 @@ import orjson
 
 from liveloop.engine.state import CampaignState
 from liveloop.kit import clock
-from liveloop.kit.asgi import read_body, send_response
+from liveloop.kit.asgi import read_body, send_error, send_response
 from liveloop.kit.db.writer import WriterFailed
 from liveloop.kit.errors import BadRequest, Invalid, LiveloopError, MethodNotAllowed, TooManyRequests, Unavailable
 from liveloop.kit.times import iso
@@ -206,11 +206,10 @@ class PresenceEndpoint:
                 raise MethodNotAllowed("use POST")
             reply = await self._beat(scope, receive)
         except LiveloopError as exc:
-            await send_json_cors(send, exc.status, exc.body())
+            await send_error(send, exc, CORS)
             return
         except WriterFailed:
-            exc = Unavailable("the beat was not stored; send it again")
-            await send_json_cors(send, exc.status, exc.body())
+            await send_error(send, Unavailable("the beat was not stored; send it again"), CORS)
             return
         await send_json_cors(send, 200, reply)
 
@@ -234,10 +233,12 @@ class PresenceEndpoint:
         now = clock.now_ms()
         client = scope.get("client")
         if client and not self._limits.allow("presence", client[0], now):
-            raise TooManyRequests("too many beats from this address; retry in a minute")
+            raise TooManyRequests("too many beats from this address", retry_after=self._limits.retry_after(now))
         viewer = verify(self._signing.key, token or viewer_token(scope), now=now)
         live = await self._campaigns.get(viewer.tenant_id, viewer.campaign_id)
         config = live.state.config
+        if config.cancelled:
+            return {"ok": True, "next_beat_seconds": NEXT_BEAT_SECONDS}  # nobody is counted in its room
         previous = await self._book.beat(viewer.key, now)
         if config.starts_at <= now <= config.ends_at:
             events = beat_events(live.state, viewer.user_id, previous=previous, ref=ref, now=now,

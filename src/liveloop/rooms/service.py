@@ -24,20 +24,22 @@ class Binding:
     ends_at: int
 
 
-Version = tuple[int, int]  # (campaign count, latest created_at) of a tenant: campaigns are never edited
+# (campaign count, sum of their versions) of a tenant: grows with every campaign created or changed.
+Version = tuple[int, int]
 
 
 def bindings(conn: sa.Connection, *, tenant_id: str, known: Version | None) -> tuple[Version, list[Binding]] | None:
     """The tenant's room bindings, or None when its campaigns have not changed since `known`."""
-    count, latest = conn.execute(
-        sa.select(sa.func.count(), sa.func.max(campaigns.c.created_at)).where(campaigns.c.tenant_id == tenant_id)
+    count, versions = conn.execute(
+        sa.select(sa.func.count(), sa.func.sum(campaigns.c.version)).where(campaigns.c.tenant_id == tenant_id)
     ).one()
-    version = (int(count), int(latest or 0))
+    version = (int(count), int(versions or 0))
     if version == known:
         return None
     found = []
-    for campaign_id, body in conn.execute(sa.select(campaigns.c.id, campaigns.c.body)
-                                          .where(campaigns.c.tenant_id == tenant_id)):
+    # A cancelled campaign binds nothing: notices of its channel are acknowledged and ignored.
+    for campaign_id, body in conn.execute(sa.select(campaigns.c.id, campaigns.c.body).where(
+            campaigns.c.tenant_id == tenant_id, campaigns.c.cancelled_at.is_(None))):
         data = orjson.loads(body)
         room = data.get("room")
         if room:

@@ -177,7 +177,8 @@ class PresenceSweeper:
         found = []
         for tenant_id, campaign_id in self._campaigns.loaded():
             live = self._campaigns.peek(tenant_id, campaign_id)
-            if live is None or not live.state.config.min_watch_ms or not live.state.present:
+            if live is None or not live.state.config.min_watch_ms or not live.state.present or \
+                    live.state.config.cancelled:
                 continue
             state = live.state
             waiting = [user_id for user_id in sorted(state.present) if state.watch_due(user_id) is not None]

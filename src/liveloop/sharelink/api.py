@@ -28,7 +28,8 @@ class ShareLink:
         self._ingestor = ingestor
         self._limits = limits
         self._base_url = base_url
-        self._locations: dict[str, bytes] = {}
+        # code -> (the campaign body it was made from, Location): a changed campaign is a new body.
+        self._locations: dict[str, tuple[dict, bytes]] = {}
         # Click ids: unique per process start without a system call per click.
         self._click_prefix = f"clk_{secrets.token_hex(6)}_"
         self._click_seq = itertools.count()
@@ -43,7 +44,8 @@ class ShareLink:
             target = await self._targets.get(code) if CODE.match(code) else None
             if target is None:
                 raise NotFound("no such code")
-            # the landing URL and title never change: no need to catch up with other processes
+            # Not caught up here (the hot path): another process's change to the campaign reaches
+            # this one's loaded state through the gate's fan-out, within moments.
             live = await self._campaigns.get_uncaught(target.tenant_id, target.campaign_id)
         except NotFound:
             await send_response(send, 404, not_found_page(header(scope, b"accept-language")), _HTML, _NO_STORE)
@@ -52,16 +54,20 @@ class ShareLink:
             # the database is briefly away and this code is not cached: ask the browser to retry
             await send_response(send, 503, b"", b"text/plain", [(b"retry-after", b"2"), *_NO_STORE])
             return
-        location = self._locations.get(code)
-        if location is None:
-            location = with_ref(live.body["landing_url"], code).encode()
-            self._locations[code] = location
+        body = live.body
+        cached = self._locations.get(code)
+        if cached is not None and cached[0] is body:
+            location = cached[1]
+        else:
+            # A cancelled campaign's links still lead to its page, without attributing anybody.
+            location = with_ref(body["landing_url"], None if live.state.config.cancelled else code).encode()
+            self._locations[code] = (body, location)
         if is_link_preview(header(scope, b"user-agent")):
             url = f"{self._base_url}/s/{code}"
             page = preview_page(live.body, url, location.decode(), header(scope, b"accept-language"))
             await send_response(send, 200, page, _HTML)
             return
-        if scope["method"] == "GET":
+        if scope["method"] == "GET" and not live.state.config.cancelled:
             now = clock.now_ms()
             client = scope.get("client")
             if client and not self._limits.allow("share", client[0], now):

@@ -48,11 +48,13 @@ class ShareTargets:
         self._cache[target.code] = target
 
 
-def with_ref(landing_url: str, code: str) -> str:
-    """The landing URL with `ll_ref=<code>` added; its own query is kept (an old ll_ref replaced)."""
+def with_ref(landing_url: str, code: str | None) -> str:
+    """The landing URL with `ll_ref=<code>` added; its own query is kept (an old ll_ref replaced).
+    Without a code (a cancelled campaign), the landing URL with no `ll_ref` at all."""
     parts = urlsplit(landing_url)
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "ll_ref"]
-    query.append(("ll_ref", code))
+    if code is not None:
+        query.append(("ll_ref", code))
     url = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
     # A Location header holds printable ASCII only: anything else (in a landing URL stored before
     # that was required) is percent-encoded, or the server would drop the connection instead.
