@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from liveloop.kit.fields import Count, Instant, Line, Lines, Money, Percent, Quantity
 from liveloop.kit.limits import MAX_COUNT, MAX_HOURLY_DRAW_DAYS
@@ -16,6 +16,8 @@ from liveloop.markets.catalogue import RULE_CODES, load_catalogue
 LANDING_URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]://[\x21-\x7e]+$"
 Metric = Literal["reservations", "joins", "orders", "gmv"]
 RuleId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+CampaignId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+MAX_REMINDER_MINUTES = 30 * 24 * 60
 # An authority's reference (a permit or programme number): one line of text.
 Reference = Line(200)
 # Any rule's code may be named; the market's policy refuses a waiver of a `law` rule (SPEC section 6).
@@ -130,8 +132,14 @@ class RoomIn(_Strict):
     channel: Line(128)
 
 
+class ReminderIn(_Strict):
+    before_minutes: Annotated[int, Field(ge=1, le=MAX_REMINDER_MINUTES,
+                                         description="how long before starts_at (moved out of the night: "
+                                                     "docs/after-the-live.md)")]
+
+
 class CampaignCreate(_Strict):
-    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+    id: CampaignId
     title: Line(200)
     description: Lines(2000) | None = None
     share_text: Lines(500, description="what viewers share with their link") | None = None
@@ -158,6 +166,29 @@ class CampaignCreate(_Strict):
     waive: Annotated[list[PolicyCode], Field(max_length=len(RULE_CODES))] | None = Field(
         default=None, description="liveloop defaults of the market this campaign goes without (a law cannot be "
                                   "waived)", examples=[["policy.free_entry_required"]])
+    # After the live (docs/after-the-live.md).
+    report_delay_minutes: Annotated[int, Field(ge=0, le=7 * 24 * 60)] = Field(
+        default=30, description="how long after ends_at each sharer's report is sent (`sharer.report`)")
+    follow_up_of: Annotated[list[CampaignId], Field(min_length=1, max_length=20)] | None = Field(
+        default=None, description="earlier campaigns of the tenant whose invite and clip codes this one accepts as "
+                                  "`ref` (a follow-up live)")
+    reminders: Annotated[list[ReminderIn], Field(min_length=1, max_length=10)] | None = Field(
+        default=None, description="`reminder.due` to every user with a reservation, this long before starts_at",
+        examples=[[{"before_minutes": 1440}, {"before_minutes": 60}]])
+
+    @field_validator("follow_up_of")
+    @classmethod
+    def _distinct_campaigns(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and len(value) != len(set(value)):
+            raise ValueError("names each campaign once")
+        return value
+
+    @field_validator("reminders")
+    @classmethod
+    def _distinct_reminders(cls, value: list[ReminderIn] | None) -> list[ReminderIn] | None:
+        if value is not None and len({r.before_minutes for r in value}) != len(value):
+            raise ValueError("names each before_minutes once")
+        return value
 
     @model_validator(mode="after")
     def _window_and_rules(self) -> CampaignCreate:

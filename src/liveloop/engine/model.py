@@ -104,6 +104,9 @@ class CampaignConfig:
     # Reward ids start with the cause's arrival time; campaigns stored before that change keep
     # ids that start with the cause's `at`, so their replayed ledger matches the stored one.
     reward_ids_by_arrival: bool = True
+    # Earlier campaigns whose invite codes are valid `ref`s here too (follow-up lives): the storage
+    # layer hands the engine their codes with the campaign's own.
+    follow_up_of: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)

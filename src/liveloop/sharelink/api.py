@@ -54,7 +54,7 @@ class ShareLink:
             return
         location = self._locations.get(code)
         if location is None:
-            location = with_ref(live.body["landing_url"], code).encode()
+            location = with_ref(target.landing or live.body["landing_url"], code).encode()
             self._locations[code] = location
         if is_link_preview(header(scope, b"user-agent")):
             url = f"{self._base_url}/s/{code}"
