@@ -44,8 +44,13 @@ background:#1d1d1f;color:#fff;display:inline-block}
 .secondary{background:#e4e2dc;color:#1d1d1f}
 """
 
-# Share a link with the system's share sheet where there is one, else copy it and say so.
+# Share a link with the system's share sheet where there is one, else copy it and say so. A thumbnail
+# that does not load is taken away rather than shown broken.
 _SCRIPT = """
+document.querySelectorAll(".clip img").forEach(function (img) {
+  function gone() { img.remove(); }
+  if (img.complete && !img.naturalWidth) { gone(); } else { img.addEventListener("error", gone); }
+});
 document.querySelectorAll("button[data-url]").forEach(function (b) {
   b.addEventListener("click", function () {
     var url = b.getAttribute("data-url");
@@ -75,6 +80,12 @@ def _e(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
+def _own(text: str) -> str:
+    """A name or title as its author wrote it: escaped, and isolated in its own direction, so that
+    "The best <moments>" stays whole on an Arabic page and an Arabic name on an English one."""
+    return f"<bdi>{_e(text)}</bdi>"
+
+
 def _document(choice: i18n.Choice, title: str, body: str, nonce: str, *, script: bool) -> bytes:
     direction = "rtl" if choice.rtl else "ltr"
     tail = f'<script nonce="{nonce}">{_SCRIPT}</script>' if script else ""
@@ -101,7 +112,7 @@ def results_page(report: Mapping, *, campaign: Mapping, tz: str, clips: list[Cli
     if report["rank"] is not None:
         stats.append((t(tag, "page.rank"), fmt.number(report["rank"], tag)))
     parts = [
-        f'<p class="campaign">{_e(campaign["title"])}</p>',
+        f'<p class="campaign">{_own(campaign["title"])}</p>',
         f"<h1>{_e(t(tag, 'page.heading'))}</h1>",
         f'<p class="thanks">{_e(report["message"]["body"])}</p>',
         '<dl class="stats">' + "".join(f"<div><dt>{_e(k)}</dt><dd>{_e(v)}</dd></div>" for k, v in stats) + "</dl>",
@@ -122,14 +133,14 @@ def results_page(report: Mapping, *, campaign: Mapping, tz: str, clips: list[Cli
         for clip in clips:
             image = f'<img src="{_e(clip.thumbnail_url)}" alt="" loading="lazy">' if clip.thumbnail_url else ""
             parts.append(
-                f'<li class="clip">{image}<a href="{_e(clip.share_url)}" rel="noreferrer">{_e(clip.title)}</a>'
+                f'<li class="clip">{image}<a href="{_e(clip.share_url)}" rel="noreferrer">{_own(clip.title)}</a>'
                 f'<button type="button" data-url="{_e(clip.share_url)}" data-copied="{copied}">'
                 f"{_e(t(tag, 'page.share'))}</button></li>")
         parts.append("</ul>")
     if next_live is not None:
         when = fmt.instant(next_live.starts_at, tz, tag)
         parts.append(
-            f"<h2>{_e(t(tag, 'page.next'))}</h2><div class=\"next\"><p><strong>{_e(next_live.title)}</strong><br>"
+            f"<h2>{_e(t(tag, 'page.next'))}</h2><div class=\"next\"><p><strong>{_own(next_live.title)}</strong><br>"
             f"{_e(t(tag, 'share.preview.live_on', when=when))}</p><p class=\"actions\">"
             f'<a class="button" href="{_e(next_live.reserve_url)}" rel="noreferrer">{_e(t(tag, "page.reserve"))}</a>'
             f'<button type="button" class="secondary" data-url="{_e(next_live.share_url)}" data-copied="{copied}">'
@@ -139,12 +150,12 @@ def results_page(report: Mapping, *, campaign: Mapping, tz: str, clips: list[Cli
 
 
 def _friend(friend: Mapping, tag: str) -> str:
-    name = friend["display_name"] or translate(tag, "stream.friend_unknown")
+    name = _own(friend["display_name"]) if friend["display_name"] else _e(translate(tag, "stream.friend_unknown"))
     did = [translate(tag, "page.friend_joined")] if friend["joined"] else []
     if friend["ordered"]:
         did.append(translate(tag, "page.friend_ordered"))
     what = " · ".join(did) if did else translate(tag, "page.friend_came")
-    return f'<li class="friend">{_e(name)}<span>{_e(what)}</span></li>'
+    return f'<li class="friend">{name}<span>{_e(what)}</span></li>'
 
 
 def not_found_page(accept_language: str | None, nonce: str) -> bytes:

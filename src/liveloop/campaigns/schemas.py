@@ -169,10 +169,12 @@ class CampaignCreate(_Strict):
     # After the live (docs/after-the-live.md).
     report_delay_minutes: Annotated[int, Field(ge=0, le=7 * 24 * 60)] = Field(
         default=30, description="how long after ends_at each sharer's report is sent (`sharer.report`)")
-    follow_up_of: Annotated[list[CampaignId], Field(min_length=1, max_length=20)] | None = Field(
+    follow_up_of: Annotated[list[CampaignId], Field(min_length=1, max_length=20,
+                                                    json_schema_extra={"uniqueItems": True})] | None = Field(
         default=None, description="earlier campaigns of the tenant whose invite and clip codes this one accepts as "
                                   "`ref` (a follow-up live)")
-    reminders: Annotated[list[ReminderIn], Field(min_length=1, max_length=10)] | None = Field(
+    reminders: Annotated[list[ReminderIn], Field(min_length=1, max_length=10,
+                                                 json_schema_extra={"uniqueItems": True})] | None = Field(
         default=None, description="`reminder.due` to every user with a reservation, this long before starts_at",
         examples=[[{"before_minutes": 1440}, {"before_minutes": 60}]])
 

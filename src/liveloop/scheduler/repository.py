@@ -116,9 +116,3 @@ def served(conn: sa.Connection, *, job_id: int) -> set[str]:
     """The users the job has already written a message for."""
     return set(conn.execute(sa.select(r.user_id).where(r.job_id == job_id)).scalars())
 
-
-def jobs_of(conn: sa.Connection, *, tenant_id: str, campaign_id: str) -> list[dict]:
-    """A campaign's jobs, by kind and slot (for the operator and the tests)."""
-    rows = conn.execute(sa.select(j.kind, j.slot, j.status, j.run_at, j.runs, j.failures, j.last_error).where(
-        j.tenant_id == tenant_id, j.campaign_id == campaign_id).order_by(j.kind, j.slot)).mappings().all()
-    return [dict(row) for row in rows]
