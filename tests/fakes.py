@@ -12,9 +12,9 @@ from typing import Any
 
 from liveloop.campaigns import service as campaigns_service
 from liveloop.campaigns.schemas import CampaignCreate
-from liveloop.engine.model import Event
+from liveloop.engine.model import CampaignConfig, Event
 from liveloop.engine.state import CampaignState
-from liveloop.events.store import BatchWrite, DuplicateRace, EventRow, Logged
+from liveloop.events.store import BatchWrite, DuplicateRace, EventRow, Logged, code_campaigns
 from liveloop.kit.db.writer import WriterFailed
 
 
@@ -39,8 +39,8 @@ class FakeEventStore:
         body = self.bodies.get((tenant_id, campaign_id))
         if body is None:
             return None
-        state = CampaignState(campaigns_service.to_config(tenant_id, body),
-                              dict(self.codes.get((tenant_id, campaign_id), {})))
+        config = campaigns_service.to_config(tenant_id, body)
+        state = CampaignState(config, self._codes(config))
         for row in self._after(tenant_id, campaign_id, 0):
             state.apply(row.event, row.received_at)
             state.last_seq = row.seq
@@ -58,8 +58,15 @@ class FakeEventStore:
         return self._after(cfg.tenant_id, cfg.id, state.last_seq), {}
 
     async def find_codes(self, state: CampaignState, codes: set[str]) -> dict[str, str]:
-        known = self.codes.get((state.config.tenant_id, state.config.id), {})
+        known = self._codes(state.config)
         return {code: known[code] for code in codes if code in known}
+
+    def _codes(self, config: CampaignConfig) -> dict[str, str]:
+        """The codes valid as `ref` in a campaign: its own and those of the campaigns it follows up."""
+        known: dict[str, str] = {}
+        for campaign_id in code_campaigns(config):
+            known.update(self.codes.get((config.tenant_id, campaign_id), {}))
+        return known
 
     def write(self, conn: Any, batch: BatchWrite) -> None:
         if self.fail_next_write is not None:

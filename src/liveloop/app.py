@@ -11,9 +11,11 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from liveloop import __version__
+from liveloop.afterlive.api import router as afterlive_router
 from liveloop.api_docs import add_docs
 from liveloop.campaigns.api import router as campaigns_router
 from liveloop.campaigns.schemas import LANDING_URL_PATTERN
+from liveloop.clips.api import router as clips_router
 from liveloop.components import Components, build_components, running
 from liveloop.draws.api import router as draws_router
 from liveloop.events.api import EventsEndpoint
@@ -80,7 +82,7 @@ def create_app(settings: Settings | None = None) -> Liveloop:
     _install_error_handlers(api)
     for router in (campaigns_router, users_router, invites_router, reports_router, leaderboards_router,
                    rewards_router, realtime_router, room_tokens_router, draws_router, integrations_router,
-                   rooms_router, fx_router, webhooks_router):
+                   rooms_router, fx_router, webhooks_router, clips_router, afterlive_router):
         api.include_router(router)
     api.include_router(markets_router, dependencies=[Depends(current_tenant)])
 

@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
+from liveloop.afterlive.jobs import AfterLiveJobs
+from liveloop.afterlive.service import SharerReports
 from liveloop.draws.notices import DrawNotices
 from liveloop.draws.runner import DrawRunner
 from liveloop.events.changes import CampaignChanges
@@ -29,6 +31,7 @@ from liveloop.realtime.room import RoomHub
 from liveloop.rooms.directory import Rooms
 from liveloop.rooms.presence import PresenceBook
 from liveloop.rooms.shared_presence import SharedPresenceBook
+from liveloop.scheduler.worker import JobWorker
 from liveloop.settings import Settings
 from liveloop.sharelink.targets import ShareTargets
 from liveloop.tenants.auth import ApiKeys
@@ -58,6 +61,8 @@ class Components:
     signing: Signing
     outbox: Outbox
     webhooks: WebhookWorker
+    sharer_reports: SharerReports
+    jobs: JobWorker  # scheduled work: campaign.ended, sharer.report, reminder.due
 
     def drop_derived_state(self, campaigns: frozenset[tuple[str, str]] | None) -> None:
         """A write failed: the states holding its events (None: all) are rebuilt from the log."""
@@ -72,6 +77,11 @@ def build_components(settings: Settings) -> Components:
     fx = TenantRates(db)
     hub = Hub(names=names_from(db))
     room = RoomHub(db, campaigns)
+    signing = Signing(settings.secret_key)
+    outbox = Outbox(db.dialect)
+    webhooks = WebhookWorker(db, allow_private=settings.webhooks_allow_private,
+                             poll_seconds=settings.webhooks_poll_seconds)
+    sharer_reports = SharerReports(db, signing, base_url=settings.base_url)
     components = Components(
         settings=settings,
         db=db,
@@ -95,10 +105,13 @@ def build_components(settings: Settings) -> Components:
              "presence": settings.rate_limit_presence_per_minute},
             redis_url=settings.redis_url,
         ),
-        signing=Signing(settings.secret_key),
-        outbox=Outbox(db.dialect),
-        webhooks=WebhookWorker(db, allow_private=settings.webhooks_allow_private,
-                               poll_seconds=settings.webhooks_poll_seconds),
+        signing=signing,
+        outbox=outbox,
+        webhooks=webhooks,
+        sharer_reports=sharer_reports,
+        # Scheduled messages are written to the outbox with the job's own update, then delivered.
+        jobs=JobWorker(db, outbox, AfterLiveJobs(db, campaigns, sharer_reports).handlers(),
+                       poll_seconds=settings.scheduler_poll_seconds, on_messages=webhooks.poke),
     )
     # Viewers, rooms and draw notices hear of effects only once they are durable.
     committed.subscribe("viewer streams", hub.on_committed)
@@ -126,7 +139,7 @@ async def running(components: Components, *background) -> AsyncIterator[Componen
         stack.callback(c.hub.close)
         # Clicks recorded but not yet committed are written before the database closes.
         stack.push_async_callback(c.ingestor.drain)
-        for task in (c.webhooks, *background):
+        for task in (c.webhooks, c.jobs, *background):
             task.start()
             stack.push_async_callback(task.stop)
         yield c

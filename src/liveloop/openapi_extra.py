@@ -157,6 +157,16 @@ LINKS = {
         "RunDraw": ("post", "/v1/campaigns/{cid}/draws/{rule_id}/run", _FIRST_RULE, None),
         "EnterDraw": ("post", "/v1/campaigns/{cid}/draws/{rule_id}/entries", _FIRST_RULE, None),
         "GetDrawEntrants": ("get", "/v1/campaigns/{cid}/draws/{rule_id}/entrants", _FIRST_RULE, None),
+        "CreateClip": ("post", "/v1/campaigns/{cid}/clips", _IN_CAMPAIGN, None),
+        "ListClips": ("get", "/v1/campaigns/{cid}/clips", _IN_CAMPAIGN, None),
+        "GetSharerReport": ("get", "/v1/campaigns/{cid}/sharers/{uid}/report", _IN_CAMPAIGN, None),
+    },
+    ("post", "/v1/campaigns/{cid}/clips", "201"): {
+        "CreateClipInvite": ("post", "/v1/campaigns/{cid}/clips/{clip_id}/invites",
+                             {"cid": "$request.path.cid", "clip_id": "$response.body#/id"}, None),
+    },
+    ("post", "/v1/campaigns/{cid}/clips/{clip_id}/invites", "201"): {
+        "FollowClipLink": ("get", "/s/{code}", {"code": "$response.body#/code"}, None),
     },
     ("post", "/v1/campaigns/{cid}/invites", "201"): {
         "FollowShareLink": ("get", "/s/{code}", {"code": "$response.body#/code"}, None),

@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     webhooks_allow_private: bool = False
     # How often each process looks for due deliveries when no commit has woken it.
     webhooks_poll_seconds: float = 1.0
+    # How often each process looks for due scheduled jobs (campaign.ended, sharer.report, reminders).
+    scheduler_poll_seconds: float = 1.0
 
     @property
     def base_url(self) -> str:

@@ -1,6 +1,7 @@
 """Imports every domain's tables so the MetaData is complete (for Alembic and tests)."""
 
-from liveloop.campaigns.models import campaign_versions, campaigns
+from liveloop.campaigns.models import campaign_follow_ups, campaign_versions, campaigns
+from liveloop.clips.models import clips
 from liveloop.draws.models import draw_entries, draw_results
 from liveloop.events.models import events
 from liveloop.fx.models import fx_rates
@@ -9,14 +10,17 @@ from liveloop.invites.models import invites
 from liveloop.kit.db.base import metadata
 from liveloop.rewards.models import reward_changes, rewards
 from liveloop.rooms.models import room_users
+from liveloop.scheduler.models import scheduled_job_recipients, scheduled_jobs
 from liveloop.tenants.models import api_keys, server_secrets, tenants
 from liveloop.users.models import users
 from liveloop.webhooks.models import webhook_attempts, webhook_deliveries, webhook_endpoints, webhook_messages
 
 __all__ = [
     "api_keys",
+    "campaign_follow_ups",
     "campaign_versions",
     "campaigns",
+    "clips",
     "draw_entries",
     "draw_results",
     "events",
@@ -27,6 +31,8 @@ __all__ = [
     "reward_changes",
     "rewards",
     "room_users",
+    "scheduled_job_recipients",
+    "scheduled_jobs",
     "server_secrets",
     "tenants",
     "users",

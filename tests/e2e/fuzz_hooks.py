@@ -2,8 +2,9 @@
 
 Random date-times rarely make a campaign window liveloop takes (years 1970 to 9998, the end after
 the start), so most generated campaigns would be refused and the stateful phase would have nothing
-to use. A generated window that would be refused becomes a live one (now, for two hours); every
-other field stays as generated, and the other phases still send refused windows.
+to use. A generated window that would be refused becomes a live one (now, for two hours), and a
+generated `follow_up_of` (random ids, which name no campaign of the tenant) is left out; every other
+field stays as generated, and the other phases still send both.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ def _instant(value: object) -> datetime | None:
 def map_body(context, body):
     if not isinstance(body, dict):
         return body
+    body = {k: v for k, v in body.items() if k != "follow_up_of"}
     starts, ends = _instant(body.get("starts_at")), _instant(body.get("ends_at"))
     if starts is not None and ends is not None and starts < ends:
         return body

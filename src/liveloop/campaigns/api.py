@@ -4,18 +4,21 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 
-from liveloop.campaigns import service
+from liveloop.afterlive import plan
+from liveloop.campaigns import follow_ups, service
 from liveloop.campaigns.schemas import CampaignCreate, CampaignUpdate
 from liveloop.deps import Campaigns, Db, Fx, component
 from liveloop.engine.state import CampaignState
 from liveloop.events.changes import CampaignChanges
 from liveloop.events.live import LiveCampaign
 from liveloop.kit import clock
+from liveloop.scheduler.worker import JobWorker
 from liveloop.tenants.auth import current_tenant
 from liveloop.tenants.service import Tenant
 
 router = APIRouter(tags=["campaigns"])
 Changes = Annotated[CampaignChanges, component("changes")]
+Jobs = Annotated[JobWorker, component("jobs")]
 TenantDep = Annotated[Tenant, Depends(current_tenant)]
 
 _LOCKED = {409: {"description": "what can no longer change (`campaign.locked`, naming the field), or the campaign "
@@ -23,14 +26,22 @@ _LOCKED = {409: {"description": "what can no longer change (`campaign.locked`, n
 
 
 @router.post("/v1/campaigns", status_code=201, summary="Create a campaign (the referral programme of one live)")
-async def create_campaign(body: CampaignCreate, db: Db, campaigns: Campaigns, fx: Fx, tenant: TenantDep) -> dict:
+async def create_campaign(body: CampaignCreate, db: Db, campaigns: Campaigns, fx: Fx, jobs: Jobs,
+                          tenant: TenantDep) -> dict:
     rates = await fx.table(tenant.id)
     data = service.normalize(body, allowed_hosts=tenant.allowed_hosts, convert=rates.convert)
     config = service.to_config(tenant.id, data)
     now = clock.now_ms()
-    stored = await db.write(lambda conn: service.create(conn, tenant_id=tenant.id, data=data, now=now),
-                            isolated=True)
+
+    def create(conn) -> dict:
+        stored = service.create(conn, tenant_id=tenant.id, data=data, now=now)
+        follow_ups.link(conn, tenant_id=tenant.id, body=stored)
+        plan.schedule(conn, tenant_id=tenant.id, body=stored, now=now)
+        return stored
+
+    stored = await db.write(create, isolated=True)
     campaigns.add(tenant.id, LiveCampaign(stored, CampaignState(config)))
+    jobs.poke()  # a campaign created for a past window has jobs due now
     return service.read(stored, now)
 
 

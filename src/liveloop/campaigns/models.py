@@ -31,3 +31,13 @@ campaign_versions = sa.Table(
     sa.Column("body", sa.Text, nullable=False),
     sa.Column("created_at", BigInt, nullable=False),
 )
+
+# Follow-up lives: `campaign_id` accepts the invite codes of each earlier campaign it `follows`.
+campaign_follow_ups = sa.Table(
+    "campaign_follow_ups",
+    metadata,
+    sa.Column("tenant_id", sa.String(40), primary_key=True),
+    sa.Column("campaign_id", sa.String(64), primary_key=True),
+    sa.Column("follows", sa.String(64), primary_key=True),
+    sa.Index("ix_campaign_follow_ups_follows", "tenant_id", "follows"),
+)

@@ -16,6 +16,8 @@ from liveloop.markets.catalogue import RULE_CODES, load_catalogue
 LANDING_URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]://[\x21-\x7e]+$"
 Metric = Literal["reservations", "joins", "orders", "gmv"]
 RuleId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+CampaignId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+MAX_REMINDER_MINUTES = 30 * 24 * 60
 # An authority's reference (a permit or programme number): one line of text.
 Reference = Line(200)
 # Any rule's code may be named; the market's policy refuses a waiver of a `law` rule (SPEC section 6).
@@ -146,8 +148,14 @@ Waive = Annotated[list[PolicyCode], Field(
                                             "cannot be waived)", examples=[["policy.free_entry_required"]])]
 
 
+class ReminderIn(_Strict):
+    before_minutes: Annotated[int, Field(ge=1, le=MAX_REMINDER_MINUTES,
+                                         description="how long before starts_at (moved out of the night: "
+                                                     "docs/after-the-live.md)")]
+
+
 class CampaignCreate(_Strict):
-    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+    id: CampaignId
     title: Title
     description: Description | None = None
     share_text: ShareText | None = None
@@ -167,6 +175,31 @@ class CampaignCreate(_Strict):
     permit: CampaignPermit | None = None
     promotion_programme: Programme | None = None
     waive: Waive | None = None
+    # After the live (docs/after-the-live.md).
+    report_delay_minutes: Annotated[int, Field(ge=0, le=7 * 24 * 60)] = Field(
+        default=30, description="how long after ends_at each sharer's report is sent (`sharer.report`)")
+    follow_up_of: Annotated[list[CampaignId], Field(min_length=1, max_length=20,
+                                                    json_schema_extra={"uniqueItems": True})] | None = Field(
+        default=None, description="earlier campaigns of the tenant whose invite and clip codes this one accepts as "
+                                  "`ref` (a follow-up live)")
+    reminders: Annotated[list[ReminderIn], Field(min_length=1, max_length=10,
+                                                 json_schema_extra={"uniqueItems": True})] | None = Field(
+        default=None, description="`reminder.due` to every user with a reservation, this long before starts_at",
+        examples=[[{"before_minutes": 1440}, {"before_minutes": 60}]])
+
+    @field_validator("follow_up_of")
+    @classmethod
+    def _distinct_campaigns(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and len(value) != len(set(value)):
+            raise ValueError("names each campaign once")
+        return value
+
+    @field_validator("reminders")
+    @classmethod
+    def _distinct_reminders(cls, value: list[ReminderIn] | None) -> list[ReminderIn] | None:
+        if value is not None and len({r.before_minutes for r in value}) != len(value):
+            raise ValueError("names each before_minutes once")
+        return value
 
     @model_validator(mode="after")
     def _window_and_rules(self) -> CampaignCreate:

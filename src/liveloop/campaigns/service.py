@@ -86,23 +86,24 @@ def _canonical_reward(reward: dict, currency: str, field: str) -> None:
         reward["amount"] = _canonical_money(reward["amount"], currency, f"{field}.amount")
 
 
-def check_landing_url(url: str, allowed_hosts: tuple[str, ...]) -> None:
-    """Landing URLs are https on an allowed host, so no share link can become an open redirect."""
+def check_landing_url(url: str, allowed_hosts: tuple[str, ...], field: str = "landing_url") -> None:
+    """Landing URLs (and clip URLs, which share links lead to as well) are https on an allowed host,
+    so no share link can become an open redirect."""
     try:
         parts = urlsplit(url)
         host = (parts.hostname or "").lower()
         port = parts.port  # raises on a malformed port
     except ValueError:
-        raise Invalid("landing_url is not a valid URL", field="landing_url") from None
+        raise Invalid(f"{field} is not a valid URL", field=field) from None
     del port
     if parts.scheme != "https" or not host:
-        raise Invalid("landing_url must be an https:// URL", field="landing_url")
+        raise Invalid(f"{field} must be an https:// URL", field=field)
     if parts.username or parts.password or "\\" in url or any(c.isspace() for c in url):
-        raise Invalid("landing_url must not carry credentials, backslashes or spaces", field="landing_url")
+        raise Invalid(f"{field} must not carry credentials, backslashes or spaces", field=field)
     if allowed_hosts and not any(host == h or host.endswith("." + h) for h in allowed_hosts):
         raise Invalid(
-            f"landing_url host {host!r} is not among the tenant's allowed hosts ({', '.join(allowed_hosts)})",
-            field="landing_url",
+            f"{field} host {host!r} is not among the tenant's allowed hosts ({', '.join(allowed_hosts)})",
+            field=field,
         )
 
 
@@ -332,6 +333,7 @@ def to_config(tenant_id: str, data: dict) -> CampaignConfig:
         min_watch_ms=(data.get("min_watch_seconds") or 0) * 1000,
         reward_ids_by_arrival=_ms(data["created_at"]) >= REWARD_IDS_BY_ARRIVAL_SINCE if "created_at" in data else True,
         cancelled="cancelled_at" in data,
+        follow_up_of=tuple(data.get("follow_up_of") or ()),
     )
 
 

@@ -105,6 +105,9 @@ class CampaignConfig:
     # ids that start with the cause's `at`, so their replayed ledger matches the stored one.
     reward_ids_by_arrival: bool = True
     cancelled: bool = False  # nothing more is applied to a cancelled campaign
+    # Earlier campaigns whose invite codes are valid `ref`s here too (follow-up lives): the storage
+    # layer hands the engine their codes with the campaign's own.
+    follow_up_of: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)

@@ -48,7 +48,14 @@ class LocalGate(LiveCampaigns):
         """A stream opens for the campaign: every event of it passes through this process anyway."""
 
     async def learn_codes(self, live: LiveCampaign, refs: Iterable[str | None]) -> None:
-        """Invite codes are created by this process, so the state knows them all already."""
+        """Invite codes are created by this process, which teaches them to their campaign's state at
+        once; a follow-up live also takes the codes of the campaigns it follows, created any time:
+        those it does not know are looked up, so that a replay of its log finds the same owners."""
+        state = live.state
+        if state.config.follow_up_of:
+            unknown = {ref for ref in refs if ref and ref not in state.codes}
+            if unknown:
+                state.codes.update(await self._store.find_codes(state, unknown))
 
     @asynccontextmanager
     async def hold(self, tenant_id: str, campaign_ids: Iterable[str]) -> AsyncIterator[dict[str, LiveCampaign]]:

@@ -13,7 +13,7 @@ from typing import NamedTuple, Protocol
 import sqlalchemy as sa
 
 from liveloop.campaigns import service as campaigns_service
-from liveloop.engine.model import CAMPAIGN_CHANGE, Effect, Event
+from liveloop.engine.model import CAMPAIGN_CHANGE, CampaignConfig, Effect, Event
 from liveloop.engine.state import CampaignState
 from liveloop.events.models import events
 from liveloop.invites.models import invites
@@ -165,14 +165,15 @@ def load(conn: sa.Connection, tenant_id: str, campaign_id: str) -> tuple[dict, C
     if body is None:
         return None
     first = campaigns_service.versions(conn, tenant_id=tenant_id, campaign_id=campaign_id, numbers=[1])[1]
+    config = campaigns_service.to_config(tenant_id, first)
     codes = dict(
         conn.execute(
             sa.select(invites.c.code, invites.c.user_id).where(
-                invites.c.tenant_id == tenant_id, invites.c.campaign_id == campaign_id
+                invites.c.tenant_id == tenant_id, invites.c.campaign_id.in_(code_campaigns(config))
             )
         ).all()
     )
-    state = CampaignState(campaigns_service.to_config(tenant_id, first), codes)
+    state = CampaignState(config, codes)
     replay(conn, state)
     return body, state
 
@@ -194,10 +195,15 @@ def _pending(conn: sa.Connection, state: CampaignState) -> tuple[list[Logged], d
     return rows, find_codes(conn, state, refs) if refs else {}
 
 
+def code_campaigns(config: CampaignConfig) -> list[str]:
+    """The campaigns whose invite codes are valid `ref`s in this one: itself and those it follows up."""
+    return [config.id, *config.follow_up_of]
+
+
 def find_codes(conn: sa.Connection, state: CampaignState, codes: set[str]) -> dict[str, str]:
     return dict(conn.execute(
         sa.select(invites.c.code, invites.c.user_id).where(
-            invites.c.tenant_id == state.config.tenant_id, invites.c.campaign_id == state.config.id,
+            invites.c.tenant_id == state.config.tenant_id, invites.c.campaign_id.in_(code_campaigns(state.config)),
             invites.c.code.in_(list(codes)))
     ).all())
 

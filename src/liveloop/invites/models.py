@@ -13,5 +13,7 @@ invites = sa.Table(
     sa.Column("user_id", sa.String(128), nullable=False),
     sa.Column("channel", sa.String(32), nullable=False, server_default=""),
     sa.Column("created_at", BigInt, nullable=False),
+    # A clip's share link lands on the clip (clips/) rather than on the campaign's landing URL.
+    sa.Column("clip_id", sa.String(64)),
     sa.UniqueConstraint("tenant_id", "campaign_id", "user_id", "channel"),
 )

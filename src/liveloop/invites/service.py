@@ -22,8 +22,9 @@ def find(conn: sa.Connection, *, tenant_id: str, campaign_id: str, user_id: str,
 
 
 def create(conn: sa.Connection, *, tenant_id: str, campaign_id: str, market: str, user_id: str, channel: str,
-           code: str | None, now: int) -> tuple[str, bool]:
-    """The (user, channel)'s code, created if it has none; returns (code, created)."""
+           code: str | None, now: int, clip_id: str | None = None) -> tuple[str, bool]:
+    """The (user, channel)'s code, created if it has none; returns (code, created). A clip's codes
+    (`clip_id`) have a channel of their own per clip (clips/service.py)."""
     existing = find(conn, tenant_id=tenant_id, campaign_id=campaign_id, user_id=user_id, channel=channel)
     if existing is not None:
         if code is not None and code != existing:
@@ -39,7 +40,7 @@ def create(conn: sa.Connection, *, tenant_id: str, campaign_id: str, market: str
             code = new_invite_code()
     users_service.ensure(conn, tenant_id=tenant_id, user_id=user_id, market=market, now=now)
     conn.execute(invites.insert().values(code=code, tenant_id=tenant_id, campaign_id=campaign_id, user_id=user_id,
-                                         channel=channel, created_at=now))
+                                         channel=channel, created_at=now, clip_id=clip_id))
     return code, True
 
 

@@ -65,8 +65,13 @@ def sign_claims(secret: str, domain: bytes, claims: dict, *, ttl_seconds: int, n
     if not MIN_TTL_SECONDS <= ttl_seconds <= MAX_TTL_SECONDS:
         raise ValueError(f"ttl_seconds must lie in {MIN_TTL_SECONDS}..{MAX_TTL_SECONDS}")
     expires_at = now + ttl_seconds * 1000
+    return seal(secret, domain, claims, expires_at=expires_at), expires_at
+
+
+def seal(secret: str, domain: bytes, claims: dict, *, expires_at: int) -> str:
+    """A token of `claims` valid until `expires_at` (epoch ms), read back by `verify_claims`."""
     body = _b64encode(orjson.dumps({**claims, "x": expires_at}))
-    return f"{body}.{_b64encode(_mac(secret, domain, body))}", expires_at
+    return f"{body}.{_b64encode(_mac(secret, domain, body))}"
 
 
 def verify_claims(secret: str, domain: bytes, token: str | None, *, now: int, what: str, expired: str) -> dict:

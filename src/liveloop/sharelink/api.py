@@ -59,8 +59,10 @@ class ShareLink:
         if cached is not None and cached[0] is body:
             location = cached[1]
         else:
-            # A cancelled campaign's links still lead to its page, without attributing anybody.
-            location = with_ref(body["landing_url"], None if live.state.config.cancelled else code).encode()
+            # A clip's link lands on its clip. A cancelled campaign's links still lead to its page,
+            # without attributing anybody.
+            landing = target.landing or body["landing_url"]
+            location = with_ref(landing, None if live.state.config.cancelled else code).encode()
             self._locations[code] = (body, location)
         if is_link_preview(header(scope, b"user-agent")):
             url = f"{self._base_url}/s/{code}"

@@ -8,6 +8,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import sqlalchemy as sa
 
+from liveloop.clips.models import clips
 from liveloop.invites.models import invites
 from liveloop.kit.db.database import Database
 
@@ -20,6 +21,7 @@ class ShareTarget:
     tenant_id: str
     campaign_id: str
     owner: str
+    landing: str | None = None  # a clip's link lands on the clip; others on the campaign's landing URL
 
 
 class ShareTargets:
@@ -31,14 +33,18 @@ class ShareTargets:
         target = self._cache.get(code)
         if target is not None:
             return target
+        i, k = invites.c, clips.c
         row = await self._db.read(
             lambda conn: conn.execute(
-                sa.select(invites.c.tenant_id, invites.c.campaign_id, invites.c.user_id).where(invites.c.code == code)
+                sa.select(i.tenant_id, i.campaign_id, i.user_id, k.url)
+                .outerjoin(clips, sa.and_(k.tenant_id == i.tenant_id, k.campaign_id == i.campaign_id,
+                                          k.id == i.clip_id))
+                .where(i.code == code)
             ).first()
         )
         if row is None:
             return None  # unknown codes are not cached: a code created a moment later must work
-        target = ShareTarget(code, row.tenant_id, row.campaign_id, row.user_id)
+        target = ShareTarget(code, row.tenant_id, row.campaign_id, row.user_id, row.url)
         self.remember(target)
         return target
 

@@ -100,3 +100,18 @@ def names_and_locales(conn: sa.Connection, *, tenant_id: str,
         )
     ).all()
     return {uid: (name, locale) for uid, name, locale in rows}
+
+
+def profiles(conn: sa.Connection, *, tenant_id: str, user_ids: list[str]) -> dict[str, dict]:
+    """Each known user's display name, locale, market and consents (what a message to or about them needs)."""
+    found: dict[str, dict] = {}
+    for start in range(0, len(user_ids), NAMES_PER_QUERY):
+        rows = conn.execute(
+            sa.select(users.c.user_id, users.c.display_name, users.c.locale, users.c.market, users.c.consents).where(
+                users.c.tenant_id == tenant_id, users.c.user_id.in_(user_ids[start:start + NAMES_PER_QUERY])
+            )
+        ).all()
+        for uid, name, locale, market, consents in rows:
+            found[uid] = {"display_name": name, "locale": locale, "market": market,
+                          "consents": orjson.loads(consents) if consents else {}}
+    return found
