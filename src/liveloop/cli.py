@@ -57,15 +57,16 @@ def serve(
     migrate_db: Annotated[bool | None, typer.Option(
         "--migrate/--no-migrate", help="migrate before serving; or LIVELOOP_MIGRATE_ON_START (default: yes)")] = None,
     access_log: Annotated[bool, typer.Option(help="log every request")] = False,
+    metrics_port: Annotated[int | None, typer.Option(
+        help="serve GET /metrics on this port of its own, to anyone who reaches it; or LIVELOOP_METRICS_PORT")] = None,
 ) -> None:
     """Run the HTTP service."""
-    import uvicorn
-
     from liveloop.app import create_app
     from liveloop.kit.db.inuse import sqlite_lock
     from liveloop.kit.db.migrate import upgrade
+    from liveloop.ops import server
 
-    settings = _settings(database_url, host=host, port=port, public_url=public_url)
+    settings = _settings(database_url, host=host, port=port, public_url=public_url, metrics_port=metrics_port)
     # Held until the process ends: `liveloop demo` never deletes a file a server holds.
     lock = sqlite_lock(settings.database_url)
     if lock is not None:
@@ -78,10 +79,7 @@ def serve(
     # to show in the share link's p99 (measured: 50,000 gave 15-20 ms pauses, 5,000 about 9 ms).
     gc.set_threshold(5_000, 20, 100)
     gc.freeze()  # what is loaded by now lives for the whole process: never scan it again
-    uvicorn.run(app, host=settings.host, port=settings.port, access_log=access_log,
-                loop="auto", http="auto", log_level=os.environ.get("LIVELOOP_LOG_LEVEL", "info"),
-                # open viewer streams would otherwise hold a shutdown for their whole lifetime
-                timeout_graceful_shutdown=5)
+    server.serve(app, settings, access_log=access_log, log_level=os.environ.get("LIVELOOP_LOG_LEVEL", "info"))
 
 
 @tenant_app.command("create")

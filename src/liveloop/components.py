@@ -23,6 +23,7 @@ from liveloop.fx.service import TenantRates
 from liveloop.integrations.agora import SequenceClock, SharedSequenceClock, sequence_clock
 from liveloop.kit.db.database import Database
 from liveloop.kit.ratelimit import RateLimiter
+from liveloop.ops import metrics
 from liveloop.realtime.hub import Hub, names_from
 from liveloop.realtime.room import RoomHub
 from liveloop.rooms.directory import Rooms
@@ -105,6 +106,8 @@ def build_components(settings: Settings) -> Components:
     committed.stage_with(components.outbox.stage)
     committed.subscribe("webhook delivery", components.webhooks.poke)
     db.writer.on_failure = components.drop_derived_state
+    metrics.read_at_scrape(metrics.WRITER_QUEUE, db.writer.depth)
+    metrics.read_at_scrape(metrics.CAMPAIGNS_LOADED, campaigns.count)
     return components
 
 

@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     webhooks_allow_private: bool = False
     # How often each process looks for due deliveries when no commit has woken it.
     webhooks_poll_seconds: float = 1.0
+    # Operations (docs/operations.md). GET /metrics answers only a request carrying this bearer
+    # token; or a port of its own serves the metrics to whoever reaches it (bind it privately).
+    metrics_token: str | None = None
+    metrics_port: int | None = None
+    metrics_host: str | None = None  # default: the service's host
 
     @property
     def base_url(self) -> str:

@@ -26,6 +26,7 @@ from liveloop.kit.db.database import Database
 from liveloop.kit.errors import TooManyRequests
 from liveloop.kit.money import to_decimal_str
 from liveloop.kit.times import iso
+from liveloop.ops import metrics
 from liveloop.rewards.views import reward_read
 from liveloop.users.service import names_and_locales
 
@@ -112,7 +113,8 @@ class Hub:
         # Ids grow across restarts too (they start at the boot time in µs), so a client resuming
         # with an id from before a restart is never handed an older message as new.
         self._last_id = clock.now_ms() * 1000
-        self._pending: deque[tuple[str, list]] = deque()  # batches waiting for display names
+        # batches waiting for display names: (tenant_id, messages, unheard, received_at)
+        self._pending: deque[tuple[str, list, dict, int | None]] = deque()
         self._pump: asyncio.Task | None = None
 
     # -- connections -----------------------------------------------------------------------
@@ -183,9 +185,10 @@ class Hub:
         needs_names = self._names is not None and (bool(unheard) or any(friend for _k, _p, friend in messages))
         if not self._pending and not needs_names:
             self._publish_all(messages, {}, unheard)
+            _timed(committed.received_at)
             return
         # Name and locale lookups are awaited; later batches queue behind them so each viewer's order holds.
-        self._pending.append((tenant_id, messages, unheard))
+        self._pending.append((tenant_id, messages, unheard, committed.received_at))
         if self._pump is None:
             self._pump = asyncio.get_running_loop().create_task(self._drain())
 
@@ -247,7 +250,7 @@ class Hub:
     async def _drain(self) -> None:
         try:
             while self._pending:
-                tenant_id, messages, unheard = self._pending[0]
+                tenant_id, messages, unheard, received_at = self._pending[0]
                 wanted = sorted({friend for _k, _p, friend in messages if friend} | {key[2] for key in unheard})
                 people: dict[str, tuple[str | None, str | None]] = {}
                 if wanted and self._names is not None:
@@ -257,8 +260,15 @@ class Hub:
                         log.warning("display names and locales unavailable; pushed without them", exc_info=True)
                 self._pending.popleft()
                 self._publish_all(messages, people, unheard)
+                _timed(received_at)
         finally:
             self._pump = None
+
+
+def _timed(received_at: int | None) -> None:
+    """One committed write's messages are queued on the streams: how long after its event arrived."""
+    if received_at is not None:
+        metrics.PUSH_SECONDS.observe(max(0, clock.now_ms() - received_at) / 1000)
 
 
 def _rank_message(live, effect: ScoreChanged) -> dict:

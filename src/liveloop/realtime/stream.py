@@ -17,6 +17,7 @@ import orjson
 from liveloop.kit import clock
 from liveloop.kit.asgi import header, send_response
 from liveloop.kit.errors import LiveloopError, MethodNotAllowed, TooManyRequests
+from liveloop.ops import metrics
 from liveloop.realtime.hub import Subscriber
 from liveloop.realtime.tokens import verify
 
@@ -36,6 +37,7 @@ SSE_HEADERS = [
     *CORS,
 ]
 _PING = b": ping\n\n"
+_OPEN = metrics.OPEN_STREAMS.labels("viewer")
 _RECONNECT = b"data: " + orjson.dumps({"type": "reconnect"}) + b"\n\n"
 
 
@@ -76,6 +78,7 @@ class ViewerStream:
             await send_json_cors(send, exc.status, exc.body())
             return
         watcher = asyncio.ensure_future(close_on_disconnect(receive, sub))
+        _OPEN.inc()
         try:
             lifetime = min(hub.max_lifetime_seconds, (viewer.expires_at - now) / 1000)
             await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
@@ -83,6 +86,7 @@ class ViewerStream:
                         "more_body": True})
             await pump_frames(send, sub, hub.heartbeat_seconds, clock.monotonic() + lifetime)
         finally:
+            _OPEN.dec()
             hub.unsubscribe(sub)
             watcher.cancel()
 

@@ -140,6 +140,16 @@ def claim_due(conn: sa.Connection, *, now: int, lease_ms: int, limit: int, busy:
     return claimed
 
 
+def backlog(conn: sa.Connection, *, now: int) -> dict[str, int]:
+    """The outbox's work left (all processes): messages to fan out, deliveries due, deliveries scheduled later
+    (retries, and attempts under way whose lease has not run out)."""
+    fan = conn.execute(sa.select(sa.func.count()).where(m.fanned_out.is_(False))).scalar_one()
+    due, scheduled = conn.execute(
+        sa.select(sa.func.count(sa.case((d.next_at <= now, 1))), sa.func.count(sa.case((d.next_at > now, 1))))
+        .where(d.status == "pending")).one()
+    return {"fan_out": fan, "due": due, "scheduled": scheduled}
+
+
 def release(conn: sa.Connection, *, delivery_ids: list[int], now: int) -> None:
     """Claimed deliveries this process will not attempt now: due again at once, for any process."""
     conn.execute(webhook_deliveries.update().where(d.id.in_(delivery_ids)).values(next_at=now, updated_at=now))
