@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import json
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -56,7 +55,8 @@ def serve(
     public_url: Annotated[str | None, typer.Option(help="address viewers reach; or LIVELOOP_PUBLIC_URL")] = None,
     migrate_db: Annotated[bool | None, typer.Option(
         "--migrate/--no-migrate", help="migrate before serving; or LIVELOOP_MIGRATE_ON_START (default: yes)")] = None,
-    access_log: Annotated[bool, typer.Option(help="log every request")] = False,
+    access_log: Annotated[bool | None, typer.Option(
+        help="one log line per request, at level info; or LIVELOOP_ACCESS_LOG (default: yes)")] = None,
     metrics_port: Annotated[int | None, typer.Option(
         help="serve GET /metrics on this port of its own, to anyone who reaches it; or LIVELOOP_METRICS_PORT")] = None,
 ) -> None:
@@ -65,8 +65,14 @@ def serve(
     from liveloop.kit.db.inuse import sqlite_lock
     from liveloop.kit.db.migrate import upgrade
     from liveloop.ops import server
+    from liveloop.ops.logging import configure
 
-    settings = _settings(database_url, host=host, port=port, public_url=public_url, metrics_port=metrics_port)
+    settings = _settings(database_url, host=host, port=port, public_url=public_url, metrics_port=metrics_port,
+                         access_log=access_log)
+    try:
+        configure(settings.log_format, settings.log_level)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
     # Held until the process ends: `liveloop demo` never deletes a file a server holds.
     lock = sqlite_lock(settings.database_url)
     if lock is not None:
@@ -79,7 +85,7 @@ def serve(
     # to show in the share link's p99 (measured: 50,000 gave 15-20 ms pauses, 5,000 about 9 ms).
     gc.set_threshold(5_000, 20, 100)
     gc.freeze()  # what is loaded by now lives for the whole process: never scan it again
-    server.serve(app, settings, access_log=access_log, log_level=os.environ.get("LIVELOOP_LOG_LEVEL", "info"))
+    server.serve(app, settings)
 
 
 @tenant_app.command("create")

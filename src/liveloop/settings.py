@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     metrics_token: str | None = None
     metrics_port: int | None = None
     metrics_host: str | None = None  # default: the service's host
+    log_format: str = "text"  # or "json": one object per line
+    log_level: str = "info"
+    access_log: bool = True  # one line per request (at level info)
 
     @property
     def base_url(self) -> str:

@@ -176,7 +176,7 @@ class Writer:
                 outcomes += self._transaction(conn, runnable, None)
             except Exception as exc:  # noqa: BLE001 - retried job by job below
                 log.warning("group commit of %d jobs failed (%s); retrying them one by one", len(runnable), exc,
-                            extra={"event": "writer_retry", "jobs": len(runnable)})
+                            extra={"event": "commit_retried", "jobs": len(runnable)})
                 conn = self._usable(conn)
                 try:
                     conn = conn if conn is not None else self._engine.connect()
@@ -214,7 +214,7 @@ class Writer:
                             outcomes.append((job, None, exc))
                         else:
                             log.warning("a write failed alone and was refused: %s", exc,
-                                        extra={"event": "writer_refused"})
+                                        extra={"event": "write_refused"})
                             taint.add(job.campaigns)
                             outcomes.append((job, None, WriterFailed(str(exc))))
                 else:
@@ -246,13 +246,13 @@ class Writer:
         if taint.everything:
             self._fence_all = generation
             log.warning("a write failed: every campaign's state is rebuilt from the log",
-                        extra={"event": "writer_refused", "campaigns": "all"})
+                        extra={"event": "state_rebuilt", "campaigns": "all"})
         else:
             for key in taint.keys:
                 self._fences[key] = generation
             log.warning("a write failed: the state of %s is rebuilt from the log",
                         ", ".join(f"{t}/{c}" for t, c in sorted(taint.keys)),
-                        extra={"event": "writer_refused", "campaigns": len(taint.keys)})
+                        extra={"event": "state_rebuilt", "campaigns": len(taint.keys)})
         if self._loop is not None:
             keys = None if taint.everything else frozenset(taint.keys)
             self._loop.call_soon_threadsafe(self._reset, keys, generation)
