@@ -22,8 +22,11 @@ from liveloop.events.store import SqlEventStore
 from liveloop.fx.service import TenantRates
 from liveloop.integrations.agora import SequenceClock, SharedSequenceClock, sequence_clock
 from liveloop.kit.db.database import Database
+from liveloop.kit.db.migrate import SchemaCheck
 from liveloop.kit.ratelimit import RateLimiter
+from liveloop.kit.redis_guard import RedisPing
 from liveloop.ops import metrics
+from liveloop.ops.readiness import Readiness
 from liveloop.realtime.hub import Hub, names_from
 from liveloop.realtime.room import RoomHub
 from liveloop.rooms.directory import Rooms
@@ -57,6 +60,7 @@ class Components:
     signing: Signing
     outbox: Outbox
     webhooks: WebhookWorker
+    readiness: Readiness
 
     def drop_derived_state(self, campaigns: frozenset[tuple[str, str]] | None) -> None:
         """A write failed: the states holding its events (None: all) are rebuilt from the log."""
@@ -97,6 +101,8 @@ def build_components(settings: Settings) -> Components:
         outbox=Outbox(db.dialect),
         webhooks=WebhookWorker(db, allow_private=settings.webhooks_allow_private,
                                poll_seconds=settings.webhooks_poll_seconds),
+        readiness=Readiness({"database": SchemaCheck(db),
+                             **({"redis": RedisPing(settings.redis_url)} if settings.redis_url else {})}),
     )
     # Viewers, rooms and draw notices hear of effects only once they are durable.
     committed.subscribe("viewer streams", hub.on_committed)
@@ -118,6 +124,7 @@ async def running(components: Components, *background) -> AsyncIterator[Componen
     async with AsyncExitStack() as stack:
         c.db.writer.start(asyncio.get_running_loop())
         stack.callback(c.db.close)
+        stack.push_async_callback(c.readiness.close)
         await c.signing.load(c.db)
         for part in (c.limits, c.presence, c.agora_clock, c.campaigns):
             await part.start()

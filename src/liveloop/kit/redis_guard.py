@@ -81,3 +81,27 @@ class RedisGuard:
         if self.client is not None:
             await self.client.aclose()
             self.client = None
+
+
+class RedisPing:
+    """Whether Redis answers a PING in time (readiness); a connection of its own, none of the guards'."""
+
+    def __init__(self, url: str, *, timeout: float = 1.0) -> None:
+        self._url = url
+        self._timeout = timeout
+        self._client = None
+
+    async def __call__(self) -> str | None:
+        if self._client is None:
+            self._client = redis.from_url(self._url, socket_timeout=self._timeout,
+                                          socket_connect_timeout=self._timeout, retry=Retry(NoBackoff(), 0))
+        try:
+            await self._client.ping()
+        except (RedisConnectionError, RedisTimeoutError, OSError, TimeoutError):
+            return "redis unreachable"
+        return None
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
