@@ -39,6 +39,9 @@ from liveloop.tenants.signing import Signing
 from liveloop.webhooks.outbox import Outbox
 from liveloop.webhooks.worker import WebhookWorker
 
+# Viewers of a process that stops come back through the load balancer within this, spread out.
+RECONNECT_WITHIN_MS = 3000
+
 
 @dataclass
 class Components:
@@ -61,6 +64,13 @@ class Components:
     outbox: Outbox
     webhooks: WebhookWorker
     readiness: Readiness
+
+    def begin_shutdown(self) -> int:
+        """SIGTERM: readiness says so, and the open streams end, each told to reconnect (to another
+        process) within a few seconds; requests in flight go on. Returns how many streams it ended."""
+        self.readiness.stopping()
+        return (self.hub.close(reconnect_within_ms=RECONNECT_WITHIN_MS)
+                + self.room.close(reconnect_within_ms=RECONNECT_WITHIN_MS))
 
     def drop_derived_state(self, campaigns: frozenset[tuple[str, str]] | None) -> None:
         """A write failed: the states holding its events (None: all) are rebuilt from the log."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -47,20 +48,22 @@ class TooManyStreams(TooManyRequests):
 class Subscriber:
     """One open stream: a bounded queue of SSE frames and a way to wake its sender."""
 
-    __slots__ = ("key", "frames", "closed", "_waiter")
+    __slots__ = ("key", "frames", "closed", "retry_ms", "_waiter")
 
     def __init__(self, key: Key, limit: int) -> None:
         self.key = key
         self.frames: deque[bytes] = deque(maxlen=limit)
         self.closed = False
+        self.retry_ms: int | None = None  # set when the server ends the stream: reconnect after this long
         self._waiter: asyncio.Future | None = None
 
     def push(self, frame: bytes) -> None:
         self.frames.append(frame)  # a full queue drops its oldest frame: slow readers lose the stale ones
         self._wake()
 
-    def close(self) -> None:
+    def close(self, retry_ms: int | None = None) -> None:
         self.closed = True
+        self.retry_ms = retry_ms
         self._wake()
 
     async def wait(self, timeout: float) -> None:
@@ -116,6 +119,7 @@ class Hub:
         # batches waiting for display names: (tenant_id, messages, unheard, received_at)
         self._pending: deque[tuple[str, list, dict, int | None]] = deque()
         self._pump: asyncio.Task | None = None
+        self._closed_with: int | None = None  # shutting down: streams end at once, reconnecting within this
 
     # -- connections -----------------------------------------------------------------------
 
@@ -127,6 +131,8 @@ class Hub:
         sub = Subscriber(key, self._queue_size)
         viewer.subscribers.add(sub)
         viewer.voice_checked = False
+        if self._closed_with is not None:
+            sub.close(reconnect_after(self._closed_with))
         replay = [] if last_event_id is None else [frame for i, frame in viewer.buffer if i > last_event_id]
         return sub, replay
 
@@ -135,13 +141,20 @@ class Hub:
         if viewer is not None:
             viewer.subscribers.discard(sub)
 
-    def close(self) -> None:
-        """Ends every open stream (shutdown)."""
+    def close(self, *, reconnect_within_ms: int = 0) -> int:
+        """Ends every open stream, and those opened from now on (shutdown); with `reconnect_within_ms`,
+        each client is told to reconnect at a random moment within it (to another process: all at once
+        they would crowd it). Returns how many streams it ended."""
+        self._closed_with = reconnect_within_ms
+        ended = 0
         for viewer in self._viewers.values():
             for sub in viewer.subscribers:
-                sub.close()
+                if not sub.closed:
+                    sub.close(reconnect_after(reconnect_within_ms))
+                    ended += 1
         if self._pump is not None:
             self._pump.cancel()
+        return ended
 
     def _viewer(self, key: Key) -> _Viewer:
         viewer = self._viewers.get(key)
@@ -263,6 +276,11 @@ class Hub:
                 _timed(received_at)
         finally:
             self._pump = None
+
+
+def reconnect_after(within_ms: int) -> int | None:
+    """A moment to reconnect at, spread over `within_ms` (None: say nothing, the client's default holds)."""
+    return random.randint(within_ms // 4, within_ms) if within_ms > 0 else None
 
 
 def _timed(received_at: int | None) -> None:

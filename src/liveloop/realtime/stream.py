@@ -100,8 +100,11 @@ async def pump_frames(send, sub: Subscriber, heartbeat: float, deadline: float) 
             return
         await sub.wait(min(heartbeat, left))
         if sub.closed:
-            # The client went away (nothing to say), or the server is shutting down.
-            await send({"type": "http.response.body", "body": _RECONNECT, "more_body": False})
+            # The client went away (nothing to say), or the server is shutting down: what was queued
+            # goes out, and when to reconnect (to another process, through the load balancer).
+            hint = b"retry: %d\n" % sub.retry_ms if sub.retry_ms is not None else b""
+            await send({"type": "http.response.body", "body": b"".join(sub.frames) + hint + _RECONNECT,
+                        "more_body": False})
             return
         if sub.frames:
             body = b"".join(sub.frames)
