@@ -64,13 +64,14 @@ def serve(
     from liveloop.app import create_app
     from liveloop.kit.db.inuse import sqlite_lock
     from liveloop.kit.db.migrate import upgrade
-    from liveloop.ops import server
+    from liveloop.ops import proxies, server
     from liveloop.ops.logging import configure
 
     settings = _settings(database_url, host=host, port=port, public_url=public_url, metrics_port=metrics_port,
                          access_log=access_log)
     try:
         configure(settings.log_format, settings.log_level)
+        proxies.parse(settings.trusted_proxies)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     # Held until the process ends: `liveloop demo` never deletes a file a server holds.

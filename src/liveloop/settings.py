@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     log_format: str = "text"  # or "json": one object per line
     log_level: str = "info"
     access_log: bool = True  # one line per request (at level info)
+    # Proxies (addresses or CIDR networks, separated by commas) whose X-Forwarded-For is believed.
+    trusted_proxies: str = ""
     # On SIGTERM: stop accepting, end streams, answer what is in flight, flush, exit within this.
     shutdown_seconds: float = 20.0
 

@@ -1,9 +1,12 @@
 """The outermost ASGI layer of a served process: each request gets an id, is timed, counted and logged.
 
 The id is returned as `X-Request-Id` and names the request in every log line written while it is
-served. The route template, not the path, names a request ("/s/{code}", "/v1/campaigns/{cid}"): a
-small fixed set that carries no code, token or id a client chose. The app says which template
-answered (`route_of`), after the call, once FastAPI's router has matched it.
+served; a trusted proxy's own id for the request (nginx's `$request_id`) is taken when it sends one,
+so that its log and liveloop's name a request alike.
+
+The route template, not the path, names a request ("/s/{code}", "/v1/campaigns/{cid}"): a small
+fixed set that carries no code, token or id a client chose. The app says which template answered
+(`route_of`), after the call, once FastAPI's router has matched it.
 
 The hot paths pay a few microseconds for this (CONVENTIONS.md point 9; docs/benchmarks.md measures
 it): one histogram observation and one increment, and a log line formatted and written with the
@@ -15,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import re
 import secrets
 import sys
 import time
@@ -27,11 +31,13 @@ from prometheus_client import Counter, Histogram
 from liveloop.ops import metrics
 from liveloop.ops.context import CURRENT, Request
 from liveloop.ops.logging import Stamp
+from liveloop.ops.proxies import TrustedProxies
 
 # Streams last minutes: their duration would say nothing about latency (metrics.OPEN_STREAMS counts them).
 STREAMS = frozenset({"/v1/stream", "/v1/campaigns/{cid}/room-stream"})
 CLIENT_LEFT = 499  # no answer was started: the client went away first (nginx's code for it)
 LOGGER = "liveloop.request"
+_GIVEN_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
 class RequestLines:
@@ -73,8 +79,10 @@ class RequestLines:
 
 
 class Requests:
-    def __init__(self, app, *, route_of: Callable[[dict], str], lines: RequestLines | None) -> None:
+    def __init__(self, app, *, route_of: Callable[[dict], str], lines: RequestLines | None,
+                 proxies: TrustedProxies | None = None) -> None:
         self._app = app
+        self._proxies = proxies
         self._route_of = route_of
         self._lines = lines
         self._latency: dict[str, Histogram] = {}
@@ -88,7 +96,8 @@ class Requests:
             await self._app(scope, receive, send)
             return
         started = time.perf_counter()
-        request = Request(f"{self._prefix}{next(self._count):x}")
+        given = self._given_id(scope) if self._proxies else None
+        request = Request(given or f"{self._prefix}{next(self._count):x}")
         CURRENT.set(request)
         id_header = (b"x-request-id", request.id.encode())
 
@@ -108,6 +117,17 @@ class Requests:
             if request.status is None:
                 request.status = CLIENT_LEFT
             self._done(scope, request, time.perf_counter() - started)
+
+    def _given_id(self, scope) -> str | None:
+        """The X-Request-Id of a trusted proxy (seen before the proxy headers are applied)."""
+        client = scope.get("client")
+        if client is None or client[0] not in self._proxies:
+            return None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                given = value.decode("latin-1")
+                return given if _GIVEN_ID.fullmatch(given) else None
+        return None
 
     def _done(self, scope, request: Request, seconds: float) -> None:
         route = self._route_of(scope)

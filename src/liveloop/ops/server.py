@@ -27,7 +27,7 @@ from prometheus_client import start_http_server
 from uvicorn.config import STARTUP_FAILURE
 
 from liveloop import __version__
-from liveloop.ops import metrics
+from liveloop.ops import metrics, proxies
 from liveloop.ops.requests import RequestLines, Requests
 
 if TYPE_CHECKING:
@@ -86,9 +86,12 @@ def serve(app: Liveloop, settings: Settings) -> None:
         start_http_server(settings.metrics_port, addr=settings.metrics_host or settings.host,
                           registry=metrics.REGISTRY)
     lines = RequestLines(json=settings.log_format == "json") if settings.access_log and RequestLines.wanted() else None
-    config = uvicorn.Config(Requests(app, route_of=app.route_of, lines=lines), host=settings.host,
-                            port=settings.port, loop="auto", http="auto", log_config=None, access_log=False,
-                            log_level=settings.log_level.lower(),
+    trusted = proxies.parse(settings.trusted_proxies)
+    served = Requests(proxies.behind(app, trusted), route_of=app.route_of, lines=lines,
+                      proxies=proxies.TrustedProxies(trusted))
+    config = uvicorn.Config(served, host=settings.host, port=settings.port, loop="auto", http="auto",
+                            log_config=None, access_log=False, log_level=settings.log_level.lower(),
+                            proxy_headers=False,  # applied above, from the listed proxies only
                             timeout_graceful_shutdown=settings.shutdown_seconds * 0.75)
     server = GracefulServer(config, end_streams=app.components.begin_shutdown,
                             shutdown_seconds=settings.shutdown_seconds, lines=lines)
