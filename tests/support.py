@@ -146,3 +146,47 @@ class Server:
     def client(self, api_key: str | None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=30, follow_redirects=False)
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.stop()
+
+
+class Scrape:
+    """One scrape of a process's /metrics, parsed with prometheus-client's own parser."""
+
+    def __init__(self, text: str) -> None:
+        from prometheus_client.parser import text_string_to_metric_families
+
+        self.text = text
+        self.samples = [(s.name, s.labels, s.value) for family in text_string_to_metric_families(text)
+                        for s in family.samples]
+
+    def value(self, name: str, **labels: str) -> float:
+        """The sum of the samples named `name` whose labels include `labels` (0 when there are none)."""
+        return sum(value for sample, have, value in self.samples
+                   if sample == name and all(have.get(k) == v for k, v in labels.items()))
+
+    def has(self, name: str, **labels: str) -> bool:
+        return any(sample == name and all(have.get(k) == v for k, v in labels.items())
+                   for sample, have, _value in self.samples)
+
+
+def scrape(url: str, token: str | None = None) -> Scrape:
+    response = httpx.get(url, headers={"Authorization": f"Bearer {token}"} if token else {}, timeout=10)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/plain; version=")
+    return Scrape(response.text)
+
+
+def eventually(check, timeout: float = 10.0, every: float = 0.05):
+    """`check()`'s first true result within `timeout` seconds; AssertionError with the last one otherwise."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            assert result, f"not true within {timeout} s: {result!r}"
+            return result
+        time.sleep(every)

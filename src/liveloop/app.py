@@ -31,6 +31,7 @@ from liveloop.kit.money import AMOUNT_PATTERN, decimal_rule
 from liveloop.leaderboards.api import router as leaderboards_router
 from liveloop.markets.api import router as markets_router
 from liveloop.openapi_extra import add_hot_path_docs
+from liveloop.ops.api import router as ops_router
 from liveloop.realtime.api import router as realtime_router
 from liveloop.realtime.room_stream import RoomStream, add_room_stream_docs, is_room_stream
 from liveloop.realtime.room_tokens import router as room_tokens_router
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None) -> Liveloop:
                    rooms_router, fx_router, webhooks_router, clips_router, afterlive_router):
         api.include_router(router)
     api.include_router(markets_router, dependencies=[Depends(current_tenant)])
+    api.include_router(ops_router)
 
     @api.get("/healthz", include_in_schema=False)
     async def healthz() -> dict:
@@ -164,6 +166,21 @@ class Liveloop:
                 return  # the client went away
             receive = replay(body, receive)
         await self.api(scope, receive, send)
+
+
+    def route_of(self, scope: dict) -> str:
+        """The template of the route that answered `scope` (once answered): for request logs and metrics."""
+        path = scope["path"]
+        if path.startswith("/s/"):
+            return "/s/{code}"
+        if path in ("/v1/events", "/v1/stream", "/v1/presence"):
+            return path
+        if is_room_stream(path):
+            return "/v1/campaigns/{cid}/room-stream"
+        if WebhookEndpoint.handles(path):
+            return "/v1/integrations/{provider}/{integration_id}"
+        route = scope.get("route")
+        return route.path if route is not None else "unmatched"
 
 
 def _install_error_handlers(api: FastAPI) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import json
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -56,17 +55,25 @@ def serve(
     public_url: Annotated[str | None, typer.Option(help="address viewers reach; or LIVELOOP_PUBLIC_URL")] = None,
     migrate_db: Annotated[bool | None, typer.Option(
         "--migrate/--no-migrate", help="migrate before serving; or LIVELOOP_MIGRATE_ON_START (default: yes)")] = None,
-    access_log: Annotated[bool, typer.Option(help="log every request")] = False,
+    access_log: Annotated[bool | None, typer.Option(
+        help="one log line per request, at level info; or LIVELOOP_ACCESS_LOG (default: yes)")] = None,
+    metrics_port: Annotated[int | None, typer.Option(
+        help="serve GET /metrics on this port of its own, to anyone who reaches it; or LIVELOOP_METRICS_PORT")] = None,
 ) -> None:
     """Run the HTTP service."""
-    import uvicorn
-
     from liveloop.app import create_app
     from liveloop.kit.db.inuse import sqlite_lock
     from liveloop.kit.db.migrate import upgrade
-    from liveloop.kit.serving import http_protocol
+    from liveloop.ops import proxies, server
+    from liveloop.ops.logging import configure
 
-    settings = _settings(database_url, host=host, port=port, public_url=public_url)
+    settings = _settings(database_url, host=host, port=port, public_url=public_url, metrics_port=metrics_port,
+                         access_log=access_log)
+    try:
+        configure(settings.log_format, settings.log_level)
+        proxies.parse(settings.trusted_proxies)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
     # Held until the process ends: `liveloop demo` never deletes a file a server holds.
     lock = sqlite_lock(settings.database_url)
     if lock is not None:
@@ -79,11 +86,7 @@ def serve(
     # to show in the share link's p99 (measured: 50,000 gave 15-20 ms pauses, 5,000 about 9 ms).
     gc.set_threshold(5_000, 20, 100)
     gc.freeze()  # what is loaded by now lives for the whole process: never scan it again
-    uvicorn.run(app, host=settings.host, port=settings.port, access_log=access_log,
-                loop="auto", http=http_protocol(settings.header_timeout_seconds),
-                log_level=os.environ.get("LIVELOOP_LOG_LEVEL", "info"),
-                # open viewer streams would otherwise hold a shutdown for their whole lifetime
-                timeout_graceful_shutdown=5)
+    server.serve(app, settings)
 
 
 @tenant_app.command("create")

@@ -25,7 +25,11 @@ from liveloop.events.store import SqlEventStore
 from liveloop.fx.service import TenantRates
 from liveloop.integrations.agora import SequenceClock, SharedSequenceClock, sequence_clock
 from liveloop.kit.db.database import Database
+from liveloop.kit.db.migrate import SchemaCheck
 from liveloop.kit.ratelimit import RateLimiter
+from liveloop.kit.redis_guard import RedisPing
+from liveloop.ops import metrics
+from liveloop.ops.readiness import Readiness
 from liveloop.realtime.hub import Hub, names_from
 from liveloop.realtime.room import RoomHub
 from liveloop.rooms.directory import Rooms
@@ -38,6 +42,9 @@ from liveloop.tenants.auth import ApiKeys
 from liveloop.tenants.signing import Signing
 from liveloop.webhooks.outbox import Outbox
 from liveloop.webhooks.worker import WebhookWorker
+
+# Viewers of a process that stops come back through the load balancer within this, spread out.
+RECONNECT_WITHIN_MS = 3000
 
 
 @dataclass
@@ -63,6 +70,14 @@ class Components:
     webhooks: WebhookWorker
     sharer_reports: SharerReports
     jobs: JobWorker  # scheduled work: campaign.ended, sharer.report, reminder.due
+    readiness: Readiness
+
+    def begin_shutdown(self) -> int:
+        """SIGTERM: readiness says so, and the open streams end, each told to reconnect (to another
+        process) within a few seconds; requests in flight go on. Returns how many streams it ended."""
+        self.readiness.stopping()
+        return (self.hub.close(reconnect_within_ms=RECONNECT_WITHIN_MS)
+                + self.room.close(reconnect_within_ms=RECONNECT_WITHIN_MS))
 
     def drop_derived_state(self, campaigns: frozenset[tuple[str, str]] | None) -> None:
         """A write failed: the states holding its events (None: all) are rebuilt from the log."""
@@ -112,6 +127,8 @@ def build_components(settings: Settings) -> Components:
         # Scheduled messages are written to the outbox with the job's own update, then delivered.
         jobs=JobWorker(db, outbox, AfterLiveJobs(db, campaigns, sharer_reports).handlers(),
                        poll_seconds=settings.scheduler_poll_seconds, on_messages=webhooks.poke),
+        readiness=Readiness({"database": SchemaCheck(db),
+                             **({"redis": RedisPing(settings.redis_url)} if settings.redis_url else {})}),
     )
     # Viewers, rooms and draw notices hear of effects only once they are durable.
     committed.subscribe("viewer streams", hub.on_committed)
@@ -121,6 +138,8 @@ def build_components(settings: Settings) -> Components:
     committed.stage_with(components.outbox.stage)
     committed.subscribe("webhook delivery", components.webhooks.poke)
     db.writer.on_failure = components.drop_derived_state
+    metrics.read_at_scrape(metrics.WRITER_QUEUE, db.writer.depth)
+    metrics.read_at_scrape(metrics.CAMPAIGNS_LOADED, campaigns.count)
     return components
 
 
@@ -131,6 +150,7 @@ async def running(components: Components, *background) -> AsyncIterator[Componen
     async with AsyncExitStack() as stack:
         c.db.writer.start(asyncio.get_running_loop())
         stack.callback(c.db.close)
+        stack.push_async_callback(c.readiness.close)
         await c.signing.load(c.db)
         for part in (c.limits, c.presence, c.agora_clock, c.campaigns):
             await part.start()

@@ -45,6 +45,18 @@ class Settings(BaseSettings):
     webhooks_poll_seconds: float = 1.0
     # How often each process looks for due scheduled jobs (campaign.ended, sharer.report, reminders).
     scheduler_poll_seconds: float = 1.0
+    # Operations (docs/operations.md). GET /metrics answers only a request carrying this bearer
+    # token; or a port of its own serves the metrics to whoever reaches it (bind it privately).
+    metrics_token: str | None = None
+    metrics_port: int | None = None
+    metrics_host: str | None = None  # default: the service's host
+    log_format: str = "text"  # or "json": one object per line
+    log_level: str = "info"
+    access_log: bool = True  # one line per request (at level info)
+    # Proxies (addresses or CIDR networks, separated by commas) whose X-Forwarded-For is believed.
+    trusted_proxies: str = ""
+    # On SIGTERM: stop accepting, end streams, answer what is in flight, flush, exit within this.
+    shutdown_seconds: float = 20.0
 
     @property
     def base_url(self) -> str:

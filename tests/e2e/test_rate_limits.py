@@ -47,13 +47,14 @@ def test_limits_hold_across_two_processes_through_redis(tmp_path):
     base = os.environ.get("LIVELOOP_TEST_DATABASE_URL")
     if not base:
         pytest.skip("LIVELOOP_TEST_DATABASE_URL is not set")
-    env = {**redis_env(), "LIVELOOP_RATE_LIMIT_SHARE_PER_MINUTE": "5", "LIVELOOP_RATE_LIMIT_STREAM_PER_MINUTE": "2"}
+    env = {**redis_env(), "LIVELOOP_RATE_LIMIT_SHARE_PER_MINUTE": "5", "LIVELOOP_RATE_LIMIT_STREAM_PER_MINUTE": "2",
+           "LIVELOOP_TRUSTED_PROXIES": "127.0.0.1"}
     with fresh_postgres_database(base) as url:
         key = create_tenant(url)
         one, two = (Server(url, log_path=tmp_path / f"rl{i}.log", env=env).start() for i in range(2))
         try:
-            # A client address of this run's own (uvicorn takes X-Forwarded-For from 127.0.0.1): other
-            # tests' servers count 127.0.0.1 in the same shared counters.
+            # A client address of this run's own (X-Forwarded-For, from 127.0.0.1 as a trusted proxy):
+            # other tests' servers count 127.0.0.1 in the same shared counters.
             viewer = f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}"
             with one.client(key) as c, one.client(None) as anon1, two.client(None) as anon2:
                 for anon in (anon1, anon2):

@@ -50,6 +50,9 @@ class Committed:
 
     tenant_id: str
     effects: list[tuple[LiveCampaign, Any]]
+    # When the write's first event was received (epoch ms, by whichever process took it; None when
+    # no event caused it): pushes are timed from it (ops/metrics.py PUSH_SECONDS).
+    received_at: int | None = None
 
 
 Subscriber = Callable[[Committed], None]
@@ -80,10 +83,11 @@ class CommittedEffects:
                 writes.append(write)
         return writes
 
-    def publish(self, tenant_id: str, effects: list[tuple[LiveCampaign, Any]]) -> None:
+    def publish(self, tenant_id: str, effects: list[tuple[LiveCampaign, Any]], *,
+                received_at: int | None = None) -> None:
         if not effects:
             return
-        committed = Committed(tenant_id, effects)
+        committed = Committed(tenant_id, effects, received_at)
         for name, subscriber in self._subscribers:
             try:
                 subscriber(committed)

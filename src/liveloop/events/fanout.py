@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from liveloop.ops import metrics
+
 if TYPE_CHECKING:
     from liveloop.events.gate import SharedGate
 
@@ -58,17 +60,28 @@ class LogFanout:
         await self._redis.publish(CHANNEL, orjson.dumps([tenant_id, campaign_id]))
 
     async def _listen(self) -> None:
+        up = metrics.REDIS_UP.labels("fanout")
+        up.set(1)
+        away = False  # the outage and the recovery are logged once each, not at every reconnection
         while True:
             try:
                 pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
                 await pubsub.subscribe(CHANNEL)
+                if away:
+                    away = False
+                    up.set(1)
+                    log.warning("Redis fan-out is back", extra={"event": "redis_back", "use": "fanout"})
                 async for message in pubsub.listen():
                     tenant_id, campaign_id = orjson.loads(message["data"])
                     await self._catch_up(tenant_id, campaign_id)
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - Redis away: the poll covers, and we reconnect
-                log.warning("Redis fan-out interrupted; polling the log until it is back", exc_info=True)
+                if not away:
+                    away = True
+                    up.set(0)
+                    log.warning("Redis fan-out interrupted; polling the log until it is back", exc_info=True,
+                                extra={"event": "redis_away", "use": "fanout"})
                 await asyncio.sleep(1.0)
 
     async def _poll(self) -> None:

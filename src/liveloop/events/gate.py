@@ -23,8 +23,10 @@ import sqlalchemy as sa
 from liveloop.events.committed import CommittedEffects
 from liveloop.events.live import LiveCampaign, LiveCampaigns
 from liveloop.events.store import EventStore
+from liveloop.kit import clock
 from liveloop.kit.db.database import Database
 from liveloop.kit.db.locks import AdvisoryLocks, lock_key
+from liveloop.ops import metrics
 
 if TYPE_CHECKING:
     from liveloop.leaderboards.shared import RedisLeaderboards
@@ -153,7 +155,9 @@ class SharedGate(LiveCampaigns):
     @asynccontextmanager
     async def _advisory(self, tenant_id: str, campaign_id: str) -> AsyncIterator[None]:
         token = lock_key(tenant_id, campaign_id)
+        asked = clock.monotonic()
         conn = await self._locks.acquire(token)
+        metrics.LOCK_WAIT_SECONDS.observe(clock.monotonic() - asked)
         try:
             yield
         finally:
@@ -162,6 +166,7 @@ class SharedGate(LiveCampaigns):
     async def _catch_up(self, tenant_id: str, campaign_id: str) -> LiveCampaign:
         live = await self.get_uncaught(tenant_id, campaign_id)
         state = live.state
+        started = clock.monotonic()
         rows, codes = await self._store.pending(state)
         if rows:
             state.codes.update(codes)
@@ -174,7 +179,10 @@ class SharedGate(LiveCampaigns):
                 state.last_seq = row.seq
                 if effects:
                     # Viewers connected to this process hear of events that another process logged.
-                    self._committed.publish(tenant_id, [(live, effect) for effect in effects])
+                    self._committed.publish(tenant_id, [(live, effect) for effect in effects],
+                                            received_at=row.received_at)
+            metrics.CAUGHT_UP_EVENTS.inc(len(rows))
+        metrics.CATCH_UP_SECONDS.observe(clock.monotonic() - started)
         # What is applied next (this process's own events, under the lock) is logged after the head.
         state.leaderboard.change_seq = state.last_seq + 1
         return live

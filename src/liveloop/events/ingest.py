@@ -18,6 +18,7 @@ from liveloop.fx.service import TenantRates
 from liveloop.kit import clock
 from liveloop.kit.db.writer import WriterFailed
 from liveloop.kit.errors import LiveloopError, NotFound, Unavailable
+from liveloop.ops import metrics
 from liveloop.rewards.ledger import LedgerWrites
 
 log = logging.getLogger("liveloop.ingest")
@@ -75,6 +76,15 @@ class Ingestor:
         self._click_writes: set[asyncio.Task] = set()
 
     async def ingest(self, tenant_id: str, raw_events: list, *, now: int) -> BatchResult:
+        try:
+            result = await self._ingest(tenant_id, raw_events, now=now)
+        except (WriterFailed, Unavailable):
+            metrics.rejected("unavailable").inc(len(raw_events))  # answered 503: nothing of it was stored
+            raise
+        metrics.count_events(result.accepted, result.duplicates, [r["error"]["code"] for r in result.rejected])
+        return result
+
+    async def _ingest(self, tenant_id: str, raw_events: list, *, now: int) -> BatchResult:
         result = BatchResult()
         parsed: list[tuple[int, EventIn, Event]] = []
         for index, raw in enumerate(raw_events):
@@ -182,7 +192,7 @@ class Ingestor:
             # Nothing of the batch was stored: sent again, its events must not pass for duplicates.
             self._recent.discard(tenant_id, [row.id for row in rows])
             raise
-        self._committed.publish(tenant_id, effects)
+        self._committed.publish(tenant_id, effects, received_at=now)
 
     def record_click(self, tenant_id: str, live: LiveCampaign, ev: Event, *, ip: str | None, now: int) -> None:
         """A share-link click: applied and logged by the next group commit, without being awaited.
@@ -211,6 +221,7 @@ class Ingestor:
             task.add_done_callback(self._click_writes.discard)
 
     async def _write_clicks(self, tenant_id: str, clicks: dict[str, list[tuple[Event, EventRow]]]) -> None:
+        received_at = min(items[0][1].received_at for items in clicks.values())
         try:
             async with self._gate.hold(tenant_id, clicks) as campaigns:
                 # A click that raced its campaign's cancellation is not counted, like the ones after it.
@@ -224,9 +235,12 @@ class Ingestor:
                 store = self._store
                 await self._gate.commit(tenant_id, campaigns, lambda conn: store.write(conn, batch))
         except (WriterFailed, LiveloopError):
-            log.warning("%d share-link clicks were not stored", sum(len(items) for items in clicks.values()))
+            lost = sum(len(items) for items in clicks.values())
+            metrics.CLICKS.labels("unstored").inc(lost)
+            log.warning("%d share-link clicks were not stored", lost, extra={"event": "clicks_unstored"})
             return
-        self._committed.publish(tenant_id, effects)
+        metrics.CLICKS.labels("stored").inc(len(batch.events))
+        self._committed.publish(tenant_id, effects, received_at=received_at)
 
     async def drain(self) -> None:
         """Wait until every click recorded so far is committed (at shutdown)."""

@@ -8,13 +8,18 @@ in step with other processes is the gate's business (events/gate.py), chosen onc
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from liveloop.engine.state import CampaignState
 from liveloop.events.store import EventStore
+from liveloop.kit import clock
 from liveloop.kit.errors import Conflict, NotFound
 from liveloop.kit.ids import CAMPAIGN_ID
+from liveloop.ops import metrics
+
+log = logging.getLogger("liveloop.campaigns")
 
 
 @dataclass(slots=True)
@@ -50,6 +55,7 @@ class LiveCampaigns:
         if pending is None:
             pending = asyncio.ensure_future(self._store.load(tenant_id, campaign_id))
             self._loading[key] = pending
+            started = clock.monotonic()
             try:
                 loaded = await pending
             finally:
@@ -57,6 +63,11 @@ class LiveCampaigns:
             if loaded is not None:
                 live = LiveCampaign(*loaded)
                 self._adopt(key, live)
+                seconds = clock.monotonic() - started
+                metrics.REPLAY_SECONDS.observe(seconds)
+                log.info("campaign %s replayed from the log in %.3f s", campaign_id, seconds,
+                         extra={"event": "campaign_replayed", "tenant_id": tenant_id, "campaign_id": campaign_id,
+                                "log_position": live.state.last_seq, "seconds": round(seconds, 3)})
         else:
             loaded = await asyncio.shield(pending)
             live = self._live.get(key) or (LiveCampaign(*loaded) if loaded is not None else None)
@@ -66,6 +77,10 @@ class LiveCampaigns:
 
     def loaded(self) -> list[tuple[str, str]]:
         return list(self._live)
+
+    def count(self) -> int:
+        """How many campaigns are loaded (safe to call from another thread: one len())."""
+        return len(self._live)
 
     def peek(self, tenant_id: str, campaign_id: str) -> LiveCampaign | None:
         return self._live.get((tenant_id, campaign_id))

@@ -186,7 +186,7 @@ class SharedSequenceClock:
     KEEP_MS = 24 * 3600_000
 
     def __init__(self, redis_url: str, *, depth: int = 16) -> None:
-        self._guard = RedisGuard(redis_url, what="Agora notice order (clientSeq)")
+        self._guard = RedisGuard(redis_url, what="Agora notice order (clientSeq)", use="agora")
         self._local = SequenceClock(depth=depth)
         self._depth = depth
         self._script = None

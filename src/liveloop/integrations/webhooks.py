@@ -16,6 +16,7 @@ from liveloop.kit import clock
 from liveloop.kit.asgi import header, read_body, send_error, send_json
 from liveloop.kit.db.writer import WriterFailed
 from liveloop.kit.errors import BadRequest, LiveloopError, MethodNotAllowed, NotFound, Unauthorized, Unavailable
+from liveloop.ops.context import note_tenant
 from liveloop.rooms.receiver import RoomReceiver, Source
 
 if TYPE_CHECKING:
@@ -98,6 +99,7 @@ class WebhookEndpoint:
 
     async def _handle(self, provider: str, integration: dict, scope, body: bytes) -> dict:
         source = Source(integration["tenant_id"], provider, integration["id"])
+        note_tenant(source.tenant_id)
         if provider == "agora":
             return await self._agora(source, integration, scope, body)
         return await self._livekit(source, integration, scope, body)

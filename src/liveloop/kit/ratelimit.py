@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from liveloop.ops import metrics
+
 log = logging.getLogger("liveloop.ratelimit")
 
 WINDOW_MS = 60_000
@@ -41,7 +43,10 @@ class RateLimiter:
         self._counts[key] = count
         if self._redis is not None:
             self._unsynced[key] = self._unsynced.get(key, 0) + 1
-        return count <= limit
+        if count > limit:
+            metrics.RATE_LIMITED.labels(endpoint).inc()
+            return False
+        return True
 
     def retry_after(self, now: int) -> float:
         """Seconds until the current window ends, when every count starts again (`Retry-After`)."""
@@ -62,6 +67,9 @@ class RateLimiter:
             await self._redis.aclose()
 
     async def _sync_forever(self) -> None:
+        up = metrics.REDIS_UP.labels("rate_limits")
+        up.set(1)
+        shared = True  # the outage and the recovery are logged once each, not every second
         while True:
             await asyncio.sleep(1.0)
             try:
@@ -69,7 +77,17 @@ class RateLimiter:
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - Redis away: limits stay per process until it is back
-                log.warning("rate-limit counters not shared (Redis unreachable)", exc_info=True)
+                if shared:
+                    log.warning("rate-limit counters not shared (Redis unreachable)", exc_info=True,
+                                extra={"event": "redis_away", "use": "rate_limits"})
+                    shared = False
+                    up.set(0)
+                continue
+            if not shared:
+                log.warning("Redis is back: rate-limit counters are shared again",
+                            extra={"event": "redis_back", "use": "rate_limits"})
+                shared = True
+                up.set(1)
 
     async def sync(self) -> None:
         """Add this process's new counts to Redis and take the cross-process totals."""

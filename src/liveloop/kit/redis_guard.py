@@ -19,6 +19,8 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from liveloop.ops import metrics
+
 log = logging.getLogger("liveloop.redis")
 
 T = TypeVar("T")
@@ -29,9 +31,12 @@ class RedisAway(Exception):
 
 
 class RedisGuard:
-    def __init__(self, url: str, *, what: str, timeout: float = 0.5, pause: float = 2.0) -> None:
+    def __init__(self, url: str, *, what: str, use: str, timeout: float = 0.5, pause: float = 2.0) -> None:
         self._url = url
         self._what = what  # for the log: what runs on process memory while Redis is away
+        self._use = use  # the same in a word, for metrics and log fields
+        self._up = metrics.REDIS_UP.labels(use)
+        self._up.set(1)
         self._timeout = timeout
         self._pause = pause
         self._paused_until = 0.0
@@ -61,15 +66,42 @@ class RedisGuard:
             self._paused_until = time.monotonic() + self._pause
             if not self._away:
                 self._away = True
+                self._up.set(0)
                 log.warning("Redis unreachable (%s): %s use this process's memory until it is back",
-                            exc.__class__.__name__, self._what)
+                            exc.__class__.__name__, self._what, extra={"event": "redis_away", "use": self._use})
             raise RedisAway(str(exc)) from exc
         if self._away:
             self._away = False
-            log.warning("Redis is back: %s are shared again", self._what)
+            self._up.set(1)
+            log.warning("Redis is back: %s are shared again", self._what,
+                        extra={"event": "redis_back", "use": self._use})
         return result
 
     async def close(self) -> None:
         if self.client is not None:
             await self.client.aclose()
             self.client = None
+
+
+class RedisPing:
+    """Whether Redis answers a PING in time (readiness); a connection of its own, none of the guards'."""
+
+    def __init__(self, url: str, *, timeout: float = 1.0) -> None:
+        self._url = url
+        self._timeout = timeout
+        self._client = None
+
+    async def __call__(self) -> str | None:
+        if self._client is None:
+            self._client = redis.from_url(self._url, socket_timeout=self._timeout,
+                                          socket_connect_timeout=self._timeout, retry=Retry(NoBackoff(), 0))
+        try:
+            await self._client.ping()
+        except (RedisConnectionError, RedisTimeoutError, OSError, TimeoutError):
+            return "redis unreachable"
+        return None
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None

@@ -149,7 +149,7 @@ class Keys:
 
 class RedisLeaderboards:
     def __init__(self, redis_url: str) -> None:
-        self._guard = RedisGuard(redis_url, what="leaderboards")
+        self._guard = RedisGuard(redis_url, what="leaderboards", use="leaderboards")
         self._scripts: dict[str, object] = {}
         self._tasks: set[asyncio.Task] = set()  # rebuilds sent aside
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from liveloop.kit.db.database import Database
 from liveloop.kit.errors import TooManyRequests
 from liveloop.kit.money import to_decimal_str
 from liveloop.kit.times import iso
+from liveloop.ops import metrics
 from liveloop.rewards.views import reward_read
 from liveloop.users.service import names_and_locales
 
@@ -54,20 +56,22 @@ class TooManyStreams(TooManyRequests):
 class Subscriber:
     """One open stream: a bounded queue of SSE frames and a way to wake its sender."""
 
-    __slots__ = ("key", "frames", "closed", "_waiter")
+    __slots__ = ("key", "frames", "closed", "retry_ms", "_waiter")
 
     def __init__(self, key: Key, limit: int) -> None:
         self.key = key
         self.frames: deque[bytes] = deque(maxlen=limit)
         self.closed = False
+        self.retry_ms: int | None = None  # set when the server ends the stream: reconnect after this long
         self._waiter: asyncio.Future | None = None
 
     def push(self, frame: bytes) -> None:
         self.frames.append(frame)  # a full queue drops its oldest frame: slow readers lose the stale ones
         self._wake()
 
-    def close(self) -> None:
+    def close(self, retry_ms: int | None = None) -> None:
         self.closed = True
+        self.retry_ms = retry_ms
         self._wake()
 
     async def wait(self, timeout: float) -> None:
@@ -120,8 +124,10 @@ class Hub:
         # Ids grow across restarts too (they start at the boot time in µs), so a client resuming
         # with an id from before a restart is never handed an older message as new.
         self._last_id = clock.now_ms() * 1000
-        self._pending: deque[tuple[str, list]] = deque()  # batches waiting for display names
+        # batches waiting for display names: (tenant_id, messages, unheard, received_at)
+        self._pending: deque[tuple[str, list, dict, int | None]] = deque()
         self._pump: asyncio.Task | None = None
+        self._closed_with: int | None = None  # shutting down: streams end at once, reconnecting within this
 
     # -- connections -----------------------------------------------------------------------
 
@@ -133,6 +139,8 @@ class Hub:
         sub = Subscriber(key, self._queue_size)
         viewer.subscribers.add(sub)
         viewer.voice_checked = False
+        if self._closed_with is not None:
+            sub.close(reconnect_after(self._closed_with))
         replay = [] if last_event_id is None else [frame for i, frame in viewer.buffer if i > last_event_id]
         return sub, replay
 
@@ -141,13 +149,20 @@ class Hub:
         if viewer is not None:
             viewer.subscribers.discard(sub)
 
-    def close(self) -> None:
-        """Ends every open stream (shutdown)."""
+    def close(self, *, reconnect_within_ms: int = 0) -> int:
+        """Ends every open stream, and those opened from now on (shutdown); with `reconnect_within_ms`,
+        each client is told to reconnect at a random moment within it (to another process: all at once
+        they would crowd it). Returns how many streams it ended."""
+        self._closed_with = reconnect_within_ms
+        ended = 0
         for viewer in self._viewers.values():
             for sub in viewer.subscribers:
-                sub.close()
+                if not sub.closed:
+                    sub.close(reconnect_after(reconnect_within_ms))
+                    ended += 1
         if self._pump is not None:
             self._pump.cancel()
+        return ended
 
     def _viewer(self, key: Key) -> _Viewer:
         viewer = self._viewers.get(key)
@@ -191,9 +206,10 @@ class Hub:
         needs_names = self._names is not None and (bool(unheard) or any(friend for _k, _p, friend in messages))
         if not self._pending and not needs_names:
             self._publish_all(messages, {}, unheard)
+            _timed(committed.received_at)
             return
         # Name and locale lookups are awaited; later batches queue behind them so each viewer's order holds.
-        self._pending.append((tenant_id, messages, unheard))
+        self._pending.append((tenant_id, messages, unheard, committed.received_at))
         if self._pump is None:
             self._pump = asyncio.get_running_loop().create_task(self._drain())
 
@@ -255,7 +271,7 @@ class Hub:
     async def _drain(self) -> None:
         try:
             while self._pending:
-                tenant_id, messages, unheard = self._pending[0]
+                tenant_id, messages, unheard, received_at = self._pending[0]
                 wanted = sorted({friend for _k, _p, friend in messages if friend} | {key[2] for key in unheard})
                 people: dict[str, tuple[str | None, str | None]] = {}
                 if wanted and self._names is not None:
@@ -265,8 +281,20 @@ class Hub:
                         log.warning("display names and locales unavailable; pushed without them", exc_info=True)
                 self._pending.popleft()
                 self._publish_all(messages, people, unheard)
+                _timed(received_at)
         finally:
             self._pump = None
+
+
+def reconnect_after(within_ms: int) -> int | None:
+    """A moment to reconnect at, spread over `within_ms` (None: say nothing, the client's default holds)."""
+    return random.randint(within_ms // 4, within_ms) if within_ms > 0 else None
+
+
+def _timed(received_at: int | None) -> None:
+    """One committed write's messages are queued on the streams: how long after its event arrived."""
+    if received_at is not None:
+        metrics.PUSH_SECONDS.observe(max(0, clock.now_ms() - received_at) / 1000)
 
 
 def _rank_message(live, effect: ScoreChanged) -> dict:

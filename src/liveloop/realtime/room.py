@@ -38,7 +38,7 @@ from liveloop.kit.money import to_decimal_str
 from liveloop.kit.times import iso
 from liveloop.markets.catalogue import get_market
 from liveloop.markets.policy import leaderboard_name
-from liveloop.realtime.hub import Subscriber, TooManyStreams
+from liveloop.realtime.hub import Subscriber, TooManyStreams, reconnect_after
 from liveloop.users.service import names_and_consents
 
 log = logging.getLogger("liveloop.realtime.room")
@@ -72,6 +72,7 @@ class RoomHub:
         self._queue_size = queue_size
         self._rooms: dict[RoomKey, _Room] = {}
         self._tasks: set[asyncio.Task] = set()  # pushes under way: referenced so they are not collected
+        self._closed_with: int | None = None  # shutting down: streams end at once, reconnecting within this
         self._last_id = clock.now_ms() * 1000
 
     # -- connections -----------------------------------------------------------------------
@@ -85,6 +86,8 @@ class RoomHub:
             raise TooManyStreams(f"at most {self._max_streams} open room streams per campaign")
         sub = Subscriber(key, self._queue_size)  # type: ignore[arg-type]
         room.subscribers.add(sub)
+        if self._closed_with is not None:
+            sub.close(reconnect_after(self._closed_with))
         try:
             if room.draws is None:
                 room.draws = deque(await self._load_draws(key), maxlen=self._recent)
@@ -106,10 +109,16 @@ class RoomHub:
                 room.timer.cancel()
             del self._rooms[key]
 
-    def close(self) -> None:
+    def close(self, *, reconnect_within_ms: int = 0) -> int:
+        """Ends every open room stream and those opened from now on (shutdown), like Hub.close."""
+        self._closed_with = reconnect_within_ms
+        ended = 0
         for room in self._rooms.values():
             for sub in room.subscribers:
-                sub.close()
+                if not sub.closed:
+                    sub.close(reconnect_after(reconnect_within_ms))
+                    ended += 1
+        return ended
 
     # -- changes ---------------------------------------------------------------------------
 

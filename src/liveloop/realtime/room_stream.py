@@ -14,6 +14,7 @@ from liveloop.events.gate import CampaignGate
 from liveloop.kit import clock
 from liveloop.kit.asgi import header, send_error
 from liveloop.kit.errors import LiveloopError, MethodNotAllowed, NotFound, Unauthorized
+from liveloop.ops import metrics
 from liveloop.realtime.room import RoomHub
 from liveloop.realtime.room_tokens import verify_room_token
 from liveloop.realtime.stream import CORS, SSE_HEADERS, close_on_disconnect, pump_frames
@@ -21,6 +22,7 @@ from liveloop.tenants.auth import ApiKeys
 from liveloop.tenants.signing import Signing
 
 _PREFIX = "/v1/campaigns/"
+_OPEN = metrics.OPEN_STREAMS.labels("room")
 _SUFFIX = "/room-stream"
 
 
@@ -51,6 +53,7 @@ class RoomStream:
             await send_error(send, exc, CORS)
             return
         watcher = asyncio.ensure_future(close_on_disconnect(receive, sub))
+        _OPEN.inc()
         try:
             lifetime = hub.max_lifetime_seconds
             if expires_at is not None:
@@ -59,6 +62,7 @@ class RoomStream:
             await send({"type": "http.response.body", "body": b"retry: 2000\n\n" + first, "more_body": True})
             await pump_frames(send, sub, hub.heartbeat_seconds, clock.monotonic() + lifetime)
         finally:
+            _OPEN.dec()
             hub.unsubscribe(sub)
             watcher.cancel()
 

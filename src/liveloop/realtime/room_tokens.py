@@ -17,6 +17,7 @@ from liveloop.deps import Campaigns, SigningDep
 from liveloop.kit import clock
 from liveloop.kit.errors import Unauthorized
 from liveloop.kit.times import iso
+from liveloop.ops.context import note_tenant
 from liveloop.realtime.tokens import MAX_TTL_SECONDS, MIN_TTL_SECONDS, sign_claims, verify_claims
 from liveloop.tenants.auth import current_tenant
 from liveloop.tenants.service import Tenant
@@ -46,6 +47,7 @@ def verify_room_token(secret: str, token: str, *, now: int) -> RoomToken:
     room = RoomToken(claims.get("t"), claims.get("c"), claims["x"])
     if not (isinstance(room.tenant_id, str) and isinstance(room.campaign_id, str)):
         raise Unauthorized("malformed room token", field="token")
+    note_tenant(room.tenant_id)
     return room
 
 

@@ -17,6 +17,7 @@ import orjson
 from liveloop.kit import clock
 from liveloop.kit.asgi import header, send_error, send_response
 from liveloop.kit.errors import LiveloopError, MethodNotAllowed, TooManyRequests
+from liveloop.ops import metrics
 from liveloop.realtime.hub import Subscriber, TooManyStreams
 from liveloop.realtime.tokens import verify
 
@@ -36,6 +37,7 @@ SSE_HEADERS = [
     *CORS,
 ]
 _PING = b": ping\n\n"
+_OPEN = metrics.OPEN_STREAMS.labels("viewer")
 _RECONNECT = b"data: " + orjson.dumps({"type": "reconnect"}) + b"\n\n"
 
 
@@ -88,6 +90,7 @@ class ViewerStream:
             return
         self._open[address] = self._open.get(address, 0) + 1
         watcher = asyncio.ensure_future(close_on_disconnect(receive, sub))
+        _OPEN.inc()
         try:
             lifetime = min(hub.max_lifetime_seconds, (viewer.expires_at - now) / 1000)
             await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
@@ -95,6 +98,7 @@ class ViewerStream:
                         "more_body": True})
             await pump_frames(send, sub, hub.heartbeat_seconds, clock.monotonic() + lifetime)
         finally:
+            _OPEN.dec()
             hub.unsubscribe(sub)
             watcher.cancel()
             left = self._open.pop(address) - 1
@@ -111,8 +115,11 @@ async def pump_frames(send, sub: Subscriber, heartbeat: float, deadline: float) 
             return
         await sub.wait(min(heartbeat, left))
         if sub.closed:
-            # The client went away (nothing to say), or the server is shutting down.
-            await send({"type": "http.response.body", "body": _RECONNECT, "more_body": False})
+            # The client went away (nothing to say), or the server is shutting down: what was queued
+            # goes out, and when to reconnect (to another process, through the load balancer).
+            hint = b"retry: %d\n" % sub.retry_ms if sub.retry_ms is not None else b""
+            await send({"type": "http.response.body", "body": b"".join(sub.frames) + hint + _RECONNECT,
+                        "more_body": False})
             return
         if sub.frames:
             body = b"".join(sub.frames)

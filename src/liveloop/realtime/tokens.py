@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import orjson
 
 from liveloop.kit.errors import Unauthorized
+from liveloop.ops.context import note_tenant
 
 MIN_TTL_SECONDS = 60
 MAX_TTL_SECONDS = 86_400
@@ -54,6 +55,7 @@ def verify(secret: str, token: str | None, *, now: int) -> ViewerToken:
     viewer = ViewerToken(claims.get("t"), claims.get("c"), claims.get("u"), claims["x"])
     if not all(isinstance(v, str) for v in viewer.key):
         raise Unauthorized("malformed viewer token", field="token")
+    note_tenant(viewer.tenant_id)
     return viewer
 
 

@@ -114,7 +114,7 @@ class SharedPresenceBook:
     """PresenceBook's methods over Redis, with this process's own book while Redis is away."""
 
     def __init__(self, redis_url: str, *, lease_ms: int = LEASE_MS) -> None:
-        self._guard = RedisGuard(redis_url, what="widget presence beats")
+        self._guard = RedisGuard(redis_url, what="widget presence beats", use="presence")
         self._local = PresenceBook()
         self._lease_ms = lease_ms
         self._scripts: dict[str, object] = {}

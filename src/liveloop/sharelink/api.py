@@ -13,6 +13,7 @@ from liveloop.kit.asgi import header, send_response
 from liveloop.kit.errors import NotFound, Unavailable
 from liveloop.kit.ids import CODE
 from liveloop.kit.ratelimit import RateLimiter
+from liveloop.ops.context import note_tenant
 from liveloop.sharelink.pages import is_link_preview, not_found_page, preview_page
 from liveloop.sharelink.targets import ShareTargets, with_ref
 
@@ -44,6 +45,7 @@ class ShareLink:
             target = await self._targets.get(code) if CODE.match(code) else None
             if target is None:
                 raise NotFound("no such code")
+            note_tenant(target.tenant_id)
             # Not caught up here (the hot path): another process's change to the campaign reaches
             # this one's loaded state through the gate's fan-out, within moments.
             live = await self._campaigns.get_uncaught(target.tenant_id, target.campaign_id)

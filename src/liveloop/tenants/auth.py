@@ -7,6 +7,7 @@ from fastapi import Request
 from liveloop.kit.db.database import Database
 from liveloop.kit.errors import Unauthorized
 from liveloop.kit.ids import hash_api_key
+from liveloop.ops.context import note_tenant
 from liveloop.tenants.service import Tenant, tenant_for_key
 
 
@@ -33,6 +34,7 @@ class ApiKeys:
             if len(self._cache) > 10_000:
                 self._cache.clear()
             self._cache[digest] = tenant
+        note_tenant(tenant.id)
         return tenant
 
 

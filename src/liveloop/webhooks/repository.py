@@ -169,6 +169,16 @@ class Outcome:
         return "succeeded" if self.succeeded else ("pending" if self.next_at is not None else "failed")
 
 
+def backlog(conn: sa.Connection, *, now: int) -> dict[str, int]:
+    """The outbox's work left (all processes): messages to fan out, deliveries due, deliveries scheduled later
+    (retries, and attempts under way whose lease has not run out)."""
+    fan = conn.execute(sa.select(sa.func.count()).where(m.fanned_out.is_(False))).scalar_one()
+    due, scheduled = conn.execute(
+        sa.select(sa.func.count(sa.case((d.next_at <= now, 1))), sa.func.count(sa.case((d.next_at > now, 1))))
+        .where(d.status == "pending")).one()
+    return {"fan_out": fan, "due": due, "scheduled": scheduled}
+
+
 def record_attempts(conn: sa.Connection, *, outcomes: list[Outcome]) -> None:
     """Attempts' outcomes, each in the log of attempts and as its delivery's new status."""
     conn.execute(webhook_attempts.insert(), [

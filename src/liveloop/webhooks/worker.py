@@ -24,6 +24,7 @@ from liveloop.kit import clock
 from liveloop.kit.db.database import Database
 from liveloop.kit.db.writer import WriterFailed
 from liveloop.kit.errors import LiveloopError
+from liveloop.ops import metrics
 from liveloop.webhooks import repository, signing, urls
 
 log = logging.getLogger("liveloop.webhooks")
@@ -32,6 +33,7 @@ RETRY_AFTER_MS = (5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 
 TIMEOUT_SECONDS = 15.0
 MIN_ROUND_SECONDS = 0.01
 LEASE_MS = 30_000  # longer than an attempt can take (15 s), with room for a slow database
+BACKLOG_EVERY_MS = 5_000  # how often the outbox's backlog is counted for the metrics
 
 
 def next_attempt_at(attempts_made: int, now: int) -> int | None:
@@ -57,6 +59,7 @@ class WebhookWorker:
         self._sending: set[asyncio.Task] = set()
         self._outcomes: list[repository.Outcome] = []  # attempts ended, not yet recorded
         self._flushing: asyncio.Task | None = None
+        self._backlog_at = 0  # when the backlog is next counted
 
     def poke(self, _committed: object = None) -> None:
         """A commit may have staged messages: run a round now rather than at the next poll."""
@@ -90,12 +93,21 @@ class WebhookWorker:
             self._wake.clear()
             try:
                 await self.round()
+                await self._count_backlog()
             except (LiveloopError, WriterFailed) as exc:
                 log.warning("webhook round failed, trying again next round: %s", exc)
             except Exception:
                 log.exception("webhook round failed")
             # Rounds woken by every ending attempt would each claim one delivery: let a few gather.
             await asyncio.sleep(MIN_ROUND_SECONDS)
+
+    async def _count_backlog(self) -> None:
+        now = clock.now_ms()
+        if now < self._backlog_at:
+            return
+        self._backlog_at = now + BACKLOG_EVERY_MS
+        for stage, count in (await self._db.read(lambda conn: repository.backlog(conn, now=now))).items():
+            metrics.WEBHOOK_BACKLOG.labels(stage).set(count)
 
     async def round(self) -> None:
         """Fan out what is new, then start the attempts that are due and have room."""
@@ -153,6 +165,8 @@ class WebhookWorker:
         if self._flushing is None:
             # Outcomes that end together are recorded in one write.
             self._flushing = asyncio.get_running_loop().create_task(self._flush())
+        metrics.WEBHOOK_ATTEMPTS.labels("delivered" if succeeded else "retry" if retry_at is not None
+                                        else "failed").inc()
         if not succeeded:
             log.info("webhook %s to endpoint %s failed: %s", attempt.message_id, attempt.endpoint_id, error)
 

@@ -21,11 +21,14 @@ def is_sqlite(url: str) -> bool:
 
 def create_engine(url: str) -> sa.Engine:
     url = normalize_url(url)
+    # A failed statement's message leaves out its values: they are users' data (addresses, names),
+    # and such messages reach the logs.
     if is_sqlite(url):
-        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+                                  hide_parameters=True)
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return sa.create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
+    return sa.create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True, hide_parameters=True)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

@@ -26,6 +26,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from liveloop.kit import clock
+from liveloop.ops import metrics
+
 log = logging.getLogger("liveloop.writer")
 
 MAX_GROUP = 256
@@ -102,6 +105,10 @@ class Writer:
         self._thread = threading.Thread(target=self._run, name="liveloop-writer", daemon=True)
         self._thread.start()
 
+    def depth(self) -> int:
+        """Jobs waiting for the next group commit."""
+        return self._queue.qsize()
+
     def stop(self) -> None:
         if self._thread is not None:
             self._queue.put(None)
@@ -163,22 +170,26 @@ class Writer:
             else:
                 runnable.append(job)
         if runnable:
+            started = clock.monotonic()
             try:
                 conn = conn if conn is not None else self._engine.connect()
                 outcomes += self._transaction(conn, runnable, None)
             except Exception as exc:  # noqa: BLE001 - retried job by job below
-                log.warning("group commit of %d jobs failed (%s); retrying them one by one", len(runnable), exc)
+                log.warning("group commit of %d jobs failed (%s); retrying them one by one", len(runnable), exc,
+                            extra={"event": "commit_retried", "jobs": len(runnable)})
                 conn = self._usable(conn)
                 try:
                     conn = conn if conn is not None else self._engine.connect()
                     outcomes += self._transaction(conn, runnable, taint)
                 except Exception as exc:
-                    log.exception("group commit failed; %d jobs refused", len(runnable))
+                    log.exception("group commit failed; %d jobs refused", len(runnable),
+                                  extra={"event": "writer_failed", "jobs": len(runnable)})
                     conn = self._usable(conn, discard=True)
                     failure = WriterFailed(str(exc))
                     outcomes += [(job, None, failure) for job in runnable]
                     for job in runnable:
                         taint.add(job.campaigns)
+            metrics.WRITER_COMMIT_SECONDS.observe(clock.monotonic() - started)
         if taint:
             self._fence(taint)
         self._settle(outcomes)
@@ -202,7 +213,8 @@ class Writer:
                         if job.isolated:
                             outcomes.append((job, None, exc))
                         else:
-                            log.warning("a write failed alone and was refused: %s", exc)
+                            log.warning("a write failed alone and was refused: %s", exc,
+                                        extra={"event": "write_refused"})
                             taint.add(job.campaigns)
                             outcomes.append((job, None, WriterFailed(str(exc))))
                 else:
@@ -233,12 +245,14 @@ class Writer:
         generation = self._generation
         if taint.everything:
             self._fence_all = generation
-            log.warning("a write failed: every campaign's state is rebuilt from the log")
+            log.warning("a write failed: every campaign's state is rebuilt from the log",
+                        extra={"event": "state_rebuilt", "campaigns": "all"})
         else:
             for key in taint.keys:
                 self._fences[key] = generation
             log.warning("a write failed: the state of %s is rebuilt from the log",
-                        ", ".join(f"{t}/{c}" for t, c in sorted(taint.keys)))
+                        ", ".join(f"{t}/{c}" for t, c in sorted(taint.keys)),
+                        extra={"event": "state_rebuilt", "campaigns": len(taint.keys)})
         if self._loop is not None:
             keys = None if taint.everything else frozenset(taint.keys)
             self._loop.call_soon_threadsafe(self._reset, keys, generation)
@@ -250,6 +264,9 @@ class Writer:
         self._epoch = max(self._epoch, generation)
 
     def _settle(self, outcomes: list[tuple[_Job, Any, BaseException | None]]) -> None:
+        refused = sum(1 for _job, _result, exc in outcomes if isinstance(exc, WriterFailed))
+        if refused:
+            metrics.WRITER_REFUSED.inc(refused)
         if not outcomes or self._loop is None:
             return
         self._loop.call_soon_threadsafe(_resolve_all, outcomes)
