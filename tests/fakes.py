@@ -42,7 +42,7 @@ class FakeEventStore:
         state = CampaignState(campaigns_service.to_config(tenant_id, body),
                               dict(self.codes.get((tenant_id, campaign_id), {})))
         for row in self._after(tenant_id, campaign_id, 0):
-            state.apply(row.event, row.received_at)
+            row.apply_to(state)
             state.last_seq = row.seq
         return body, state
 
