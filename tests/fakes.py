@@ -42,7 +42,7 @@ class FakeEventStore:
         config = campaigns_service.to_config(tenant_id, body)
         state = CampaignState(config, self._codes(config))
         for row in self._after(tenant_id, campaign_id, 0):
-            state.apply(row.event, row.received_at)
+            row.apply_to(state)
             state.last_seq = row.seq
         return body, state
 

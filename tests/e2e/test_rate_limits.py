@@ -117,7 +117,9 @@ def test_every_429_says_when_the_limit_frees_up(tmp_path):
         for response in (streams[2], beats[2]):
             assert left - 2 <= retry_after(response) <= left + 1
             assert response.json()["error"]["code"] == "too_many_requests"
-            assert response.headers["access-control-allow-origin"] == "*"  # the widget can read it
+            # The shop's pages can read it.
+            assert response.headers["access-control-allow-origin"] == "*"
+            assert response.headers["access-control-expose-headers"] == "retry-after"
     finally:
         srv.stop()
 

@@ -156,7 +156,7 @@ class Ingestor:
             state = live.state
             if state.config.cancelled:
                 # Decided on the state caught up with the log: no event is applied after a cancel.
-                result.rejected.append({"index": index, "error": cancelled_error(inp.campaign_id)})
+                result.rejected.append({"index": index, "error": _cancelled_error(inp.campaign_id)})
                 refused = True
                 continue
             if ev.type == "order_paid":
@@ -250,7 +250,7 @@ class Ingestor:
             await asyncio.gather(*self._click_writes, return_exceptions=True)
 
 
-def cancelled_error(campaign_id: str) -> dict:
+def _cancelled_error(campaign_id: str) -> dict:
     return {"code": "campaign.cancelled", "field": "campaign_id",
             "message": f"campaign {campaign_id!r} was cancelled: its events change nothing and are not kept"}
 

@@ -28,8 +28,8 @@ if TYPE_CHECKING:
     from liveloop.tenants.signing import Signing
 
 # Viewer endpoints are called from the shop's pages on another origin; tokens, not cookies,
-# authenticate them, so any origin may read the answers.
-CORS = [(b"access-control-allow-origin", b"*")]
+# authenticate them, so any origin may read the answers (a 429's Retry-After included).
+CORS = [(b"access-control-allow-origin", b"*"), (b"access-control-expose-headers", b"retry-after")]
 SSE_HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
     (b"cache-control", b"no-store"),
