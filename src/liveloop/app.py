@@ -15,6 +15,7 @@ from liveloop.api_docs import add_docs
 from liveloop.campaigns.api import router as campaigns_router
 from liveloop.campaigns.schemas import LANDING_URL_PATTERN
 from liveloop.components import Components, build_components, running
+from liveloop.console.api import router as console_router
 from liveloop.draws.api import router as draws_router
 from liveloop.events.api import EventsEndpoint
 from liveloop.fx.api import router as fx_router
@@ -80,7 +81,7 @@ def create_app(settings: Settings | None = None) -> Liveloop:
     _install_error_handlers(api)
     for router in (campaigns_router, users_router, invites_router, reports_router, leaderboards_router,
                    rewards_router, realtime_router, room_tokens_router, draws_router, integrations_router,
-                   rooms_router, fx_router, webhooks_router):
+                   rooms_router, fx_router, webhooks_router, console_router):
         api.include_router(router)
     api.include_router(markets_router, dependencies=[Depends(current_tenant)])
 

@@ -1,6 +1,7 @@
 """Imports every domain's tables so the MetaData is complete (for Alembic and tests)."""
 
 from liveloop.campaigns.models import campaigns
+from liveloop.console.models import login_failures, operator_sessions, operators
 from liveloop.draws.models import draw_entries, draw_results
 from liveloop.events.models import events
 from liveloop.fx.models import fx_rates
@@ -22,7 +23,10 @@ __all__ = [
     "fx_rates",
     "integrations",
     "invites",
+    "login_failures",
     "metadata",
+    "operator_sessions",
+    "operators",
     "reward_changes",
     "rewards",
     "room_users",

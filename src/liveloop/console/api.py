@@ -1,0 +1,223 @@
+"""/console: the operators' web console (server-rendered pages, SPEC.md section 15).
+
+Operators log in with an email and password (`liveloop operator add`); a session is an HttpOnly,
+SameSite=Lax cookie whose token is stored hashed in the database (console/operators.py), so every
+process knows it and logging out ends it everywhere. Every form carries a CSRF token: the session's,
+or before login a double-submit cookie's; a post without it is refused with 403. The browser gets
+no API key: the room view reads the room stream with a room token minted here.
+"""
+
+from __future__ import annotations
+
+import secrets
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import RedirectResponse, Response
+
+from liveloop.console import campaign_form, operators, queries
+from liveloop.console.operators import Session
+from liveloop.console.pages import HEADERS, STATIC, render, static_file
+from liveloop.console.texts import CONSOLE_LANGS, gettext, pick
+from liveloop.deps import Campaigns, Db, Fx, SettingsDep
+from liveloop.kit import clock
+from liveloop.settings import Settings
+
+router = APIRouter(include_in_schema=False)
+
+SESSION_COOKIE = "liveloop_console"
+LOGIN_CSRF_COOKIE = "liveloop_login_csrf"
+LANG_COOKIE = "liveloop_console_lang"
+
+def _secure(settings: Settings) -> bool:
+    return settings.base_url.startswith("https://")
+
+
+def _lang(request: Request) -> str:
+    return pick(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
+
+
+def _here(request: Request) -> str:
+    return request.url.path + (f"?{request.url.query}" if request.url.query else "")
+
+
+async def _session(request: Request, db) -> Session | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    now = clock.now_ms()
+    return await db.read(lambda conn: operators.session_for(conn, token, now=now))
+
+
+def _to_login(request: Request, settings: Settings) -> Response:
+    """Back to the login page; a cookie that named no live session is cleared."""
+    expired = SESSION_COOKIE in request.cookies
+    response = RedirectResponse("/console/login" + ("?expired=1" if expired else ""), status_code=303,
+                                headers=HEADERS)
+    if expired:
+        response.delete_cookie(SESSION_COOKIE, path="/console", secure=_secure(settings), httponly=True,
+                               samesite="lax")
+    return response
+
+
+async def _form(request: Request) -> dict[str, str]:
+    """An application/x-www-form-urlencoded body (the app has already bounded its size)."""
+    return dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
+
+
+def _csrf_ok(form: dict[str, str], expected: str | None) -> bool:
+    given = form.get("csrf", "")
+    return bool(expected) and bool(given) and secrets.compare_digest(given.encode(), expected.encode())
+
+
+def _refused(request: Request, session: Session | None = None) -> Response:
+    return render("refused.html", lang=_lang(request), here="/console/campaigns", status=403, session=session)
+
+
+# -- log in and out -------------------------------------------------------------------------------
+
+@router.get("/console")
+async def console_home() -> Response:
+    return RedirectResponse("/console/campaigns", status_code=303, headers=HEADERS)
+
+
+def _login_page(request: Request, settings: Settings, *, status: int = 200, error: str | None = None,
+                email: str = "", headers: dict | None = None) -> Response:
+    lang = _lang(request)
+    notice = None
+    if request.query_params.get("expired"):
+        notice = gettext(lang, "login.expired")
+    elif request.query_params.get("out"):
+        notice = gettext(lang, "login.signed_out")
+    csrf = secrets.token_urlsafe(32)
+    response = render("login.html", lang=lang, here="/console/login", status=status, csrf=csrf, error=error,
+                      email=email, notice=notice, headers=headers)
+    response.set_cookie(LOGIN_CSRF_COOKIE, csrf, path="/console/login", httponly=True, samesite="strict",
+                        secure=_secure(settings))
+    return response
+
+
+@router.get("/console/login")
+async def login_page(request: Request, settings: SettingsDep) -> Response:
+    return _login_page(request, settings)
+
+
+@router.post("/console/login")
+async def login(request: Request, db: Db, settings: SettingsDep) -> Response:
+    form = await _form(request)
+    if not _csrf_ok(form, request.cookies.get(LOGIN_CSRF_COOKIE)):
+        return _refused(request)
+    lang = _lang(request)
+    email = form.get("email", "")[:320]
+    key = operators.failure_key(email, request.client.host if request.client else "")
+    now = clock.now_ms()
+    wait_ms = await db.read(lambda conn: operators.retry_after_ms(conn, key=key, now=now))
+    if wait_ms > 0:
+        seconds = -(-wait_ms // 1000)
+        return _login_page(request, settings, status=429, email=email, headers={"Retry-After": str(seconds)},
+                           error=gettext(lang, "login.too_many", minutes=-(-seconds // 60)))
+    found = await db.read(lambda conn: operators.find_operator(conn, email))
+    password = form.get("password", "")
+    if not await run_in_threadpool(operators.password_matches, found, password):
+        await db.write(lambda conn: operators.record_failure(conn, key=key, now=now))
+        return _login_page(request, settings, status=401, email=email, error=gettext(lang, "login.failed"))
+    operator = found[0]
+
+    def open_(conn):
+        operators.clear_failures(conn, key=key)
+        return operators.open_session(conn, operator=operator, now=now)
+
+    token, _session_ = await db.write(open_)
+    response = RedirectResponse("/console/campaigns", status_code=303, headers=HEADERS)
+    response.set_cookie(SESSION_COOKIE, token, max_age=operators.SESSION_SECONDS, path="/console", httponly=True,
+                        samesite="lax", secure=_secure(settings))
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/console/login")
+    return response
+
+
+@router.post("/console/logout")
+async def logout(request: Request, db: Db, settings: SettingsDep) -> Response:
+    session = await _session(request, db)
+    if session is None:
+        return _to_login(request, settings)
+    if not _csrf_ok(await _form(request), session.csrf):
+        return _refused(request, session)
+    token = request.cookies[SESSION_COOKIE]
+    await db.write(lambda conn: operators.close_session(conn, token))
+    response = RedirectResponse("/console/login?out=1", status_code=303, headers=HEADERS)
+    response.delete_cookie(SESSION_COOKIE, path="/console", secure=_secure(settings), httponly=True, samesite="lax")
+    return response
+
+
+@router.get("/console/lang/{lang}")
+async def choose_language(lang: str, request: Request, settings: SettingsDep) -> Response:
+    """Remembers the operator's language (a preference, not a state change: no CSRF token)."""
+    target = request.query_params.get("next", "/console/campaigns")
+    if not target.startswith("/console") or target.startswith("//"):
+        target = "/console/campaigns"
+    response = RedirectResponse(target, status_code=303, headers=HEADERS)
+    if lang in CONSOLE_LANGS:
+        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, path="/console", samesite="lax",
+                            secure=_secure(settings))
+    return response
+
+
+@router.get("/console/static/{name}")
+async def static(name: str) -> Response:
+    if name not in STATIC:
+        return Response(status_code=404)
+    return Response(static_file(name), media_type=STATIC[name],
+                    headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"})
+
+
+# -- campaigns --------------------------------------------------------------------------------------
+
+@router.get("/console/campaigns")
+async def campaigns_page(request: Request, db: Db, settings: SettingsDep) -> Response:
+    session = await _session(request, db)
+    if session is None:
+        return _to_login(request, settings)
+    now = clock.now_ms()
+    tenant_id = session.operator.tenant_id
+    found = await db.read(lambda conn: queries.campaigns_by_status(conn, tenant_id=tenant_id, now=now))
+    sections = [(status, [_row(c) for c in found[status]]) for status in queries.STATUSES]
+    return render("campaigns.html", lang=_lang(request), here=_here(request), session=session, sections=sections,
+                  created=request.query_params.get("created"))
+
+
+def _row(body: dict) -> dict:
+    return {"id": body["id"], "title": body["title"], "market": body["market"], "timezone": body["timezone"],
+            "starts": body["starts_at"], "ends": body["ends_at"]}
+
+
+def _new_page(request: Request, session: Session, *, form: dict, errors: dict, general: list,
+              status: int = 200) -> Response:
+    return render("new_campaign.html", lang=_lang(request), here="/console/campaigns/new", session=session,
+                  status=status, form=form, errors=errors, general=general, markets=campaign_form.markets())
+
+
+@router.get("/console/campaigns/new")
+async def new_campaign_page(request: Request, db: Db, settings: SettingsDep) -> Response:
+    session = await _session(request, db)
+    if session is None:
+        return _to_login(request, settings)
+    return _new_page(request, session, form={}, errors={}, general=[])
+
+
+@router.post("/console/campaigns")
+async def create_campaign(request: Request, db: Db, campaigns: Campaigns, fx: Fx, settings: SettingsDep) -> Response:
+    session = await _session(request, db)
+    if session is None:
+        return _to_login(request, settings)
+    raw = await _form(request)
+    if not _csrf_ok(raw, session.csrf):
+        return _refused(request, session)
+    form = {k: v for k, v in raw.items() if k in campaign_form.FIELDS}
+    tenant_id = session.operator.tenant_id
+    tenant = await db.read(lambda conn: queries.tenant(conn, tenant_id))
+    try:
+        stored = await campaign_form.create(db, campaigns, fx, tenant, form)
+    except campaign_form.Refused as exc:
+        return _new_page(request, session, form=form, errors=exc.by_field, general=exc.general, status=422)
+    return RedirectResponse(f"/console/campaigns?created={stored['id']}", status_code=303, headers=HEADERS)
