@@ -7,6 +7,7 @@ shows them), else to the test's temporary directory.
 from __future__ import annotations
 
 import os
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,8 @@ from tests.e2e.console_helpers import Login, new_login
 from tests.e2e.test_widget_browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser
+
+NOW = datetime.now()  # the form reads times in the market's zone; any zone is within a day of this
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +54,14 @@ def shots(tmp_path) -> Path:
 def watch_errors(page) -> list[str]:
     """Script errors, refused loads (CSP) and failed requests of the page, to assert there are none."""
     seen: list[str] = []
+
+    def heard(msg) -> None:
+        # A page answered 401/403/422/429 on purpose (a refused form) is logged too: not a fault.
+        if msg.type == "error" and not any(f"status of {code}" in msg.text for code in (401, 403, 422, 429)):
+            seen.append(f"console: {msg.text}")
+
     page.on("pageerror", lambda exc: seen.append(f"error: {exc}"))
-    page.on("console", lambda msg: seen.append(f"console: {msg.text}") if msg.type == "error" else None)
+    page.on("console", heard)
     return seen
 
 
@@ -141,3 +150,59 @@ def test_the_arabic_console_reads_right_to_left(server, chromium, login, shots):
         assert page.locator("html").get_attribute("dir") == "ltr"
     finally:
         context.close()
+
+
+def fill_campaign(page, cid: str, *, market: str, title: str = "Spring live") -> None:
+    page.fill("input[name=id]", cid)
+    page.fill("input[name=title]", title)
+    page.select_option("select[name=market]", market)
+    page.fill("input[name=starts_at]", (NOW - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"))
+    page.fill("input[name=ends_at]", (NOW + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M"))
+    page.fill("input[name=landing_url]", "https://shop.example.com/live")
+    page.fill("input[name=referral_amount]", "50")
+
+
+def test_a_campaign_refused_by_its_market_policy_shows_why_on_the_form_then_is_created(
+        server, context, login, cid, shots):
+    page = context.new_page()
+    errors = watch_errors(page)
+    sign_in(page, server.url, login)
+    page.click("text=Create a campaign")
+    fill_campaign(page, cid, market="TH")
+    page.check("input[name=draw]")
+    page.fill("input[name=draw_winners]", "3")
+    page.fill("input[name=draw_prize]", "100")
+    with page.expect_response(lambda r: r.url.endswith("/console/campaigns") and r.request.method == "POST") as sent:
+        page.click("form.form button[type=submit]")
+    assert sent.value.status == 422
+    # The API's own refusal (POST /v1/campaigns says the same), on the field it is about.
+    permit = page.locator(".field-error[data-field=draw_permit]")
+    assert "permit" in permit.inner_text() and "Department of Provincial Administration" in permit.inner_text()
+    assert page.locator("input[name=draw_permit]").get_attribute("aria-invalid") == "true"
+    assert page.locator("input[name=id]").input_value() == cid  # what was typed is kept
+    page.screenshot(path=str(shots / "create-refused-en.png"), full_page=True)
+    page.fill("input[name=draw_permit]", "DOPA-2026-118")
+    page.click("form.form button[type=submit]")
+    page.wait_for_url("**/console/campaigns?created=*")
+    assert page.locator("[data-test=created]").inner_text() == f"Campaign {cid} created."
+    row = page.locator(f"section[data-status=live] tr[data-campaign='{cid}']")
+    assert row.locator("td").nth(2).inner_text() == "TH"
+    page.screenshot(path=str(shots / "campaigns-en.png"), full_page=True)
+    assert not errors, errors
+
+
+def test_the_create_form_marks_each_field_the_api_refuses(server, context, login, cid):
+    page = context.new_page()
+    sign_in(page, server.url, login)
+    page.goto(server.url + "/console/campaigns/new")
+    fill_campaign(page, cid, market="US")
+    page.fill("input[name=landing_url]", "http://shop.example.com/live")
+    page.fill("input[name=referral_amount]", "fifty")
+    page.click("form.form button[type=submit]")
+    assert "https" in page.locator(".field-error[data-field=landing_url]").inner_text()
+    assert "must be a decimal" in page.locator(".field-error[data-field=referral_amount]").inner_text()
+    # Ends before it starts: about no one field, said above the form.
+    fill_campaign(page, cid, market="US")
+    page.fill("input[name=ends_at]", (NOW - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"))
+    page.click("form.form button[type=submit]")
+    assert "ends_at must be after starts_at" in page.locator("[data-test=refused]").inner_text()

@@ -21,14 +21,13 @@ from liveloop.kit.errors import LiveloopError, NotFound
 from liveloop.markets.catalogue import get_market, load_catalogue
 from liveloop.markets.policy import PolicyViolation
 from liveloop.tenants.service import Tenant
+from liveloop.validation_messages import field_and_message
 
 FIELDS = ("id", "title", "market", "starts_at", "ends_at", "landing_url", "share_text", "referral_amount", "draw",
           "draw_winners", "draw_prize", "draw_permit", "draw_free_entry")
 _DIRECT = {"id", "title", "market", "starts_at", "ends_at", "landing_url", "share_text"}
 _DRAW_FIELDS = {"winners": "draw_winners", "prize": "draw_prize", "permit": "draw_permit",
                 "free_entry": "draw_free_entry"}
-# Discriminated unions add the rule's type to an error's location; the field is the same without it.
-_TAGS = {"reservation_referral", "milestone", "order_commission", "draw"}
 
 
 class Refused(Exception):
@@ -85,8 +84,7 @@ async def create(db: Database, campaigns: CampaignGate, fx: TenantRates, tenant:
     try:
         parsed = CampaignCreate.model_validate(body)
     except ValidationError as exc:
-        raise _refused(kinds, [(_path(e["loc"]), e["msg"].removeprefix("Value error, ")) for e in exc.errors()]) \
-            from None
+        raise _refused(kinds, [field_and_message(e) for e in exc.errors()]) from None
     try:
         rates = await fx.table(tenant.id)
         data = service.normalize(parsed, allowed_hosts=tenant.allowed_hosts, convert=rates.convert)
@@ -102,11 +100,6 @@ async def create(db: Database, campaigns: CampaignGate, fx: TenantRates, tenant:
         raise _refused(kinds, [(exc.field, exc.message)]) from None
     campaigns.add(tenant.id, LiveCampaign(stored, CampaignState(config)))
     return stored
-
-
-def _path(loc) -> str | None:
-    parts = [str(p) for p in loc if p not in _TAGS]
-    return ".".join(parts) or None
 
 
 def _refused(kinds: list[str], problems: list[tuple[str | None, str]]) -> Refused:
