@@ -7,16 +7,19 @@ shows them), else to the test's temporary directory.
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 import sqlalchemy as sa
 
 from tests.e2e.console_helpers import Login, new_login
+from tests.e2e.helpers import invite, iso
 from tests.e2e.test_widget_browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser
+expect = pytest.importorskip("playwright.sync_api").expect
 
 NOW = datetime.now()  # the form reads times in the market's zone; any zone is within a day of this
 
@@ -206,3 +209,105 @@ def test_the_create_form_marks_each_field_the_api_refuses(server, context, login
     page.fill("input[name=ends_at]", (NOW - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"))
     page.click("form.form button[type=submit]")
     assert "ends_at must be after starts_at" in page.locator("[data-test=refused]").inner_text()
+
+
+def live_campaign(api: httpx.Client, cid: str) -> datetime:
+    starts = datetime.now(UTC) - timedelta(minutes=30)
+    body = {"id": cid, "title": "Ramadan night live", "market": "SG", "starts_at": iso(starts),
+            "ends_at": iso(starts + timedelta(hours=3)), "landing_url": "https://shop.example.com/live",
+            "leaderboard": {"metric": "joins", "public": False}, "rules": []}
+    assert api.post("/v1/campaigns", json=body).status_code == 201
+    return starts
+
+
+def joins(api: httpx.Client, cid: str, starts: datetime, who: list[tuple[str, str | None]]) -> None:
+    events = [{"id": f"{cid}-{user}", "type": "room_join", "campaign_id": cid, "user_id": user,
+               "at": iso(starts + timedelta(minutes=1)), **({"ref": code} if code else {})} for user, code in who]
+    answer = api.post("/v1/events", json={"events": events})
+    assert answer.status_code == 200 and answer.json()["accepted"] == len(events), answer.text
+
+
+def counter(page, name: str) -> str:
+    return page.locator(f"[data-counter={name}]").inner_text()
+
+
+def test_the_room_view_follows_the_room_stream_without_reload(server, context, login, cid, shots):
+    hostile = "<img src=x onerror=alert(1)>"
+    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {login.api_key}"}) as api:
+        starts = live_campaign(api, cid)
+        codes = {user: invite(api, cid, user) for user in ("amira", "bo")}
+        for user, name in (("amira", "Amira"), ("bo", hostile)):
+            assert api.put(f"/v1/users/{user}", json={"market": "SG", "display_name": name}).status_code in (200, 201)
+        joins(api, cid, starts, [("f1", codes["amira"]), ("o1", None)])
+
+        page = context.new_page()
+        errors = watch_errors(page)
+        dialogs: list[str] = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        sign_in(page, server.url, login)
+        with page.expect_response(lambda r: "/room-stream" in r.url) as stream:
+            page.click(f"tr[data-campaign='{cid}'] >> text=Room view")
+        # The page reads the stream with a room token, never with the API key.
+        assert "token=" in stream.value.url and login.api_key not in page.content()
+        assert stream.value.status == 200
+        expect(page.locator("#room-status")).to_have_attribute("data-state", "live")
+        expect(page.locator("[data-counter=joins]")).to_have_text("2")
+        assert counter(page, "referred_joins") == "1"
+        expect(page.locator("#leaderboard tr")).to_have_count(1)
+        assert page.locator("#k-factor").inner_text() == "0.50"
+
+        # Events posted through the API move the counters and the leaderboard, without a reload.
+        page.evaluate("window.__same_page = true")
+        joins(api, cid, starts, [(f"g{i}", codes["bo"]) for i in range(3)] + [("o2", None)])
+        expect(page.locator("[data-counter=joins]")).to_have_text("6", timeout=5000)
+        assert counter(page, "referred_joins") == "4"
+        rows = page.locator("#leaderboard tr")
+        expect(rows).to_have_count(2)
+        # The hostile name is text: shown as typed, no element made from it, no script run.
+        assert rows.nth(0).locator(".name").inner_text() == hostile
+        assert rows.nth(0).locator("img").count() == 0 and not dialogs
+        assert rows.nth(0).locator(".score").inner_text() == "3"
+        assert rows.nth(1).locator(".name").inner_text() == "Amira"
+        assert page.evaluate("window.__same_page") is True
+        # Charts drawn by Chart.js: the funnel holds the counters, the joins chart this minute's joins.
+        funnel = page.evaluate("Chart.getChart('funnel-chart').data.datasets[0].data")
+        assert funnel[1] == 6
+        per_minute = page.evaluate("Chart.getChart('joins-chart').data.datasets[0].data")
+        assert sum(per_minute) >= 4 and len(per_minute) == 30
+        # The K-factor is polled by htmx every 10 s: 1 referred viewer for 2 invite holders at first, then 4.
+        expect(page.locator("#k-factor")).to_have_text("2.00", timeout=15_000)
+        page.screenshot(path=str(shots / "room-en.png"), full_page=True)
+        assert not errors, errors
+
+
+def test_the_arabic_room_view_reads_right_to_left(server, chromium, login, cid, shots):
+    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {login.api_key}"}) as api:
+        starts = live_campaign(api, cid)
+        code = invite(api, cid, "fatima")
+        assert api.put("/v1/users/fatima", json={"market": "SG", "display_name": "فاطمة"}).status_code in (200, 201)
+        joins(api, cid, starts, [("f1", code), ("f2", code), ("o1", None)])
+    context = chromium.new_context(locale="ar-SA", viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        errors = watch_errors(page)
+        sign_in(page, server.url, login)
+        page.screenshot(path=str(shots / "campaigns-ar.png"), full_page=True)
+        page.goto(f"{server.url}/console/campaigns/{cid}/room")
+        assert page.locator("html").get_attribute("dir") == "rtl"
+        expect(page.locator("#room-status")).to_have_text("تحديثات مباشرة")
+        expect(page.locator("#leaderboard tr .name")).to_have_text("فاطمة")
+        assert page.locator("[data-counter=joins]").inner_text() == "3"
+        page.screenshot(path=str(shots / "room-ar.png"), full_page=True)
+        assert not errors, errors
+    finally:
+        context.close()
+
+
+def test_a_campaign_of_another_tenant_has_no_room_view(server, context, login, cid):
+    other = new_login(server.database_url)
+    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {other.api_key}"}) as api:
+        live_campaign(api, cid)
+    page = context.new_page()
+    sign_in(page, server.url, login)
+    answer = page.goto(f"{server.url}/console/campaigns/{cid}/room")
+    assert answer.status == 404 and "sse-connect" not in page.content()

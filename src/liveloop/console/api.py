@@ -10,18 +10,23 @@ no API key: the room view reads the room stream with a room token minted here.
 from __future__ import annotations
 
 import secrets
-from urllib.parse import parse_qsl
+from html import escape
+from urllib.parse import parse_qsl, quote
 
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from liveloop.console import campaign_form, operators, queries
 from liveloop.console.operators import Session
 from liveloop.console.pages import HEADERS, STATIC, render, static_file
 from liveloop.console.texts import CONSOLE_LANGS, gettext, pick
-from liveloop.deps import Campaigns, Db, Fx, SettingsDep
+from liveloop.deps import Campaigns, Db, Fx, SettingsDep, SigningDep
+from liveloop.invites.service import holders
 from liveloop.kit import clock
+from liveloop.kit.errors import NotFound
+from liveloop.realtime.room_tokens import sign_room_token
+from liveloop.realtime.tokens import MAX_TTL_SECONDS, MIN_TTL_SECONDS
 from liveloop.settings import Settings
 
 router = APIRouter(include_in_schema=False)
@@ -221,3 +226,64 @@ async def create_campaign(request: Request, db: Db, campaigns: Campaigns, fx: Fx
     except campaign_form.Refused as exc:
         return _new_page(request, session, form=form, errors=exc.by_field, general=exc.general, status=422)
     return RedirectResponse(f"/console/campaigns?created={stored['id']}", status_code=303, headers=HEADERS)
+
+
+# -- a live campaign's room -------------------------------------------------------------------------
+
+CHART_MINUTES = 30  # the joins-per-minute chart's span
+
+
+async def _live_or_404(campaigns, session: Session, cid: str):
+    try:
+        return await campaigns.get(session.operator.tenant_id, cid)
+    except NotFound:
+        return None
+
+
+def _not_found(request: Request, session: Session) -> Response:
+    return render("not_found.html", lang=_lang(request), here="/console/campaigns", status=404, session=session)
+
+
+@router.get("/console/campaigns/{cid}/room")
+async def room_page(cid: str, request: Request, db: Db, campaigns: Campaigns, signing: SigningDep,
+                    settings: SettingsDep) -> Response:
+    session = await _session(request, db)
+    if session is None:
+        return _to_login(request, settings)
+    live = await _live_or_404(campaigns, session, cid)
+    if live is None:
+        return _not_found(request, session)
+    now = clock.now_ms()
+    tenant_id = session.operator.tenant_id
+    # The page reads the room stream itself, with a token for this room only, valid as long as the session.
+    ttl = max(MIN_TTL_SECONDS, min(MAX_TTL_SECONDS, (session.expires_at - now) // 1000))
+    token, _expires = sign_room_token(signing.key, tenant_id=tenant_id, campaign_id=cid, ttl_seconds=ttl, now=now)
+    since = now // 60_000 * 60_000 - (CHART_MINUTES - 1) * 60_000
+    joins = await db.read(lambda conn: queries.joins_per_minute(conn, tenant_id=tenant_id, campaign_id=cid,
+                                                                since=since))
+    lang = _lang(request)
+    names = ("room.status.connecting", "room.status.live", "room.status.lost", "room.no_name", "room.no_draws",
+             "room.clicks", "room.joins", "room.reservations", "room.orders", "room.joins_per_minute")
+    return render("room.html", lang=lang, here=_here(request), session=session, campaign=live.body,
+                  stream_url=f"/v1/campaigns/{quote(cid, safe='')}/room-stream?token={token}",
+                  k_factor=await _k_factor(db, live, tenant_id, cid),
+                  seed={"since": since, "minutes": CHART_MINUTES, "joins": {str(m): n for m, n in joins.items()}},
+                  texts={name: gettext(lang, name) for name in names})
+
+
+async def _k_factor(db, live, tenant_id: str, cid: str) -> str:
+    inviters = await db.read(lambda conn: holders(conn, tenant_id=tenant_id, campaign_id=cid))
+    return f"{live.state.referred.users / inviters:.2f}" if inviters else "–"
+
+
+@router.get("/console/campaigns/{cid}/k-factor")
+async def k_factor(cid: str, request: Request, db: Db, campaigns: Campaigns, settings: SettingsDep) -> Response:
+    """The room view's K-factor, polled by htmx (it needs the invite holders, which the stream does not carry)."""
+    session = await _session(request, db)
+    if session is None:
+        return Response(status_code=401)
+    live = await _live_or_404(campaigns, session, cid)
+    if live is None:
+        return Response(status_code=404)
+    value = await _k_factor(db, live, session.operator.tenant_id, cid)
+    return HTMLResponse(escape(value), headers=HEADERS)

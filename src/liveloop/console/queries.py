@@ -39,11 +39,15 @@ def campaigns_by_status(conn: sa.Connection, *, tenant_id: str, now: int) -> dic
 
 
 def joins_per_minute(conn: sa.Connection, *, tenant_id: str, campaign_id: str, since: int) -> dict[int, int]:
-    """Joins logged since `since`, by minute (epoch ms of the minute's start)."""
-    minute = events.c.at // 60_000 * 60_000
+    """Viewers whose first room join was at or after `since`, by minute (epoch ms of the minute's start)."""
+    first = sa.func.min(events.c.at)
     rows = conn.execute(
-        sa.select(minute.label("m"), sa.func.count()).where(
-            events.c.tenant_id == tenant_id, events.c.campaign_id == campaign_id, events.c.type == "join",
-            events.c.at >= since).group_by("m")
-    ).all()
-    return {int(m): n for m, n in rows}
+        sa.select(first).where(events.c.tenant_id == tenant_id, events.c.campaign_id == campaign_id,
+                               events.c.type == "room_join", events.c.user_id.is_not(None))
+        .group_by(events.c.user_id).having(first >= since)
+    ).scalars()
+    out: dict[int, int] = {}
+    for at in rows:
+        minute = at // 60_000 * 60_000
+        out[minute] = out.get(minute, 0) + 1
+    return out
