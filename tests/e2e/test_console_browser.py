@@ -190,6 +190,14 @@ def test_a_campaign_refused_by_its_market_policy_shows_why_on_the_form_then_is_c
     assert page.locator("[data-test=created]").inner_text() == f"Campaign {cid} created."
     row = page.locator(f"section[data-status=live] tr[data-campaign='{cid}']")
     assert row.locator("td").nth(2).inner_text() == "TH"
+    assert row.locator("td").nth(3).inner_text().count("Indochina Time") == 2  # in the campaign's own zone
+    # The API holds what was typed, read in the market's time zone (Asia/Bangkok, UTC+7).
+    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {login.api_key}"}) as api:
+        stored = api.get(f"/v1/campaigns/{cid}").json()
+    typed = (NOW - timedelta(hours=1)).replace(second=0, microsecond=0)
+    assert datetime.fromisoformat(stored["starts_at"]) == (typed - timedelta(hours=7)).replace(tzinfo=UTC)
+    assert [r["type"] for r in stored["rules"]] == ["reservation_referral", "draw"]
+    assert stored["rules"][1]["permit"] == "DOPA-2026-118"
     page.screenshot(path=str(shots / "campaigns-en.png"), full_page=True)
     assert not errors, errors
 

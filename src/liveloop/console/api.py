@@ -22,9 +22,11 @@ from liveloop.console.operators import Session
 from liveloop.console.pages import HEADERS, STATIC, render, static_file
 from liveloop.console.texts import CONSOLE_LANGS, gettext, pick
 from liveloop.deps import Campaigns, Db, Fx, SettingsDep, SigningDep
+from liveloop.i18n import format as fmt
 from liveloop.invites.service import holders
 from liveloop.kit import clock
 from liveloop.kit.errors import NotFound
+from liveloop.kit.times import parse_iso
 from liveloop.realtime.room_tokens import sign_room_token
 from liveloop.realtime.tokens import MAX_TTL_SECONDS, MIN_TTL_SECONDS
 from liveloop.settings import Settings
@@ -186,14 +188,19 @@ async def campaigns_page(request: Request, db: Db, settings: SettingsDep) -> Res
     now = clock.now_ms()
     tenant_id = session.operator.tenant_id
     found = await db.read(lambda conn: queries.campaigns_by_status(conn, tenant_id=tenant_id, now=now))
-    sections = [(status, [_row(c) for c in found[status]]) for status in queries.STATUSES]
-    return render("campaigns.html", lang=_lang(request), here=_here(request), session=session, sections=sections,
+    lang = _lang(request)
+    sections = [(status, [_row(c, lang) for c in found[status]]) for status in queries.STATUSES]
+    return render("campaigns.html", lang=lang, here=_here(request), session=session, sections=sections,
                   created=request.query_params.get("created"))
 
 
-def _row(body: dict) -> dict:
-    return {"id": body["id"], "title": body["title"], "market": body["market"], "timezone": body["timezone"],
-            "starts": body["starts_at"], "ends": body["ends_at"]}
+def _row(body: dict, lang: str) -> dict:
+    """A campaign as the list shows it: its window in its own time zone, written the operator's way."""
+    def when(field: str) -> str:
+        return fmt.instant(parse_iso(body[field], field=field), body["timezone"], lang)
+
+    return {"id": body["id"], "title": body["title"], "market": body["market"], "starts": when("starts_at"),
+            "ends": when("ends_at")}
 
 
 def _new_page(request: Request, session: Session, *, form: dict, errors: dict, general: list,
