@@ -6,6 +6,7 @@ shows them), else to the test's temporary directory.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -319,3 +320,45 @@ def test_a_campaign_of_another_tenant_has_no_room_view(server, context, login, c
     sign_in(page, server.url, login)
     answer = page.goto(f"{server.url}/console/campaigns/{cid}/room")
     assert answer.status == 404 and "sse-connect" not in page.content()
+
+
+def test_an_operator_runs_a_draw_and_sees_the_seed_its_hash_committed_to(server, context, login, cid, shots):
+    now = datetime.now(UTC).replace(microsecond=0)
+    starts = now - timedelta(hours=3)
+    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {login.api_key}"}) as api:
+        body = {"id": cid, "title": "Ended live", "market": "SG", "starts_at": iso(starts),
+                "ends_at": iso(now - timedelta(hours=1)), "landing_url": "https://shop.example.com/live",
+                "rules": [{"id": "grand", "type": "draw", "entry": {"metric": "joins", "at_least": 1}, "winners": 1,
+                           "prize": {"kind": "coupon", "amount": "10.00"}}]}
+        assert api.post("/v1/campaigns", json=body).status_code == 201
+        code = invite(api, cid, "lina")
+        assert api.put("/v1/users/lina", json={"market": "SG", "display_name": "Lina"}).status_code in (200, 201)
+        joins(api, cid, starts + timedelta(minutes=5), [("lina-friend", code)])
+        committed = api.get(f"/v1/campaigns/{cid}/draws/grand").json()["periods"][0]["seed_hash"]
+
+        page = context.new_page()
+        errors = watch_errors(page)
+        sign_in(page, server.url, login)
+        page.click(f"section[data-status=ended] tr[data-campaign='{cid}'] >> text=Draws")
+        row = page.locator("section[data-rule=grand] tr[data-period=campaign]")
+        assert row.locator("[data-test=seed-hash]").inner_text() == committed
+        assert row.locator("td").nth(2).inner_text() == "Ended"
+        # The run button's form carries the session's CSRF token; without it the draw is not run.
+        page.evaluate("document.querySelector('form[action$=\"/draws/grand/run\"] input[name=csrf]').remove()")
+        with page.expect_response(lambda r: r.url.endswith("/draws/grand/run")) as refused:
+            page.click("[data-test=run]")
+        assert refused.value.status == 403
+        assert api.get(f"/v1/campaigns/{cid}/draws/grand").json()["periods"][0]["result"] is None
+        page.go_back()
+        page.reload()
+        page.click("[data-test=run]")
+        page.wait_for_url("**/draws?ran=1*")
+        assert "Period campaign of draw “grand” was run." in page.locator("[data-test=ran]").inner_text()
+        result = api.get(f"/v1/campaigns/{cid}/draws/grand").json()["periods"][0]["result"]
+        row = page.locator("section[data-rule=grand] tr[data-period=campaign]")
+        assert row.locator("[data-test=winners]").inner_text() == "Lina" and result["winners"] == ["lina"]
+        seed = row.locator("[data-test=seed]").inner_text()
+        assert seed == result["seed"] and hashlib.sha256(seed.encode()).hexdigest() == committed
+        assert "liveloop draw verify" in page.locator("pre").inner_text()
+        page.screenshot(path=str(shots / "draws-en.png"), full_page=True)
+        assert not errors, errors

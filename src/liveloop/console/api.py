@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import secrets
 from html import escape
-from urllib.parse import parse_qsl, quote
+from typing import Annotated
+from urllib.parse import parse_qsl, quote, urlencode
 
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
@@ -21,15 +22,20 @@ from liveloop.console import campaign_form, operators, queries
 from liveloop.console.operators import Session
 from liveloop.console.pages import HEADERS, STATIC, render, static_file
 from liveloop.console.texts import CONSOLE_LANGS, gettext, pick
-from liveloop.deps import Campaigns, Db, Fx, SettingsDep, SigningDep
+from liveloop.deps import Campaigns, Db, Fx, SettingsDep, SigningDep, component
+from liveloop.draws import periods as draw_periods
+from liveloop.draws.notices import rule_periods
+from liveloop.draws.runner import DrawRunner
+from liveloop.engine.model import DrawRule
 from liveloop.i18n import format as fmt
 from liveloop.invites.service import holders
 from liveloop.kit import clock
-from liveloop.kit.errors import NotFound
+from liveloop.kit.errors import LiveloopError, NotFound
 from liveloop.kit.times import parse_iso
 from liveloop.realtime.room_tokens import sign_room_token
 from liveloop.realtime.tokens import MAX_TTL_SECONDS, MIN_TTL_SECONDS
 from liveloop.settings import Settings
+from liveloop.users.service import display_names
 
 router = APIRouter(include_in_schema=False)
 
@@ -294,3 +300,79 @@ async def k_factor(cid: str, request: Request, db: Db, campaigns: Campaigns, set
         return Response(status_code=404)
     value = await _k_factor(db, live, session.operator.tenant_id, cid)
     return HTMLResponse(escape(value), headers=HEADERS)
+
+
+# -- draws ------------------------------------------------------------------------------------------
+
+DrawsDep = Annotated[DrawRunner, component("draws")]
+
+
+async def _draws_page(request: Request, session: Session, live, db, draws: DrawRunner, signing, settings: Settings, *,
+                      status: int = 200, error: str | None = None, ran: tuple[str, str] | None = None) -> Response:
+    """Each draw rule's periods: window, status, the seed hash committed to, and the result once run."""
+    lang = _lang(request)
+    tenant_id = session.operator.tenant_id
+    cid = live.state.config.id
+    tz = live.body["timezone"]
+    now = clock.now_ms()
+    rules = []
+    for rule in (r for r in live.state.config.rules if isinstance(r, DrawRule)):
+        results = await draws.results(tenant_id, cid, rule.id)
+        winners = sorted({u for r in results.values() for u in r.winners})
+        names = await db.read(lambda conn, ids=winners: display_names(conn, tenant_id=tenant_id, user_ids=ids)) \
+            if winners else {}
+        periods = []
+        for p in rule_periods(live, rule):
+            result = results.get(p.name)
+            periods.append({
+                "name": p.name, "status": p.status(now),
+                "window": f"{fmt.instant(p.starts_at, tz, lang)} – {fmt.instant(p.ends_at, tz, lang)}",
+                "seed_hash": draw_periods.seed_hash(draw_periods.seed(
+                    signing.key, tenant_id=tenant_id, campaign_id=cid, rule_id=rule.id, period=p.name)),
+                "result": None if result is None else {
+                    "seed": result.seed, "entrants": result.entrants, "entrants_hash": result.entrants_hash,
+                    "winners": [names.get(u) or u for u in result.winners]},
+            })
+        rules.append({"id": rule.id, "winners": rule.winners, "periods": periods})
+    return render("draws.html", lang=lang, here=_here(request), session=session, status=status, campaign=live.body,
+                  rules=rules, error=error, ran=ran, base_url=settings.base_url)
+
+
+@router.get("/console/campaigns/{cid}/draws")
+async def draws_page(cid: str, request: Request, db: Db, campaigns: Campaigns, draws: DrawsDep,
+                     signing: SigningDep, settings: SettingsDep) -> Response:
+    session = await _session(request, db)
+    if session is None:
+        return _to_login(request, settings)
+    live = await _live_or_404(campaigns, session, cid)
+    if live is None:
+        return _not_found(request, session)
+    ran = (request.query_params.get("period", ""), request.query_params.get("rule", "")) \
+        if request.query_params.get("ran") else None
+    return await _draws_page(request, session, live, db, draws, signing, settings, ran=ran)
+
+
+@router.post("/console/campaigns/{cid}/draws/{rule_id}/run")
+async def run_draw(cid: str, rule_id: str, request: Request, db: Db, campaigns: Campaigns, draws: DrawsDep,
+                   signing: SigningDep, settings: SettingsDep) -> Response:
+    """Runs a period as POST /v1/campaigns/{cid}/draws/{rule_id}/run does (the same runner)."""
+    session = await _session(request, db)
+    if session is None:
+        return _to_login(request, settings)
+    form = await _form(request)
+    if not _csrf_ok(form, session.csrf):
+        return _refused(request, session)
+    live = await _live_or_404(campaigns, session, cid)
+    if live is None:
+        return _not_found(request, session)
+    period = form.get("period") or None
+    try:
+        await draws.run(session.operator.tenant_id, cid, rule_id, period, secret=signing.key, now=clock.now_ms())
+    except LiveloopError as exc:
+        if exc.status >= 500:
+            raise
+        return await _draws_page(request, session, live, db, draws, signing, settings, status=exc.status,
+                                 error=exc.message)
+    query = urlencode({"ran": 1, "rule": rule_id, "period": period or "campaign"})
+    return RedirectResponse(f"/console/campaigns/{quote(cid, safe='')}/draws?{query}", status_code=303,
+                            headers=HEADERS)
