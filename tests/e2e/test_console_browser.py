@@ -362,3 +362,46 @@ def test_an_operator_runs_a_draw_and_sees_the_seed_its_hash_committed_to(server,
         assert "liveloop draw verify" in page.locator("pre").inner_text()
         page.screenshot(path=str(shots / "draws-en.png"), full_page=True)
         assert not errors, errors
+
+
+def test_the_report_shows_the_funnel_referrers_and_rewards_with_charts(server, chromium, login, cid, shots):
+    now = datetime.now(UTC).replace(microsecond=0)
+    starts = now - timedelta(hours=3)
+    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {login.api_key}"}) as api:
+        body = {"id": cid, "title": "Spring live", "market": "SG", "starts_at": iso(starts),
+                "ends_at": iso(now - timedelta(hours=1)), "landing_url": "https://shop.example.com/live",
+                "budget": "100.00", "rules": [{"id": "rr", "type": "reservation_referral",
+                                              "referrer_reward": {"kind": "coupon", "amount": "5.00"}}]}
+        assert api.post("/v1/campaigns", json=body).status_code == 201
+        code = invite(api, cid, "nour")
+        assert api.put("/v1/users/nour", json={"market": "SG", "display_name": "نور <b>"}).status_code in (200, 201)
+        events = [{"id": f"{cid}-res-{i}", "type": "reservation", "campaign_id": cid, "user_id": f"friend{i}",
+                   "at": iso(starts - timedelta(hours=1)), "ref": code} for i in range(3)]
+        assert api.post("/v1/events", json={"events": events}).json()["accepted"] == 3
+        joins(api, cid, starts, [("friend0", code), ("walk-in", None)])
+        expected = api.get(f"/v1/campaigns/{cid}/report").json()
+    for locale, lang in (("en-US", "en"), ("ar-SA", "ar")):
+        context = chromium.new_context(locale=locale, viewport={"width": 1280, "height": 900})
+        try:
+            page = context.new_page()
+            errors = watch_errors(page)
+            sign_in(page, server.url, login)
+            page.click(f"section[data-status=ended] tr[data-campaign='{cid}'] >> a[href$='/report']")
+            page.wait_for_url(f"**/console/campaigns/{cid}/report")
+            assert page.locator("[data-figure=joins]").inner_text() == str(expected["funnel"]["joins"]) == "2"
+            assert page.locator("[data-figure=k_factor]").inner_text() == "3.00"  # 3 referred users, 1 inviter
+            row = page.locator("#referrers tr[data-user=nour]")
+            assert row.locator(".name").inner_text() == "نور <b>" and row.locator("b").count() == 0
+            funnel = page.evaluate("Chart.getChart('report-funnel').data.datasets.map(d => d.data)")
+            assert funnel == [[expected["referred"][k] for k in ("clicks", "users", "reservations", "joins", "orders")],
+                              [expected["organic"][k] for k in ("clicks", "users", "reservations", "joins", "orders")]]
+            rewards = page.evaluate("Chart.getChart('report-rewards').data.datasets[0].data")
+            assert rewards == [3, 0, 0, 0]  # three coupons available
+            if lang == "en":
+                assert page.locator("[data-test=budget]").inner_text() == "Budget used: SGD15 of SGD100"
+            else:
+                assert page.locator("html").get_attribute("dir") == "rtl"
+            page.screenshot(path=str(shots / f"report-{lang}.png"), full_page=True)
+            assert not errors, errors
+        finally:
+            context.close()

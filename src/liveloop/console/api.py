@@ -34,6 +34,7 @@ from liveloop.kit.errors import LiveloopError, NotFound
 from liveloop.kit.times import parse_iso
 from liveloop.realtime.room_tokens import sign_room_token
 from liveloop.realtime.tokens import MAX_TTL_SECONDS, MIN_TTL_SECONDS
+from liveloop.reports import views as report_views
 from liveloop.settings import Settings
 from liveloop.users.service import display_names
 
@@ -376,3 +377,50 @@ async def run_draw(cid: str, rule_id: str, request: Request, db: Db, campaigns: 
     query = urlencode({"ran": 1, "rule": rule_id, "period": period or "campaign"})
     return RedirectResponse(f"/console/campaigns/{quote(cid, safe='')}/draws?{query}", status_code=303,
                             headers=HEADERS)
+
+
+# -- the post-live report ---------------------------------------------------------------------------
+
+REWARD_STATUSES = ("available", "pending", "declined", "void")
+FUNNEL = (("clicks", "room.clicks"), ("users", "report.users"), ("reservations", "room.reservations"),
+          ("joins", "room.joins"), ("orders", "room.orders"))
+
+
+@router.get("/console/campaigns/{cid}/report")
+async def report_page(cid: str, request: Request, db: Db, campaigns: Campaigns, settings: SettingsDep) -> Response:
+    """The campaign's report as GET /v1/campaigns/{cid}/report gives it, with charts."""
+    session = await _session(request, db)
+    if session is None:
+        return _to_login(request, settings)
+    live = await _live_or_404(campaigns, session, cid)
+    if live is None:
+        return _not_found(request, session)
+    tenant_id = session.operator.tenant_id
+    referrers = list(live.state.referrers)
+
+    def people(conn) -> tuple[dict[str, str | None], int]:
+        return (display_names(conn, tenant_id=tenant_id, user_ids=referrers),
+                holders(conn, tenant_id=tenant_id, campaign_id=cid))
+
+    names, inviters = await db.read(people)
+    report = report_views.report(live.state, names=names, inviters=inviters)
+    lang = _lang(request)
+
+    def t(msgid: str, **values) -> str:
+        return gettext(lang, msgid, **values)
+
+    currency = report["currency"]
+    budget = report["budget"]
+    charts = {
+        "funnel": {"labels": [t(label) for _key, label in FUNNEL],
+                   "series": [{"label": t("report.referred"), "data": [report["referred"][k] for k, _ in FUNNEL]},
+                              {"label": t("report.organic"), "data": [report["organic"][k] for k, _ in FUNNEL]}]},
+        "rewards": {"labels": [t(f"reward.status.{s}") for s in REWARD_STATUSES],
+                    "data": [report["rewards"].get(s, 0) for s in REWARD_STATUSES]},
+    }
+    used = fmt.money(budget["used"] or "0", currency, lang)
+    return render("report.html", lang=lang, here=_here(request), session=session, campaign=live.body, report=report,
+                  charts=charts, watch_minutes=report["room"]["watch_seconds"] // 60,
+                  budget_text=t("report.budget", used=used, total=fmt.money(budget["total"], currency, lang))
+                  if budget["total"] is not None else t("report.no_budget", used=used),
+                  gmv=lambda value: fmt.money(value, currency, lang))

@@ -1,3 +1,31 @@
+// The report's charts: their data is in the page (a JSON block), drawn by Chart.js.
+(function () {
+  "use strict";
+  var source = document.getElementById("report-charts");
+  if (!source) return;
+  var charts = JSON.parse(source.textContent);
+  var lang = document.documentElement.lang;
+  var rtl = document.documentElement.dir === "rtl";
+  var colours = ["#2454d6", "#93a9f0"];
+  new Chart(document.getElementById("report-funnel"), {
+    type: "bar",
+    data: {labels: charts.funnel.labels, datasets: charts.funnel.series.map(function (s, i) {
+      return {label: s.label, data: s.data, backgroundColor: colours[i]};
+    })},
+    options: {animation: false, maintainAspectRatio: false, locale: lang,
+              plugins: {legend: {rtl: rtl}, tooltip: {rtl: rtl}},
+              scales: {x: {stacked: true, reverse: rtl}, y: {stacked: true, beginAtZero: true, ticks: {precision: 0},
+                                                               position: rtl ? "right" : "left"}}}
+  });
+  new Chart(document.getElementById("report-rewards"), {
+    type: "doughnut",
+    data: {labels: charts.rewards.labels,
+           datasets: [{data: charts.rewards.data, backgroundColor: ["#067647", "#f79009", "#b42318", "#98a2b3"]}]},
+    options: {animation: false, maintainAspectRatio: false, locale: lang,
+              plugins: {legend: {rtl: rtl, position: "bottom"}, tooltip: {rtl: rtl}}}
+  });
+})();
+
 // The room view: the room stream's snapshots (read through htmx's SSE extension) drawn into the page.
 // Every text that comes from users (display names) is set with textContent, never as HTML, and the
 // extension's swap is cancelled: the stream's JSON never becomes markup.
