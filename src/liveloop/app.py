@@ -14,9 +14,9 @@ from liveloop import __version__
 from liveloop.afterlive.api import router as afterlive_router
 from liveloop.api_docs import add_docs
 from liveloop.campaigns.api import router as campaigns_router
-from liveloop.campaigns.schemas import LANDING_URL_PATTERN
 from liveloop.clips.api import router as clips_router
 from liveloop.components import Components, build_components, running
+from liveloop.console.api import router as console_router
 from liveloop.draws.api import router as draws_router
 from liveloop.events.api import EventsEndpoint
 from liveloop.fx.api import router as fx_router
@@ -26,8 +26,6 @@ from liveloop.invites.api import router as invites_router
 from liveloop.kit.asgi import read_body, replay, send_error
 from liveloop.kit.db.writer import WriterFailed
 from liveloop.kit.errors import LiveloopError, TooLarge
-from liveloop.kit.ids import LINE_PATTERN, LINES_PATTERN, USER_ID_PATTERN
-from liveloop.kit.money import AMOUNT_PATTERN, decimal_rule
 from liveloop.leaderboards.api import router as leaderboards_router
 from liveloop.markets.api import router as markets_router
 from liveloop.openapi_extra import add_hot_path_docs
@@ -46,16 +44,8 @@ from liveloop.settings import Settings
 from liveloop.sharelink.api import ShareLink
 from liveloop.tenants.auth import current_tenant
 from liveloop.users.api import router as users_router
+from liveloop.validation_messages import field_and_message
 from liveloop.webhooks.api import router as webhooks_router
-
-# What the common patterns ask, said for people rather than as the regular expression.
-_PATTERN_RULES = {
-    LINE_PATTERN: "must not contain control characters",
-    LINES_PATTERN: "must not contain control characters other than tabs and line breaks",
-    USER_ID_PATTERN: "must be 1 to 128 characters, none of them a control character",
-    AMOUNT_PATTERN: f"must be {decimal_rule()}",
-    LANDING_URL_PATTERN: "must be an https URL in printable ASCII (percent-encode other characters)",
-}
 
 _STATUS_CODES = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
                  409: "conflict", 413: "too_large", 415: "unsupported_media_type", 422: "invalid"}
@@ -83,7 +73,7 @@ def create_app(settings: Settings | None = None) -> Liveloop:
     _install_error_handlers(api)
     for router in (campaigns_router, users_router, invites_router, reports_router, leaderboards_router,
                    rewards_router, realtime_router, room_tokens_router, draws_router, integrations_router,
-                   rooms_router, fx_router, webhooks_router, clips_router, afterlive_router):
+                   rooms_router, fx_router, webhooks_router, clips_router, afterlive_router, console_router):
         api.include_router(router)
     api.include_router(markets_router, dependencies=[Depends(current_tenant)])
     api.include_router(ops_router)
@@ -203,13 +193,7 @@ def _install_error_handlers(api: FastAPI) -> None:
             return JSONResponse(
                 {"error": {"code": "bad_request", "message": "body is not valid JSON", "field": None}}, 400
             )
-        loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
-        # Discriminated unions add the tag to the location ("rules.0.milestone.tiers"): drop it.
-        loc = [p for p in loc if p not in ("reservation_referral", "milestone", "order_commission", "draw")]
-        message = first.get("msg", "invalid").removeprefix("Value error, ")
-        if first.get("type") == "string_pattern_mismatch":
-            message = _PATTERN_RULES.get(first.get("ctx", {}).get("pattern"), message)
-        field = ".".join(loc) or None
+        field, message = field_and_message(first)
         return JSONResponse(
             {"error": {"code": "invalid", "message": f"{field}: {message}" if field else message, "field": field}},
             422,

@@ -1,4 +1,4 @@
-"""The liveloop command: serve, tenant create, migrate, demo, policy check, draw verify."""
+"""The liveloop command: serve, tenant create, operator add, migrate, demo, policy check, draw verify."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ policy_app = typer.Typer(help="Market policy (SPEC section 6).", no_args_is_help
 app.add_typer(policy_app, name="policy")
 draw_app = typer.Typer(help="Draws: check a run independently (docs/draws.md).", no_args_is_help=True)
 app.add_typer(draw_app, name="draw")
+operator_app = typer.Typer(help="Operator logins for the web console (/console).", no_args_is_help=True)
+app.add_typer(operator_app, name="operator")
 
 DatabaseOpt = Annotated[str | None, typer.Option("--database-url", help="or LIVELOOP_DATABASE_URL")]
 
@@ -111,6 +113,41 @@ def tenant_create(
     typer.echo(f"tenant {tenant.id} ({name}) created; allowed hosts: {json.dumps(list(tenant.allowed_hosts))}")
     typer.echo("API key (shown once, stored only as a hash):")
     typer.echo(key)
+
+
+@operator_app.command("add")
+def operator_add(
+    tenant: Annotated[str, typer.Argument(help="the tenant's id (tn_...)")],
+    email: Annotated[str, typer.Argument(help="the operator's email, their login")],
+    password_stdin: Annotated[bool, typer.Option(
+        "--password-stdin", help="read the password from standard input instead of generating one")] = False,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Give an operator a console login; a generated password is printed once (stored as an argon2 hash)."""
+    import sys
+
+    from liveloop.console.operators import add_operator, new_password
+    from liveloop.kit import clock
+    from liveloop.kit.db.dialect import create_engine
+    from liveloop.kit.db.migrate import upgrade
+    from liveloop.kit.errors import LiveloopError
+
+    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else new_password()
+    settings = _settings(database_url)
+    upgrade(settings.database_url)
+    engine = create_engine(settings.database_url)
+    try:
+        with engine.begin() as conn:
+            operator = add_operator(conn, tenant_id=tenant, email=email, password=password, now=clock.now_ms())
+    except LiveloopError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+    typer.echo(f"operator {operator.email} can log in at {settings.base_url}/console for tenant {tenant}")
+    if not password_stdin:
+        typer.echo("password (shown once, stored only as a hash):")
+        typer.echo(password)
 
 
 @app.command()

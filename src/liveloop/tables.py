@@ -2,6 +2,7 @@
 
 from liveloop.campaigns.models import campaign_follow_ups, campaign_versions, campaigns
 from liveloop.clips.models import clips
+from liveloop.console.models import login_failures, operator_sessions, operators
 from liveloop.draws.models import draw_entries, draw_results
 from liveloop.events.models import events
 from liveloop.fx.models import fx_rates
@@ -27,7 +28,10 @@ __all__ = [
     "fx_rates",
     "integrations",
     "invites",
+    "login_failures",
     "metadata",
+    "operator_sessions",
+    "operators",
     "reward_changes",
     "rewards",
     "room_users",
