@@ -3,18 +3,21 @@
 A body read through its model and written back must come out the same: a key the model does not
 declare would be dropped, a key it adds would appear, a number of the wrong kind would change.
 The leaderboard, rewards and report are encoded without FastAPI's validation (kit/responses.py),
-so this is what keeps their documented shapes true.
+so this is what keeps their documented shapes true. POST /v1/events, a bare handler, is documented
+from the msgspec structs that decode its batches: what the document allows is what it takes.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import jsonschema_rs
 import orjson
 import pytest
 from pydantic import BaseModel, TypeAdapter
 
 from liveloop.draws.schemas import DrawEntrantsRead, DrawEntryRead, DrawRead, DrawRunRead
+from liveloop.engine.model import EVENT_TYPES
 from liveloop.fx.schemas import FxRatesRead
 from liveloop.integrations.schemas import IntegrationRead
 from liveloop.invites.schemas import InviteRead
@@ -162,3 +165,35 @@ def test_market_reads_are_stated_exactly_by_their_models(client, openapi):
                           "/v1/schedule/suggest", json={"markets": ["ID", "SA", "DE"], "duration_minutes": 90,
                                                         "from": "2027-03-01", "to": "2027-03-31"})
     assert any(s["holidays"] for s in suggestions["suggestions"])
+
+
+def schema_of(openapi: dict, name: str):
+    return jsonschema_rs.validator_for({"components": openapi["components"], "$ref": f"#/components/schemas/{name}"})
+
+
+def test_the_event_batch_is_documented_as_it_is_taken_and_answered(client, openapi, cid):
+    post_ok(client, "/v1/campaigns", campaign(cid, NOW - timedelta(minutes=10), NOW + timedelta(hours=2)))
+    at = iso(NOW - timedelta(minutes=1))
+    good = [{"id": f"{cid}/{kind}", "type": kind, "campaign_id": cid, "user_id": "ana", "at": at}
+            for kind in ("reservation", "room_join", "share")]
+    good.append({"id": f"{cid}/paid", "type": "order_paid", "campaign_id": cid, "user_id": "ana", "at": at,
+                 "device_id": "d1", "ip": "203.0.113.9", "order": {"id": "o1", "amount": 1250, "currency": "USD"}})
+    refused = [{**good[0], "id": f"{cid}/bad-type", "type": "purchase"},
+               {**good[0], "id": "x" * 129},
+               {**good[3], "id": f"{cid}/bad-amount", "order": {"id": "o2", "amount": "12,50", "currency": "USD"}}]
+    batch, answer = schema_of(openapi, "EventBatch"), schema_of(openapi, "BatchResult")
+
+    assert batch.is_valid({"events": good})
+    assert [batch.is_valid({"events": [event]}) for event in refused] == [False, False, False]
+    path = openapi["paths"]["/v1/events"]["post"]
+    assert path["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/EventBatch"}
+    assert path["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/BatchResult"}
+    assert set(openapi["components"]["schemas"]["EventIn"]["properties"]["type"]["enum"]) == set(EVENT_TYPES)
+
+    response = client.post("/v1/events", json={"events": good + refused})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    answer.validate(body)
+    assert set(body) == set(openapi["components"]["schemas"]["BatchResult"]["required"])
+    assert body["accepted"] == len(good) and [r["index"] for r in body["rejected"]] == [4, 5, 6]
