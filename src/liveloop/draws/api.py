@@ -8,7 +8,15 @@ from liveloop.deps import Campaigns, SigningDep, component
 from liveloop.draws import periods as draw_periods
 from liveloop.draws.notices import draw_rule, rule_periods
 from liveloop.draws.runner import DrawRunner, named_period
-from liveloop.draws.schemas import DrawRun, FreeEntryCreate, PeriodName
+from liveloop.draws.schemas import (
+    DrawEntrantsRead,
+    DrawEntryRead,
+    DrawRead,
+    DrawRun,
+    DrawRunRead,
+    FreeEntryCreate,
+    PeriodName,
+)
 from liveloop.kit import clock
 from liveloop.kit.errors import Conflict, Invalid
 from liveloop.kit.times import iso
@@ -19,7 +27,7 @@ router = APIRouter(tags=["draws"])
 Draws = Annotated[DrawRunner, component("draws")]
 
 
-@router.get("/v1/campaigns/{cid}/draws/{rule_id}",
+@router.get("/v1/campaigns/{cid}/draws/{rule_id}", response_model=DrawRead,
             summary="A draw's periods, each with its committed seed hash, status and, once run, its result")
 async def get_draw(
     cid: str, rule_id: str, campaigns: Campaigns, draws: Draws, signing: SigningDep,
@@ -56,7 +64,7 @@ async def get_draw(
     }
 
 
-@router.post("/v1/campaigns/{cid}/draws/{rule_id}/run",
+@router.post("/v1/campaigns/{cid}/draws/{rule_id}/run", response_model=DrawRunRead,
              summary="Run a period that has ended: reveal its seed and draw its winners (the same result every time)",
              responses={409: {"description": "the period has not ended (`draw.period_not_ended`)"}})
 async def run_draw(
@@ -70,9 +78,9 @@ async def run_draw(
                            now=clock.now_ms())
 
 
-@router.post("/v1/campaigns/{cid}/draws/{rule_id}/entries", status_code=201,
+@router.post("/v1/campaigns/{cid}/draws/{rule_id}/entries", status_code=201, response_model=DrawEntryRead,
              summary="A free alternative entry, with the same odds as any other (rules with free_entry: true)",
-             responses={200: {"description": "the user was already entered in that period"},
+             responses={200: {"model": DrawEntryRead, "description": "the user was already entered in that period"},
                         409: {"description": "no free entry for this draw (`draw.no_free_entry`), or the period "
                                              "has ended (`draw.period_ended`)"}})
 async def enter_draw(
@@ -85,7 +93,7 @@ async def enter_draw(
     return entry
 
 
-@router.get("/v1/campaigns/{cid}/draws/{rule_id}/entrants",
+@router.get("/v1/campaigns/{cid}/draws/{rule_id}/entrants", response_model=DrawEntrantsRead,
             summary="The entrant list of a run period, in the order its hash is taken",
             responses={409: {"description": "the period has not been run yet (`draw.not_run`)"}})
 async def draw_entrants(

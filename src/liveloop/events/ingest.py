@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import TypedDict
 
 from liveloop.engine.model import Event, NewUser, RewardIssued, RewardStatusChanged
 from liveloop.events.committed import CommittedEffects
 from liveloop.events.gate import CampaignGate
 from liveloop.events.live import LiveCampaign
 from liveloop.events.store import BatchWrite, EventRow, EventStore, UserRow
-from liveloop.events.validate import EventIn, parse_event
+from liveloop.events.validate import EventFields, parse_event
 from liveloop.fx.rates import RateTable
 from liveloop.fx.service import TenantRates
 from liveloop.kit import clock
@@ -50,11 +51,18 @@ class RecentIds:
             self._set.discard((tenant_id, event_id))
 
 
+class RejectedEvent(TypedDict):
+    index: int
+    error: dict
+
+
 @dataclass(slots=True)
 class BatchResult:
-    accepted: int = 0
-    duplicates: int = 0
-    rejected: list[dict] = field(default_factory=list)
+    """Events accepted, duplicates (already in the log), and each rejected event's index and error."""
+
+    accepted: int
+    duplicates: int
+    rejected: list[RejectedEvent]
 
     def as_dict(self) -> dict:
         return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected}
@@ -85,8 +93,8 @@ class Ingestor:
         return result
 
     async def _ingest(self, tenant_id: str, raw_events: list, *, now: int) -> BatchResult:
-        result = BatchResult()
-        parsed: list[tuple[int, EventIn, Event]] = []
+        result = BatchResult(0, 0, [])
+        parsed: list[tuple[int, EventFields, Event]] = []
         for index, raw in enumerate(raw_events):
             try:
                 inp, ev = parse_event(raw, now=now, future_tolerance_ms=self._future_tolerance_ms)

@@ -4,24 +4,28 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
 from liveloop.engine.model import EVENT_TYPES, Event
 from liveloop.kit.errors import BadRequest, Invalid
 from liveloop.kit.ids import printable
-from liveloop.kit.money import check_currency, to_minor
+from liveloop.kit.limits import AMOUNT_INT_DIGITS
+from liveloop.kit.money import AMOUNT_PATTERN, check_currency, to_minor
 from liveloop.kit.times import YEAR_RULE, year_in_range
 
 
-class OrderIn(msgspec.Struct):
+class OrderFields(msgspec.Struct):
     id: str
     amount: str | int | None = None
     currency: str | None = None
 
 
-class EventIn(msgspec.Struct):
+class EventFields(msgspec.Struct):
+    """An event's fields with their types only: the slow path decodes each event with it and then
+    checks every field itself (`parse_event`), to say what is wrong in its own words."""
+
     id: str
     type: str
     campaign_id: str
@@ -30,7 +34,7 @@ class EventIn(msgspec.Struct):
     ref: str | None = None
     device_id: str | None = None
     ip: str | None = None
-    order: OrderIn | None = None
+    order: OrderFields | None = None
 
 
 def _sized(limit: int, pattern: str | None = None) -> object:
@@ -38,27 +42,40 @@ def _sized(limit: int, pattern: str | None = None) -> object:
     return Annotated[str, msgspec.Meta(min_length=1, max_length=limit, pattern=pattern)]
 
 
-class CheckedOrderIn(OrderIn):
+# What POST /v1/events takes, as OpenAPI documents it (openapi_extra.py generates the schema from
+# EventBatch): the fast path decodes with these structs, so the documented shape is the one checked.
+# They are only ever stricter than `parse_event`: a batch they refuse goes the per-event way and
+# gets the same errors as before.
+_Amount = (Annotated[str, msgspec.Meta(pattern=AMOUNT_PATTERN, description="a decimal string")]
+           | Annotated[int, msgspec.Meta(ge=0, lt=10**AMOUNT_INT_DIGITS)])
+_Currency = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")]
+_At = Annotated[str, msgspec.Meta(description="ISO 8601 with offset; at most 5 minutes in the future",
+                                  extra_json_schema={"format": "date-time"})]
+
+
+class OrderIn(OrderFields):
     id: _sized(128)  # type: ignore[valid-type]
+    amount: _Amount | None = None
+    currency: _Currency | None = None
 
 
-class CheckedEventIn(EventIn):
-    """An EventIn whose text fields are known to pass `_text`, so `parse_event` skips it.
-
-    Lengths are checked by msgspec. Control characters need no check at all when the body has
-    no backslash, no DEL byte and no 0xC2 byte: JSON refuses raw C0 control characters in strings
-    (msgspec too), so only an escape could have made one, and a raw C1 control (U+0080..U+009F) is
-    0xC2 and one more byte in UTF-8. Only ever stricter than `_text`: a batch it refuses goes the
-    per-event way and gets the same errors as before.
-    """
+# An EventIn's text fields are known to pass `_text`, so `parse_event` skips it. Lengths are
+# checked by msgspec. Control characters need no check at all when the body has no backslash, no
+# DEL byte and no 0xC2 byte: JSON refuses raw C0 control characters in strings (msgspec too), so
+# only an escape could have made one, and a raw C1 control (U+0080..U+009F) is 0xC2 and one more
+# byte in UTF-8.
+class EventIn(EventFields):
+    """One event of a batch; an order event (`order_paid`, `order_refunded`) carries its order."""
 
     id: _sized(128)  # type: ignore[valid-type]
+    type: Literal[EVENT_TYPES]  # type: ignore[valid-type]
     campaign_id: _sized(64)  # type: ignore[valid-type]
     user_id: _sized(128)  # type: ignore[valid-type]
+    at: _At
     ref: _sized(64) | None = None  # type: ignore[valid-type]
     device_id: _sized(128) | None = None  # type: ignore[valid-type]
     ip: _sized(64) | None = None  # type: ignore[valid-type]
-    order: CheckedOrderIn | None = None
+    order: OrderIn | None = None
 
 
 # For bodies with escapes: the same, with the control characters checked by msgspec too (slower:
@@ -66,11 +83,11 @@ class CheckedEventIn(EventIn):
 _PRINTABLE = r"^[^\x00-\x1f\x7f-\x9f]*\Z"
 
 
-class EscapedOrderIn(CheckedOrderIn):
+class EscapedOrderIn(OrderIn):
     id: _sized(128, _PRINTABLE)  # type: ignore[valid-type]
 
 
-class EscapedEventIn(CheckedEventIn):
+class EscapedEventIn(EventIn):
     id: _sized(128, _PRINTABLE)  # type: ignore[valid-type]
     campaign_id: _sized(64, _PRINTABLE)  # type: ignore[valid-type]
     user_id: _sized(128, _PRINTABLE)  # type: ignore[valid-type]
@@ -80,11 +97,11 @@ class EscapedEventIn(CheckedEventIn):
     order: EscapedOrderIn | None = None
 
 
-class BatchIn(msgspec.Struct):
-    events: list[CheckedEventIn]
+class EventBatch(msgspec.Struct):
+    events: list[EventIn]
 
 
-class EscapedBatchIn(msgspec.Struct):
+class EscapedBatch(msgspec.Struct):
     events: list[EscapedEventIn]
 
 
@@ -95,10 +112,10 @@ class RawBatchIn(msgspec.Struct):
 
 
 _TYPES = frozenset(EVENT_TYPES)
-_plain_decoder = msgspec.json.Decoder(BatchIn)
-_escaped_decoder = msgspec.json.Decoder(EscapedBatchIn)
+_plain_decoder = msgspec.json.Decoder(EventBatch)
+_escaped_decoder = msgspec.json.Decoder(EscapedBatch)
 _raw_decoder = msgspec.json.Decoder(RawBatchIn)
-_event_decoder = msgspec.json.Decoder(EventIn)
+_event_decoder = msgspec.json.Decoder(EventFields)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 
@@ -141,10 +158,10 @@ def _text(value: str | None, field: str, limit: int, *, required: bool = True) -
         raise Invalid(f"{field} must not contain control characters", field=field)
 
 
-def parse_event(raw: object, *, now: int, future_tolerance_ms: int) -> tuple[EventIn, Event]:
+def parse_event(raw: object, *, now: int, future_tolerance_ms: int) -> tuple[EventFields, Event]:
     """One raw JSON event to the engine's Event; raises a LiveloopError naming the bad field."""
-    checked = isinstance(raw, CheckedEventIn)
-    if isinstance(raw, EventIn):
+    checked = isinstance(raw, EventIn)
+    if isinstance(raw, EventFields):
         inp = raw
     elif isinstance(raw, msgspec.Raw):
         try:
@@ -153,7 +170,7 @@ def parse_event(raw: object, *, now: int, future_tolerance_ms: int) -> tuple[Eve
             raise Invalid(str(exc), field=_field_of(str(exc))) from None
     elif isinstance(raw, dict):
         try:
-            inp = msgspec.convert(raw, EventIn)
+            inp = msgspec.convert(raw, EventFields)
         except msgspec.ValidationError as exc:
             raise Invalid(str(exc), field=_field_of(str(exc))) from None
     else:

@@ -4,12 +4,11 @@ from datetime import UTC, date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict, Field
 
 from liveloop.deps import Db, Fx
 from liveloop.fx import service
+from liveloop.fx.schemas import FxRatesRead, RatesUpdate
 from liveloop.kit import clock
-from liveloop.kit.fields import Day, Rate
 from liveloop.kit.money import check_currency
 from liveloop.kit.times import iso, to_ms
 from liveloop.tenants.auth import current_tenant
@@ -18,26 +17,12 @@ from liveloop.tenants.service import Tenant
 router = APIRouter(tags=["fx"])
 
 
-class RateIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    base: Annotated[str, Field(alias="from", pattern=r"^[A-Z]{3}$")]
-    quote: Annotated[str, Field(alias="to", pattern=r"^[A-Z]{3}$")]
-    rate: Rate
-    valid_from: Day
-
-
-class RatesUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    rates: Annotated[list[RateIn], Field(min_length=1, max_length=1000)]
-
-
 def _day_ms(day: date) -> int:
     return to_ms(datetime(day.year, day.month, day.day, tzinfo=UTC))
 
 
-@router.put("/v1/fx-rates", summary="Supply dated FX rates (1 `from` = `rate` `to`, from `valid_from` on)")
+@router.put("/v1/fx-rates", response_model=FxRatesRead,
+            summary="Supply dated FX rates (1 `from` = `rate` `to`, from `valid_from` on)")
 async def put_rates(body: RatesUpdate, db: Db, fx: Fx, tenant: Annotated[Tenant, Depends(current_tenant)]) -> dict:
     rows = []
     for i, r in enumerate(body.rates):
@@ -50,7 +35,7 @@ async def put_rates(body: RatesUpdate, db: Db, fx: Fx, tenant: Annotated[Tenant,
     return await get_rates(db, tenant)
 
 
-@router.get("/v1/fx-rates", summary="The FX rates the tenant supplied")
+@router.get("/v1/fx-rates", response_model=FxRatesRead, summary="The FX rates the tenant supplied")
 async def get_rates(db: Db, tenant: Annotated[Tenant, Depends(current_tenant)]) -> dict:
     rows = await db.read(lambda conn: service.load_rows(conn, tenant.id))
     return {"rates": [{"from": b, "to": q, "rate": r, "valid_from": iso(v)[:10]}

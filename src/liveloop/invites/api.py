@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends
 from liveloop.deps import Campaigns, Db, SettingsDep, component
 from liveloop.events.live import refuse_cancelled
 from liveloop.invites import service
-from liveloop.invites.schemas import InviteCreate
+from liveloop.invites.schemas import InviteCreate, InviteRead
 from liveloop.kit import clock
 from liveloop.sharelink.targets import ShareTarget, ShareTargets
 from liveloop.tenants.auth import current_tenant
@@ -20,6 +20,7 @@ ShareTargetsDep = Annotated[ShareTargets, component("share_targets")]
 @router.post(
     "/v1/campaigns/{cid}/invites",
     status_code=201,
+    response_model=InviteRead,
     summary="A user's invite code and share link (the same code again for the same user and channel)",
 )
 async def create_invite(

@@ -1,4 +1,4 @@
-"""Invite input."""
+"""Invite input and output."""
 
 from __future__ import annotations
 
@@ -15,3 +15,10 @@ class InviteCreate(BaseModel):
     user_id: Annotated[str, Field(pattern=USER_ID_PATTERN)]
     channel: Annotated[str, Field(pattern=r"^[a-z0-9_-]{0,32}$")] = ""
     code: Annotated[str, Field(pattern=CODE_PATTERN)] | None = None
+
+
+class InviteRead(BaseModel):
+    code: str
+    url: str = Field(description="the share link: GET it to be redirected to the campaign's landing URL")
+    user_id: str
+    channel: str

@@ -7,6 +7,8 @@ from fastapi import APIRouter, Depends, Query
 from liveloop.campaigns.service import leaderboard_metric
 from liveloop.deps import Campaigns, Db
 from liveloop.kit.money import to_decimal_str
+from liveloop.kit.responses import ViewResponse
+from liveloop.leaderboards.schemas import LeaderboardRead
 from liveloop.markets.catalogue import get_market
 from liveloop.markets.policy import leaderboard_name
 from liveloop.tenants.auth import current_tenant
@@ -16,14 +18,15 @@ from liveloop.users.service import names_and_consents
 router = APIRouter(tags=["leaderboards"])
 
 
-@router.get("/v1/campaigns/{cid}/leaderboard", summary="The live leaderboard, highest score first")
+@router.get("/v1/campaigns/{cid}/leaderboard", response_model=LeaderboardRead,
+            summary="The live leaderboard, highest score first")
 async def leaderboard(
     cid: str,
     campaigns: Campaigns,
     db: Db,
     tenant: Annotated[Tenant, Depends(current_tenant)],
     limit: Annotated[int, Query(ge=1, le=1000)] = 10,
-) -> dict:
+) -> ViewResponse:
     """Ranked users with their display names, masked where the market's policy asks for it.
 
     In markets whose policy masks names (EU, GB, US, CA: `leaderboard_mask_names_without_consent`,
@@ -56,4 +59,4 @@ async def leaderboard(
             "masked": masked,
             "score": to_decimal_str(score, currency) if metric == "gmv" else score,
         })
-    return {"metric": metric, "entries": entries}
+    return ViewResponse({"metric": metric, "entries": entries})

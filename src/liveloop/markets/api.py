@@ -14,6 +14,7 @@ from liveloop.kit import clock
 from liveloop.markets import schedule
 from liveloop.markets.calendar import MAX_YEAR, calendar, check_range
 from liveloop.markets.catalogue import get_market, load_catalogue
+from liveloop.markets.schemas import CalendarRead, MarketListRead, MarketRead, ScheduleSuggestionsRead
 
 router = APIRouter(tags=["markets"])
 
@@ -63,17 +64,17 @@ class ScheduleSuggestCreate(BaseModel):
     limit: int = Field(default=10, ge=1, le=schedule.MAX_LIMIT)
 
 
-@router.get("/v1/markets")
+@router.get("/v1/markets", response_model=MarketListRead)
 def list_markets() -> dict[str, Any]:
     return {"markets": [market.to_dict() for market in load_catalogue().values()]}
 
 
-@router.get("/v1/markets/{code}")
+@router.get("/v1/markets/{code}", response_model=MarketRead)
 def read_market(code: str) -> dict[str, Any]:
     return get_market(code).to_dict()
 
 
-@router.get("/v1/markets/{code}/calendar")
+@router.get("/v1/markets/{code}/calendar", response_model=CalendarRead)
 def read_calendar(
     code: str,
     from_: date | None = Query(default=None, alias="from", description="first day, default today in the market"),
@@ -91,7 +92,7 @@ def read_calendar(
     }
 
 
-@router.post("/v1/schedule/suggest")
+@router.post("/v1/schedule/suggest", response_model=ScheduleSuggestionsRead)
 def suggest_schedule(body: ScheduleSuggestCreate) -> dict[str, Any]:
     suggestions = schedule.suggest(body.markets, body.duration_minutes, body.from_, body.to, limit=body.limit)
     return {"suggestions": suggestions}

@@ -10,7 +10,9 @@ from liveloop.kit import clock
 from liveloop.kit.errors import Invalid
 from liveloop.kit.ids import USER_ID_PATTERN
 from liveloop.kit.money import check_currency
+from liveloop.kit.responses import ViewResponse
 from liveloop.reports import views
+from liveloop.reports.schemas import ProgressRead, ReportRead
 from liveloop.tenants.auth import current_tenant
 from liveloop.tenants.service import Tenant
 from liveloop.users.service import display_names
@@ -18,7 +20,8 @@ from liveloop.users.service import display_names
 router = APIRouter(tags=["reports"])
 
 
-@router.get("/v1/campaigns/{cid}/users/{uid}/progress", summary="One user's referral progress")
+@router.get("/v1/campaigns/{cid}/users/{uid}/progress", response_model=ProgressRead,
+            summary="One user's referral progress")
 async def progress(
     cid: str,
     uid: Annotated[str, Path(pattern=USER_ID_PATTERN)],
@@ -29,7 +32,8 @@ async def progress(
     return views.progress(live.state, uid, clock.now_ms())
 
 
-@router.get("/v1/campaigns/{cid}/report", summary="Funnel, referred vs organic, per-referrer rows, K-factor",
+@router.get("/v1/campaigns/{cid}/report", response_model=ReportRead,
+            summary="Funnel, referred vs organic, per-referrer rows, K-factor",
             description="`k_factor` is the viral coefficient: " + views.K_FACTOR_DEFINITION + ".")
 async def report(
     cid: str,
@@ -39,7 +43,7 @@ async def report(
     tenant: Annotated[Tenant, Depends(current_tenant)],
     currency: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$",
                                           description="read money in this currency (today's FX rate)")] = None,
-) -> dict:
+) -> ViewResponse:
     live = await campaigns.get(tenant.id, cid)
     own = live.state.config.currency
     money = None
@@ -57,4 +61,4 @@ async def report(
                 holders(conn, tenant_id=tenant.id, campaign_id=cid))
 
     names, inviters = await db.read(people)
-    return views.report(live.state, names=names, inviters=inviters, money=money)
+    return ViewResponse(views.report(live.state, names=names, inviters=inviters, money=money))

@@ -7,6 +7,8 @@ from fastapi import APIRouter, Depends, Query
 from liveloop.deps import Campaigns
 from liveloop.kit import clock
 from liveloop.kit.ids import USER_ID_PATTERN
+from liveloop.kit.responses import ViewResponse
+from liveloop.rewards.schemas import RewardsRead
 from liveloop.rewards.views import reward_read
 from liveloop.tenants.auth import current_tenant
 from liveloop.tenants.service import Tenant
@@ -14,7 +16,8 @@ from liveloop.tenants.service import Tenant
 router = APIRouter(tags=["rewards"])
 
 
-@router.get("/v1/campaigns/{cid}/rewards", summary="The reward ledger of a campaign, or of one user")
+@router.get("/v1/campaigns/{cid}/rewards", response_model=RewardsRead,
+            summary="The reward ledger of a campaign, or of one user")
 async def list_rewards(
     cid: str,
     campaigns: Campaigns,
@@ -23,7 +26,7 @@ async def list_rewards(
     status: Annotated[str | None, Query(pattern="^(available|pending|void|declined)$")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     offset: Annotated[int, Query(ge=0)] = 0,
-) -> dict:
+) -> ViewResponse:
     live = await campaigns.get(tenant.id, cid)
     state = live.state
     pool = state.rewards_by_user.get(user_id, []) if user_id is not None else state.rewards.values()
@@ -37,4 +40,4 @@ async def list_rewards(
             break
         if i >= offset:
             out.append(row)
-    return {"rewards": out}
+    return ViewResponse({"rewards": out})

@@ -19,3 +19,19 @@ class RoomUserRead(BaseModel):
     campaign_id: str
     provider_uid: str
     user_id: str
+
+
+class ClosedWithoutLeaveRead(BaseModel):
+    timeout: int = Field(description="presences closed because their beats stopped")
+    room_end: int = Field(description="presences still open when the room ended")
+    total: int
+
+
+class RoomReportRead(BaseModel):
+    """The room section of a campaign report (rooms/views.py)."""
+
+    viewers: int
+    present: int
+    watch_seconds: int
+    min_watch_seconds: int
+    closed_without_leave: ClosedWithoutLeaveRead

@@ -13,12 +13,13 @@ from liveloop.markets.catalogue import get_market
 from liveloop.tenants.auth import current_tenant
 from liveloop.tenants.service import Tenant
 from liveloop.users import service
-from liveloop.users.schemas import UserUpdate
+from liveloop.users.schemas import UserRead, UserUpdate
 
 router = APIRouter(tags=["users"])
 
 
-@router.put("/v1/users/{uid}", summary="Create or update a viewer")
+@router.put("/v1/users/{uid}", response_model=UserRead, summary="Create or update a viewer",
+            responses={201: {"model": UserRead, "description": "the user was created"}})
 async def put_user(
     uid: Annotated[str, Path(pattern=USER_ID_PATTERN)],
     body: UserUpdate,

@@ -1,4 +1,4 @@
-"""User input."""
+"""User input and output."""
 
 from __future__ import annotations
 
@@ -19,3 +19,11 @@ class UserUpdate(BaseModel):
     locale: Annotated[str, Field(pattern=r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8}){0,3}$", max_length=35)] | None = None
     display_name: Line(200) | None = None
     consents: Annotated[dict[ConsentKey, bool], Field(max_length=MAX_CONSENTS)] | None = None
+
+
+class UserRead(BaseModel):
+    user_id: str
+    market: str
+    locale: str | None
+    display_name: str | None
+    consents: dict[str, bool]
