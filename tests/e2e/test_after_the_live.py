@@ -285,6 +285,12 @@ def test_a_follow_up_live_takes_the_earlier_campaigns_invite_and_clip_codes(afte
     assert client.get(f"/v1/campaigns/{nxt}/users/ani/progress").json()["referrer"] == "dewi"
     board = client.get(f"/v1/campaigns/{nxt}/leaderboard").json()["entries"]
     assert sorted(e["user_id"] for e in board) == ["dewi", "siti"]
+    # A restart replays the follow-up's log with the earlier campaign's codes: the same owners.
+    report = client.get(f"/v1/campaigns/{nxt}/report").json()
+    server.stop()
+    server.start()
+    assert client.get(f"/v1/campaigns/{nxt}/report").json() == report
+    assert client.get(f"/v1/campaigns/{nxt}/users/budi/progress").json()["referrer"] == "siti"
 
     # Siti's page for the first live invites her to the next one, with a link of her own to share.
     page = httpx.get(client.get(f"/v1/campaigns/{first}/sharers/siti/report").json()["page_url"])
