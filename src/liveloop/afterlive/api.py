@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response
 
 from liveloop.afterlive import page
+from liveloop.afterlive.schemas import SharerReportRead
 from liveloop.afterlive.service import SharerReports
 from liveloop.afterlive.tokens import read_page_token
 from liveloop.campaigns.follow_ups import next_lives
@@ -32,7 +33,7 @@ Reports = Annotated[SharerReports, component("sharer_reports")]
 ShareTargetsDep = Annotated[ShareTargets, component("share_targets")]
 
 
-@router.get("/v1/campaigns/{cid}/sharers/{uid}/report",
+@router.get("/v1/campaigns/{cid}/sharers/{uid}/report", response_model=SharerReportRead,
             summary="What a user's sharing achieved, with a thank-you in their language and their page's link")
 async def sharer_report(cid: str, uid: Annotated[str, Path(pattern=USER_ID_PATTERN)], campaigns: Campaigns,
                         reports: Reports, tenant: Annotated[Tenant, Depends(current_tenant)]) -> dict:
