@@ -178,19 +178,25 @@ def test_when_a_campaign_ends_the_report_and_each_sharers_report_arrive_once(aft
     assert "Spring &lt;live&gt;" in page.text and "Spring <live>" not in page.text
 
 
+def markets_by_hour(moment: datetime) -> tuple[list, list]:
+    """Markets where `moment` (give or take half a minute) is daytime, and where it is deep night."""
+    day, night = [], []
+    for market in load_catalogue().values():
+        around = [to_ms(moment + timedelta(seconds=s)) for s in (-30, 0, 30)]
+        hours = [datetime.fromtimestamp(t / 1000, UTC).astimezone(market.zone).hour for t in around]
+        if all(9 <= h <= 20 for h in hours):
+            day.append(market)
+        elif all(quiet(t, market.timezone) for t in around) and all(h >= 23 or h < 7 for h in hours):
+            night.append(market)
+    assert day, "every market zone is in its night at once"
+    return day, night
+
+
 def test_a_reminder_reaches_each_reserved_user_once_in_their_language_and_time(after, client, receiver):
     """A 60-minute reminder of a live starting in an hour and a few seconds, for users in a market where
     that moment is daytime (and, when one exists right now, a market where it is night: no message)."""
     nominal = now() + timedelta(seconds=5)
-    day, night = [], []
-    for market in load_catalogue().values():
-        whole_window = [to_ms(nominal + timedelta(seconds=s)) for s in (-30, 0, 30)]
-        hours = [datetime.fromtimestamp(t / 1000, UTC).astimezone(market.zone).hour for t in whole_window]
-        if all(9 <= h <= 20 for h in hours):
-            day.append(market)
-        elif all(quiet(t, market.timezone) for t in whole_window) and all(h >= 23 or h < 7 for h in hours):
-            night.append(market)
-    assert day, "every market zone is in its night at once"
+    day, night = markets_by_hour(nominal)
     awake = day[0]
     path = "/remind-" + uuid.uuid4().hex[:6]
     post_ok(client, "/v1/webhook-endpoints", {"url": receiver.url(path), "events": ["reminder.due"]})
@@ -279,6 +285,12 @@ def test_a_follow_up_live_takes_the_earlier_campaigns_invite_and_clip_codes(afte
     assert client.get(f"/v1/campaigns/{nxt}/users/ani/progress").json()["referrer"] == "dewi"
     board = client.get(f"/v1/campaigns/{nxt}/leaderboard").json()["entries"]
     assert sorted(e["user_id"] for e in board) == ["dewi", "siti"]
+    # A restart replays the follow-up's log with the earlier campaign's codes: the same owners.
+    report = client.get(f"/v1/campaigns/{nxt}/report").json()
+    server.stop()
+    server.start()
+    assert client.get(f"/v1/campaigns/{nxt}/report").json() == report
+    assert client.get(f"/v1/campaigns/{nxt}/users/budi/progress").json()["referrer"] == "siti"
 
     # Siti's page for the first live invites her to the next one, with a link of her own to share.
     page = httpx.get(client.get(f"/v1/campaigns/{first}/sharers/siti/report").json()["page_url"])
@@ -375,6 +387,10 @@ def test_two_processes_run_the_schedule_without_doubles(tmp_path):
         servers = [Server(url, log_path=tmp_path / f"s{i}.log", env=env).start() for i in range(2)]
         try:
             cids = [new_cid(f"p{i}") for i in range(8)]
+            nominal = now() + timedelta(seconds=6)
+            awake = markets_by_hour(nominal)[0][0]
+            starts = nominal + timedelta(minutes=60)
+            reminded = new_cid("r")
             with servers[0].client(key) as one, servers[1].client(key) as two:
                 post_ok(one, "/v1/webhook-endpoints", {"url": receiver.url("/both"), "events": AFTER})
                 for i, cid in enumerate(cids):
@@ -383,7 +399,14 @@ def test_two_processes_run_the_schedule_without_doubles(tmp_path):
                     codes = [invite(client, cid, f"s{j}") for j in range(5)]
                     send(client, [ev(cid, f"c{j}", "click", f"f{j}", timedelta(hours=3), ref=code)
                                   for j, code in enumerate(codes)])
-            expected = len(cids) * (1 + 5)  # each campaign's end, and each of its five sharers' reports
+                # and a reminder for ten users who reserved, due in a few seconds where they live
+                post_ok(two, "/v1/campaigns", {
+                    "id": reminded, "title": "Next", "market": awake.code, "starts_at": iso(starts),
+                    "ends_at": iso(starts + timedelta(hours=1)), "landing_url": "https://shop.example.com/live",
+                    "reminders": [{"before_minutes": 60}]})
+                send(one, [ev(reminded, f"r{j}", "reservation", f"u{j}", timedelta(minutes=1)) for j in range(10)])
+            # each campaign's end, each of its five sharers' reports, and the ten reminders
+            expected = len(cids) * (1 + 5) + 10
             receiver.wait_for("/both", lambda rs: len(rs) >= expected, timeout=40)
             time.sleep(2)
         finally:
@@ -394,3 +417,4 @@ def test_two_processes_run_the_schedule_without_doubles(tmp_path):
         sent = Counter((b["type"], b["data"]["campaign_id"], b["data"].get("user_id"))
                        for b in (orjson.loads(r.body) for r in got))
         assert max(sent.values()) == 1 and len(sent) == expected
+        assert sum(1 for kind, cid, _user in sent if kind == "reminder.due" and cid == reminded) == 10

@@ -9,14 +9,16 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response
 
 from liveloop.afterlive import page
+from liveloop.afterlive.schemas import SharerReportRead
 from liveloop.afterlive.service import SharerReports
 from liveloop.afterlive.tokens import read_page_token
 from liveloop.campaigns.follow_ups import next_lives
 from liveloop.clips import service as clips_service
 from liveloop.deps import Campaigns, Db, SettingsDep, SigningDep, component
-from liveloop.events.gate import CampaignGate
+from liveloop.events.live import LiveCampaign
 from liveloop.invites import service as invites_service
 from liveloop.kit import clock
+from liveloop.kit.db.database import Database
 from liveloop.kit.errors import NotFound, Unauthorized
 from liveloop.kit.ids import USER_ID_PATTERN
 from liveloop.kit.times import parse_iso
@@ -31,7 +33,7 @@ Reports = Annotated[SharerReports, component("sharer_reports")]
 ShareTargetsDep = Annotated[ShareTargets, component("share_targets")]
 
 
-@router.get("/v1/campaigns/{cid}/sharers/{uid}/report",
+@router.get("/v1/campaigns/{cid}/sharers/{uid}/report", response_model=SharerReportRead,
             summary="What a user's sharing achieved, with a thank-you in their language and their page's link")
 async def sharer_report(cid: str, uid: Annotated[str, Path(pattern=USER_ID_PATTERN)], campaigns: Campaigns,
                         reports: Reports, tenant: Annotated[Tenant, Depends(current_tenant)]) -> dict:
@@ -70,7 +72,7 @@ async def results_page(token: str, request: Request, campaigns: Campaigns, db: D
         clips_service.list_clips(conn, tenant_id=tenant_id, campaign_id=body["id"]),
         next_lives(conn, tenant_id=tenant_id, campaign_id=body["id"], now=now)))
     following = await campaigns.get_uncaught(tenant_id, ahead[0]["id"]) if ahead else None
-    codes = await _share_codes(db, campaigns, share_targets, tenant_id, user_id, live, clips, following, now=now)
+    codes = await _share_codes(db, share_targets, tenant_id, user_id, live, clips, following, now=now)
     base = settings.base_url
     shown = [page.Clip(clip["title"], clip.get("thumbnail_url"), f"{base}/s/{codes[clip['id']]}") for clip in clips]
     next_live = None
@@ -86,8 +88,8 @@ async def results_page(token: str, request: Request, campaigns: Campaigns, db: D
     return _html(html, 200, nonce)
 
 
-async def _share_codes(db, campaigns: CampaignGate, share_targets: ShareTargets, tenant_id: str, user_id: str,
-                       live, clips: list[dict], following, *, now: int) -> dict[str | None, str]:
+async def _share_codes(db: Database, share_targets: ShareTargets, tenant_id: str, user_id: str, live: LiveCampaign,
+                       clips: list[dict], following: LiveCampaign | None, *, now: int) -> dict[str | None, str]:
     """The sharer's codes for each clip (by clip id) and for the next live (None), made on first view.
 
     Made here rather than with the report: a sharer who never opens the page holds no extra codes.
