@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
+from liveloop.afterlive import plan
 from liveloop.afterlive.jobs import AfterLiveJobs
 from liveloop.afterlive.service import SharerReports
 from liveloop.draws.notices import DrawNotices
@@ -102,7 +103,7 @@ def build_components(settings: Settings) -> Components:
         db=db,
         committed=committed,
         campaigns=campaigns,
-        changes=CampaignChanges(campaigns, store, committed),
+        changes=CampaignChanges(campaigns, store, committed, followers=(plan.follow_change,)),
         ingestor=Ingestor(campaigns, store, fx, committed, future_tolerance_ms=settings.future_tolerance_ms),
         api_keys=ApiKeys(db),
         share_targets=ShareTargets(db),

@@ -56,6 +56,14 @@ def schedule(conn: sa.Connection, *, tenant_id: str, body: dict, now: int) -> No
     repository.schedule(conn, tenant_id=tenant_id, campaign_id=body["id"], jobs=planned(body), now=now)
 
 
+def follow_change(conn: sa.Connection, *, tenant_id: str, body: dict, now: int) -> None:
+    """A campaign was changed (PATCH) or cancelled: its pending jobs follow, in the same transaction."""
+    if "cancelled_at" in body:
+        repository.cancel(conn, tenant_id=tenant_id, campaign_id=body["id"], now=now)
+    else:
+        replan(conn, tenant_id=tenant_id, body=body, now=now)
+
+
 def replan(conn: sa.Connection, *, tenant_id: str, body: dict, now: int) -> None:
     """Move a changed campaign's pending jobs to its new times, in the transaction that changes it."""
     repository.reschedule(conn, tenant_id=tenant_id, campaign_id=body["id"], jobs=planned(body), now=now)

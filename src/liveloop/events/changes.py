@@ -27,13 +27,18 @@ from liveloop.rewards.ledger import LedgerWrites
 
 # The campaign as it is to be, decided from the live campaign; None when nothing changes.
 Decide = Callable[[LiveCampaign], dict | None]
+# What else a change writes in its transaction (e.g. scheduled jobs following the new window):
+# called with the connection and keyword arguments tenant_id, body (after the change), now.
+Follower = Callable[..., None]
 
 
 class CampaignChanges:
-    def __init__(self, gate: CampaignGate, store: EventStore, committed: CommittedEffects) -> None:
+    def __init__(self, gate: CampaignGate, store: EventStore, committed: CommittedEffects, *,
+                 followers: tuple[Follower, ...] = ()) -> None:
         self._gate = gate
         self._store = store
         self._committed = committed
+        self._followers = followers
 
     async def change(self, tenant_id: str, campaign_id: str, decide: Decide, *, now: int) -> dict:
         """Apply and log what `decide` makes of the campaign; returns the campaign's body after it."""
@@ -52,13 +57,16 @@ class CampaignChanges:
                 if type(effect) is RewardIssued or type(effect) is RewardStatusChanged:
                     ledger.add(campaign_id, effect)
             rows = ledger.rows()
-            store = self._store
+            staged = self._committed.staged(tenant_id, effects, now)  # webhooks of rewards it grants
+            store, followers = self._store, self._followers
 
             def write(conn: sa.Connection) -> None:
                 version = campaigns_service.save_version(conn, tenant_id=tenant_id, body=body, now=now)
                 logged = EventRow(tenant_id, ev.id, campaign_id, CAMPAIGN_CHANGE, None, now, None, None, None, None,
                                   None, None, now, version)
-                store.write(conn, BatchWrite([logged], ledger=rows))
+                store.write(conn, BatchWrite([logged], ledger=rows, staged=staged))
+                for follow in followers:
+                    follow(conn, tenant_id=tenant_id, body=body, now=now)
 
             await self._gate.commit(tenant_id, held, write)
         self._committed.publish(tenant_id, effects)
