@@ -236,7 +236,7 @@ def test_a_change_moves_the_reminders_and_a_cancelled_campaign_sends_none(after,
     post_ok(client, "/v1/webhook-endpoints", {"url": receiver.url(path), "events": ["reminder.due"]})
     starts = nominal + timedelta(minutes=60)
     cids = {kind: new_cid(kind) for kind in ("moved", "cancelled", "kept")}
-    for kind, cid in cids.items():
+    for cid in cids.values():
         post_ok(client, "/v1/campaigns", {
             "id": cid, "title": "Evening live", "market": awake.code, "starts_at": iso(starts),
             "ends_at": iso(starts + timedelta(hours=1)), "landing_url": "https://shop.example.com/live",
