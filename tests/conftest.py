@@ -53,11 +53,11 @@ def cid() -> str:
 
 
 def pytest_collection_modifyitems(config, items):
-    # Under CI a service or browser test that would be skipped is a failure: the services and
-    # Chromium must be there.
+    # Under CI a service, browser or nginx test that would be skipped is a failure: the services,
+    # Chromium and nginx must be there.
     if os.environ.get("CI") == "true":
         for item in items:
-            if item.get_closest_marker("service") or item.get_closest_marker("browser"):
+            if any(item.get_closest_marker(name) for name in ("service", "browser", "nginx")):
                 item.add_marker(pytest.mark.skip_is_failure)
 
 
