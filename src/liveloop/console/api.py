@@ -44,6 +44,7 @@ SESSION_COOKIE = "liveloop_console"
 LOGIN_CSRF_COOKIE = "liveloop_login_csrf"
 LANG_COOKIE = "liveloop_console_lang"
 
+
 def _secure(settings: Settings) -> bool:
     return settings.base_url.startswith("https://")
 
