@@ -405,3 +405,36 @@ def test_the_report_shows_the_funnel_referrers_and_rewards_with_charts(server, c
             assert not errors, errors
         finally:
             context.close()
+
+
+def test_referrers_sort_by_a_column_and_download_as_csv_with_formulas_defused(server, context, login, cid):
+    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {login.api_key}"}) as api:
+        starts = live_campaign(api, cid)
+        brought = {"ana": 1, "ben": 3, "cat": 2}
+        names = {"ana": "Ana", "ben": '=HYPERLINK("http://evil.example","x")', "cat": "Cat"}
+        who = []
+        for user, n in brought.items():
+            code = invite(api, cid, user)
+            assert api.put(f"/v1/users/{user}", json={"market": "SG", "display_name": names[user]}).status_code \
+                in (200, 201)
+            who += [(f"{user}-f{i}", code) for i in range(n)]
+        joins(api, cid, starts, who)
+    page = context.new_page()
+    sign_in(page, server.url, login)
+    page.click(f"tr[data-campaign='{cid}'] >> a[href$='/referrers']")
+    users = page.locator("#referrers tr")
+    assert [users.nth(i).get_attribute("data-user") for i in range(3)] == ["ben", "cat", "ana"]  # by rank
+    page.click("a[data-sort=display_name]")  # A to Z: "=HYPERLINK..." sorts first
+    assert [users.nth(i).get_attribute("data-user") for i in range(3)] == ["ben", "ana", "cat"]
+    page.click("a[data-sort=display_name]")  # and back
+    assert [users.nth(i).get_attribute("data-user") for i in range(3)] == ["cat", "ana", "ben"]
+    page.click("a[data-sort=joins]")  # most first
+    assert page.locator("th[aria-sort=descending] a").get_attribute("data-sort") == "joins"
+    assert [users.nth(i).get_attribute("data-user") for i in range(3)] == ["ben", "cat", "ana"]
+    with page.expect_download() as download:
+        page.click("[data-test=csv]")
+    text = Path(download.value.path()).read_text("utf-8-sig")
+    lines = text.strip().splitlines()
+    assert lines[0] == "rank,user_id,display_name,clicks,referees,joins,reservations,orders,gmv,rewards,currency"
+    assert lines[1].startswith('1,ben,"\'=HYPERLINK(""http://evil.example"",""x"")",0,3,3,')  # text, not a formula
+    assert len(lines) == 4

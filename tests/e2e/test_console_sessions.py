@@ -90,3 +90,19 @@ def test_operator_add_refuses_an_unknown_tenant_and_a_second_login_for_one_email
     with pytest.raises(Exception) as twice:  # noqa: B017
         cli("operator", "add", login.tenant_id, login.email, "--database-url", server.database_url)
     assert "already has a login" in twice.value.stderr
+
+
+def test_a_session_opened_in_one_process_works_in_another_and_logging_out_there_ends_it_here(server):
+    login = new_login(server.database_url)
+    other = Server(server.database_url).start()
+    try:
+        with httpx.Client(base_url=server.url) as here, httpx.Client(base_url=other.url) as there:
+            assert post_login(here, login.email, login.password).status_code == 303
+            there.cookies.set("liveloop_console", here.cookies["liveloop_console"])
+            page = there.get("/console/campaigns")
+            assert page.status_code == 200 and login.email.lower() in page.text
+            csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)[1]
+            assert there.post("/console/logout", data={"csrf": csrf}).headers["location"] == "/console/login?out=1"
+            assert here.get("/console/campaigns").headers["location"] == "/console/login?expired=1"
+    finally:
+        other.stop()

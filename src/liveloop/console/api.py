@@ -9,7 +9,11 @@ no API key: the room view reads the room stream with a room token minted here.
 
 from __future__ import annotations
 
+import csv
+import io
+import re
 import secrets
+from decimal import Decimal
 from html import escape
 from typing import Annotated
 from urllib.parse import parse_qsl, quote, urlencode
@@ -43,6 +47,7 @@ router = APIRouter(include_in_schema=False)
 SESSION_COOKIE = "liveloop_console"
 LOGIN_CSRF_COOKIE = "liveloop_login_csrf"
 LANG_COOKIE = "liveloop_console_lang"
+
 
 def _secure(settings: Settings) -> bool:
     return settings.base_url.startswith("https://")
@@ -424,3 +429,76 @@ async def report_page(cid: str, request: Request, db: Db, campaigns: Campaigns, 
                   budget_text=t("report.budget", used=used, total=fmt.money(budget["total"], currency, lang))
                   if budget["total"] is not None else t("report.no_budget", used=used),
                   gmv=lambda value: fmt.money(value, currency, lang))
+
+
+# -- referrers --------------------------------------------------------------------------------------
+
+# Sortable columns and their headings; rank sorts up, the counts down, unless the operator flips them.
+REFERRER_COLUMNS = (("rank", "room.rank"), ("display_name", "room.name"), ("clicks", "room.clicks"),
+                    ("referees", "report.referees"), ("joins", "room.joins"), ("reservations", "room.reservations"),
+                    ("orders", "room.orders"), ("gmv", "room.gmv"), ("rewards", "referrers.rewards"))
+_SORTABLE = {key for key, _label in REFERRER_COLUMNS}
+
+
+async def _referrer_rows(db, live, tenant_id: str, cid: str) -> tuple[list[dict], str]:
+    referrers = list(live.state.referrers)
+    names = await db.read(lambda conn: display_names(conn, tenant_id=tenant_id, user_ids=referrers))
+    report = report_views.report(live.state, names=names, inviters=0)
+    return report["referrers"], report["currency"]
+
+
+def _sorted(rows: list[dict], key: str, descending: bool) -> list[dict]:
+    def value(row: dict):
+        v = row[key]
+        if key == "gmv":
+            return Decimal(v or "0")
+        if key == "display_name":
+            return (v or row["user_id"]).casefold()
+        return v if v is not None else float("inf")
+
+    return sorted(rows, key=value, reverse=descending)
+
+
+@router.get("/console/campaigns/{cid}/referrers")
+async def referrers_page(cid: str, request: Request, db: Db, campaigns: Campaigns, settings: SettingsDep) -> Response:
+    session = await _session(request, db)
+    if session is None:
+        return _to_login(request, settings)
+    live = await _live_or_404(campaigns, session, cid)
+    if live is None:
+        return _not_found(request, session)
+    rows, currency = await _referrer_rows(db, live, session.operator.tenant_id, cid)
+    key = request.query_params.get("sort", "rank")
+    key = key if key in _SORTABLE else "rank"
+    descending = request.query_params.get("dir", "asc" if key in ("rank", "display_name") else "desc") == "desc"
+    lang = _lang(request)
+    return render("referrers.html", lang=lang, here=_here(request), session=session, campaign=live.body,
+                  rows=_sorted(rows, key, descending), columns=REFERRER_COLUMNS, sort=key, descending=descending,
+                  currency=currency, gmv=lambda value: fmt.money(value, currency, lang))
+
+
+def _csv_cell(value) -> str:
+    """A cell a spreadsheet shows as text: one starting like a formula gets a leading apostrophe."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@router.get("/console/campaigns/{cid}/referrers.csv")
+async def referrers_csv(cid: str, request: Request, db: Db, campaigns: Campaigns, settings: SettingsDep) -> Response:
+    session = await _session(request, db)
+    if session is None:
+        return _to_login(request, settings)
+    live = await _live_or_404(campaigns, session, cid)
+    if live is None:
+        return _not_found(request, session)
+    rows, currency = await _referrer_rows(db, live, session.operator.tenant_id, cid)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    fields = ("rank", "user_id", "display_name", "clicks", "referees", "joins", "reservations", "orders", "gmv",
+              "rewards")
+    writer.writerow([*fields, "currency"])
+    for row in rows:
+        writer.writerow([_csv_cell(row[f]) for f in fields] + [currency])
+    filename = re.sub(r"[^A-Za-z0-9_.-]", "_", cid)
+    return Response(out.getvalue().encode("utf-8-sig"), media_type="text/csv; charset=utf-8",
+                    headers={**HEADERS, "Content-Disposition": f'attachment; filename="referrers-{filename}.csv"'})
