@@ -267,8 +267,10 @@ class Service:
         import http.client
 
         # The load comes from one address: the limit is set out of reach, so its cost is measured
-        # while every click is still recorded.
-        env = {**os.environ, "LIVELOOP_LOG_LEVEL": "warning", "LIVELOOP_RATE_LIMIT_SHARE_PER_MINUTE": "1000000000",
+        # while every click is still recorded. Request logs are off unless LIVELOOP_LOG_LEVEL asks for
+        # them (LIVELOOP_LOG_LEVEL=info LIVELOOP_LOG_FORMAT=json measures their cost).
+        env = {**os.environ, "LIVELOOP_LOG_LEVEL": os.environ.get("LIVELOOP_LOG_LEVEL", "warning"),
+               "LIVELOOP_RATE_LIMIT_SHARE_PER_MINUTE": "1000000000",
                "PYTHONPATH": os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH")))),
                **self.extra_env}
         with open(self.log, "ab") as log:

@@ -9,8 +9,9 @@ fixed set that carries no code, token or id a client chose. The app says which t
 (`route_of`), after the call, once FastAPI's router has matched it.
 
 The hot paths pay a few microseconds for this (CONVENTIONS.md point 9; docs/benchmarks.md measures
-it): one histogram observation and one increment, and a log line formatted and written with the
-others of the same event-loop turn rather than through `logging` (about 5 µs a line).
+it): the latency and status counted in plain Python (ops/metrics.py `RequestCounts`), and a log line
+formatted and written with the others of the same event-loop turn rather than through `logging`
+(about 5 µs a line).
 """
 
 from __future__ import annotations
@@ -22,11 +23,11 @@ import re
 import secrets
 import sys
 import time
+from bisect import bisect_left
 from collections.abc import Callable
-from typing import TextIO
+from typing import BinaryIO
 
 import orjson
-from prometheus_client import Counter, Histogram
 
 from liveloop.ops import metrics
 from liveloop.ops.context import CURRENT, Request
@@ -43,7 +44,7 @@ _GIVEN_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 class RequestLines:
     """One line per request, at level info of the `liveloop.request` logger, in the process's log format."""
 
-    def __init__(self, *, json: bool, stream: TextIO | None = None) -> None:
+    def __init__(self, *, json: bool, stream: BinaryIO | None = None) -> None:
         self._json = json
         self._stream = stream
         self._pending: list[tuple] = []
@@ -64,18 +65,40 @@ class RequestLines:
             return
         stamp = self._stamp
         if self._json:
-            text = "".join(orjson.dumps({
+            lines = b"\n".join(orjson.dumps({
                 "time": stamp(at), "level": "info", "logger": LOGGER, "message": f"{method} {route} {status}",
                 "request_id": rid, "tenant_id": tenant, "method": method, "route": route, "status": status,
-                "duration_ms": round(seconds * 1000, 2)}).decode() + "\n"
-                for at, rid, tenant, method, route, status, seconds in pending)
+                "duration_ms": round(seconds * 1000, 2)})
+                for at, rid, tenant, method, route, status, seconds in pending) + b"\n"
         else:
-            text = "".join(f"{stamp(at)} INFO {LOGGER}: {method} {route} {status} {seconds * 1000:.2f} ms "
-                           f"request_id={rid} tenant_id={tenant or '-'}\n"
-                           for at, rid, tenant, method, route, status, seconds in pending)
-        stream = self._stream or sys.stderr
-        stream.write(text)
+            lines = "".join(f"{stamp(at)} INFO {LOGGER}: {method} {route} {status} {seconds * 1000:.2f} ms "
+                            f"request_id={rid} tenant_id={tenant or '-'}\n"
+                            for at, rid, tenant, method, route, status, seconds in pending).encode()
+        # Past the text layer of stderr, whose buffer `logging` empties after every record.
+        stream = self._stream or sys.stderr.buffer
+        stream.write(lines)
         stream.flush()
+
+
+class Served(Request):
+    """The request being served, and the `send` the app is given: it notes the answer's status and adds
+    X-Request-Id. Being the request itself, it costs the hot paths no closure and no extra coroutine."""
+
+    __slots__ = ("_send", "_header")
+
+    def __init__(self, request_id: str, send) -> None:
+        self.id = request_id
+        self.tenant_id = None
+        self.status = None
+        self._send = send
+        self._header = (b"x-request-id", request_id.encode())
+
+    def __call__(self, message):
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            # Every sender builds this message for the one call (the header list may be shared).
+            message["headers"] = [*message.get("headers", ()), self._header]
+        return self._send(message)
 
 
 class Requests:
@@ -85,8 +108,7 @@ class Requests:
         self._proxies = proxies
         self._route_of = route_of
         self._lines = lines
-        self._latency: dict[str, Histogram] = {}
-        self._answers: dict[tuple[str, int], Counter] = {}
+        self._routes = metrics.REQUESTS.routes
         # Ids unique across processes and restarts without a system call per request.
         self._prefix = secrets.token_hex(4) + "-"
         self._count = itertools.count(1)
@@ -97,18 +119,10 @@ class Requests:
             return
         started = time.perf_counter()
         given = self._given_id(scope) if self._proxies else None
-        request = Request(given or f"{self._prefix}{next(self._count):x}")
+        request = Served(given or f"{self._prefix}{next(self._count):x}", send)
         CURRENT.set(request)
-        id_header = (b"x-request-id", request.id.encode())
-
-        async def send_with_id(message) -> None:
-            if message["type"] == "http.response.start":
-                request.status = message["status"]
-                message = {**message, "headers": [*message.get("headers", ()), id_header]}
-            await send(message)
-
         try:
-            await self._app(scope, receive, send_with_id)
+            await self._app(scope, receive, request)
         except BaseException:
             if request.status is None:
                 request.status = 500  # the server answers it
@@ -131,16 +145,13 @@ class Requests:
 
     def _done(self, scope, request: Request, seconds: float) -> None:
         route = self._route_of(scope)
-        # One histogram observation and one increment per request, their label children cached.
+        stats = self._routes.get(route)
+        if stats is None:
+            stats = self._routes[route] = metrics.RouteStats()
         if route not in STREAMS:
-            latency = self._latency.get(route)
-            if latency is None:
-                latency = self._latency[route] = metrics.REQUEST_SECONDS.labels(route)
-            latency.observe(seconds)
-        status = request.status
-        answers = self._answers.get((route, status))
-        if answers is None:
-            answers = self._answers[(route, status)] = metrics.RESPONSES.labels(route, str(status))
-        answers.inc()
+            stats.buckets[bisect_left(metrics.LATENCY, seconds)] += 1  # the first bound >= seconds
+            stats.sum += seconds
+        answers = stats.answers
+        answers[request.status] = answers.get(request.status, 0) + 1
         if self._lines is not None:
             self._lines.add(request, scope["method"], route, seconds)
