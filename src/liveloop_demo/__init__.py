@@ -35,6 +35,7 @@ from liveloop.kit import clock
 from liveloop.kit.db.inuse import DatabaseLock, InUse, sqlite_lock
 from liveloop.kit.times import iso
 from liveloop.settings import Settings
+from liveloop_demo.hooks import HookReceiver
 
 DEMO_TENANT = "liveloop demo"
 DEMO_HOST = "shop.example.com"
@@ -328,8 +329,18 @@ def reset_database(url: str) -> None:
         Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
-def create_demo_tenant(url: str) -> str:
-    """Migrate and create the demo tenant; returns its API key."""
+DEMO_OPERATOR = "demo@liveloop.local"
+
+
+@dataclass
+class DemoTenant:
+    key: str
+    operator_password: str  # the console login of DEMO_OPERATOR
+
+
+def create_demo_tenant(url: str) -> DemoTenant:
+    """Migrate and create the demo tenant and its console operator."""
+    from liveloop.console.operators import add_operator, new_password
     from liveloop.kit.db.dialect import create_engine
     from liveloop.kit.db.migrate import upgrade
     from liveloop.tenants.service import create_tenant
@@ -340,11 +351,19 @@ def create_demo_tenant(url: str) -> str:
     upgrade(url)
     engine = create_engine(url)
     try:
+        password = new_password()
         with engine.begin() as conn:
-            _tenant, key = create_tenant(conn, name=DEMO_TENANT, allowed_hosts=[DEMO_HOST], now=clock.now_ms())
+            tenant, key = create_tenant(conn, name=DEMO_TENANT, allowed_hosts=[DEMO_HOST], now=clock.now_ms())
+            add_operator(conn, tenant_id=tenant.id, email=DEMO_OPERATOR, password=password, now=clock.now_ms())
     finally:
         engine.dispose()
-    return key
+    return DemoTenant(key, password)
+
+
+def _any_free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -375,6 +394,8 @@ def start_server(settings: Settings, port: int, log_path: Path) -> subprocess.Po
     if settings.public_url:
         args += ["--public-url", settings.public_url]
     env = {**os.environ, "LIVELOOP_LOG_LEVEL": os.environ.get("LIVELOOP_LOG_LEVEL", "warning"),
+           # the demo's webhook receiver listens on this machine (never do this in production)
+           "LIVELOOP_WEBHOOKS_ALLOW_PRIVATE": "true", "LIVELOOP_WEBHOOKS_POLL_SECONDS": "0.2",
            # the whole simulated audience clicks from this one address: no per-address limits
            "LIVELOOP_RATE_LIMIT_SHARE_PER_MINUTE": "0", "LIVELOOP_RATE_LIMIT_STREAM_PER_MINUTE": "0",
            "LIVELOOP_RATE_LIMIT_PRESENCE_PER_MINUTE": "0"}
@@ -675,13 +696,34 @@ def print_summary(console: Console, outcomes: list[Outcome], totals: Ingested, e
     return failures
 
 
-def print_links(console: Console, base_url: str, key: str, outcomes: list[Outcome]) -> None:
+def _subscribe(url: str, key: str, receiver_url: str) -> str:
+    """The demo shop's webhook endpoint, for every message type; returns its signing secret."""
+    answer = httpx.post(f"{url}/v1/webhook-endpoints", json={"url": receiver_url, "description": "demo shop"},
+                        headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    if answer.status_code != 201:
+        raise DemoError(f"could not create the demo's webhook endpoint: {answer.status_code} {answer.text[:300]}")
+    return answer.json()["secret"]
+
+
+def print_webhooks(console: Console, hooks: HookReceiver) -> None:
+    received = ", ".join(f"{n} {kind}" for kind, n in sorted(hooks.types.items())) or "none"
+    console.print(f"webhooks at {hooks.url}, each signature checked with the standardwebhooks library: "
+                  f"{received}" + (f"; [red]{hooks.forged} failed verification[/]" if hooks.forged else ""))
+
+
+def _sharer_page(url: str, key: str, cid: str, user_id: str) -> str | None:
+    answer = httpx.get(f"{url}/v1/campaigns/{cid}/sharers/{user_id}/report",
+                       headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    return answer.json().get("page_url") if answer.status_code == 200 else None
+
+
+def print_links(console: Console, base_url: str, local: str, tenant: DemoTenant, outcomes: list[Outcome]) -> None:
+    key = tenant.key
     first = next((o for o in outcomes if o.plan.sharers), outcomes[0])
     cid = first.plan.market.campaign_id
     console.print()
-    console.print(f"API base:      {base_url}/v1")
-    console.print(f"Console:       {base_url}/docs  (the operator console UI is not built yet; "
-                  "the interactive API docs stand in for it)")
+    console.print(f"API base:      {base_url}/v1  (docs at {base_url}/docs)")
+    console.print(f"Console:       {base_url}/console  login {DEMO_OPERATOR}  password {tenant.operator_password}")
     if first.plan.sharers:
         entries = first.leaderboard["entries"]
         top = entries[0]["user_id"] if entries else first.plan.sharers[0].user_id
@@ -689,6 +731,9 @@ def print_links(console: Console, base_url: str, key: str, outcomes: list[Outcom
         console.print(f"Share link:    {sharer.url}  ({sharer.display_name}, {cid})")
         console.print(f"Progress:      {base_url}/v1/campaigns/{cid}/users/{sharer.user_id}/progress"
                       "  (with the API key)")
+        page = _sharer_page(local, key, cid, sharer.user_id)
+        if page:
+            console.print(f"Thank-you:     {page}  ({sharer.display_name}'s results page, no login)")
     console.print(f"Try:           curl -H 'Authorization: Bearer <API key>' {base_url}/v1/campaigns/{cid}/report")
     console.print(f"API key: {key}")
 
@@ -713,7 +758,8 @@ def run_demo(settings: Settings, *, viewers: int, keep_running: bool) -> int:
         settings = settings.model_copy(update={"port": port})
         lock = claim_database(settings.database_url)
         reset_database(settings.database_url)
-        key = create_demo_tenant(settings.database_url)
+        tenant = create_demo_tenant(settings.database_url)
+        key = tenant.key
         if lock is not None:
             lock.shared()  # beside the server the demo starts now; still not for another demo to delete
         log_path = _log_path(settings.database_url)
@@ -721,8 +767,12 @@ def run_demo(settings: Settings, *, viewers: int, keep_running: bool) -> int:
         local = f"http://{'127.0.0.1' if settings.host in ('0.0.0.0', '') else settings.host}:{port}"
         wait_healthy(proc, local, log_path)
         console.print(f"liveloop is serving {settings.database_url} on {settings.base_url} (log: {log_path})")
-        outcomes = _drive(console, local, key, viewers)
-        print_links(console, settings.base_url, key, outcomes)
+        with HookReceiver(_any_free_port()) as hooks:
+            hooks.secret = _subscribe(local, key, hooks.url)
+            outcomes = _drive(console, local, key, viewers)
+            hooks.settle()
+            print_webhooks(console, hooks)
+        print_links(console, settings.base_url, local, tenant, outcomes)
         if keep_running:
             return _serve_until_interrupted(console, proc)
         return 0

@@ -81,6 +81,13 @@ def test_demo_drives_an_audience_and_prints_a_summary_that_matches_it(tmp_path):
     assert counts["accepted"] + counts["duplicates"] + counts["rejected"] == counts["sent"]
     assert re.search(r"^API key: ll_\S+$", out, re.MULTILINE)
     assert "/docs" in out and "/s/" in out
+    # the demo shop's webhook receiver checked every signature; attributions and rewards arrived
+    hooks = re.search(r"^webhooks at \S+, each signature checked .*: (\d+) referral\.attributed, (\d+) reward\.issued",
+                      out, re.MULTILINE)
+    assert hooks and int(hooks.group(1)) > 0 and int(hooks.group(2)) > 0, out
+    assert "failed verification" not in out
+    assert re.search(r"^Console: +\S+/console +login demo@liveloop\.local +password \S+$", out, re.MULTILINE)
+    assert re.search(r"^Thank-you: +\S+/t/\S+", out, re.MULTILINE)
 
     # A second run on the same file starts from scratch and tells the same story.
     second = run_demo("--exit", "--viewers", "200", "--port", str(free_port()), "--database-url", url)
@@ -125,10 +132,14 @@ def assert_stopped(port: int) -> None:
 
 def test_demo_keeps_serving_until_ctrl_c(tmp_path):
     port = free_port()
-    with running_demo(tmp_path / "demo.db", port) as (proc, _lines, key):
+    with running_demo(tmp_path / "demo.db", port) as (proc, lines, key):
         answer = httpx.get(f"http://127.0.0.1:{port}/v1/campaigns/demo-us",
                            headers={"Authorization": f"Bearer {key}"})
         assert answer.status_code == 200 and answer.json()["market"] == "US"
+        # the sharer's results page and the console's login answer, as the demo printed them
+        page = next(line.split()[1] for line in lines if line.startswith("Thank-you:"))
+        assert httpx.get(page).status_code == 200
+        assert httpx.get(f"http://127.0.0.1:{port}/console/login").status_code == 200
 
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 0
