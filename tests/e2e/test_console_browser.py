@@ -343,14 +343,14 @@ def test_an_operator_runs_a_draw_and_sees_the_seed_its_hash_committed_to(server,
         row = page.locator("section[data-rule=grand] tr[data-period=campaign]")
         assert row.locator("[data-test=seed-hash]").inner_text() == committed
         assert row.locator("td").nth(2).inner_text() == "Ended"
+        draws_page = page.url
         # The run button's form carries the session's CSRF token; without it the draw is not run.
         page.evaluate("document.querySelector('form[action$=\"/draws/grand/run\"] input[name=csrf]').remove()")
         with page.expect_response(lambda r: r.url.endswith("/draws/grand/run")) as refused:
             page.click("[data-test=run]")
         assert refused.value.status == 403
         assert api.get(f"/v1/campaigns/{cid}/draws/grand").json()["periods"][0]["result"] is None
-        page.go_back()
-        page.reload()
+        page.goto(draws_page)  # a fresh page, with a fresh form and its token
         page.click("[data-test=run]")
         page.wait_for_url("**/draws?ran=1*")
         assert "Period campaign of draw “grand” was run." in page.locator("[data-test=ran]").inner_text()
