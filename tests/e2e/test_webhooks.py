@@ -172,8 +172,11 @@ def test_agora_min_watch_seconds_decides_which_friends_count(client, server, cid
     channel = live_campaign(client, cid, "agora", min_watch=60)
     _int_id, url = integration(client, "agora", AGORA_SECRET)
     befriend(client, cid, "alice", "11", "12")
-    # 11 leaves after 20 s: no join; 12 stays 90 s: a join, reached at its 60th second.
-    for notice, kind, uid, seq, at in ((f"{cid}:a", 105, 11, 1, ts(5)), (f"{cid}:b", 106, 11, 2, ts(5) + 20),
+    # 11 leaves after 20 s: no join; 12 stays 90 s: a join, reached at its 60th second. 11's notices
+    # are of the last minute: between its join and its leave the room sweeper may look at it, and a
+    # presence begun longer than min_watch_seconds ago (a late, backfilled join) would be credited.
+    recent = int(time.time()) - 40
+    for notice, kind, uid, seq, at in ((f"{cid}:a", 105, 11, 1, recent), (f"{cid}:b", 106, 11, 2, recent + 20),
                                        (f"{cid}:c", 106, 12, 2, ts(6) + 90), (f"{cid}:d", 105, 12, 1, ts(6))):
         assert agora_send(url, notice, kind, channel, uid, seq, at).status_code == 200
     data = report(client, cid)
