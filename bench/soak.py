@@ -67,9 +67,9 @@ class SoakPlan:
 
 class Audience:
     """A bounded audience, in turns: each viewer first reserves (before the live, nine in ten
-    through a referrer's code), then joins the room and a quarter of them order; afterwards viewers
-    leave and rejoin the room. The engine's state stops growing once everyone has had a first turn,
-    so RSS after warm-up should be flat."""
+    through a referrer's code), then joins the room and a quarter of them order; afterwards the
+    viewers stay in the room and their widgets beat. The engine's state stops growing once everyone
+    has had a first turn, so RSS after warm-up should be flat."""
 
     def __init__(self, population: int, codes: list[str], starts_at: int, seed: int = 17) -> None:
         self._rng = random.Random(seed)
@@ -109,7 +109,10 @@ class Audience:
                 out.append(self._event("order_paid", user, now, order={
                     "id": f"ord-{user:07d}", "amount": f"{amount // 100}.{amount % 100:02d}", "currency": CURRENCY}))
             return out
-        return [self._event("room_leave" if turn % 2 else "room_join", user, now)]
+        # Then they stay and their widgets beat: a heartbeat after a heartbeat replaces it in the
+        # engine's presence, so the state is bounded. (Each leave and rejoin keeps a mark, by design:
+        # late events are placed among them; a run of comings and goings grows the state.)
+        return [self._event("room_heartbeat", user, now)]
 
 
 # -- measurements ---------------------------------------------------------------------------------
