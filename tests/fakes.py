@@ -16,15 +16,32 @@ from liveloop.engine.model import CampaignConfig, Event
 from liveloop.engine.state import CampaignState
 from liveloop.events.store import BatchWrite, DuplicateRace, EventRow, Logged, code_campaigns
 from liveloop.kit.db.writer import WriterFailed
+from liveloop.rewards.ledger import LedgerRows
+
+
+class FakeLedger:
+    """The reward ledger in memory: rewards as granted and their later changes, appended in order."""
+
+    def __init__(self) -> None:
+        self.rewards: list[tuple] = []  # in rewards/repository.py REWARD_COLUMNS order
+        self.history: list[tuple] = []  # in CHANGE_COLUMNS order
+
+    def write(self, conn: Any, rows: LedgerRows) -> None:
+        self.rewards.extend(rows.inserts)
+        self.history.extend(rows.history)
+
+    def granted(self) -> list[tuple[str, str, str]]:
+        """(rule, user, role) of each reward, in the order granted."""
+        return [(row[3], row[4], row[5]) for row in self.rewards]
 
 
 class FakeEventStore:
-    def __init__(self) -> None:
+    def __init__(self, ledger: FakeLedger | None = None) -> None:
         self.bodies: dict[tuple[str, str], dict] = {}
         self.log: list[EventRow] = []
         self.codes: dict[tuple[str, str], dict[str, str]] = {}
         self.users: list[tuple] = []
-        self.rewards: list[tuple] = []
+        self.ledger = ledger if ledger is not None else FakeLedger()
         self.fail_next_write: Exception | None = None
 
     def add_campaign(self, tenant_id: str, body: dict) -> dict:
@@ -78,7 +95,7 @@ class FakeEventStore:
         self.log.extend(batch.events)
         self.users.extend(batch.users)
         if batch.ledger is not None:
-            self.rewards.extend(batch.ledger.inserts)
+            self.ledger.write(conn, batch.ledger)
         for write in batch.staged:
             write(conn)
 

@@ -33,6 +33,7 @@ from liveloop.ops import metrics
 from liveloop.ops.readiness import Readiness
 from liveloop.realtime.hub import Hub, names_from
 from liveloop.realtime.room import RoomHub
+from liveloop.rewards.repository import SqlLedger
 from liveloop.rooms.directory import Rooms
 from liveloop.rooms.presence import PresenceBook
 from liveloop.rooms.shared_presence import SharedPresenceBook
@@ -87,7 +88,8 @@ class Components:
 
 def build_components(settings: Settings) -> Components:
     db = Database(settings.database_url)
-    store = SqlEventStore(db)
+    ledger = SqlLedger(db.dialect)
+    store = SqlEventStore(db, ledger)
     committed = CommittedEffects()
     campaigns = build_gate(db, store, committed, redis_url=settings.redis_url)
     fx = TenantRates(db)
@@ -114,7 +116,7 @@ def build_components(settings: Settings) -> Components:
         presence=SharedPresenceBook(settings.redis_url) if settings.redis_url else PresenceBook(),
         agora_clock=sequence_clock(settings.redis_url),
         room=room,
-        draws=DrawRunner(db, campaigns, committed),
+        draws=DrawRunner(db, campaigns, committed, ledger),
         rooms=Rooms.build(db),
         limits=RateLimiter(
             {"share": settings.rate_limit_share_per_minute, "stream": settings.rate_limit_stream_per_minute,

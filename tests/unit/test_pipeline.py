@@ -61,7 +61,7 @@ def test_a_referral_is_logged_once_and_its_effects_reach_subscribers_after_the_w
     [committed] = p.committed
     kinds = [type(effect) for _live, effect in committed.effects]
     assert Attributed in kinds and RewardIssued in kinds
-    assert [row[4] for row in p.store.rewards] == ["siti"]  # the ledger row went with the event
+    assert [user for _rule, user, _role in p.store.ledger.granted()] == ["siti"]  # the ledger row went with the event
 
 
 def test_an_unknown_campaign_rejects_its_events_alone_with_their_index():

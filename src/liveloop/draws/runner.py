@@ -26,7 +26,8 @@ from liveloop.events.live import LiveCampaign, refuse_cancelled
 from liveloop.kit.db.database import Database
 from liveloop.kit.errors import Conflict, Invalid
 from liveloop.kit.times import iso
-from liveloop.rewards.ledger import LedgerTables, LedgerWrites
+from liveloop.rewards.ledger import LedgerWrites
+from liveloop.rewards.repository import Ledger
 from liveloop.users.service import display_names
 
 Key = tuple[str, str, str, str]  # (tenant, campaign, rule, period)
@@ -41,11 +42,11 @@ def named_period(live: LiveCampaign, rule: DrawRule, name: str) -> Period:
 
 
 class DrawRunner:
-    def __init__(self, db: Database, gate: CampaignGate, committed: CommittedEffects) -> None:
+    def __init__(self, db: Database, gate: CampaignGate, committed: CommittedEffects, ledger: Ledger) -> None:
         self._db = db
         self._live = gate
         self._committed = committed
-        self._ledger = LedgerTables(db.dialect)
+        self._ledger = ledger
         self._results: dict[Key, StoredResult] = {}
         self._locks: dict[Key, asyncio.Lock] = {}
 

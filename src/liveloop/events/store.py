@@ -19,7 +19,8 @@ from liveloop.events.models import events
 from liveloop.invites.models import invites
 from liveloop.kit.db.bulk import BulkInsert, ExistingKeys
 from liveloop.kit.db.database import Database
-from liveloop.rewards.ledger import LedgerRows, LedgerTables
+from liveloop.rewards.ledger import LedgerRows
+from liveloop.rewards.repository import Ledger
 from liveloop.users.models import users
 
 REPLAY_CHUNK = 20_000
@@ -119,14 +120,15 @@ class EventStore(Protocol):
 
 
 class SqlEventStore:
-    """The event log in SQL, on SQLite or PostgreSQL (statements built once per dialect)."""
+    """The event log in SQL, on SQLite or PostgreSQL (statements built once per dialect); a batch's
+ledger rows go to `ledger` in the same transaction."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, ledger: Ledger) -> None:
         self._db = db
         self._insert_events = BulkInsert(db.dialect, events, EVENT_COLUMNS, skip_conflicts=True)
         self._insert_users = BulkInsert(db.dialect, users, USER_COLUMNS, skip_conflicts=True)
         self._logged_ids = ExistingKeys(db.dialect, events, "tenant_id", "id")
-        self._ledger = LedgerTables(db.dialect)
+        self._ledger = ledger
 
     async def load(self, tenant_id: str, campaign_id: str) -> tuple[dict, CampaignState] | None:
         return await self._db.read(lambda conn: load(conn, tenant_id, campaign_id))
