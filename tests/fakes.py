@@ -7,16 +7,17 @@ tenant, and a write is all or nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from liveloop.campaigns import service as campaigns_service
 from liveloop.campaigns.schemas import CampaignCreate
-from liveloop.engine.model import CampaignConfig, Event
+from liveloop.engine.model import Event
 from liveloop.engine.state import CampaignState
 from liveloop.events.store import BatchWrite, DuplicateRace, EventRow, Logged, code_campaigns
 from liveloop.kit.db.writer import WriterFailed
 from liveloop.rewards.ledger import LedgerRows
+from liveloop.sharelink.repository import CodeTarget
 
 
 class FakeLedger:
@@ -35,11 +36,33 @@ class FakeLedger:
         return [(row[3], row[4], row[5]) for row in self.rewards]
 
 
+class FakeInvites:
+    """Invite codes in memory: the invite lookup of ingestion and the share link's target lookup."""
+
+    def __init__(self) -> None:
+        self.targets: dict[str, CodeTarget] = {}
+        self.lookups = 0  # how often the share link's cache missed
+
+    def add(self, tenant_id: str, campaign_id: str, code: str, user_id: str, landing: str | None = None) -> None:
+        self.targets[code] = CodeTarget(tenant_id, campaign_id, user_id, landing)
+
+    async def owners(self, tenant_id: str, campaign_ids: list[str], codes: Collection[str]) -> dict[str, str]:
+        return {code: owner for code, owner in self.all_owners(tenant_id, campaign_ids).items() if code in codes}
+
+    def all_owners(self, tenant_id: str, campaign_ids: list[str]) -> dict[str, str]:
+        return {code: t.owner for code, t in self.targets.items()
+                if t.tenant_id == tenant_id and t.campaign_id in campaign_ids}
+
+    async def target(self, code: str) -> CodeTarget | None:
+        self.lookups += 1
+        return self.targets.get(code)
+
+
 class FakeEventStore:
-    def __init__(self, ledger: FakeLedger | None = None) -> None:
+    def __init__(self, invites: FakeInvites | None = None, ledger: FakeLedger | None = None) -> None:
         self.bodies: dict[tuple[str, str], dict] = {}
         self.log: list[EventRow] = []
-        self.codes: dict[tuple[str, str], dict[str, str]] = {}
+        self.invites = invites if invites is not None else FakeInvites()
         self.users: list[tuple] = []
         self.ledger = ledger if ledger is not None else FakeLedger()
         self.fail_next_write: Exception | None = None
@@ -49,15 +72,12 @@ class FakeEventStore:
         self.bodies[(tenant_id, data["id"])] = data
         return data
 
-    def add_invite(self, tenant_id: str, campaign_id: str, code: str, user_id: str) -> None:
-        self.codes.setdefault((tenant_id, campaign_id), {})[code] = user_id
-
     async def load(self, tenant_id: str, campaign_id: str) -> tuple[dict, CampaignState] | None:
         body = self.bodies.get((tenant_id, campaign_id))
         if body is None:
             return None
         config = campaigns_service.to_config(tenant_id, body)
-        state = CampaignState(config, self._codes(config))
+        state = CampaignState(config, self.invites.all_owners(tenant_id, code_campaigns(config)))
         for row in self._after(tenant_id, campaign_id, 0):
             row.apply_to(state)
             state.last_seq = row.seq
@@ -75,15 +95,8 @@ class FakeEventStore:
         return self._after(cfg.tenant_id, cfg.id, state.last_seq), {}
 
     async def find_codes(self, state: CampaignState, codes: set[str]) -> dict[str, str]:
-        known = self._codes(state.config)
-        return {code: known[code] for code in codes if code in known}
-
-    def _codes(self, config: CampaignConfig) -> dict[str, str]:
-        """The codes valid as `ref` in a campaign: its own and those of the campaigns it follows up."""
-        known: dict[str, str] = {}
-        for campaign_id in code_campaigns(config):
-            known.update(self.codes.get((config.tenant_id, campaign_id), {}))
-        return known
+        cfg = state.config
+        return await self.invites.owners(cfg.tenant_id, code_campaigns(cfg), codes)
 
     def write(self, conn: Any, batch: BatchWrite) -> None:
         if self.fail_next_write is not None:

@@ -25,6 +25,7 @@ from liveloop.events.ingest import Ingestor
 from liveloop.events.store import SqlEventStore
 from liveloop.fx.service import TenantRates
 from liveloop.integrations.agora import SequenceClock, SharedSequenceClock, sequence_clock
+from liveloop.invites.repository import SqlInvites
 from liveloop.kit.db.database import Database
 from liveloop.kit.db.migrate import SchemaCheck
 from liveloop.kit.ratelimit import RateLimiter
@@ -39,6 +40,7 @@ from liveloop.rooms.presence import PresenceBook
 from liveloop.rooms.shared_presence import SharedPresenceBook
 from liveloop.scheduler.worker import JobWorker
 from liveloop.settings import Settings
+from liveloop.sharelink.repository import SqlTargets
 from liveloop.sharelink.targets import ShareTargets
 from liveloop.tenants.auth import ApiKeys
 from liveloop.tenants.signing import Signing
@@ -89,7 +91,7 @@ class Components:
 def build_components(settings: Settings) -> Components:
     db = Database(settings.database_url)
     ledger = SqlLedger(db.dialect)
-    store = SqlEventStore(db, ledger)
+    store = SqlEventStore(db, SqlInvites(db), ledger)
     committed = CommittedEffects()
     campaigns = build_gate(db, store, committed, redis_url=settings.redis_url)
     fx = TenantRates(db)
@@ -108,7 +110,7 @@ def build_components(settings: Settings) -> Components:
         changes=CampaignChanges(campaigns, store, committed, followers=(plan.follow_change,)),
         ingestor=Ingestor(campaigns, store, fx, committed, future_tolerance_ms=settings.future_tolerance_ms),
         api_keys=ApiKeys(db),
-        share_targets=ShareTargets(db),
+        share_targets=ShareTargets(SqlTargets(db)),
         fx=fx,
         hub=hub,
         # With Redis, several processes share what a viewer's beats and an Agora user's notices

@@ -52,7 +52,7 @@ def reservation(eid: str, cid: str, user: str, ref: str | None = None) -> dict:
 
 def test_a_referral_is_logged_once_and_its_effects_reach_subscribers_after_the_write():
     p = Pipeline("c1")
-    p.store.add_invite(T, "c1", "code-siti", "siti")
+    p.store.invites.add(T, "c1", "code-siti", "siti")
     first = p.ingest([reservation("e1", "c1", "budi", ref="code-siti"), reservation("e1", "c1", "budi")])
     assert (first.accepted, first.duplicates, first.rejected) == (1, 1, [])
     again = p.ingest([reservation("e1", "c1", "budi", ref="code-siti")])

@@ -32,7 +32,7 @@ from liveloop.draws.notices import rule_periods
 from liveloop.draws.runner import DrawRunner
 from liveloop.engine.model import DrawRule
 from liveloop.i18n import format as fmt
-from liveloop.invites.service import holders
+from liveloop.invites.repository import holders
 from liveloop.kit import clock
 from liveloop.kit.errors import LiveloopError, NotFound
 from liveloop.kit.times import parse_iso

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 
 from liveloop.deps import Campaigns, Db, Fx
-from liveloop.invites.service import holders
+from liveloop.invites.repository import holders
 from liveloop.kit import clock
 from liveloop.kit.errors import Invalid
 from liveloop.kit.ids import USER_ID_PATTERN
