@@ -150,3 +150,29 @@ class FakeRates:
 
     async def table(self, tenant_id: str) -> None:
         return None
+
+
+class FakeNames:
+    """The users table's names, locales and consents in memory (the NameLookup Protocol)."""
+
+    def __init__(self) -> None:
+        self.people: dict[tuple[str, str], tuple[str | None, str | None, dict]] = {}
+        self.asked: list[list[str]] = []  # the ids of each lookup, in order
+
+    def add(self, tenant_id: str, user_id: str, name: str | None, *, locale: str | None = None,
+            consents: dict | None = None) -> None:
+        self.people[(tenant_id, user_id)] = (name, locale, consents or {})
+
+    def _known(self, tenant_id: str, user_ids: list[str]) -> dict[str, tuple[str | None, str | None, dict]]:
+        self.asked.append(list(user_ids))
+        return {uid: self.people[(tenant_id, uid)] for uid in user_ids if (tenant_id, uid) in self.people}
+
+    async def display_names(self, tenant_id: str, user_ids: list[str]) -> dict[str, str | None]:
+        return {uid: name for uid, (name, _locale, _consents) in self._known(tenant_id, user_ids).items()}
+
+    async def names_and_consents(self, tenant_id: str, user_ids: list[str]) -> dict[str, tuple[str | None, dict]]:
+        return {uid: (name, consents) for uid, (name, _locale, consents) in self._known(tenant_id, user_ids).items()}
+
+    async def names_and_locales(self, tenant_id: str,
+                                user_ids: list[str]) -> dict[str, tuple[str | None, str | None]]:
+        return {uid: (name, locale) for uid, (name, locale, _consents) in self._known(tenant_id, user_ids).items()}

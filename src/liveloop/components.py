@@ -32,7 +32,7 @@ from liveloop.kit.ratelimit import RateLimiter
 from liveloop.kit.redis_guard import RedisPing
 from liveloop.ops import metrics
 from liveloop.ops.readiness import Readiness
-from liveloop.realtime.hub import Hub, names_from
+from liveloop.realtime.hub import Hub
 from liveloop.realtime.room import RoomHub
 from liveloop.rewards.repository import SqlLedger
 from liveloop.rooms.directory import Rooms
@@ -44,6 +44,7 @@ from liveloop.sharelink.repository import SqlTargets
 from liveloop.sharelink.targets import ShareTargets
 from liveloop.tenants.auth import ApiKeys
 from liveloop.tenants.signing import Signing
+from liveloop.users.repository import SqlNames
 from liveloop.webhooks.outbox import Outbox
 from liveloop.webhooks.worker import WebhookWorker
 
@@ -95,8 +96,9 @@ def build_components(settings: Settings) -> Components:
     committed = CommittedEffects()
     campaigns = build_gate(db, store, committed, redis_url=settings.redis_url)
     fx = TenantRates(db)
-    hub = Hub(names=names_from(db))
-    room = RoomHub(db, campaigns)
+    names = SqlNames(db)
+    hub = Hub(names=names)
+    room = RoomHub(db, campaigns, names)
     signing = Signing(settings.secret_key)
     outbox = Outbox(db.dialect)
     webhooks = WebhookWorker(db, allow_private=settings.webhooks_allow_private,
@@ -118,7 +120,7 @@ def build_components(settings: Settings) -> Components:
         presence=SharedPresenceBook(settings.redis_url) if settings.redis_url else PresenceBook(),
         agora_clock=sequence_clock(settings.redis_url),
         room=room,
-        draws=DrawRunner(db, campaigns, committed, ledger),
+        draws=DrawRunner(db, campaigns, committed, ledger, names),
         rooms=Rooms.build(db),
         limits=RateLimiter(
             {"share": settings.rate_limit_share_per_minute, "stream": settings.rate_limit_stream_per_minute,

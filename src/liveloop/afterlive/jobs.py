@@ -24,7 +24,7 @@ from liveloop.reports import views
 from liveloop.scheduler import repository
 from liveloop.scheduler.repository import Job
 from liveloop.scheduler.worker import Handler, Outcome
-from liveloop.users.service import display_names, profiles
+from liveloop.users.repository import display_names, profiles
 from liveloop.webhooks.outbox import message_row
 
 BATCH = 1000  # messages written by one run of a job

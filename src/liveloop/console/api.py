@@ -40,7 +40,7 @@ from liveloop.realtime.room_tokens import sign_room_token
 from liveloop.realtime.tokens import MAX_TTL_SECONDS, MIN_TTL_SECONDS
 from liveloop.reports import views as report_views
 from liveloop.settings import Settings
-from liveloop.users.service import display_names
+from liveloop.users.repository import display_names
 
 router = APIRouter(include_in_schema=False)
 

@@ -28,7 +28,7 @@ from liveloop.kit.errors import Conflict, Invalid
 from liveloop.kit.times import iso
 from liveloop.rewards.ledger import LedgerWrites
 from liveloop.rewards.repository import Ledger
-from liveloop.users.service import display_names
+from liveloop.users.repository import NameLookup
 
 Key = tuple[str, str, str, str]  # (tenant, campaign, rule, period)
 
@@ -42,8 +42,10 @@ def named_period(live: LiveCampaign, rule: DrawRule, name: str) -> Period:
 
 
 class DrawRunner:
-    def __init__(self, db: Database, gate: CampaignGate, committed: CommittedEffects, ledger: Ledger) -> None:
+    def __init__(self, db: Database, gate: CampaignGate, committed: CommittedEffects, ledger: Ledger,
+                 names: NameLookup) -> None:
         self._db = db
+        self._names = names
         self._live = gate
         self._committed = committed
         self._ledger = ledger
@@ -154,8 +156,7 @@ class DrawRunner:
     async def result_read(self, tenant_id: str, campaign_id: str, rule: DrawRule, result: StoredResult) -> dict:
         """The run's answer: SPEC's fields, the entrant list's hash, and each winner's name and prize."""
         live = await self._live.get(tenant_id, campaign_id)
-        names = await self._db.read(lambda conn: display_names(conn, tenant_id=tenant_id,
-                                                               user_ids=list(result.winners)))
+        names = await self._names.display_names(tenant_id, list(result.winners))
         prizes = []
         for user_id in result.winners:
             event_id = service.draw_event_id(campaign_id, rule.id, result.period, user_id)

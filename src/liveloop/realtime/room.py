@@ -39,7 +39,7 @@ from liveloop.kit.times import iso
 from liveloop.markets.catalogue import get_market
 from liveloop.markets.policy import leaderboard_name
 from liveloop.realtime.hub import Subscriber, TooManyStreams, reconnect_after
-from liveloop.users.service import names_and_consents
+from liveloop.users.repository import NameLookup
 
 log = logging.getLogger("liveloop.realtime.room")
 
@@ -58,7 +58,7 @@ class _Room:
 
 
 class RoomHub:
-    def __init__(self, db: Database, live: CampaignGate, *, interval: float = 0.25, top: int = 10,
+    def __init__(self, db: Database, live: CampaignGate, names: NameLookup, *, interval: float = 0.25, top: int = 10,
                  recent_draws: int = 10, max_streams_per_room: int = 1000, queue_size: int = 20,
                  heartbeat_seconds: float = 15.0, max_lifetime_seconds: float = 1800.0) -> None:
         self.interval = interval
@@ -66,6 +66,7 @@ class RoomHub:
         self.max_lifetime_seconds = max_lifetime_seconds
         self._db = db
         self._live = live
+        self._users = names
         self._top = top
         self._recent = recent_draws
         self._max_streams = max_streams_per_room
@@ -275,8 +276,7 @@ class RoomHub:
     async def _names(self, live: LiveCampaign, user_ids: list[str]) -> dict[str, dict]:
         """Display names as a public leaderboard shows them (masked where the market's policy says so)."""
         tenant_id = live.state.config.tenant_id
-        people = await self._db.read(
-            lambda conn: names_and_consents(conn, tenant_id=tenant_id, user_ids=user_ids)) if user_ids else {}
+        people = await self._users.names_and_consents(tenant_id, user_ids) if user_ids else {}
         market = get_market(live.body["market"])
         public = live.body.get("leaderboard", {}).get("public", True)
         out = {}

@@ -15,7 +15,7 @@ from liveloop.reports import views
 from liveloop.reports.schemas import ProgressRead, ReportRead
 from liveloop.tenants.auth import current_tenant
 from liveloop.tenants.service import Tenant
-from liveloop.users.service import display_names
+from liveloop.users.repository import display_names
 
 router = APIRouter(tags=["reports"])
 
