@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from liveloop.draws import service as draws_service
+from liveloop.draws import repository as draws_repository
 from liveloop.draws.notices import won_period
 from liveloop.draws.service import StoredResult
 from liveloop.engine.model import RewardIssued
@@ -176,7 +176,7 @@ class RoomHub:
     async def _push_stored_draw(self, key: RoomKey, rule_id: str, period: str) -> None:
         tenant_id, campaign_id = key
         try:
-            results = await self._db.read(lambda conn: draws_service.stored_results(
+            results = await self._db.read(lambda conn: draws_repository.stored_results(
                 conn, tenant_id=tenant_id, campaign_id=campaign_id, rule_id=rule_id, period=period))
         except Exception:  # noqa: BLE001 - the draw is stored; the room hears of it in its next snapshot
             log.exception("could not read a draw result for the room stream")
@@ -290,7 +290,7 @@ class RoomHub:
     async def _load_draws(self, key: RoomKey) -> list[dict]:
         tenant_id, campaign_id = key
         live = await self._live.get(*key)
-        results = await self._db.read(lambda conn: draws_service.recent_results(
+        results = await self._db.read(lambda conn: draws_repository.recent_results(
             conn, tenant_id=tenant_id, campaign_id=campaign_id, limit=self._recent))
         return await self._draw_summaries(live, results)
 
