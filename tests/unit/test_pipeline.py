@@ -150,8 +150,9 @@ def test_the_viewer_hub_names_the_friend_after_the_commit_with_one_lookup_per_ba
         sub, _replay = hub.subscribe((T, "c1", "siti"))
         await p.ingestor.ingest(T, [reservation("e1", "c1", "budi", ref="code-siti"),
                                     reservation("e2", "c1", "ani", ref="code-siti")], now=NOW)
-        while len(sub.frames) < 2:
-            await sub.wait(1.0)
+        async with asyncio.timeout(5):
+            while len(sub.frames) < 2:
+                await sub.wait(1.0)
         return [orjson.loads(frame.split(b"data: ", 1)[1]) for frame in sub.frames]
 
     messages = asyncio.run(run())
