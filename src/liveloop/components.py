@@ -25,22 +25,26 @@ from liveloop.events.ingest import Ingestor
 from liveloop.events.store import SqlEventStore
 from liveloop.fx.service import TenantRates
 from liveloop.integrations.agora import SequenceClock, SharedSequenceClock, sequence_clock
+from liveloop.invites.repository import SqlInvites
 from liveloop.kit.db.database import Database
 from liveloop.kit.db.migrate import SchemaCheck
 from liveloop.kit.ratelimit import RateLimiter
 from liveloop.kit.redis_guard import RedisPing
 from liveloop.ops import metrics
 from liveloop.ops.readiness import Readiness
-from liveloop.realtime.hub import Hub, names_from
+from liveloop.realtime.hub import Hub
 from liveloop.realtime.room import RoomHub
+from liveloop.rewards.repository import SqlLedger
 from liveloop.rooms.directory import Rooms
 from liveloop.rooms.presence import PresenceBook
 from liveloop.rooms.shared_presence import SharedPresenceBook
 from liveloop.scheduler.worker import JobWorker
 from liveloop.settings import Settings
+from liveloop.sharelink.repository import SqlTargets
 from liveloop.sharelink.targets import ShareTargets
 from liveloop.tenants.auth import ApiKeys
 from liveloop.tenants.signing import Signing
+from liveloop.users.repository import SqlNames
 from liveloop.webhooks.outbox import Outbox
 from liveloop.webhooks.worker import WebhookWorker
 
@@ -87,12 +91,14 @@ class Components:
 
 def build_components(settings: Settings) -> Components:
     db = Database(settings.database_url)
-    store = SqlEventStore(db)
+    ledger = SqlLedger(db.dialect)
+    store = SqlEventStore(db, SqlInvites(db), ledger)
     committed = CommittedEffects()
     campaigns = build_gate(db, store, committed, redis_url=settings.redis_url)
     fx = TenantRates(db)
-    hub = Hub(names=names_from(db))
-    room = RoomHub(db, campaigns)
+    names = SqlNames(db)
+    hub = Hub(names=names)
+    room = RoomHub(db, campaigns, names)
     signing = Signing(settings.secret_key)
     outbox = Outbox(db.dialect)
     webhooks = WebhookWorker(db, allow_private=settings.webhooks_allow_private,
@@ -106,7 +112,7 @@ def build_components(settings: Settings) -> Components:
         changes=CampaignChanges(campaigns, store, committed, followers=(plan.follow_change,)),
         ingestor=Ingestor(campaigns, store, fx, committed, future_tolerance_ms=settings.future_tolerance_ms),
         api_keys=ApiKeys(db),
-        share_targets=ShareTargets(db),
+        share_targets=ShareTargets(SqlTargets(db)),
         fx=fx,
         hub=hub,
         # With Redis, several processes share what a viewer's beats and an Agora user's notices
@@ -114,7 +120,7 @@ def build_components(settings: Settings) -> Components:
         presence=SharedPresenceBook(settings.redis_url) if settings.redis_url else PresenceBook(),
         agora_clock=sequence_clock(settings.redis_url),
         room=room,
-        draws=DrawRunner(db, campaigns, committed),
+        draws=DrawRunner(db, campaigns, committed, ledger, names),
         rooms=Rooms.build(db),
         limits=RateLimiter(
             {"share": settings.rate_limit_share_per_minute, "stream": settings.rate_limit_stream_per_minute,

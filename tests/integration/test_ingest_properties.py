@@ -20,7 +20,7 @@ from liveloop.events.validate import parse_event
 from liveloop.invites.models import invites
 from liveloop.kit.db.migrate import upgrade
 from liveloop.kit.times import iso, parse_iso
-from liveloop.rewards.ledger import stored_history
+from liveloop.rewards.repository import stored_history
 from liveloop.settings import Settings
 
 BODY = {

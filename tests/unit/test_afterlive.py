@@ -226,7 +226,7 @@ def test_a_follow_up_live_attributes_a_ref_of_the_earlier_campaign_to_its_owner_
     # Both campaigns loaded before the code exists: the follow-up learns it when a ref carries it.
     reserve("warm", "next", "someone", "none-yet")
     reserve("warm2", "other", "someone", "none-yet")
-    store.add_invite(T, "first", "siti-code", "siti")
+    store.invites.add(T, "first", "siti-code", "siti")
     reserve("e1", "next", "budi", "siti-code")
     reserve("e2", "other", "ani", "siti-code")  # not a follow-up of "first": the code means nothing there
     live = asyncio.run(gate.get(T, "next"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import orjson
 import pytest
 
 from liveloop.engine.model import Attributed, RewardIssued
@@ -13,7 +14,8 @@ from liveloop.events.gate import LocalGate
 from liveloop.events.ingest import Ingestor
 from liveloop.kit.db.writer import WriterFailed
 from liveloop.kit.times import iso as iso_ms
-from tests.fakes import FakeDatabase, FakeEventStore, FakeRates
+from liveloop.realtime.hub import Hub
+from tests.fakes import FakeDatabase, FakeEventStore, FakeNames, FakeRates
 
 NOW = 1_900_000_000_000  # 2030-03-17
 T = "tenant-1"
@@ -27,12 +29,12 @@ def campaign(cid: str) -> dict:
 
 
 class Pipeline:
-    def __init__(self, *cids: str) -> None:
-        self.store = FakeEventStore()
+    def __init__(self, *cids: str, store: FakeEventStore | None = None) -> None:
+        self.store = store if store is not None else FakeEventStore()
         for cid in cids:
             self.store.add_campaign(T, campaign(cid))
         self.committed: list[Committed] = []
-        bus = CommittedEffects()
+        self.bus = bus = CommittedEffects()
         bus.subscribe("test", self.committed.append)
         db = FakeDatabase()
         self.gate = LocalGate(self.store, db)
@@ -52,7 +54,7 @@ def reservation(eid: str, cid: str, user: str, ref: str | None = None) -> dict:
 
 def test_a_referral_is_logged_once_and_its_effects_reach_subscribers_after_the_write():
     p = Pipeline("c1")
-    p.store.add_invite(T, "c1", "code-siti", "siti")
+    p.store.invites.add(T, "c1", "code-siti", "siti")
     first = p.ingest([reservation("e1", "c1", "budi", ref="code-siti"), reservation("e1", "c1", "budi")])
     assert (first.accepted, first.duplicates, first.rejected) == (1, 1, [])
     again = p.ingest([reservation("e1", "c1", "budi", ref="code-siti")])
@@ -61,7 +63,7 @@ def test_a_referral_is_logged_once_and_its_effects_reach_subscribers_after_the_w
     [committed] = p.committed
     kinds = [type(effect) for _live, effect in committed.effects]
     assert Attributed in kinds and RewardIssued in kinds
-    assert [row[4] for row in p.store.rewards] == ["siti"]  # the ledger row went with the event
+    assert [user for _rule, user, _role in p.store.ledger.granted()] == ["siti"]  # the ledger row went with the event
 
 
 def test_an_unknown_campaign_rejects_its_events_alone_with_their_index():
@@ -100,3 +102,60 @@ def test_a_failed_write_publishes_nothing_drops_only_its_campaigns_and_the_resen
     assert (result.accepted, result.duplicates) == (1, 0)
     assert [row.id for row in p.store.log] == ["other", "a"]
     assert len(p.committed) == 2
+
+
+def test_a_rewards_ledger_rows_go_in_the_write_of_its_event_and_a_failed_write_keeps_none():
+    p = Pipeline("c1")
+    p.store.invites.add(T, "c1", "code-siti", "siti")
+    p.store.fail_next_write = OSError("disk gone")
+    with pytest.raises(WriterFailed):
+        p.ingest([reservation("e1", "c1", "budi", ref="code-siti")])
+    assert p.store.ledger.granted() == [] and p.store.log == []
+    p.ingest([reservation("e1", "c1", "budi", ref="code-siti")])
+    p.ingest([reservation("e1", "c1", "budi", ref="code-siti")])  # the resend grants nothing again
+    assert p.store.ledger.granted() == [("invite", "siti", "referrer")]
+
+
+def test_a_resend_reaching_a_process_that_never_saw_it_is_a_duplicate_found_in_the_log():
+    p = Pipeline("c1")
+    p.store.invites.add(T, "c1", "code-siti", "siti")
+    p.ingest([reservation("e1", "c1", "budi", ref="code-siti")])
+    other = Pipeline(store=p.store)  # the same log, a new process: its recent ids and states start empty
+    result = other.ingest([reservation("e1", "c1", "budi", ref="code-siti"), reservation("e2", "c1", "ani")])
+    assert (result.accepted, result.duplicates) == (1, 1)
+    assert [row.id for row in p.store.log] == ["e1", "e2"]
+    assert p.store.ledger.granted() == [("invite", "siti", "referrer")]
+
+
+def test_subscribers_hear_of_a_batch_only_once_its_events_and_rewards_are_written():
+    p = Pipeline("c1")
+    p.store.invites.add(T, "c1", "code-siti", "siti")
+    seen = []
+    p.bus.subscribe(
+        "probe", lambda c: seen.append(([row.id for row in p.store.log], p.store.ledger.granted())))
+    p.ingest([reservation("e1", "c1", "budi", ref="code-siti")])
+    assert seen == [(["e1"], [("invite", "siti", "referrer")])]
+
+
+def test_the_viewer_hub_names_the_friend_after_the_commit_with_one_lookup_per_batch():
+    p = Pipeline("c1")
+    p.store.invites.add(T, "c1", "code-siti", "siti")
+    names = FakeNames()
+    names.add(T, "budi", "Budi S.", locale="id-ID")
+    names.add(T, "ani", "Ani")
+    hub = Hub(names=names)
+    p.bus.subscribe("viewer streams", hub.on_committed)
+
+    async def run():
+        sub, _replay = hub.subscribe((T, "c1", "siti"))
+        await p.ingestor.ingest(T, [reservation("e1", "c1", "budi", ref="code-siti"),
+                                    reservation("e2", "c1", "ani", ref="code-siti")], now=NOW)
+        async with asyncio.timeout(5):
+            while len(sub.frames) < 2:
+                await sub.wait(1.0)
+        return [orjson.loads(frame.split(b"data: ", 1)[1]) for frame in sub.frames]
+
+    messages = asyncio.run(run())
+    friends = [m["friend"]["display_name"] for m in messages if m["type"].startswith("friend_")]
+    assert friends == ["Budi S.", "Ani"]
+    assert names.asked == [["ani", "budi", "siti"]]

@@ -15,7 +15,7 @@ from liveloop.afterlive.service import SharerReports
 from liveloop.afterlive.sharers import reader_locale, sharers
 from liveloop.campaigns import service as campaigns_service
 from liveloop.events.gate import CampaignGate
-from liveloop.invites.service import holders
+from liveloop.invites.repository import holders
 from liveloop.kit.db.database import Database
 from liveloop.kit.errors import NotFound
 from liveloop.kit.times import from_ms, iso
@@ -24,7 +24,7 @@ from liveloop.reports import views
 from liveloop.scheduler import repository
 from liveloop.scheduler.repository import Job
 from liveloop.scheduler.worker import Handler, Outcome
-from liveloop.users.service import display_names, profiles
+from liveloop.users.repository import display_names, profiles
 from liveloop.webhooks.outbox import message_row
 
 BATCH = 1000  # messages written by one run of a job

@@ -7,7 +7,7 @@ from liveloop.afterlive.tokens import page_token
 from liveloop.engine.state import CampaignState
 from liveloop.kit.db.database import Database
 from liveloop.tenants.signing import Signing
-from liveloop.users.service import profiles
+from liveloop.users.repository import profiles
 
 
 class SharerReports:

@@ -46,7 +46,7 @@ def reader_locale(profile: Mapping, campaign_market: str) -> str:
 
 def sharer_report(state: CampaignState, user_id: str, *, campaign: dict, people: Mapping[str, Mapping],
                   referees: Referees, page_url: str, now: int) -> dict:
-    """The report; `people` holds users.service `profiles` of the sharer and their friends."""
+    """The report; `people` holds users/repository.py `profiles` of the sharer and their friends."""
     currency = state.config.currency
     metrics = state.stats(user_id).metrics()
     rank = state.leaderboard.rank(user_id)

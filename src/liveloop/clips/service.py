@@ -7,13 +7,11 @@ import hashlib
 import sqlalchemy as sa
 
 from liveloop.campaigns.service import check_landing_url
-from liveloop.clips.models import clips
+from liveloop.clips import repository
 from liveloop.clips.schemas import ClipCreate
 from liveloop.invites import service as invites_service
 from liveloop.kit.errors import Conflict, NotFound
 from liveloop.kit.times import iso
-
-k = clips.c
 
 
 def _read(row) -> dict:
@@ -29,27 +27,22 @@ def check(body: ClipCreate, *, allowed_hosts: tuple[str, ...]) -> None:
 
 
 def create(conn: sa.Connection, *, tenant_id: str, campaign_id: str, body: ClipCreate, now: int) -> dict:
-    exists = conn.execute(sa.select(k.id).where(k.tenant_id == tenant_id, k.campaign_id == campaign_id,
-                                                k.id == body.id)).first()
-    if exists is not None:
+    if repository.exists(conn, tenant_id=tenant_id, campaign_id=campaign_id, clip_id=body.id):
         raise Conflict(f"clip {body.id!r} already exists in this campaign", field="id")
-    conn.execute(clips.insert().values(tenant_id=tenant_id, campaign_id=campaign_id, id=body.id, title=body.title,
-                                       url=body.url, thumbnail_url=body.thumbnail_url, created_at=now))
+    repository.insert(conn, tenant_id=tenant_id, campaign_id=campaign_id, clip_id=body.id, title=body.title,
+                      url=body.url, thumbnail_url=body.thumbnail_url, now=now)
     return get(conn, tenant_id=tenant_id, campaign_id=campaign_id, clip_id=body.id)
 
 
 def get(conn: sa.Connection, *, tenant_id: str, campaign_id: str, clip_id: str) -> dict:
-    row = conn.execute(sa.select(clips).where(k.tenant_id == tenant_id, k.campaign_id == campaign_id,
-                                              k.id == clip_id)).first()
+    row = repository.row(conn, tenant_id=tenant_id, campaign_id=campaign_id, clip_id=clip_id)
     if row is None:
         raise NotFound(f"clip {clip_id!r} not found", field="clip_id")
     return _read(row)
 
 
 def list_clips(conn: sa.Connection, *, tenant_id: str, campaign_id: str) -> list[dict]:
-    rows = conn.execute(sa.select(clips).where(k.tenant_id == tenant_id, k.campaign_id == campaign_id)
-                        .order_by(k.created_at, k.id))
-    return [_read(row) for row in rows]
+    return [_read(row) for row in repository.rows(conn, tenant_id=tenant_id, campaign_id=campaign_id)]
 
 
 def channel(clip_id: str) -> str:

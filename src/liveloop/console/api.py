@@ -32,7 +32,7 @@ from liveloop.draws.notices import rule_periods
 from liveloop.draws.runner import DrawRunner
 from liveloop.engine.model import DrawRule
 from liveloop.i18n import format as fmt
-from liveloop.invites.service import holders
+from liveloop.invites.repository import holders
 from liveloop.kit import clock
 from liveloop.kit.errors import LiveloopError, NotFound
 from liveloop.kit.times import parse_iso
@@ -40,7 +40,7 @@ from liveloop.realtime.room_tokens import sign_room_token
 from liveloop.realtime.tokens import MAX_TTL_SECONDS, MIN_TTL_SECONDS
 from liveloop.reports import views as report_views
 from liveloop.settings import Settings
-from liveloop.users.service import display_names
+from liveloop.users.repository import display_names
 
 router = APIRouter(include_in_schema=False)
 

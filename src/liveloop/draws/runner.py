@@ -15,7 +15,7 @@ import asyncio
 import sqlalchemy as sa
 
 from liveloop.draws import periods as draw_periods
-from liveloop.draws import selection, service
+from liveloop.draws import repository, selection, service
 from liveloop.draws.notices import draw_rule, rule_periods
 from liveloop.draws.periods import Period
 from liveloop.draws.service import StoredResult
@@ -26,8 +26,9 @@ from liveloop.events.live import LiveCampaign, refuse_cancelled
 from liveloop.kit.db.database import Database
 from liveloop.kit.errors import Conflict, Invalid
 from liveloop.kit.times import iso
-from liveloop.rewards.ledger import LedgerTables, LedgerWrites
-from liveloop.users.service import display_names
+from liveloop.rewards.ledger import LedgerWrites
+from liveloop.rewards.repository import Ledger
+from liveloop.users.repository import NameLookup
 
 Key = tuple[str, str, str, str]  # (tenant, campaign, rule, period)
 
@@ -41,11 +42,13 @@ def named_period(live: LiveCampaign, rule: DrawRule, name: str) -> Period:
 
 
 class DrawRunner:
-    def __init__(self, db: Database, gate: CampaignGate, committed: CommittedEffects) -> None:
+    def __init__(self, db: Database, gate: CampaignGate, committed: CommittedEffects, ledger: Ledger,
+                 names: NameLookup) -> None:
         self._db = db
+        self._names = names
         self._live = gate
         self._committed = committed
-        self._ledger = LedgerTables(db.dialect)
+        self._ledger = ledger
         self._results: dict[Key, StoredResult] = {}
         self._locks: dict[Key, asyncio.Lock] = {}
 
@@ -84,7 +87,7 @@ class DrawRunner:
         if found is not None:
             return found
         # Through the writer's queue, so that every free entry accepted before now is included.
-        free = await self._db.write(lambda conn: service.free_entries(
+        free = await self._db.write(lambda conn: repository.free_entries(
             conn, tenant_id=tenant_id, campaign_id=campaign_id, rule_id=rule.id, period=period.name), campaigns=())
         async with self._live.hold(tenant_id, [campaign_id]) as held:
             live = held[campaign_id]
@@ -113,7 +116,7 @@ class DrawRunner:
             staged = self._committed.staged(tenant_id, effects, now)
 
             def write(conn: sa.Connection) -> None:
-                service.save_result(conn, tenant_id=tenant_id, campaign_id=campaign_id, result=result, wins=wins,
+                repository.save_result(conn, tenant_id=tenant_id, campaign_id=campaign_id, result=result, wins=wins,
                                     now=now)
                 self._ledger.write(conn, rows)
                 for also in staged:
@@ -124,7 +127,7 @@ class DrawRunner:
         return result
 
     async def _stored(self, tenant_id: str, campaign_id: str, rule_id: str, period: str) -> StoredResult | None:
-        found = await self._db.read(lambda conn: service.stored_results(
+        found = await self._db.read(lambda conn: repository.stored_results(
             conn, tenant_id=tenant_id, campaign_id=campaign_id, rule_id=rule_id, period=period))
         return found.get(period)
 
@@ -137,7 +140,7 @@ class DrawRunner:
     # -- reading ---------------------------------------------------------------------------
 
     async def results(self, tenant_id: str, campaign_id: str, rule_id: str) -> dict[str, StoredResult]:
-        found = await self._db.read(lambda conn: service.stored_results(
+        found = await self._db.read(lambda conn: repository.stored_results(
             conn, tenant_id=tenant_id, campaign_id=campaign_id, rule_id=rule_id))
         for name, result in found.items():
             self._results[(tenant_id, campaign_id, rule_id, name)] = result
@@ -153,8 +156,7 @@ class DrawRunner:
     async def result_read(self, tenant_id: str, campaign_id: str, rule: DrawRule, result: StoredResult) -> dict:
         """The run's answer: SPEC's fields, the entrant list's hash, and each winner's name and prize."""
         live = await self._live.get(tenant_id, campaign_id)
-        names = await self._db.read(lambda conn: display_names(conn, tenant_id=tenant_id,
-                                                               user_ids=list(result.winners)))
+        names = await self._names.display_names(tenant_id, list(result.winners))
         prizes = []
         for user_id in result.winners:
             event_id = service.draw_event_id(campaign_id, rule.id, result.period, user_id)
@@ -199,7 +201,7 @@ class DrawRunner:
             raise Conflict(f"period {period.name!r} of draw {rule.id!r} ended at {iso(period.ends_at)}",
                            code="draw.period_ended", field="period")
         market = live.body["market"]
-        entered_at, created = await self._db.write(lambda conn: service.add_free_entry(
+        entered_at, created = await self._db.write(lambda conn: repository.add_free_entry(
             conn, tenant_id=tenant_id, campaign_id=campaign_id, rule_id=rule.id, period=period.name, user_id=user_id,
             market=market, now=now), isolated=True)
         if created:

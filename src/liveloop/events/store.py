@@ -16,10 +16,12 @@ from liveloop.campaigns import service as campaigns_service
 from liveloop.engine.model import CAMPAIGN_CHANGE, CampaignConfig, Effect, Event
 from liveloop.engine.state import CampaignState
 from liveloop.events.models import events
-from liveloop.invites.models import invites
+from liveloop.invites import repository as invites_repository
+from liveloop.invites.repository import InviteLookup
 from liveloop.kit.db.bulk import BulkInsert, ExistingKeys
 from liveloop.kit.db.database import Database
-from liveloop.rewards.ledger import LedgerRows, LedgerTables
+from liveloop.rewards.ledger import LedgerRows
+from liveloop.rewards.repository import Ledger
 from liveloop.users.models import users
 
 REPLAY_CHUNK = 20_000
@@ -119,14 +121,16 @@ class EventStore(Protocol):
 
 
 class SqlEventStore:
-    """The event log in SQL, on SQLite or PostgreSQL (statements built once per dialect)."""
+    """The event log in SQL, on SQLite or PostgreSQL (statements built once per dialect); a batch's
+ledger rows go to `ledger` in the same transaction, and codes seen in events are looked up in `invites`."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, invites: InviteLookup, ledger: Ledger) -> None:
         self._db = db
+        self._invites = invites
         self._insert_events = BulkInsert(db.dialect, events, EVENT_COLUMNS, skip_conflicts=True)
         self._insert_users = BulkInsert(db.dialect, users, USER_COLUMNS, skip_conflicts=True)
         self._logged_ids = ExistingKeys(db.dialect, events, "tenant_id", "id")
-        self._ledger = LedgerTables(db.dialect)
+        self._ledger = ledger
 
     async def load(self, tenant_id: str, campaign_id: str) -> tuple[dict, CampaignState] | None:
         return await self._db.read(lambda conn: load(conn, tenant_id, campaign_id))
@@ -142,7 +146,7 @@ class SqlEventStore:
         return await self._db.read(lambda conn: _pending(conn, state))
 
     async def find_codes(self, state: CampaignState, codes: set[str]) -> dict[str, str]:
-        return await self._db.read(lambda conn: find_codes(conn, state, codes))
+        return await self._invites.owners(state.config.tenant_id, code_campaigns(state.config), codes)
 
     def write(self, conn: sa.Connection, batch: BatchWrite) -> None:
         inserted = self._insert_events(conn, batch.events)
@@ -166,13 +170,7 @@ def load(conn: sa.Connection, tenant_id: str, campaign_id: str) -> tuple[dict, C
         return None
     first = campaigns_service.versions(conn, tenant_id=tenant_id, campaign_id=campaign_id, numbers=[1])[1]
     config = campaigns_service.to_config(tenant_id, first)
-    codes = dict(
-        conn.execute(
-            sa.select(invites.c.code, invites.c.user_id).where(
-                invites.c.tenant_id == tenant_id, invites.c.campaign_id.in_(code_campaigns(config))
-            )
-        ).all()
-    )
+    codes = invites_repository.owners(conn, tenant_id=tenant_id, campaign_ids=code_campaigns(config))
     state = CampaignState(config, codes)
     replay(conn, state)
     return body, state
@@ -192,20 +190,15 @@ def replay(conn: sa.Connection, state: CampaignState) -> None:
 def _pending(conn: sa.Connection, state: CampaignState) -> tuple[list[Logged], dict[str, str]]:
     rows = events_after(conn, state, None)
     refs = {row.event.ref for row in rows if row.event.ref and row.event.ref not in state.codes}
-    return rows, find_codes(conn, state, refs) if refs else {}
+    cfg = state.config
+    found = invites_repository.owners(conn, tenant_id=cfg.tenant_id, campaign_ids=code_campaigns(cfg),
+                                      codes=refs) if refs else {}
+    return rows, found
 
 
 def code_campaigns(config: CampaignConfig) -> list[str]:
     """The campaigns whose invite codes are valid `ref`s in this one: itself and those it follows up."""
     return [config.id, *config.follow_up_of]
-
-
-def find_codes(conn: sa.Connection, state: CampaignState, codes: set[str]) -> dict[str, str]:
-    return dict(conn.execute(
-        sa.select(invites.c.code, invites.c.user_id).where(
-            invites.c.tenant_id == state.config.tenant_id, invites.c.campaign_id.in_(code_campaigns(state.config)),
-            invites.c.code.in_(list(codes)))
-    ).all())
 
 
 def events_after(conn: sa.Connection, state: CampaignState, limit: int | None) -> list[Logged]:

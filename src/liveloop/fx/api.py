@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from liveloop.deps import Db, Fx
-from liveloop.fx import service
+from liveloop.fx import repository
 from liveloop.fx.schemas import FxRatesRead, RatesUpdate
 from liveloop.kit import clock
 from liveloop.kit.money import check_currency
@@ -30,13 +30,13 @@ async def put_rates(body: RatesUpdate, db: Db, fx: Fx, tenant: Annotated[Tenant,
         check_currency(r.quote, field=f"rates.{i}.to")
         rows.append((r.base, r.quote, _day_ms(r.valid_from), f"{r.rate:f}"))  # plain digits, never "1E-12"
     now = clock.now_ms()
-    await db.write(lambda conn: service.put_rates(conn, tenant_id=tenant.id, rates=rows, now=now), isolated=True)
+    await db.write(lambda conn: repository.put_rates(conn, tenant_id=tenant.id, rates=rows, now=now), isolated=True)
     fx.forget(tenant.id)
     return await get_rates(db, tenant)
 
 
 @router.get("/v1/fx-rates", response_model=FxRatesRead, summary="The FX rates the tenant supplied")
 async def get_rates(db: Db, tenant: Annotated[Tenant, Depends(current_tenant)]) -> dict:
-    rows = await db.read(lambda conn: service.load_rows(conn, tenant.id))
+    rows = await db.read(lambda conn: repository.load_rows(conn, tenant.id))
     return {"rates": [{"from": b, "to": q, "rate": r, "valid_from": iso(v)[:10]}
                       for b, q, v, r in sorted(rows, key=lambda x: (x[0], x[1], x[2]))]}

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path
 
 from liveloop.deps import Db, SettingsDep
-from liveloop.integrations import service
+from liveloop.integrations import repository
 from liveloop.integrations.schemas import IntegrationCreate, IntegrationRead, IntegrationUpdate
 from liveloop.kit import clock
 from liveloop.tenants.auth import current_tenant
@@ -23,7 +23,7 @@ async def create_integration(
 ) -> dict:
     now = clock.now_ms()
     integration_id = await db.write(
-        lambda conn: service.create(conn, tenant_id=tenant.id, provider=body.provider, secret=body.secret,
+        lambda conn: repository.create(conn, tenant_id=tenant.id, provider=body.provider, secret=body.secret,
                                     api_key=body.api_key, now=now),
         isolated=True,
     )
@@ -38,7 +38,7 @@ async def update_integration(
     tenant: Annotated[Tenant, Depends(current_tenant)],
 ) -> dict:
     provider = await db.write(
-        lambda conn: service.update(conn, tenant_id=tenant.id, integration_id=integration_id, secret=body.secret,
+        lambda conn: repository.update(conn, tenant_id=tenant.id, integration_id=integration_id, secret=body.secret,
                                     api_key=body.api_key),
         isolated=True,
     )

@@ -11,7 +11,7 @@ import re
 from typing import TYPE_CHECKING
 
 from liveloop.integrations import agora, livekit
-from liveloop.integrations import service as integrations_service
+from liveloop.integrations import repository as integrations_repository
 from liveloop.kit import clock
 from liveloop.kit.asgi import header, read_body, send_error, send_json
 from liveloop.kit.db.writer import WriterFailed
@@ -53,7 +53,7 @@ class Integrations:
         return fresh
 
     async def _load(self, integration_id: str, now: int) -> dict | None:
-        found = await self._db.read(lambda conn: integrations_service.get(conn, integration_id=integration_id))
+        found = await self._db.read(lambda conn: integrations_repository.get(conn, integration_id=integration_id))
         if found is not None:
             self._known[integration_id] = (now, found)
         return found

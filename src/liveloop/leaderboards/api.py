@@ -13,7 +13,7 @@ from liveloop.markets.catalogue import get_market
 from liveloop.markets.policy import leaderboard_name
 from liveloop.tenants.auth import current_tenant
 from liveloop.tenants.service import Tenant
-from liveloop.users.service import names_and_consents
+from liveloop.users.repository import names_and_consents
 
 router = APIRouter(tags=["leaderboards"])
 

@@ -13,7 +13,6 @@ import asyncio
 import logging
 import random
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import orjson
@@ -23,19 +22,16 @@ from liveloop.engine.model import FriendActivity, RewardIssued, RewardStatusChan
 from liveloop.events.committed import Committed
 from liveloop.i18n.stream import stream_text, viewer_locale
 from liveloop.kit import clock
-from liveloop.kit.db.database import Database
 from liveloop.kit.errors import TooManyRequests
 from liveloop.kit.money import to_decimal_str
 from liveloop.kit.times import iso
 from liveloop.ops import metrics
 from liveloop.rewards.views import reward_read
-from liveloop.users.service import names_and_locales
+from liveloop.users.repository import NameLookup
 
 log = logging.getLogger("liveloop.realtime")
 
 Key = tuple[str, str, str]  # (tenant_id, campaign_id, user_id)
-# user_id -> (display name, locale) of each known user
-NameLookup = Callable[[str, list[str]], Awaitable[dict[str, tuple[str | None, str | None]]]]
 Voice = tuple[str, str]  # (locale tag, time zone) a viewer's message texts are written in
 
 
@@ -276,7 +272,7 @@ class Hub:
                 people: dict[str, tuple[str | None, str | None]] = {}
                 if wanted and self._names is not None:
                     try:
-                        people = await self._names(tenant_id, wanted)
+                        people = await self._names.names_and_locales(tenant_id, wanted)
                     except (sa.exc.SQLAlchemyError, OSError):
                         log.warning("display names and locales unavailable; pushed without them", exc_info=True)
                 self._pending.popleft()
@@ -316,11 +312,3 @@ def _add_text(payload: dict, voice: Voice) -> None:
     if text is not None:
         payload["text"] = text
 
-
-def names_from(db: Database) -> NameLookup:
-    """Display names and locales read from the users table (in a worker thread, like every read)."""
-
-    async def lookup(tenant_id: str, user_ids: list[str]) -> dict[str, tuple[str | None, str | None]]:
-        return await db.read(lambda conn: names_and_locales(conn, tenant_id=tenant_id, user_ids=user_ids))
-
-    return lookup

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from liveloop.draws import service as draws_service
+from liveloop.draws import repository as draws_repository
 from liveloop.draws.notices import won_period
 from liveloop.draws.service import StoredResult
 from liveloop.engine.model import RewardIssued
@@ -39,7 +39,7 @@ from liveloop.kit.times import iso
 from liveloop.markets.catalogue import get_market
 from liveloop.markets.policy import leaderboard_name
 from liveloop.realtime.hub import Subscriber, TooManyStreams, reconnect_after
-from liveloop.users.service import names_and_consents
+from liveloop.users.repository import NameLookup
 
 log = logging.getLogger("liveloop.realtime.room")
 
@@ -58,7 +58,7 @@ class _Room:
 
 
 class RoomHub:
-    def __init__(self, db: Database, live: CampaignGate, *, interval: float = 0.25, top: int = 10,
+    def __init__(self, db: Database, live: CampaignGate, names: NameLookup, *, interval: float = 0.25, top: int = 10,
                  recent_draws: int = 10, max_streams_per_room: int = 1000, queue_size: int = 20,
                  heartbeat_seconds: float = 15.0, max_lifetime_seconds: float = 1800.0) -> None:
         self.interval = interval
@@ -66,6 +66,7 @@ class RoomHub:
         self.max_lifetime_seconds = max_lifetime_seconds
         self._db = db
         self._live = live
+        self._users = names
         self._top = top
         self._recent = recent_draws
         self._max_streams = max_streams_per_room
@@ -175,7 +176,7 @@ class RoomHub:
     async def _push_stored_draw(self, key: RoomKey, rule_id: str, period: str) -> None:
         tenant_id, campaign_id = key
         try:
-            results = await self._db.read(lambda conn: draws_service.stored_results(
+            results = await self._db.read(lambda conn: draws_repository.stored_results(
                 conn, tenant_id=tenant_id, campaign_id=campaign_id, rule_id=rule_id, period=period))
         except Exception:  # noqa: BLE001 - the draw is stored; the room hears of it in its next snapshot
             log.exception("could not read a draw result for the room stream")
@@ -275,8 +276,7 @@ class RoomHub:
     async def _names(self, live: LiveCampaign, user_ids: list[str]) -> dict[str, dict]:
         """Display names as a public leaderboard shows them (masked where the market's policy says so)."""
         tenant_id = live.state.config.tenant_id
-        people = await self._db.read(
-            lambda conn: names_and_consents(conn, tenant_id=tenant_id, user_ids=user_ids)) if user_ids else {}
+        people = await self._users.names_and_consents(tenant_id, user_ids) if user_ids else {}
         market = get_market(live.body["market"])
         public = live.body.get("leaderboard", {}).get("public", True)
         out = {}
@@ -290,7 +290,7 @@ class RoomHub:
     async def _load_draws(self, key: RoomKey) -> list[dict]:
         tenant_id, campaign_id = key
         live = await self._live.get(*key)
-        results = await self._db.read(lambda conn: draws_service.recent_results(
+        results = await self._db.read(lambda conn: draws_repository.recent_results(
             conn, tenant_id=tenant_id, campaign_id=campaign_id, limit=self._recent))
         return await self._draw_summaries(live, results)
 

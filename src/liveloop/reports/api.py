@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 
 from liveloop.deps import Campaigns, Db, Fx
-from liveloop.invites.service import holders
+from liveloop.invites.repository import holders
 from liveloop.kit import clock
 from liveloop.kit.errors import Invalid
 from liveloop.kit.ids import USER_ID_PATTERN
@@ -15,7 +15,7 @@ from liveloop.reports import views
 from liveloop.reports.schemas import ProgressRead, ReportRead
 from liveloop.tenants.auth import current_tenant
 from liveloop.tenants.service import Tenant
-from liveloop.users.service import display_names
+from liveloop.users.repository import display_names
 
 router = APIRouter(tags=["reports"])
 

@@ -1,19 +1,11 @@
-"""Writing the reward ledger: new rewards, their status changes, and the append-only history."""
+"""The reward ledger's rows: new rewards, their status changes, and the append-only history, as plain
+tuples in the column order of rewards/repository.py (which writes them)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import sqlalchemy as sa
-
 from liveloop.engine.model import Reward, RewardIssued, RewardStatusChanged, StatusChange
-from liveloop.kit.db.bulk import BulkInsert
-from liveloop.rewards.models import reward_changes, rewards
-
-REWARD_COLUMNS = ("id", "tenant_id", "campaign_id", "rule_id", "user_id", "role", "kind", "amount", "percent_off",
-                  "currency", "points", "sku", "name", "content", "status", "reason", "cause_event_id", "created_at",
-                  "available_at")
-CHANGE_COLUMNS = ("reward_id", "status", "reason", "cause_event_id", "at")
 
 
 @dataclass(slots=True)
@@ -22,18 +14,6 @@ class LedgerRows:
 
     inserts: list[tuple] = field(default_factory=list)  # rewards as granted
     history: list[tuple] = field(default_factory=list)  # later changes of status
-
-
-class LedgerTables:
-    """The ledger's statements for one dialect, built once."""
-
-    def __init__(self, dialect_name: str) -> None:
-        self._insert = BulkInsert(dialect_name, rewards, REWARD_COLUMNS)
-        self._history = BulkInsert(dialect_name, reward_changes, CHANGE_COLUMNS)
-
-    def write(self, conn: sa.Connection, rows: LedgerRows) -> None:
-        self._insert(conn, rows.inserts)
-        self._history(conn, rows.history)
 
 
 class LedgerWrites:
@@ -73,21 +53,3 @@ def _reward_row(tenant_id: str, campaign_id: str, r: Reward, granted: StatusChan
 def _change_row(reward_id: str, c: StatusChange) -> tuple:
     return (reward_id, c.status, c.reason, c.cause_event_id, c.at)
 
-
-def stored_history(conn: sa.Connection, *, tenant_id: str, campaign_id: str) -> dict[str, list[tuple]]:
-    """Each reward's statuses as the database keeps them: the grant, then every change, in order."""
-    granted = conn.execute(
-        sa.select(rewards.c.id, rewards.c.status, rewards.c.reason, rewards.c.cause_event_id)
-        .where(rewards.c.tenant_id == tenant_id, rewards.c.campaign_id == campaign_id)
-    ).all()
-    out = {rid: [(status, reason, cause)] for rid, status, reason, cause in granted}
-    if out:
-        changes = conn.execute(
-            sa.select(reward_changes.c.reward_id, reward_changes.c.status, reward_changes.c.reason,
-                      reward_changes.c.cause_event_id)
-            .where(reward_changes.c.reward_id.in_(list(out)))
-            .order_by(reward_changes.c.seq)
-        ).all()
-        for rid, status, reason, cause in changes:
-            out[rid].append((status, reason, cause))
-    return out

@@ -10,7 +10,7 @@ from liveloop.deps import Campaigns, Db, component
 from liveloop.kit import clock
 from liveloop.kit.errors import NotFound
 from liveloop.kit.ids import USER_ID_PATTERN
-from liveloop.rooms import service
+from liveloop.rooms import repository
 from liveloop.rooms.directory import Rooms
 from liveloop.rooms.schemas import RoomUserRead, RoomUserUpdate
 from liveloop.tenants.auth import current_tenant
@@ -31,7 +31,7 @@ async def put_room_user(
 ) -> dict:
     await campaigns.get(tenant.id, cid)  # 404 for an unknown (or another tenant's) campaign
     now = clock.now_ms()
-    await db.write(lambda conn: service.set_user(conn, tenant_id=tenant.id, campaign_id=cid,
+    await db.write(lambda conn: repository.set_user(conn, tenant_id=tenant.id, campaign_id=cid,
                                                  provider_uid=provider_uid, user_id=body.user_id, now=now),
                    isolated=True)
     rooms.users.remember(tenant.id, cid, provider_uid, body.user_id)
@@ -45,7 +45,7 @@ async def get_room_user(
     tenant: Annotated[Tenant, Depends(current_tenant)],
 ) -> dict:
     await campaigns.get(tenant.id, cid)
-    user_id = await db.read(lambda conn: service.get_user(conn, tenant_id=tenant.id, campaign_id=cid,
+    user_id = await db.read(lambda conn: repository.get_user(conn, tenant_id=tenant.id, campaign_id=cid,
                                                           provider_uid=provider_uid))
     if user_id is None:
         raise NotFound(f"no mapping for {provider_uid!r}: the provider's id is used as the user id",

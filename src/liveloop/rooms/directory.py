@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from liveloop.kit.db.database import Database
-from liveloop.rooms import service
-from liveloop.rooms.service import Binding, Version
+from liveloop.rooms import repository
+from liveloop.rooms.repository import Binding, Version
 
 # A notice is routed to the campaigns binding its channel whose window, widened by this much,
 # contains the notice's time: presences opened just before the live or closed just after it
@@ -55,7 +55,7 @@ class RoomDirectory:
 
     async def _check(self, tenant_id: str, rooms: _TenantRooms | None, now: int) -> _TenantRooms:
         known = rooms.version if rooms is not None else None
-        loaded = await self._db.read(lambda conn: service.bindings(conn, tenant_id=tenant_id, known=known))
+        loaded = await self._db.read(lambda conn: repository.bindings(conn, tenant_id=tenant_id, known=known))
         if loaded is None and rooms is not None:
             rooms.checked_at = now
             return rooms
@@ -82,7 +82,7 @@ class RoomUsers:
                  if (entry := self._maps.get((tenant_id, cid))) is None or now - entry[0] > self._fresh_ms]
         if not stale:
             return
-        found = await self._db.read(lambda conn: service.users_of(conn, tenant_id=tenant_id, campaign_ids=stale))
+        found = await self._db.read(lambda conn: repository.users_of(conn, tenant_id=tenant_id, campaign_ids=stale))
         for cid, mapping in found.items():
             self._maps[(tenant_id, cid)] = (now, mapping)
 

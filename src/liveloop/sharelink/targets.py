@@ -6,11 +6,7 @@ from dataclasses import dataclass
 from string import punctuation
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
-import sqlalchemy as sa
-
-from liveloop.clips.models import clips
-from liveloop.invites.models import invites
-from liveloop.kit.db.database import Database
+from liveloop.sharelink.repository import TargetLookup
 
 MAX_CACHED = 500_000
 
@@ -25,26 +21,18 @@ class ShareTarget:
 
 
 class ShareTargets:
-    def __init__(self, db: Database) -> None:
-        self._db = db
+    def __init__(self, lookup: TargetLookup) -> None:
+        self._lookup = lookup
         self._cache: dict[str, ShareTarget] = {}
 
     async def get(self, code: str) -> ShareTarget | None:
         target = self._cache.get(code)
         if target is not None:
             return target
-        i, k = invites.c, clips.c
-        row = await self._db.read(
-            lambda conn: conn.execute(
-                sa.select(i.tenant_id, i.campaign_id, i.user_id, k.url)
-                .outerjoin(clips, sa.and_(k.tenant_id == i.tenant_id, k.campaign_id == i.campaign_id,
-                                          k.id == i.clip_id))
-                .where(i.code == code)
-            ).first()
-        )
-        if row is None:
+        found = await self._lookup.target(code)
+        if found is None:
             return None  # unknown codes are not cached: a code created a moment later must work
-        target = ShareTarget(code, row.tenant_id, row.campaign_id, row.user_id, row.url)
+        target = ShareTarget(code, *found)
         self.remember(target)
         return target
 

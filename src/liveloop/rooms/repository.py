@@ -1,4 +1,4 @@
-"""Rooms: which campaign a provider's channel belongs to, and who a provider's user is."""
+"""Rooms in the database: which campaign a provider's channel belongs to, and who a provider's user is."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Streaming-provider integrations: where a provider sends its webhooks, and the secret to check them."""
+"""Streaming-provider integrations in the database: where a provider sends its webhooks, and its secret."""
 
 from __future__ import annotations
 
