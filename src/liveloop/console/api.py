@@ -114,7 +114,7 @@ async def login(request: Request, db: Db, settings: SettingsDep) -> Response:
 
     def open_(conn):
         operators.clear_failures(conn, key=key)
-        return operators.opensession_of(conn, operator=operator, now=now)
+        return operators.open_session(conn, operator=operator, now=now)
 
     token, _session_ = await db.write(open_)
     response = RedirectResponse("/console/campaigns", status_code=303, headers=HEADERS)
@@ -132,7 +132,7 @@ async def logout(request: Request, db: Db, settings: SettingsDep) -> Response:
     if not csrf_ok(await read_form(request), session.csrf):
         return refused(request, session)
     token = request.cookies[SESSION_COOKIE]
-    await db.write(lambda conn: operators.closesession_of(conn, token))
+    await db.write(lambda conn: operators.close_session(conn, token))
     response = RedirectResponse("/console/login?out=1", status_code=303, headers=HEADERS)
     response.delete_cookie(SESSION_COOKIE, path="/console", secure=secure(settings), httponly=True, samesite="lax")
     return response

@@ -180,7 +180,7 @@ async def deliveries_page(endpoint_id: str, request: Request, db: Db, settings: 
     for delivery in page["deliveries"]:
         _attempt_rows(delivery, lang)
     return render("deliveries.html", lang=lang, here=here(request), session=session, endpoint=endpoint,
-                  deliveries=page["deliveries"], next_cursor=page["next_cursor"], status=status,
+                  deliveries=page["deliveries"], next_cursor=page["next_cursor"], current=status,
                   statuses=service.DELIVERY_STATUSES)
 
 
