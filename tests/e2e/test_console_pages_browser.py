@@ -14,7 +14,7 @@ import pytest
 
 from tests.e2e.console_helpers import new_login
 from tests.e2e.helpers import invite, iso, send
-from tests.e2e.test_console_browser import chromium, context, shots, sign_in, watch_errors  # noqa: F401 - fixtures
+from tests.e2e.test_console_browser import chromium, shots, sign_in, watch_errors  # noqa: F401 - fixtures
 from tests.receiver import Behaviour, Receiver
 from tests.support import Server, create_tenant, fresh_postgres_database
 
