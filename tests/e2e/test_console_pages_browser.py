@@ -305,3 +305,35 @@ def test_the_room_view_lists_the_viewers_in_the_room(hooks_server, chromium, cid
             assert not errors, errors
         finally:
             context.close()
+
+
+def test_the_campaign_list_is_the_apis_pages_with_cancelled_campaigns_apart(hooks_server, chromium, cid):  # noqa: F811
+    server = hooks_server
+    login = new_login(server.database_url)
+    starts = now() + timedelta(days=2)
+    with api_client(server, login.api_key) as api:
+        for i in range(52):
+            body = {"id": f"{cid}-{i:02d}", "title": f"Later {i}", "market": "SG",
+                    "starts_at": iso(starts + timedelta(minutes=i)), "ends_at": iso(starts + timedelta(hours=3)),
+                    "landing_url": "https://shop.example.com/live"}
+            assert api.post("/v1/campaigns", json=body).status_code == 201
+        assert api.post(f"/v1/campaigns/{cid}-00/cancel").json()["status"] == "cancelled"
+        api_first = [c["id"] for c in api.get("/v1/campaigns", params={"status": "scheduled"}).json()["campaigns"]]
+    context = chromium.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        sign_in(page, server.url, login)
+        scheduled = page.locator("section[data-status=scheduled] tbody tr")
+        # The first page as GET /v1/campaigns?status=scheduled gives it (newest start first), 50 of 51.
+        assert scheduled.evaluate_all("rows => rows.map(r => r.dataset.campaign)") == api_first[:50]
+        assert page.locator("section[data-status=scheduled] .count").inner_text() == "50+"
+        assert page.locator(f"section[data-status=cancelled] tr[data-campaign='{cid}-00']").count() == 1
+        page.click("section[data-status=scheduled] [data-test=more]")
+        assert page.locator("section").count() == 1
+        assert page.locator("section[data-status=scheduled] tbody tr").evaluate_all(
+            "rows => rows.map(r => r.dataset.campaign)") == [f"{cid}-01"]
+        # A forged cursor is a page that does not exist, not an error.
+        answer = page.goto(f"{server.url}/console/campaigns?status=scheduled&cursor=forged")
+        assert answer.status == 404
+    finally:
+        context.close()
