@@ -15,6 +15,8 @@ import threading
 from datetime import UTC, datetime, timedelta
 from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -173,11 +175,13 @@ def test_the_panel_beats_and_shows_a_friends_reservation_pushed_over_the_stream(
     box = panel(page)
     expect(box).to_be_visible()
     expect(box).to_have_attribute("dir", "ltr")
-    button = box.locator("button")
+    button = box.locator("button.inv")
     expect(button).to_have_text("Invite friends")
-    assert page.evaluate("typeof navigator.share") == "undefined"  # headless Linux: the clipboard path
+    expect(box.locator(".rk")).to_have_text("Invite friends to get on the leaderboard")
+    assert page.evaluate("typeof navigator.share") == "undefined"  # headless Linux: the market's apps
     button.click()
-    expect(box.locator("li").first).to_have_text("Link copied")
+    box.locator("[data-app=copy]").click()
+    expect(box.locator(".m li").first).to_have_text("Link copied")
     assert page.evaluate("navigator.clipboard.readText()") == invite_url
 
     # 2. The beat was a room join: the server counts the viewer in the room (SPEC 5, presence).
@@ -189,7 +193,7 @@ def test_the_panel_beats_and_shows_a_friends_reservation_pushed_over_the_stream(
     page.evaluate("window.__same_page = true")
     put_user(client, f"{cid}-fina", market="US", display_name="Fina")
     reserve(client, cid, f"{cid}-fina", code)
-    items = box.locator("li")  # the newest first
+    items = box.locator(".m li")  # the newest first
     expect(items).to_have_text(["You are now number 1 on the leaderboard", "You earned a $5 coupon",
                                 "Fina reserved a seat with your invite", "Link copied"], timeout=PUSH_SECONDS * 1000)
     assert page.evaluate("window.__same_page") is True
@@ -218,9 +222,9 @@ def test_without_an_invite_url_there_is_no_invite_button(server, client, cid, sh
                          token=viewer_token(client, cid, "ned"), invite_url=None, lang="en")
     page = open_live_page(browser_context, url)
     expect(panel(page)).to_be_attached()
-    expect(panel(page).locator("button")).to_be_hidden()
+    expect(panel(page).locator("button.inv")).to_be_hidden()
     page.evaluate("window.liveloop.setInviteUrl('https://liveloop.example.com/s/late')")
-    expect(panel(page).locator("button")).to_be_visible()
+    expect(panel(page).locator("button.inv")).to_be_visible()
 
 
 @pytest.mark.parametrize(("market", "page_lang", "locale", "direction", "invite_text", "friend_text"), [
@@ -248,7 +252,135 @@ def test_the_panel_speaks_the_viewers_language_and_direction(
     box = panel(page)
     expect(box).to_have_attribute("dir", direction)
     assert box.evaluate("el => getComputedStyle(el).direction") == direction
-    expect(box.locator("button")).to_have_text(invite_text)
+    expect(box.locator("button.inv")).to_have_text(invite_text)
 
     reserve(client, cid, f"{cid}-fina", code)
-    expect(box.locator("li").last).to_have_text(friend_text, timeout=PUSH_SECONDS * 1000)
+    expect(box.locator(".m li").last).to_have_text(friend_text, timeout=PUSH_SECONDS * 1000)
+
+
+@pytest.fixture
+def widget_shots(tmp_path):
+    where = Path(os.environ.get("LIVELOOP_CONSOLE_SCREENSHOTS") or tmp_path)
+    where.mkdir(parents=True, exist_ok=True)
+    return where
+
+
+def test_the_panel_shows_rank_progress_rewards_and_draw_entries_and_keeps_them_current(
+        server, client, cid, shop, browser_context, widget_shots):
+    from playwright.sync_api import expect
+
+    starts = datetime.now(UTC) - timedelta(minutes=5)
+    body = {
+        "id": cid, "title": "Spring live", "market": "SG", "starts_at": iso(starts),
+        "ends_at": iso(starts + timedelta(hours=2)), "landing_url": "https://shop.example.com/live",
+        "leaderboard": {"metric": "reservations"},
+        "rules": [{"id": "rr", "type": "reservation_referral", "referrer_reward": {"kind": "coupon", "amount": "5.00"}},
+                  {"id": "ms", "type": "milestone", "metric": "reservations",
+                   "tiers": [{"at": 3, "reward": {"kind": "coupon", "amount": "10.00"}}]},
+                  {"id": "dr", "type": "draw", "entry": {"metric": "reservations", "at_least": 1}, "winners": 1,
+                   "prize": {"kind": "coupon", "amount": "20.00"}, "free_entry": True}],
+    }
+    response = client.post("/v1/campaigns", json=body)
+    assert response.status_code == 201, response.text
+    code = invite(client, cid, "mia")
+    url = shop.live_page(f"/{cid}/mia", widget_src=f"{server.url}/widget/liveloop.js",
+                         token=viewer_token(client, cid, "mia"), invite_url=f"{server.url}/s/{code}", lang="en")
+    page = open_live_page(browser_context, url)
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    box = panel(page)
+    expect(box.locator(".rk")).to_have_text("Invite friends to get on the leaderboard")
+    expect(box.locator(".nr")).to_have_text("Next reward: a $10 coupon")
+    expect(box.locator(".pg")).to_have_text("0 of 3")
+    expect(box.locator(".dr")).to_have_text("Draw entries: 0 of 1")
+    expect(box.locator(".rws")).to_be_hidden()
+
+    # A friend reserves: her rank, progress, reward and draw entry follow, without a reload. The friend's
+    # name is hostile: it shows as typed.
+    hostile = "<img src=x onerror=alert(1)>"
+    put_user(client, f"{cid}-f1", market="SG", display_name=hostile)
+    reserve(client, cid, f"{cid}-f1", code)
+    expect(box.locator(".rk")).to_have_text("Your rank: 1", timeout=PUSH_SECONDS * 1000)
+    expect(box.locator(".pg")).to_have_text("1 of 3")
+    bar = box.locator("[role=progressbar]")
+    assert (bar.get_attribute("aria-valuenow"), bar.get_attribute("aria-valuemax")) == ("1", "3")
+    expect(box.locator(".rw li")).to_have_text(["a $5 coupon"])
+    expect(box.locator(".dr")).to_have_text("Draw entries: 1 of 1")
+    expect(box.locator(".m li", has_text="reserved a seat")).to_have_text(f"{hostile} reserved a seat with your invite")
+    assert box.locator("img").count() == 0 and not dialogs
+    # The news is announced to screen readers as it arrives (a polite live region).
+    assert box.locator(".m").get_attribute("aria-live") == "polite"
+    page.screenshot(path=str(widget_shots / "widget-en.png"))
+
+    # Two more: the milestone is reached, its coupon joins the list, and no next milestone remains.
+    for i in (2, 3):
+        reserve(client, cid, f"{cid}-f{i}", code)
+    expect(box.locator(".rw li")).to_have_text(["a $5 coupon × 3", "a $10 coupon"], timeout=PUSH_SECONDS * 1000)
+    expect(box.locator(".ms")).to_be_hidden()
+    progress = client.get(f"/v1/campaigns/{cid}/users/mia/progress").json()
+    assert progress["next_milestone"] is None and progress["rank"] == 1
+
+
+def test_the_viewer_progress_needs_a_viewer_token_and_answers_any_origin(server, client, cid):
+    create_live_campaign(client, cid, "TH", "50.00")
+    answer = httpx.get(f"{server.url}/v1/viewer/progress", params={"token": viewer_token(client, cid, "som")},
+                       headers={"Origin": "https://shop.example.com"})
+    assert answer.status_code == 200 and answer.headers["access-control-allow-origin"] == "*"
+    body = answer.json()
+    assert body["share_apps"][0] == "line" and body["share_apps"][-1] == "copy"
+    assert (body["rank"], body["rewards"], body["next_milestone"]) == (None, [], None)
+    refused = httpx.get(f"{server.url}/v1/viewer/progress", params={"token": "forged"})
+    assert refused.status_code == 401 and refused.headers["access-control-allow-origin"] == "*"
+    assert refused.json()["error"]["code"] == "unauthorized"
+    assert httpx.get(f"{server.url}/v1/viewer/progress").status_code == 401
+
+
+@pytest.mark.parametrize(("market", "page_lang", "first", "direction"), [
+    pytest.param("TH", "th", "line", "ltr", id="TH"),
+    pytest.param("ID", "id", "whatsapp", "ltr", id="ID"),
+    pytest.param("SA", "ar", "whatsapp", "rtl", id="SA"),
+])
+def test_the_share_sheet_offers_the_markets_apps_and_works_from_the_keyboard(
+        server, client, cid, shop, browser_context, widget_shots, market, page_lang, first, direction):
+    from playwright.sync_api import expect
+
+    create_live_campaign(client, cid, market, "50.00" if market != "ID" else "25000")
+    code = invite(client, cid, "kai")
+    invite_url = f"{server.url}/s/{code}"
+    url = shop.live_page(f"/{cid}/kai", widget_src=f"{server.url}/widget/liveloop.js",
+                         token=viewer_token(client, cid, "kai"), invite_url=invite_url, lang=page_lang)
+    page = open_live_page(browser_context, url)
+    box = panel(page)
+    expect(box).to_have_attribute("dir", direction)
+    expect(box.locator(".rk")).to_be_visible()  # the standing has been read: the market's apps are known
+    button = box.locator("button.inv")
+    assert button.get_attribute("aria-expanded") == "false"
+    button.focus()
+    page.keyboard.press("Enter")
+    sheet = box.locator(".sh")
+    expect(sheet).to_be_visible()
+    assert button.get_attribute("aria-expanded") == "true"
+    assert sheet.get_attribute("id") == button.get_attribute("aria-controls")
+    order = box.locator(".ap [data-app]").evaluate_all("els => els.map(e => e.dataset.app)")
+    assert order[0] == first and order[-1] == "copy" and len(order) == 6
+    # Focus moved into the sheet, on its first app; its links carry the viewer's own link.
+    assert page.evaluate("document.querySelector('[data-liveloop]').shadowRoot.activeElement.dataset.app") == first
+    for app in order[:-1]:
+        href = box.locator(f"[data-app={app}]").get_attribute("href")
+        assert href.startswith("https://") and quote(invite_url, safe="") in href, (app, href)
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.querySelector('[data-liveloop]').shadowRoot.activeElement.dataset.app") == order[1]
+    if direction == "rtl":
+        assert sheet.evaluate("el => getComputedStyle(el).direction") == "rtl"
+        page.screenshot(path=str(widget_shots / "widget-ar.png"))
+    # Escape closes it and gives the focus back to the invite button.
+    page.keyboard.press("Escape")
+    expect(sheet).to_be_hidden()
+    assert button.get_attribute("aria-expanded") == "false"
+    assert page.evaluate("document.querySelector('[data-liveloop]').shadowRoot.activeElement.className") == "inv"
+    # Copy link, from the keyboard too.
+    page.keyboard.press("Enter")
+    box.locator("[data-app=copy]").focus()
+    page.keyboard.press("Enter")
+    expect(sheet).to_be_hidden()
+    assert page.evaluate("navigator.clipboard.readText()") == invite_url

@@ -148,17 +148,19 @@ const vm = require("vm");
 const fs = require("fs");
 const [scriptPath, attrsJson, messagesJson] = process.argv.slice(2);
 function el() {
-  return { attrs: {}, children: [], textContent: "", hidden: false,
-    setAttribute(k, v) { this.attrs[k] = v; }, addEventListener() {},
+  const own = {};
+  return { attrs: {}, children: [], textContent: "", hidden: false, style: {},
+    setAttribute(k, v) { this.attrs[k] = v; }, getAttribute(k) { return this.attrs[k]; }, addEventListener() {},
+    focus() {}, querySelector(sel) { return own[sel] || (own[sel] = el()); },
     get firstChild() { return this.children[0] || null; }, get lastChild() { return this.children.at(-1); },
+    appendChild(n) { this.children.push(n); return n; },
     insertBefore(n, ref) {
       this.children.splice(ref ? this.children.indexOf(ref) : this.children.length, 0, n);
     },
     removeChild(n) { this.children.splice(this.children.indexOf(n), 1); } };
 }
-const parts = { ".p": el(), ".m": el(), "button": el() };
 const host = el();
-host.querySelector = (sel) => parts[sel];
+const parts = { ".p": host.querySelector(".p"), ".m": host.querySelector(".m"), "button": host.querySelector(".inv") };
 const attrs = JSON.parse(attrsJson);
 const sources = [];
 const ctx = {

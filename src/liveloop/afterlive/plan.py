@@ -67,3 +67,8 @@ def follow_change(conn: sa.Connection, *, tenant_id: str, body: dict, now: int) 
 def replan(conn: sa.Connection, *, tenant_id: str, body: dict, now: int) -> None:
     """Move a changed campaign's pending jobs to its new times, in the transaction that changes it."""
     repository.reschedule(conn, tenant_id=tenant_id, campaign_id=body["id"], jobs=planned(body), now=now)
+
+
+def sharer_reports_sent(conn: sa.Connection, *, tenant_id: str, campaign_id: str) -> dict | None:
+    """The `sharer.report` job of a campaign: its status, when it is (or was) due, and who was sent a report when."""
+    return repository.progress(conn, tenant_id=tenant_id, campaign_id=campaign_id, kind=SHARER_REPORT)

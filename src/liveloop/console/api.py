@@ -16,16 +16,32 @@ import secrets
 from decimal import Decimal
 from html import escape
 from typing import Annotated
-from urllib.parse import parse_qsl, quote, urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from liveloop.console import campaign_form, operators, queries
+from liveloop.campaigns import service as campaigns_service
+from liveloop.console import campaign_form, clip_pages, operators, queries, webhook_pages
 from liveloop.console.operators import Session
 from liveloop.console.pages import HEADERS, STATIC, render, static_file
-from liveloop.console.texts import CONSOLE_LANGS, gettext, pick
+from liveloop.console.texts import CONSOLE_LANGS, gettext
+from liveloop.console.web import (
+    LANG_COOKIE,
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    campaign_or_none,
+    csrf_ok,
+    here,
+    lang_of,
+    not_found,
+    read_form,
+    refused,
+    secure,
+    session_of,
+    to_login,
+)
 from liveloop.deps import Campaigns, Db, Fx, SettingsDep, SigningDep, component
 from liveloop.draws import periods as draw_periods
 from liveloop.draws.notices import rule_periods
@@ -34,65 +50,18 @@ from liveloop.engine.model import DrawRule
 from liveloop.i18n import format as fmt
 from liveloop.invites.repository import holders
 from liveloop.kit import clock
-from liveloop.kit.errors import LiveloopError, NotFound
+from liveloop.kit.errors import LiveloopError
 from liveloop.kit.times import parse_iso
 from liveloop.realtime.room_tokens import sign_room_token
 from liveloop.realtime.tokens import MAX_TTL_SECONDS, MIN_TTL_SECONDS
 from liveloop.reports import views as report_views
 from liveloop.settings import Settings
+from liveloop.tenants.service import get_tenant
 from liveloop.users.repository import display_names
 
 router = APIRouter(include_in_schema=False)
-
-SESSION_COOKIE = "liveloop_console"
-LOGIN_CSRF_COOKIE = "liveloop_login_csrf"
-LANG_COOKIE = "liveloop_console_lang"
-
-
-def _secure(settings: Settings) -> bool:
-    return settings.base_url.startswith("https://")
-
-
-def _lang(request: Request) -> str:
-    return pick(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
-
-
-def _here(request: Request) -> str:
-    return request.url.path + (f"?{request.url.query}" if request.url.query else "")
-
-
-async def _session(request: Request, db) -> Session | None:
-    token = request.cookies.get(SESSION_COOKIE)
-    if not token:
-        return None
-    now = clock.now_ms()
-    return await db.read(lambda conn: operators.session_for(conn, token, now=now))
-
-
-def _to_login(request: Request, settings: Settings) -> Response:
-    """Back to the login page; a cookie that named no live session is cleared."""
-    expired = SESSION_COOKIE in request.cookies
-    response = RedirectResponse("/console/login" + ("?expired=1" if expired else ""), status_code=303,
-                                headers=HEADERS)
-    if expired:
-        response.delete_cookie(SESSION_COOKIE, path="/console", secure=_secure(settings), httponly=True,
-                               samesite="lax")
-    return response
-
-
-async def _form(request: Request) -> dict[str, str]:
-    """An application/x-www-form-urlencoded body (the app has already bounded its size)."""
-    return dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
-
-
-def _csrf_ok(form: dict[str, str], expected: str | None) -> bool:
-    given = form.get("csrf", "")
-    return bool(expected) and bool(given) and secrets.compare_digest(given.encode(), expected.encode())
-
-
-def _refused(request: Request, session: Session | None = None) -> Response:
-    return render("refused.html", lang=_lang(request), here="/console/campaigns", status=403, session=session)
-
+router.include_router(webhook_pages.router)
+router.include_router(clip_pages.router)
 
 # -- log in and out -------------------------------------------------------------------------------
 
@@ -103,7 +72,7 @@ async def console_home() -> Response:
 
 def _login_page(request: Request, settings: Settings, *, status: int = 200, error: str | None = None,
                 email: str = "", headers: dict | None = None) -> Response:
-    lang = _lang(request)
+    lang = lang_of(request)
     notice = None
     if request.query_params.get("expired"):
         notice = gettext(lang, "login.expired")
@@ -113,7 +82,7 @@ def _login_page(request: Request, settings: Settings, *, status: int = 200, erro
     response = render("login.html", lang=lang, here="/console/login", status=status, csrf=csrf, error=error,
                       email=email, notice=notice, headers=headers)
     response.set_cookie(LOGIN_CSRF_COOKIE, csrf, path="/console/login", httponly=True, samesite="strict",
-                        secure=_secure(settings))
+                        secure=secure(settings))
     return response
 
 
@@ -124,10 +93,10 @@ async def login_page(request: Request, settings: SettingsDep) -> Response:
 
 @router.post("/console/login")
 async def login(request: Request, db: Db, settings: SettingsDep) -> Response:
-    form = await _form(request)
-    if not _csrf_ok(form, request.cookies.get(LOGIN_CSRF_COOKIE)):
-        return _refused(request)
-    lang = _lang(request)
+    form = await read_form(request)
+    if not csrf_ok(form, request.cookies.get(LOGIN_CSRF_COOKIE)):
+        return refused(request)
+    lang = lang_of(request)
     email = form.get("email", "")[:320]
     key = operators.failure_key(email, request.client.host if request.client else "")
     now = clock.now_ms()
@@ -150,22 +119,22 @@ async def login(request: Request, db: Db, settings: SettingsDep) -> Response:
     token, _session_ = await db.write(open_)
     response = RedirectResponse("/console/campaigns", status_code=303, headers=HEADERS)
     response.set_cookie(SESSION_COOKIE, token, max_age=operators.SESSION_SECONDS, path="/console", httponly=True,
-                        samesite="lax", secure=_secure(settings))
+                        samesite="lax", secure=secure(settings))
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/console/login")
     return response
 
 
 @router.post("/console/logout")
 async def logout(request: Request, db: Db, settings: SettingsDep) -> Response:
-    session = await _session(request, db)
+    session = await session_of(request, db)
     if session is None:
-        return _to_login(request, settings)
-    if not _csrf_ok(await _form(request), session.csrf):
-        return _refused(request, session)
+        return to_login(request, settings)
+    if not csrf_ok(await read_form(request), session.csrf):
+        return refused(request, session)
     token = request.cookies[SESSION_COOKIE]
     await db.write(lambda conn: operators.close_session(conn, token))
     response = RedirectResponse("/console/login?out=1", status_code=303, headers=HEADERS)
-    response.delete_cookie(SESSION_COOKIE, path="/console", secure=_secure(settings), httponly=True, samesite="lax")
+    response.delete_cookie(SESSION_COOKIE, path="/console", secure=secure(settings), httponly=True, samesite="lax")
     return response
 
 
@@ -178,7 +147,7 @@ async def choose_language(lang: str, request: Request, settings: SettingsDep) ->
     response = RedirectResponse(target, status_code=303, headers=HEADERS)
     if lang in CONSOLE_LANGS:
         response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, path="/console", samesite="lax",
-                            secure=_secure(settings))
+                            secure=secure(settings))
     return response
 
 
@@ -192,18 +161,39 @@ async def static(name: str) -> Response:
 
 # -- campaigns --------------------------------------------------------------------------------------
 
+LIST_STATUSES = ("live", "scheduled", "ended", "cancelled")
+LIST_PAGE = 50  # campaigns a section shows; more a page at a time (the API's cursor)
+
+
 @router.get("/console/campaigns")
 async def campaigns_page(request: Request, db: Db, settings: SettingsDep) -> Response:
-    session = await _session(request, db)
+    """The tenant's campaigns by status, each section a page of `GET /v1/campaigns?status=` (the same service);
+    `?status=X&cursor=C` shows the next page of one section."""
+    session = await session_of(request, db)
     if session is None:
-        return _to_login(request, settings)
+        return to_login(request, settings)
     now = clock.now_ms()
     tenant_id = session.operator.tenant_id
-    found = await db.read(lambda conn: queries.campaigns_by_status(conn, tenant_id=tenant_id, now=now))
-    lang = _lang(request)
-    sections = [(status, [_row(c, lang) for c in found[status]]) for status in queries.STATUSES]
-    return render("campaigns.html", lang=lang, here=_here(request), session=session, sections=sections,
-                  created=request.query_params.get("created"))
+    only = request.query_params.get("status")
+    statuses = (only,) if only in LIST_STATUSES else LIST_STATUSES
+    cursor = request.query_params.get("cursor") if only in LIST_STATUSES else None
+
+    def pages(conn) -> dict[str, dict]:
+        return {status: campaigns_service.page(conn, tenant_id=tenant_id, status_is=status, limit=LIST_PAGE,
+                                               cursor=cursor, now=now) for status in statuses}
+
+    try:
+        found = await db.read(pages)
+    except LiveloopError as exc:
+        if exc.status >= 500:
+            raise
+        return not_found(request, session)
+    lang = lang_of(request)
+    sections = [{"status": status, "rows": [_row(c, lang) for c in found[status]["campaigns"]],
+                 "more": found[status]["next_cursor"]}
+                for status in statuses if status != "cancelled" or found[status]["campaigns"]]
+    return render("campaigns.html", lang=lang, here=here(request), session=session, sections=sections,
+                  paged=cursor is not None, created=request.query_params.get("created"))
 
 
 def _row(body: dict, lang: str) -> dict:
@@ -217,29 +207,29 @@ def _row(body: dict, lang: str) -> dict:
 
 def _new_page(request: Request, session: Session, *, form: dict, errors: dict, general: list,
               status: int = 200) -> Response:
-    return render("new_campaign.html", lang=_lang(request), here="/console/campaigns/new", session=session,
+    return render("new_campaign.html", lang=lang_of(request), here="/console/campaigns/new", session=session,
                   status=status, form=form, errors=errors, general=general, markets=campaign_form.markets())
 
 
 @router.get("/console/campaigns/new")
 async def new_campaign_page(request: Request, db: Db, settings: SettingsDep) -> Response:
-    session = await _session(request, db)
+    session = await session_of(request, db)
     if session is None:
-        return _to_login(request, settings)
+        return to_login(request, settings)
     return _new_page(request, session, form={}, errors={}, general=[])
 
 
 @router.post("/console/campaigns")
 async def create_campaign(request: Request, db: Db, campaigns: Campaigns, fx: Fx, settings: SettingsDep) -> Response:
-    session = await _session(request, db)
+    session = await session_of(request, db)
     if session is None:
-        return _to_login(request, settings)
-    raw = await _form(request)
-    if not _csrf_ok(raw, session.csrf):
-        return _refused(request, session)
+        return to_login(request, settings)
+    raw = await read_form(request)
+    if not csrf_ok(raw, session.csrf):
+        return refused(request, session)
     form = {k: v for k, v in raw.items() if k in campaign_form.FIELDS}
     tenant_id = session.operator.tenant_id
-    tenant = await db.read(lambda conn: queries.tenant(conn, tenant_id))
+    tenant = await db.read(lambda conn: get_tenant(conn, tenant_id))
     try:
         stored = await campaign_form.create(db, campaigns, fx, tenant, form)
     except campaign_form.Refused as exc:
@@ -252,26 +242,15 @@ async def create_campaign(request: Request, db: Db, campaigns: Campaigns, fx: Fx
 CHART_MINUTES = 30  # the joins-per-minute chart's span
 
 
-async def _live_or_404(campaigns, session: Session, cid: str):
-    try:
-        return await campaigns.get(session.operator.tenant_id, cid)
-    except NotFound:
-        return None
-
-
-def _not_found(request: Request, session: Session) -> Response:
-    return render("not_found.html", lang=_lang(request), here="/console/campaigns", status=404, session=session)
-
-
 @router.get("/console/campaigns/{cid}/room")
 async def room_page(cid: str, request: Request, db: Db, campaigns: Campaigns, signing: SigningDep,
                     settings: SettingsDep) -> Response:
-    session = await _session(request, db)
+    session = await session_of(request, db)
     if session is None:
-        return _to_login(request, settings)
-    live = await _live_or_404(campaigns, session, cid)
+        return to_login(request, settings)
+    live = await campaign_or_none(campaigns, session, cid)
     if live is None:
-        return _not_found(request, session)
+        return not_found(request, session)
     now = clock.now_ms()
     tenant_id = session.operator.tenant_id
     # The page reads the room stream itself, with a token for this room only, valid as long as the session.
@@ -280,14 +259,39 @@ async def room_page(cid: str, request: Request, db: Db, campaigns: Campaigns, si
     since = now // 60_000 * 60_000 - (CHART_MINUTES - 1) * 60_000
     joins = await db.read(lambda conn: queries.joins_per_minute(conn, tenant_id=tenant_id, campaign_id=cid,
                                                                 since=since))
-    lang = _lang(request)
+    lang = lang_of(request)
     names = ("room.status.connecting", "room.status.live", "room.status.lost", "room.no_name", "room.no_draws",
              "room.clicks", "room.joins", "room.reservations", "room.orders", "room.joins_per_minute")
-    return render("room.html", lang=lang, here=_here(request), session=session, campaign=live.body,
+    return render("room.html", lang=lang, here=here(request), session=session, campaign=live.body,
                   stream_url=f"/v1/campaigns/{quote(cid, safe='')}/room-stream?token={token}",
-                  k_factor=await _k_factor(db, live, tenant_id, cid),
+                  k_factor=await _k_factor(db, live, tenant_id, cid), viewers=await _viewers(db, live, tenant_id),
                   seed={"since": since, "minutes": CHART_MINUTES, "joins": {str(m): n for m, n in joins.items()}},
                   texts={name: gettext(lang, name) for name in names})
+
+
+VIEWERS_SHOWN = 12  # names the room view lists next to the count
+
+
+async def _viewers(db, live, tenant_id: str) -> dict:
+    """Viewers in the room now (open presences of the campaign's state): how many, and the first few by name."""
+    present = sorted(live.state.present)
+    shown = present[:VIEWERS_SHOWN]
+    names = await db.read(lambda conn: display_names(conn, tenant_id=tenant_id, user_ids=shown)) if shown else {}
+    return {"count": len(present), "names": [names.get(u) or u for u in shown],
+            "more": len(present) - len(shown)}
+
+
+@router.get("/console/campaigns/{cid}/viewers")
+async def viewers(cid: str, request: Request, db: Db, campaigns: Campaigns) -> Response:
+    """The room view's viewers in the room, polled by htmx (presence changes reach no stream message)."""
+    session = await session_of(request, db)
+    if session is None:
+        return Response(status_code=401)
+    live = await campaign_or_none(campaigns, session, cid)
+    if live is None:
+        return Response(status_code=404)
+    return render("viewers.html", lang=lang_of(request), here=here(request), session=session,
+                  campaign=live.body, viewers=await _viewers(db, live, session.operator.tenant_id))
 
 
 async def _k_factor(db, live, tenant_id: str, cid: str) -> str:
@@ -298,10 +302,10 @@ async def _k_factor(db, live, tenant_id: str, cid: str) -> str:
 @router.get("/console/campaigns/{cid}/k-factor")
 async def k_factor(cid: str, request: Request, db: Db, campaigns: Campaigns, settings: SettingsDep) -> Response:
     """The room view's K-factor, polled by htmx (it needs the invite holders, which the stream does not carry)."""
-    session = await _session(request, db)
+    session = await session_of(request, db)
     if session is None:
         return Response(status_code=401)
-    live = await _live_or_404(campaigns, session, cid)
+    live = await campaign_or_none(campaigns, session, cid)
     if live is None:
         return Response(status_code=404)
     value = await _k_factor(db, live, session.operator.tenant_id, cid)
@@ -316,7 +320,7 @@ DrawsDep = Annotated[DrawRunner, component("draws")]
 async def _draws_page(request: Request, session: Session, live, db, draws: DrawRunner, signing, settings: Settings, *,
                       status: int = 200, error: str | None = None, ran: tuple[str, str] | None = None) -> Response:
     """Each draw rule's periods: window, status, the seed hash committed to, and the result once run."""
-    lang = _lang(request)
+    lang = lang_of(request)
     tenant_id = session.operator.tenant_id
     cid = live.state.config.id
     tz = live.body["timezone"]
@@ -340,19 +344,19 @@ async def _draws_page(request: Request, session: Session, live, db, draws: DrawR
                     "winners": [names.get(u) or u for u in result.winners]},
             })
         rules.append({"id": rule.id, "winners": rule.winners, "periods": periods})
-    return render("draws.html", lang=lang, here=_here(request), session=session, status=status, campaign=live.body,
+    return render("draws.html", lang=lang, here=here(request), session=session, status=status, campaign=live.body,
                   rules=rules, error=error, ran=ran, base_url=settings.base_url)
 
 
 @router.get("/console/campaigns/{cid}/draws")
 async def draws_page(cid: str, request: Request, db: Db, campaigns: Campaigns, draws: DrawsDep,
                      signing: SigningDep, settings: SettingsDep) -> Response:
-    session = await _session(request, db)
+    session = await session_of(request, db)
     if session is None:
-        return _to_login(request, settings)
-    live = await _live_or_404(campaigns, session, cid)
+        return to_login(request, settings)
+    live = await campaign_or_none(campaigns, session, cid)
     if live is None:
-        return _not_found(request, session)
+        return not_found(request, session)
     ran = (request.query_params.get("period", ""), request.query_params.get("rule", "")) \
         if request.query_params.get("ran") else None
     return await _draws_page(request, session, live, db, draws, signing, settings, ran=ran)
@@ -362,15 +366,15 @@ async def draws_page(cid: str, request: Request, db: Db, campaigns: Campaigns, d
 async def run_draw(cid: str, rule_id: str, request: Request, db: Db, campaigns: Campaigns, draws: DrawsDep,
                    signing: SigningDep, settings: SettingsDep) -> Response:
     """Runs a period as POST /v1/campaigns/{cid}/draws/{rule_id}/run does (the same runner)."""
-    session = await _session(request, db)
+    session = await session_of(request, db)
     if session is None:
-        return _to_login(request, settings)
-    form = await _form(request)
-    if not _csrf_ok(form, session.csrf):
-        return _refused(request, session)
-    live = await _live_or_404(campaigns, session, cid)
+        return to_login(request, settings)
+    form = await read_form(request)
+    if not csrf_ok(form, session.csrf):
+        return refused(request, session)
+    live = await campaign_or_none(campaigns, session, cid)
     if live is None:
-        return _not_found(request, session)
+        return not_found(request, session)
     period = form.get("period") or None
     try:
         await draws.run(session.operator.tenant_id, cid, rule_id, period, secret=signing.key, now=clock.now_ms())
@@ -394,12 +398,12 @@ FUNNEL = (("clicks", "room.clicks"), ("users", "report.users"), ("reservations",
 @router.get("/console/campaigns/{cid}/report")
 async def report_page(cid: str, request: Request, db: Db, campaigns: Campaigns, settings: SettingsDep) -> Response:
     """The campaign's report as GET /v1/campaigns/{cid}/report gives it, with charts."""
-    session = await _session(request, db)
+    session = await session_of(request, db)
     if session is None:
-        return _to_login(request, settings)
-    live = await _live_or_404(campaigns, session, cid)
+        return to_login(request, settings)
+    live = await campaign_or_none(campaigns, session, cid)
     if live is None:
-        return _not_found(request, session)
+        return not_found(request, session)
     tenant_id = session.operator.tenant_id
     referrers = list(live.state.referrers)
 
@@ -409,7 +413,7 @@ async def report_page(cid: str, request: Request, db: Db, campaigns: Campaigns, 
 
     names, inviters = await db.read(people)
     report = report_views.report(live.state, names=names, inviters=inviters)
-    lang = _lang(request)
+    lang = lang_of(request)
 
     def t(msgid: str, **values) -> str:
         return gettext(lang, msgid, **values)
@@ -424,7 +428,7 @@ async def report_page(cid: str, request: Request, db: Db, campaigns: Campaigns, 
                     "data": [report["rewards"].get(s, 0) for s in REWARD_STATUSES]},
     }
     used = fmt.money(budget["used"] or "0", currency, lang)
-    return render("report.html", lang=lang, here=_here(request), session=session, campaign=live.body, report=report,
+    return render("report.html", lang=lang, here=here(request), session=session, campaign=live.body, report=report,
                   charts=charts, watch_minutes=report["room"]["watch_seconds"] // 60,
                   budget_text=t("report.budget", used=used, total=fmt.money(budget["total"], currency, lang))
                   if budget["total"] is not None else t("report.no_budget", used=used),
@@ -461,18 +465,18 @@ def _sorted(rows: list[dict], key: str, descending: bool) -> list[dict]:
 
 @router.get("/console/campaigns/{cid}/referrers")
 async def referrers_page(cid: str, request: Request, db: Db, campaigns: Campaigns, settings: SettingsDep) -> Response:
-    session = await _session(request, db)
+    session = await session_of(request, db)
     if session is None:
-        return _to_login(request, settings)
-    live = await _live_or_404(campaigns, session, cid)
+        return to_login(request, settings)
+    live = await campaign_or_none(campaigns, session, cid)
     if live is None:
-        return _not_found(request, session)
+        return not_found(request, session)
     rows, currency = await _referrer_rows(db, live, session.operator.tenant_id, cid)
     key = request.query_params.get("sort", "rank")
     key = key if key in _SORTABLE else "rank"
     descending = request.query_params.get("dir", "asc" if key in ("rank", "display_name") else "desc") == "desc"
-    lang = _lang(request)
-    return render("referrers.html", lang=lang, here=_here(request), session=session, campaign=live.body,
+    lang = lang_of(request)
+    return render("referrers.html", lang=lang, here=here(request), session=session, campaign=live.body,
                   rows=_sorted(rows, key, descending), columns=REFERRER_COLUMNS, sort=key, descending=descending,
                   currency=currency, gmv=lambda value: fmt.money(value, currency, lang))
 
@@ -485,12 +489,12 @@ def _csv_cell(value) -> str:
 
 @router.get("/console/campaigns/{cid}/referrers.csv")
 async def referrers_csv(cid: str, request: Request, db: Db, campaigns: Campaigns, settings: SettingsDep) -> Response:
-    session = await _session(request, db)
+    session = await session_of(request, db)
     if session is None:
-        return _to_login(request, settings)
-    live = await _live_or_404(campaigns, session, cid)
+        return to_login(request, settings)
+    live = await campaign_or_none(campaigns, session, cid)
     if live is None:
-        return _not_found(request, session)
+        return not_found(request, session)
     rows, currency = await _referrer_rows(db, live, session.operator.tenant_id, cid)
     out = io.StringIO()
     writer = csv.writer(out)

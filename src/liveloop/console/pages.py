@@ -38,6 +38,9 @@ def environment() -> Environment:
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.globals["static"] = lambda name: f"/console/static/{name}"
     env.globals["langs"] = [(code, LANG_NAMES[code]) for code in CONSOLE_LANGS]
+    # A name put into a sentence keeps its own direction (first strong isolate .. pop directional isolate):
+    # "Spring <live>" in an Arabic heading stays "Spring <live>".
+    env.filters["bidi"] = lambda text: f"\u2068{text}\u2069"
     return env
 
 

@@ -1,41 +1,10 @@
-"""What the console's pages read besides the campaigns' live state.
-
-The campaign list reads the campaigns table here until `GET /v1/campaigns?status=` gives the
-campaigns service a list of its own.
-"""
+"""What the console's room view reads besides the campaign's live state: joins per minute from the log."""
 
 from __future__ import annotations
 
-import json
-
-import orjson
 import sqlalchemy as sa
 
-from liveloop.campaigns.models import campaigns
 from liveloop.events.models import events
-from liveloop.kit.times import parse_iso
-from liveloop.tenants.models import tenants
-from liveloop.tenants.service import Tenant
-
-STATUSES = ("live", "scheduled", "ended")
-
-
-def tenant(conn: sa.Connection, tenant_id: str) -> Tenant:
-    row = conn.execute(sa.select(tenants.c.name, tenants.c.allowed_hosts).where(tenants.c.id == tenant_id)).one()
-    return Tenant(tenant_id, row.name, tuple(json.loads(row.allowed_hosts)))
-
-
-def campaigns_by_status(conn: sa.Connection, *, tenant_id: str, now: int) -> dict[str, list[dict]]:
-    """The tenant's campaigns (newest first) under live, scheduled and ended."""
-    out: dict[str, list[dict]] = {status: [] for status in STATUSES}
-    rows = conn.execute(sa.select(campaigns.c.body).where(campaigns.c.tenant_id == tenant_id)
-                        .order_by(campaigns.c.created_at.desc())).scalars()
-    for text in rows:
-        body = orjson.loads(text)
-        starts, ends = parse_iso(body["starts_at"], field="starts_at"), parse_iso(body["ends_at"], field="ends_at")
-        status = "scheduled" if now < starts else "live" if now < ends else "ended"
-        out[status].append(body)
-    return out
 
 
 def joins_per_minute(conn: sa.Connection, *, tenant_id: str, campaign_id: str, since: int) -> dict[int, int]:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from liveloop.i18n import _ALIASES, LANGS, RTL, template
 
-# Placeholders are filled in by the widget: {name} (a friend's name, or stream.friend_unknown), {rank}.
+# Placeholders are filled in by the widget: {name} (a friend's name, or stream.friend_unknown), {rank},
+# {reward} (a reward in the viewer's words), {current}, {target}, {entered}, {total} (numbers).
 WIDGET_MESSAGES = (
     "widget.invite",
     "widget.copied",
@@ -19,6 +20,16 @@ WIDGET_MESSAGES = (
     "stream.rank",
     "widget.draw_entered",
     "widget.draw_won",
+    "widget.your_rank",
+    "widget.not_ranked",
+    "widget.next_reward",
+    "widget.progress",
+    "widget.rewards",
+    "widget.pending",
+    "widget.draws",
+    "widget.share_with",
+    "widget.copy_link",
+    "widget.close",
 )
 
 

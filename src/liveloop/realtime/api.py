@@ -8,16 +8,21 @@ from functools import lru_cache
 from importlib.resources import files
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse
 
 from liveloop.deps import Campaigns, Db, SigningDep
+from liveloop.i18n.stream import viewer_locale
 from liveloop.i18n.widget import widget_texts
 from liveloop.kit import clock
+from liveloop.kit.errors import LiveloopError
 from liveloop.kit.times import iso
 from liveloop.realtime import tokens
-from liveloop.realtime.schemas import ViewerTokenCreate, ViewerTokenRead
+from liveloop.realtime.schemas import ViewerProgressRead, ViewerTokenCreate, ViewerTokenRead
+from liveloop.reports import viewer as viewer_view
 from liveloop.tenants.auth import current_tenant
 from liveloop.tenants.service import Tenant
+from liveloop.users import repository as users_repository
 from liveloop.users import service as users_service
 
 router = APIRouter(tags=["realtime"])
@@ -37,6 +42,29 @@ async def create_viewer_token(
     token, expires_at = tokens.sign(signing.key, tenant_id=tenant.id, campaign_id=cid, user_id=body.user_id,
                                     ttl_seconds=body.ttl_seconds, now=now)
     return {"token": token, "expires_at": iso(expires_at)}
+
+
+VIEWER_CORS = {"Access-Control-Allow-Origin": "*", "Cache-Control": "no-store"}
+
+
+@router.get("/v1/viewer/progress", response_model=ViewerProgressRead,
+            summary="The viewer's standing now, for the widget: rank, next milestone, rewards, draw entries, "
+                    "share apps (viewer token)")
+async def viewer_progress(campaigns: Campaigns, db: Db, signing: SigningDep,
+                          token: Annotated[str | None, Query(max_length=2000)] = None) -> Response:
+    """Read by the widget across origins with its viewer token (no API key): CORS for any origin."""
+    now = clock.now_ms()
+    try:
+        viewer = tokens.verify(signing.key, token, now=now)
+        live = await campaigns.get(viewer.tenant_id, viewer.campaign_id)
+    except LiveloopError as exc:
+        return JSONResponse(exc.body(), status_code=exc.status, headers=VIEWER_CORS)
+    market = live.body["market"]
+    people = await db.read(lambda conn: users_repository.names_and_locales(
+        conn, tenant_id=viewer.tenant_id, user_ids=[viewer.user_id]))
+    tag = viewer_locale(people.get(viewer.user_id, (None, None))[1], market)
+    body = viewer_view.viewer_progress(live.state, market=market, user_id=viewer.user_id, tag=tag, now=now)
+    return JSONResponse(body, headers=VIEWER_CORS)
 
 
 _I18N_SLOT = "{/* liveloop:i18n */}"

@@ -20,3 +20,37 @@ class ViewerTokenCreate(BaseModel):
 class ViewerTokenRead(BaseModel):
     token: str
     expires_at: str
+
+
+class NextMilestoneRead(BaseModel):
+    rule_id: str
+    metric: str
+    at: int | str
+    remaining: int | str
+    reward: dict
+    reward_text: str = Field(description="the reward in the viewer's words")
+    done: float = Field(description="the share of the way there, 0 to 1")
+
+
+class ViewerRewardRead(BaseModel):
+    id: str
+    status: str
+    text: str
+
+
+class ViewerDrawRead(BaseModel):
+    rule_id: str
+    period: str
+    entered: bool
+
+
+class ViewerProgressRead(BaseModel):
+    user_id: str
+    metric: str
+    score: int | str
+    rank: int | None
+    next_milestone: NextMilestoneRead | None
+    rewards: list[ViewerRewardRead] = Field(description="available and pending rewards")
+    draws: list[ViewerDrawRead]
+    share_apps: list[str] = Field(description="the share sheet's apps, most used in the campaign's market first")
+    locale: str

@@ -116,3 +116,16 @@ def served(conn: sa.Connection, *, job_id: int) -> set[str]:
     """The users the job has already written a message for."""
     return set(conn.execute(sa.select(r.user_id).where(r.job_id == job_id)).scalars())
 
+
+
+def progress(conn: sa.Connection, *, tenant_id: str, campaign_id: str, kind: str, slot: str = "") -> dict | None:
+    """A campaign's job as the console shows it: `{status, run_at, runs, failures, last_error, served}`,
+    `served` being each user it has written a message for, with when; None when it has no such job."""
+    row = conn.execute(sa.select(j.id, j.status, j.run_at, j.runs, j.failures, j.last_error).where(
+        j.tenant_id == tenant_id, j.campaign_id == campaign_id, j.kind == kind, j.slot == slot)
+        .order_by(j.id.desc()).limit(1)).first()
+    if row is None:
+        return None
+    served = dict(conn.execute(sa.select(r.user_id, r.at).where(r.job_id == row.id)).all())
+    return {"status": row.status, "run_at": row.run_at, "runs": row.runs, "failures": row.failures,
+            "last_error": row.last_error, "served": served}

@@ -6,7 +6,9 @@
  * Optional attributes: data-lang (the widget's own words; default: the page's lang), data-title (share text),
  * data-position ("left" or "right", default "right"), data-api (default: where this script came from).
  * It sends a presence beat every 30 s, listens to the viewer's stream and shows a small panel with
- * what the viewer's friends did, rank and rewards, and an invite button (share sheet or copy).
+ * the viewer's rank, progress to the next milestone, rewards and draw entries (GET /v1/viewer/progress,
+ * read again when the stream brings news of them), what the viewer's friends did, and an invite button:
+ * the browser's Web Share sheet, else the market's apps (WhatsApp, LINE, Telegram, Facebook, X, copy).
  * Every message is also dispatched on `window` as a `liveloop:message` CustomEvent, and
  * `liveloop:token-expired` when the token no longer works: hand a fresh one to
  * `window.liveloop.setToken(token)`.
@@ -45,31 +47,64 @@
   }
 
   // -- the panel (in a shadow root, so neither the page's styles nor ours leak) --------------
+  // Reading order = focus order: the viewer's standing, the news (announced politely to screen
+  // readers as it arrives), then the invite button and its share sheet.
   var host = document.createElement("div");
   host.setAttribute("data-liveloop", "");
   var root = host.attachShadow ? host.attachShadow({ mode: "open" }) : host;
   root.innerHTML =
     "<style>" +
-    ".p{position:fixed;bottom:16px;" + side + ":16px;z-index:2147483000;width:260px;max-width:calc(100vw - 32px);" +
-    "font:14px/1.4 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#111;background:#fff;" +
-    "border-radius:12px;box-shadow:0 6px 24px rgba(0,0,0,.18);overflow:hidden}" +
-    ".m{max-height:160px;overflow-y:auto;margin:0;padding:0;list-style:none}" +
+    ".p{position:fixed;bottom:16px;" + side + ":16px;z-index:2147483000;width:280px;max-width:calc(100vw - 32px);" +
+    "font:14px/1.4 system-ui,-apple-system,'Segoe UI',Roboto,'Noto Sans','Noto Sans Arabic',sans-serif;color:#111;" +
+    "background:#fff;border-radius:12px;box-shadow:0 6px 24px rgba(0,0,0,.18);overflow:hidden}" +
+    ".st{padding:10px 12px;border-bottom:1px solid #eee;background:#fafafa}.st[hidden]{display:none}" +
+    ".st p{margin:0 0 4px}.rk{font-weight:700}.lbl{color:#555;font-size:12px;margin:6px 0 2px}" +
+    ".bar{height:8px;border-radius:4px;background:#eee;overflow:hidden}" +
+    ".bar i{display:block;height:100%;width:0;background:#e4003a;transition:width .4s}" +
+    ".rw{margin:2px 0 0;padding:0;list-style:none;font-size:13px}.rw li{margin:2px 0}.rw small{color:#666}" +
+    ".m{max-height:140px;overflow-y:auto;margin:0;padding:0;list-style:none}" +
     ".m li{padding:8px 12px;border-bottom:1px solid #eee;animation:f .3s ease-out}" +
     ".m li:empty{display:none}" +
-    "button{display:block;width:100%;border:0;padding:12px;font:inherit;font-weight:600;color:#fff;" +
-    "background:#e4003a;cursor:pointer}button:focus-visible{outline:3px solid #111;outline-offset:-3px}" +
+    ".inv{display:block;width:100%;border:0;padding:12px;font:inherit;font-weight:600;color:#fff;" +
+    "background:#e4003a;cursor:pointer}" +
+    "button:focus-visible,a:focus-visible{outline:3px solid #111;outline-offset:-3px}" +
     // `display:block` above would otherwise show a button without an invite URL (hidden attribute).
-    "button[hidden]{display:none}" +
+    ".inv[hidden],.sh[hidden],.st [hidden]{display:none}" +
+    ".sh{padding:8px 12px 12px;border-top:1px solid #eee}.sh p{margin:0 0 6px;font-weight:600}" +
+    ".ap{display:grid;grid-template-columns:1fr 1fr;gap:6px}" +
+    ".ap a,.ap button{display:block;padding:8px;border:1px solid #ddd;border-radius:8px;background:#fff;color:#111;" +
+    "font:inherit;text-align:center;text-decoration:none;cursor:pointer}" +
+    ".cl{margin-top:6px;width:100%;padding:6px;border:0;background:none;color:#555;font:inherit;cursor:pointer}" +
     "@keyframes f{from{opacity:0;transform:translateY(6px)}to{opacity:1;transform:none}}" +
-    "@media (prefers-reduced-motion:reduce){.m li{animation:none}}" +
+    "@media (prefers-reduced-motion:reduce){.m li{animation:none}.bar i{transition:none}}" +
     "</style>" +
-    "<div class='p' role='complementary'><ul class='m' aria-live='polite'></ul><button type='button'></button></div>";
+    "<div class='p' role='complementary'>" +
+    "<div class='st' hidden><p class='rk'></p>" +
+    "<div class='ms' hidden><p class='lbl nr'></p><div class='bar' role='progressbar' aria-valuemin='0'><i></i></div>" +
+    "<p class='lbl pg'></p></div>" +
+    "<div class='rws' hidden><p class='lbl rh'></p><ul class='rw'></ul></div>" +
+    "<p class='lbl dr' hidden></p></div>" +
+    "<ul class='m' aria-live='polite'></ul>" +
+    "<button type='button' class='inv' aria-expanded='false'></button>" +
+    "<div class='sh' role='group' hidden><p></p><div class='ap'></div><button type='button' class='cl'></button></div>" +
+    "</div>";
   var panel = root.querySelector(".p");
   var list = root.querySelector(".m");
-  var button = root.querySelector("button");
+  var button = root.querySelector(".inv");
+  var sheet = root.querySelector(".sh");
+  var apps = root.querySelector(".ap");
+  var standing = root.querySelector(".st");
   panel.setAttribute("dir", rtl ? "rtl" : "ltr");
   panel.setAttribute("lang", code);
+  panel.setAttribute("aria-label", t["widget.invite"]);
   button.textContent = t["widget.invite"];
+  sheet.id = "liveloop-share";
+  button.setAttribute("aria-controls", sheet.id);
+  sheet.querySelector("p").textContent = t["widget.share_with"];
+  sheet.querySelector("p").id = "liveloop-share-label";
+  sheet.setAttribute("aria-labelledby", "liveloop-share-label");
+  sheet.querySelector(".cl").textContent = t["widget.close"];
+  root.querySelector(".rh").textContent = t["widget.rewards"];
   if (!inviteUrl) button.hidden = true;
 
   function say(text) {
@@ -79,14 +114,133 @@
     while (list.children.length > 20) list.removeChild(list.lastChild);
   }
 
+  // -- the viewer's standing (GET /v1/viewer/progress): rank, next milestone, rewards, draws -----
+  var market = { apps: ["whatsapp", "facebook", "x", "telegram", "line", "copy"] };
+  function render(s) {
+    root.querySelector(".rk").textContent = s.rank ? fmt(t["widget.your_rank"], { rank: num(s.rank) })
+      : t["widget.not_ranked"];
+    var ms = root.querySelector(".ms");
+    var next = s.next_milestone;
+    ms.hidden = !next;
+    if (next) {
+      var target = Number(next.at), current = Math.max(0, target - Number(next.remaining));
+      root.querySelector(".nr").textContent = fmt(t["widget.next_reward"], { reward: next.reward_text });
+      var bar = root.querySelector(".bar");
+      bar.setAttribute("aria-valuemax", String(target));
+      bar.setAttribute("aria-valuenow", String(current));
+      bar.setAttribute("aria-label", fmt(t["widget.next_reward"], { reward: next.reward_text }));
+      bar.querySelector("i").style.width = Math.round(Math.min(1, Math.max(0, next.done)) * 100) + "%";
+      root.querySelector(".pg").textContent = fmt(t["widget.progress"], { current: num(current), target: num(target) });
+    }
+    var rws = root.querySelector(".rws"), rw = root.querySelector(".rw");
+    rws.hidden = !s.rewards.length;
+    while (rw.firstChild) rw.removeChild(rw.firstChild);
+    // The same reward earned several times is one line: "a $5 coupon × 3".
+    var seen = {}, lines = [];
+    s.rewards.forEach(function (r) {
+      var key = r.status + "\n" + r.text;
+      if (seen[key]) { seen[key].n += 1; return; }
+      seen[key] = { text: r.text, status: r.status, n: 1 };
+      lines.push(seen[key]);
+    });
+    lines.forEach(function (r) {
+      var li = document.createElement("li");
+      li.textContent = r.n > 1 ? r.text + " \u00d7 " + num(r.n) : r.text;
+      if (r.status === "pending") {
+        var small = document.createElement("small");
+        small.textContent = " · " + t["widget.pending"];
+        li.appendChild(small);
+      }
+      rw.appendChild(li);
+    });
+    var dr = root.querySelector(".dr");
+    var entered = s.draws.filter(function (d) { return d.entered; }).length;
+    dr.hidden = !s.draws.length;
+    dr.textContent = fmt(t["widget.draws"], { entered: num(entered), total: num(s.draws.length) });
+    if (s.share_apps && s.share_apps.length) market.apps = s.share_apps;
+    standing.hidden = false;
+  }
+
+  var refreshing = null;
+  function refresh(delay) {
+    clearTimeout(refreshing);
+    refreshing = setTimeout(function () {
+      if (!token || expired) return;
+      fetch(api + "/v1/viewer/progress?token=" + encodeURIComponent(token), { mode: "cors" })
+        .then(function (res) { return res.ok ? res.json() : null; })
+        .then(function (body) { if (body) render(body); }, function () { /* shown again at the next message */ });
+    }, delay || 0);
+  }
+
+  // -- inviting: the Web Share sheet where the browser has one, else the market's apps ------------
+  var APP_NAMES = { whatsapp: "WhatsApp", line: "LINE", telegram: "Telegram", facebook: "Facebook", x: "X" };
+  function appUrl(app) {
+    var u = encodeURIComponent(inviteUrl), both = encodeURIComponent(shareTitle + " " + inviteUrl);
+    switch (app) {
+      case "whatsapp": return "https://wa.me/?text=" + both;
+      case "line": return "https://line.me/R/share?text=" + both;
+      case "telegram": return "https://t.me/share/url?url=" + u + "&text=" + encodeURIComponent(shareTitle);
+      case "facebook": return "https://www.facebook.com/sharer/sharer.php?u=" + u;
+      case "x": return "https://x.com/intent/post?text=" + encodeURIComponent(shareTitle) + "&url=" + u;
+      default: return null;
+    }
+  }
+
+  function copy() {
+    if (navigator.clipboard && navigator.clipboard.writeText) {
+      navigator.clipboard.writeText(inviteUrl).then(function () { say(t["widget.copied"]); },
+        function () { prompt("", inviteUrl); });
+    } else {
+      prompt("", inviteUrl);
+    }
+  }
+
+  function closeSheet(focusButton) {
+    sheet.hidden = true;
+    button.setAttribute("aria-expanded", "false");
+    if (focusButton) button.focus();
+  }
+
+  function openSheet() {
+    while (apps.firstChild) apps.removeChild(apps.firstChild);
+    market.apps.forEach(function (app) {
+      var item;
+      if (app === "copy") {
+        item = document.createElement("button");
+        item.type = "button";
+        item.textContent = t["widget.copy_link"];
+        item.addEventListener("click", function () { copy(); closeSheet(true); });
+      } else {
+        var href = appUrl(app);
+        if (!href) return;
+        item = document.createElement("a");
+        item.href = href;
+        item.target = "_blank";
+        item.rel = "noopener noreferrer";
+        item.textContent = APP_NAMES[app];
+        item.addEventListener("click", function () { closeSheet(false); });
+      }
+      item.setAttribute("data-app", app);
+      apps.appendChild(item);
+    });
+    sheet.hidden = false;
+    button.setAttribute("aria-expanded", "true");
+    if (apps.firstChild) apps.firstChild.focus();
+  }
+
+  sheet.querySelector(".cl").addEventListener("click", function () { closeSheet(true); });
+  sheet.addEventListener("keydown", function (e) {
+    if (e.key === "Escape") { e.preventDefault(); closeSheet(true); }
+  });
+
   button.addEventListener("click", function () {
     var data = { title: shareTitle, url: inviteUrl };
     if (navigator.share && (!navigator.canShare || navigator.canShare(data))) {
       navigator.share(data).catch(function () { /* the viewer closed the share sheet */ });
-    } else if (navigator.clipboard && navigator.clipboard.writeText) {
-      navigator.clipboard.writeText(inviteUrl).then(function () { say(t["widget.copied"]); }, function () { prompt("", inviteUrl); });
+    } else if (sheet.hidden) {
+      openSheet();
     } else {
-      prompt("", inviteUrl);
+      closeSheet(true);
     }
   });
 
@@ -127,6 +281,10 @@
       try { msg = JSON.parse(e.data); } catch (err) { return; }
       window.dispatchEvent(new CustomEvent("liveloop:message", { detail: msg }));
       show(msg);
+      // The viewer's standing moved: read it again (once for a burst of messages).
+      if (msg.type === "rank" || msg.type === "reward" || msg.type === "draw_entered" || msg.type === "draw_won") {
+        refresh(300);
+      }
     };
     es.onerror = function () {
       // The browser retries dropped connections itself; a refused one (expired token) stays closed.
@@ -158,8 +316,8 @@
   }
 
   window.liveloop = {
-    setToken: function (next) { token = next || ""; expired = false; open(); beat(); },
-    setInviteUrl: function (url) { inviteUrl = url || ""; button.hidden = !inviteUrl; },
+    setToken: function (next) { token = next || ""; expired = false; open(); beat(); refresh(); },
+    setInviteUrl: function (url) { inviteUrl = url || ""; button.hidden = !inviteUrl; if (!inviteUrl) closeSheet(false); },
     say: say
   };
 
@@ -167,6 +325,7 @@
     document.body.appendChild(host);
     open();
     beat();
+    refresh();
   }
   if (document.body) start(); else document.addEventListener("DOMContentLoaded", start);
 })();

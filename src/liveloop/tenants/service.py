@@ -48,6 +48,11 @@ def tenant_for_key(conn: sa.Connection, key: str) -> Tenant | None:
     return Tenant(row.id, row.name, tuple(json.loads(row.allowed_hosts)))
 
 
+def get_tenant(conn: sa.Connection, tenant_id: str) -> Tenant:
+    row = conn.execute(sa.select(tenants.c.name, tenants.c.allowed_hosts).where(tenants.c.id == tenant_id)).one()
+    return Tenant(tenant_id, row.name, tuple(json.loads(row.allowed_hosts)))
+
+
 def server_secret(conn: sa.Connection, *, name: str, generate) -> str:
     """A secret kept in the database so that every process and every restart shares it."""
     value = conn.execute(sa.select(server_secrets.c.value).where(server_secrets.c.name == name)).scalar()

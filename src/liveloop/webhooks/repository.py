@@ -227,3 +227,19 @@ def deliveries(conn: sa.Connection, *, tenant_id: str, endpoint_id: str, status:
     return [{"id": row.id, "message_id": row.message_id, "type": row.type, "status": row.status,
              "created_at": row.created_at, "next_at": row.next_at if row.status == "pending" else None,
              "attempts": attempts.get(row.id, [])} for row in rows]
+
+
+def delivery(conn: sa.Connection, *, tenant_id: str, endpoint_id: str, message_id: str) -> dict:
+    """One message's delivery to an endpoint, with its attempts and the message's body."""
+    get_endpoint(conn, tenant_id=tenant_id, endpoint_id=endpoint_id)
+    row = conn.execute(
+        sa.select(d.id, d.status, d.next_at, m.id.label("message_id"), m.type, m.created_at, m.body)
+        .join(webhook_messages, m.seq == d.message_seq)
+        .where(d.endpoint_id == endpoint_id, m.id == message_id)).first()
+    if row is None:
+        raise NotFound(f"no delivery of message {message_id!r} to this endpoint", field="msg_id")
+    attempts = conn.execute(sa.select(a.delivery_id, a.at, a.status_code, a.error, a.duration_ms)
+                            .where(a.delivery_id == row.id).order_by(a.seq)).all()
+    return {"id": row.id, "message_id": row.message_id, "type": row.type, "status": row.status,
+            "created_at": row.created_at, "next_at": row.next_at if row.status == "pending" else None,
+            "attempts": attempts, "body": row.body}

@@ -1,0 +1,82 @@
+"""What every console page needs: the operator's session and language, forms and their CSRF token."""
+
+from __future__ import annotations
+
+import secrets
+from urllib.parse import parse_qsl
+
+from fastapi import Request
+from starlette.responses import RedirectResponse, Response
+
+from liveloop.console import operators
+from liveloop.console.operators import Session
+from liveloop.console.pages import HEADERS, render
+from liveloop.console.texts import pick
+from liveloop.kit import clock
+from liveloop.kit.errors import NotFound
+from liveloop.settings import Settings
+
+SESSION_COOKIE = "liveloop_console"
+LOGIN_CSRF_COOKIE = "liveloop_login_csrf"
+LANG_COOKIE = "liveloop_console_lang"
+
+
+def secure(settings: Settings) -> bool:
+    return settings.base_url.startswith("https://")
+
+
+def lang_of(request: Request) -> str:
+    return pick(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
+
+
+def here(request: Request) -> str:
+    return request.url.path + (f"?{request.url.query}" if request.url.query else "")
+
+
+async def session_of(request: Request, db) -> Session | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    now = clock.now_ms()
+    return await db.read(lambda conn: operators.session_for(conn, token, now=now))
+
+
+def to_login(request: Request, settings: Settings) -> Response:
+    """Back to the login page; a cookie that named no live session is cleared."""
+    expired = SESSION_COOKIE in request.cookies
+    response = RedirectResponse("/console/login" + ("?expired=1" if expired else ""), status_code=303,
+                                headers=HEADERS)
+    if expired:
+        response.delete_cookie(SESSION_COOKIE, path="/console", secure=secure(settings), httponly=True,
+                               samesite="lax")
+    return response
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """An application/x-www-form-urlencoded body (the app has already bounded its size); a field given
+    several times (checkboxes) keeps each value, joined by newlines."""
+    out: dict[str, str] = {}
+    for key, value in parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True):
+        out[key] = f"{out[key]}\n{value}" if key in out else value
+    return out
+
+
+def csrf_ok(form: dict[str, str], expected: str | None) -> bool:
+    given = form.get("csrf", "")
+    return bool(expected) and bool(given) and secrets.compare_digest(given.encode(), expected.encode())
+
+
+def refused(request: Request, session: Session | None = None) -> Response:
+    return render("refused.html", lang=lang_of(request), here="/console/campaigns", status=403, session=session)
+
+
+def not_found(request: Request, session: Session) -> Response:
+    return render("not_found.html", lang=lang_of(request), here="/console/campaigns", status=404, session=session)
+
+
+async def campaign_or_none(campaigns, session: Session, cid: str):
+    """The operator's tenant's campaign `cid` (its live state), or None."""
+    try:
+        return await campaigns.get(session.operator.tenant_id, cid)
+    except NotFound:
+        return None
