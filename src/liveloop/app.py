@@ -42,6 +42,7 @@ from liveloop.rooms.receiver import RoomReceiver
 from liveloop.rooms.sweeper import PresenceSweeper
 from liveloop.settings import Settings
 from liveloop.sharelink.api import ShareLink
+from liveloop.tenants.api import router as api_keys_router
 from liveloop.tenants.auth import current_tenant
 from liveloop.users.api import router as users_router
 from liveloop.validation_messages import field_and_message
@@ -73,7 +74,8 @@ def create_app(settings: Settings | None = None) -> Liveloop:
     _install_error_handlers(api)
     for router in (campaigns_router, users_router, invites_router, reports_router, leaderboards_router,
                    rewards_router, realtime_router, room_tokens_router, draws_router, integrations_router,
-                   rooms_router, fx_router, webhooks_router, clips_router, afterlive_router, console_router):
+                   rooms_router, fx_router, webhooks_router, clips_router, afterlive_router, console_router,
+                   api_keys_router):
         api.include_router(router)
     api.include_router(markets_router, dependencies=[Depends(current_tenant)])
     api.include_router(ops_router)

@@ -1,5 +1,6 @@
 """Imports every domain's tables so the MetaData is complete (for Alembic and tests)."""
 
+from liveloop.audit.models import audit_log
 from liveloop.campaigns.models import campaign_follow_ups, campaign_versions, campaigns
 from liveloop.clips.models import clips
 from liveloop.console.models import login_failures, operator_sessions, operators
@@ -18,6 +19,7 @@ from liveloop.webhooks.models import webhook_attempts, webhook_deliveries, webho
 
 __all__ = [
     "api_keys",
+    "audit_log",
     "campaign_follow_ups",
     "campaign_versions",
     "campaigns",
