@@ -18,7 +18,7 @@ from liveloop.tenants.service import Tenant
 # key and second costs nothing next to the requests it serves.
 KEY_CACHE_SECONDS = 1.0
 
-# Where the key that authorized a request is left for the audit (audit/recorder.py).
+# Where (tenant id, key id) of the key that authorized a request are left for the audit (audit/recorder.py).
 ACTOR = "liveloop.actor"
 
 
@@ -71,7 +71,7 @@ async def current_key(request: Request) -> Key:
     route = request.scope.get("route")
     need = required_scope(request.method, route.path if route is not None else request.url.path)
     key = await request.app.state.components.api_keys.key(request.headers.get("authorization"), need=need)
-    request.scope[ACTOR] = key.id
+    request.scope[ACTOR] = (key.tenant.id, key.id)
     return key
 
 
