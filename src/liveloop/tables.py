@@ -10,6 +10,7 @@ from liveloop.fx.models import fx_rates
 from liveloop.integrations.models import integrations
 from liveloop.invites.models import invites
 from liveloop.kit.db.base import metadata
+from liveloop.privacy.models import erasures
 from liveloop.rewards.models import reward_changes, rewards
 from liveloop.rooms.models import room_users
 from liveloop.scheduler.models import scheduled_job_recipients, scheduled_jobs
@@ -26,6 +27,7 @@ __all__ = [
     "clips",
     "draw_entries",
     "draw_results",
+    "erasures",
     "events",
     "fx_rates",
     "integrations",

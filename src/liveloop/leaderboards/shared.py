@@ -211,6 +211,14 @@ class RedisLeaderboards:
             return
         live.board_seq = head
 
+    async def replace(self, tenant_id: str, live: LiveCampaign) -> None:
+        """Rewrite the whole copy from the state, under the campaign's lock: after an erasure the
+        log names a user differently, which no incremental update can say."""
+        head = live.state.last_seq
+        await self._rebuild(Keys(tenant_id, live.state.config.id), list(live.state.leaderboard.entries()), head)
+        live.board_seq = head
+        live.state.leaderboard.changed = {}
+
     async def _update(self, keys: Keys, board: Leaderboard, users: list[str], position: int, head: int) -> bool:
         parts = _changed_entries(board, users)
         for i, part in enumerate(parts):

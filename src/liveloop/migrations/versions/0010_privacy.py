@@ -1,4 +1,4 @@
-"""API keys with names and scopes (existing keys become admin keys), the audit log
+"""API keys with names and scopes (existing keys become admin keys), the audit log, erasures
 
 Revision ID: 0010
 Revises: 0009
@@ -40,9 +40,19 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_audit_log")),
     )
     op.create_index("ix_audit_log_tenant_seq", "audit_log", ["tenant_id", "seq"])
+    op.create_table(
+        "erasures",
+        sa.Column("tenant_id", sa.String(length=40), nullable=False),
+        sa.Column("pseudonym", sa.String(length=40), nullable=False),
+        sa.Column("user_hash", sa.String(length=64), nullable=False),
+        sa.Column("erased_at", BigInt, nullable=False),
+        sa.PrimaryKeyConstraint("tenant_id", "pseudonym", name=op.f("pk_erasures")),
+    )
+    op.create_index("ix_erasures_tenant_user_hash", "erasures", ["tenant_id", "user_hash"])
 
 
 def downgrade() -> None:
+    op.drop_table("erasures")
     op.drop_table("audit_log")
     with op.batch_alter_table("api_keys") as batch:
         batch.drop_constraint(op.f("uq_api_keys_id"), type_="unique")
