@@ -10,8 +10,8 @@ import json
 import sqlite3
 import subprocess
 import threading
-from contextlib import ExitStack
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
