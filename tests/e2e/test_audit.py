@@ -64,3 +64,24 @@ def test_tenants_see_only_their_own_audit(server, client, cid):
     post_ok(client, "/v1/campaigns", campaign(cid))
     with server.client(other) as c:
         assert all(cid not in str(e["target"]) for e in all_entries(c, limit=100))
+
+
+def test_console_logins_are_audited_with_the_operator(server):
+    import re
+
+    import httpx
+
+    from tests.e2e.console_helpers import new_login
+
+    login = new_login(server.database_url)
+    with httpx.Client(base_url=server.url) as browser:
+        def post_login(password: str) -> httpx.Response:
+            csrf = re.search(r'name="csrf" value="([^"]+)"', browser.get("/console/login").text)[1]
+            return browser.post("/console/login", data={"csrf": csrf, "email": login.email, "password": password})
+
+        assert post_login(login.password + "x").status_code == 401  # a failed login is no action
+        assert post_login(login.password).status_code == 303
+    with server.client(login.api_key) as c:
+        entries = all_entries(c, limit=10)
+    assert [e["action"] for e in entries] == ["console.login"]
+    assert entries[0]["actor"].startswith("operator:op") and login.email.lower() not in str(entries).lower()

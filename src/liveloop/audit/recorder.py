@@ -1,7 +1,7 @@
 """Records management actions in the audit log, around the management API (not the hot paths).
 
 Which calls are management actions is declared here, by route; a call is recorded once it
-succeeded (2xx), before its answer leaves, so an answered action is in the log. Its target is
+succeeded (2xx, or the console's redirect), before its answer leaves, so an answered action is in the log. Its target is
 named by ids only: the route's path parameters and the `id` (or an erased user's `pseudonym`) of
 the answer, never a body's personal data.
 """
@@ -9,6 +9,7 @@ the answer, never a body's personal data.
 from __future__ import annotations
 
 import logging
+from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
@@ -37,6 +38,10 @@ ACTIONS: dict[tuple[str, str], str] = {
     ("PUT", "/v1/integrations/{integration_id}"): "integration.update",
     ("PUT", "/v1/fx-rates"): "fx_rates.update",
     ("DELETE", "/v1/users/{uid}"): "user.erase",
+    # The console's forms answer a redirect when they succeed; its actor is the operator.
+    ("POST", "/console/login"): "console.login",
+    ("POST", "/console/campaigns"): "campaign.create",
+    ("POST", "/console/campaigns/{cid}/draws/{rule_id}/run"): "draw.run",
 }
 
 # Path parameters that name a person: never written to the log (the answer's pseudonym is).
@@ -69,16 +74,28 @@ class AuditRecorder:
         if route is None or actor is None or not held or held[0].get("type") != "http.response.start":
             return
         action = ACTIONS.get((scope["method"], route.path))
-        if action is None or not 200 <= held[0]["status"] < 300:
+        if action is None or not 200 <= held[0]["status"] < 400:
             return
         tenant_id, key_id = actor
         target = _target(scope.get("path_params") or {}, b"".join(m.get("body", b"") for m in held[1:]))
+        if target is None and action == "campaign.create":
+            target = _created_by_form(held[0].get("headers") or [])
         now = clock.now_ms()
         try:
             await self._db.write(lambda conn: record(conn, tenant_id=tenant_id, actor=key_id, action=action,
                                                      target=target, now=now))
         except Exception:  # the action is done and answered: a missing entry is logged, not a 503
             log.exception("could not record %s by %s in the audit log", action, key_id)
+
+
+def _created_by_form(headers: list) -> str | None:
+    """The console answers a created campaign with a redirect to the list, `?created=<id>`."""
+    for name, value in headers:
+        if name.lower() == b"location":
+            created = parse_qs(urlsplit(value.decode("latin-1")).query).get("created")
+            if created:
+                return f"id={created[0]}"
+    return None
 
 
 def _target(path_params: dict, body: bytes) -> str | None:

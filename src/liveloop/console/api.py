@@ -40,6 +40,7 @@ from liveloop.realtime.room_tokens import sign_room_token
 from liveloop.realtime.tokens import MAX_TTL_SECONDS, MIN_TTL_SECONDS
 from liveloop.reports import views as report_views
 from liveloop.settings import Settings
+from liveloop.tenants.auth import ACTOR
 from liveloop.users.service import display_names
 
 router = APIRouter(include_in_schema=False)
@@ -66,7 +67,10 @@ async def _session(request: Request, db) -> Session | None:
     if not token:
         return None
     now = clock.now_ms()
-    return await db.read(lambda conn: operators.session_for(conn, token, now=now))
+    session = await db.read(lambda conn: operators.session_for(conn, token, now=now))
+    if session is not None:
+        request.scope[ACTOR] = (session.operator.tenant_id, f"operator:{session.operator.id}")  # for the audit
+    return session
 
 
 def _to_login(request: Request, settings: Settings) -> Response:
@@ -148,6 +152,7 @@ async def login(request: Request, db: Db, settings: SettingsDep) -> Response:
         return operators.open_session(conn, operator=operator, now=now)
 
     token, _session_ = await db.write(open_)
+    request.scope[ACTOR] = (operator.tenant_id, f"operator:{operator.id}")  # the login, for the audit
     response = RedirectResponse("/console/campaigns", status_code=303, headers=HEADERS)
     response.set_cookie(SESSION_COOKIE, token, max_age=operators.SESSION_SECONDS, path="/console", httponly=True,
                         samesite="lax", secure=_secure(settings))
