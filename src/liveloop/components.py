@@ -132,7 +132,7 @@ def build_components(settings: Settings) -> Components:
                        poll_seconds=settings.scheduler_poll_seconds, on_messages=webhooks.poke),
         readiness=Readiness({"database": SchemaCheck(db),
                              **({"redis": RedisPing(settings.redis_url)} if settings.redis_url else {})}),
-        privacy=Privacy(db, campaigns, redis_url=settings.redis_url if isinstance(campaigns, SharedGate) else None,
+        privacy=Privacy(db, campaigns, shared=isinstance(campaigns, SharedGate), redis_url=settings.redis_url,
                         retention_days=settings.signal_retention_days,
                         sweep_seconds=settings.retention_sweep_seconds),
     )

@@ -245,3 +245,26 @@ def test_device_ids_and_ips_are_dropped_after_the_retention(new_database, tmp_pa
         eventually(lambda: devices()["new"] == (None, None), timeout=10)
         # The events themselves stay, with what they counted for.
         assert c.get(f"/v1/campaigns/{cid}/report").json()["funnel"]["clicks"] == 2
+
+
+@pytest.mark.service
+def test_without_redis_another_process_learns_of_an_erasure_from_the_database(tmp_path, cid):
+    import os
+
+    from tests.support import fresh_postgres_database
+
+    base = os.environ.get("LIVELOOP_TEST_DATABASE_URL")
+    if not base:
+        pytest.skip("LIVELOOP_TEST_DATABASE_URL is not set")
+    with fresh_postgres_database(base) as url:
+        key = create_tenant(url, "no redis")
+        env = {"LIVELOOP_WEBHOOKS_ALLOW_PRIVATE": "true"}
+        with Server(url, env=env, log_path=tmp_path / "a.log").start() as a, \
+                Server(url, env=env, log_path=tmp_path / "b.log").start() as b, \
+                a.client(key) as ca, b.client(key) as cb:
+            populate(ca, cid)
+            assert cb.get(f"/v1/campaigns/{cid}/users/siti/progress").json()["referrer"] == "ana"  # loaded in b
+            pseudonym = ca.delete("/v1/users/siti").json()["pseudonym"]
+            after = snapshot(ca, cid)
+            assert pseudonym in json.dumps(after)
+            eventually(lambda: snapshot(cb, cid) == after, timeout=5)

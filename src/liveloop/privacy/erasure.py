@@ -96,7 +96,8 @@ def erase(conn: sa.Connection, *, tenant_id: str, user_id: str, secret: str, now
         conn.execute(table.delete().where(table.c.tenant_id == tenant_id, table.c.user_id == user_id))
     for campaign_id in sorted(campaigns):
         _rekey_rewards(conn, tenant_id=tenant_id, campaign_id=campaign_id)
-    conn.execute(erasures.insert().values(tenant_id=tenant_id, pseudonym=pseudonym, user_hash=digest, erased_at=now))
+    conn.execute(erasures.insert().values(tenant_id=tenant_id, pseudonym=pseudonym, user_hash=digest, erased_at=now,
+                                          campaigns=orjson.dumps(sorted(campaigns)).decode()))
     return Erased(pseudonym, frozenset(campaigns), again=False)
 
 

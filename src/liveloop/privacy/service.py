@@ -22,6 +22,7 @@ from liveloop.kit import clock
 from liveloop.kit.db.database import Database
 from liveloop.kit.times import iso
 from liveloop.privacy.erasure import Erased, campaigns_of, erase
+from liveloop.privacy.models import erasures
 from liveloop.rewards.views import reward_read
 from liveloop.tenants.service import server_secret
 from liveloop.users.service import get as get_user
@@ -29,6 +30,8 @@ from liveloop.users.service import get as get_user
 log = logging.getLogger("liveloop.privacy")
 
 CHANNEL = "liveloop:erased"
+ERASURE_POLL_SECONDS = 2.0
+ERASURE_WINDOW_MS = 600_000  # an erasure is looked for this long after it was stored
 DAY_MS = 86_400_000
 RETENTION_CHUNK = 20_000  # log positions per UPDATE: each statement stays short beside the writer
 
@@ -38,11 +41,13 @@ def erasure_secret(conn: sa.Connection) -> str:
 
 
 class Privacy:
-    def __init__(self, db: Database, campaigns: CampaignGate, *, redis_url: str | None, retention_days: float,
-                 sweep_seconds: float) -> None:
+    def __init__(self, db: Database, campaigns: CampaignGate, *, shared: bool, redis_url: str | None,
+                 retention_days: float, sweep_seconds: float) -> None:
         self._db = db
         self._campaigns = campaigns
-        self._redis_url = redis_url
+        self._shared = shared  # other processes hold states of the same campaigns
+        self._redis_url = redis_url if shared else None
+        self._seen: set[tuple[str, str]] = set()  # erasures this process has acted on
         self._redis = None
         self._tasks: list[asyncio.Task] = []
         self._retention_ms = int(retention_days * DAY_MS)
@@ -55,6 +60,8 @@ class Privacy:
 
             self._redis = redis.from_url(self._redis_url)
             self._tasks.append(asyncio.ensure_future(self._listen()))
+        if self._shared:
+            self._tasks.append(asyncio.ensure_future(self._watch_erasures()))
         self._tasks.append(asyncio.ensure_future(self._sweep_forever()))
 
     async def close(self) -> None:
@@ -77,6 +84,7 @@ class Privacy:
                 return None
             touched = sorted(guess | erased.campaigns)
             self._campaigns.drop([(tenant_id, cid) for cid in touched])
+            self._seen.add((tenant_id, erased.pseudonym))
         if touched:
             await self._announce(tenant_id, touched)
             await self._rewrite_boards(tenant_id, touched)
@@ -113,6 +121,23 @@ class Privacy:
                 raise
             except Exception:  # noqa: BLE001 - Redis away: reconnect
                 await asyncio.sleep(1.0)
+
+    async def _watch_erasures(self) -> None:
+        """Redis may drop a message (or be away): every few seconds the recent erasures are read
+        from the database too, and the states of their campaigns dropped if not done yet."""
+        while True:
+            await asyncio.sleep(ERASURE_POLL_SECONDS)
+            since = clock.now_ms() - ERASURE_WINDOW_MS
+            try:
+                recent = await self._db.read(lambda conn, since=since: _recent_erasures(conn, since))
+            except Exception:  # noqa: BLE001 - the database may be briefly away; the next round retries
+                continue
+            current = set()
+            for tenant_id, pseudonym, campaign_ids in recent:
+                current.add((tenant_id, pseudonym))
+                if (tenant_id, pseudonym) not in self._seen:
+                    self._campaigns.drop([(tenant_id, cid) for cid in orjson.loads(campaign_ids)])
+            self._seen = current
 
     # -- export -----------------------------------------------------------------------------
 
@@ -181,6 +206,11 @@ def _clear_range(conn: sa.Connection, start: int, cutoff: int) -> tuple[bool, in
         sa.or_(e.device_id.is_not(None), e.ip.is_not(None))).values(device_id=None, ip=None)).rowcount
     newest = conn.execute(sa.select(sa.func.max(e.received_at)).where(e.seq > start, e.seq <= end)).scalar()
     return newest is None or newest < cutoff, count, end
+
+
+def _recent_erasures(conn: sa.Connection, since: int) -> list:
+    e = erasures.c
+    return conn.execute(sa.select(e.tenant_id, e.pseudonym, e.campaigns).where(e.erased_at > since)).all()
 
 
 def _checkpoint(conn: sa.Connection) -> None:

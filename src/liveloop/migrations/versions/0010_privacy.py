@@ -46,6 +46,7 @@ def upgrade() -> None:
         sa.Column("pseudonym", sa.String(length=40), nullable=False),
         sa.Column("user_hash", sa.String(length=64), nullable=False),
         sa.Column("erased_at", BigInt, nullable=False),
+        sa.Column("campaigns", sa.Text(), server_default="[]", nullable=False),
         sa.PrimaryKeyConstraint("tenant_id", "pseudonym", name=op.f("pk_erasures")),
     )
     op.create_index("ix_erasures_tenant_user_hash", "erasures", ["tenant_id", "user_hash"])
