@@ -36,6 +36,7 @@ from liveloop.webhooks.models import webhook_messages
 
 DELETED: tuple[sa.Table, ...] = (users, room_users)
 PSEUDONYMIZED: tuple[sa.Table, ...] = (events, rewards, invites, draw_entries)
+# (a cleared table is one of PSEUDONYMIZED: its rows are cleared as their user_id is replaced)
 CLEARED: tuple[tuple[sa.Table, tuple[str, ...]], ...] = ((events, ("device_id", "ip")),)
 
 
@@ -79,12 +80,17 @@ def erase(conn: sa.Connection, *, tenant_id: str, user_id: str, secret: str, now
     display_name = conn.execute(sa.select(users.c.display_name).where(
         users.c.tenant_id == tenant_id, users.c.user_id == user_id)).scalar()
 
-    for table, columns in CLEARED:
+    # Reward ids derive from user ids: only campaigns where the user has a reward, or made someone
+    # else's (a referral), are replayed to re-key the ledger.
+    r = rewards.c
+    rekey = set(conn.execute(sa.select(r.campaign_id).distinct().where(
+        r.tenant_id == tenant_id,
+        sa.or_(r.user_id == user_id, r.cause_event_id.in_(sa.select(events.c.id).where(
+            events.c.tenant_id == tenant_id, events.c.user_id == user_id))))).scalars())
+    cleared = {table.name: {name: None for name in columns} for table, columns in CLEARED}
+    for table in PSEUDONYMIZED:  # one statement per table: the events table is scanned once (no user index)
         conn.execute(table.update().where(table.c.tenant_id == tenant_id, table.c.user_id == user_id)
-                     .values({name: None for name in columns}))
-    for table in PSEUDONYMIZED:
-        conn.execute(table.update().where(table.c.tenant_id == tenant_id, table.c.user_id == user_id)
-                     .values(user_id=pseudonym))
+                     .values(user_id=pseudonym, **cleared.get(table.name, {})))
     conn.execute(scheduled_job_recipients.update().where(
         scheduled_job_recipients.c.user_id == user_id,
         scheduled_job_recipients.c.job_id.in_(sa.select(scheduled_jobs.c.id).where(
@@ -94,7 +100,7 @@ def erase(conn: sa.Connection, *, tenant_id: str, user_id: str, secret: str, now
                             display_name=display_name)
     for table in DELETED:
         conn.execute(table.delete().where(table.c.tenant_id == tenant_id, table.c.user_id == user_id))
-    for campaign_id in sorted(campaigns):
+    for campaign_id in sorted(rekey):
         _rekey_rewards(conn, tenant_id=tenant_id, campaign_id=campaign_id)
     conn.execute(erasures.insert().values(tenant_id=tenant_id, pseudonym=pseudonym, user_hash=digest, erased_at=now,
                                           campaigns=orjson.dumps(sorted(campaigns)).decode()))
