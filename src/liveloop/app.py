@@ -13,6 +13,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from liveloop import __version__
 from liveloop.afterlive.api import router as afterlive_router
 from liveloop.api_docs import add_docs
+from liveloop.audit.api import router as audit_router
+from liveloop.audit.recorder import AuditRecorder
 from liveloop.campaigns.api import router as campaigns_router
 from liveloop.clips.api import router as clips_router
 from liveloop.components import Components, build_components, running
@@ -30,6 +32,7 @@ from liveloop.leaderboards.api import router as leaderboards_router
 from liveloop.markets.api import router as markets_router
 from liveloop.openapi_extra import add_hot_path_docs
 from liveloop.ops.api import router as ops_router
+from liveloop.privacy.api import router as privacy_router
 from liveloop.realtime.api import router as realtime_router
 from liveloop.realtime.room_stream import RoomStream, add_room_stream_docs, is_room_stream
 from liveloop.realtime.room_tokens import router as room_tokens_router
@@ -42,6 +45,7 @@ from liveloop.rooms.receiver import RoomReceiver
 from liveloop.rooms.sweeper import PresenceSweeper
 from liveloop.settings import Settings
 from liveloop.sharelink.api import ShareLink
+from liveloop.tenants.api import router as api_keys_router
 from liveloop.tenants.auth import current_tenant
 from liveloop.users.api import router as users_router
 from liveloop.validation_messages import field_and_message
@@ -73,7 +77,8 @@ def create_app(settings: Settings | None = None) -> Liveloop:
     _install_error_handlers(api)
     for router in (campaigns_router, users_router, invites_router, reports_router, leaderboards_router,
                    rewards_router, realtime_router, room_tokens_router, draws_router, integrations_router,
-                   rooms_router, fx_router, webhooks_router, clips_router, afterlive_router, console_router):
+                   rooms_router, fx_router, webhooks_router, clips_router, afterlive_router, console_router,
+                   api_keys_router, audit_router, privacy_router):
         api.include_router(router)
     api.include_router(markets_router, dependencies=[Depends(current_tenant)])
     api.include_router(ops_router)
@@ -95,6 +100,7 @@ def create_app(settings: Settings | None = None) -> Liveloop:
                                   timeout_seconds=settings.presence_timeout_seconds),
         room=RoomStream(c.room, c.campaigns, c.api_keys, c.signing),
         webhooks=WebhookEndpoint(c.db, RoomReceiver(c.rooms, c.campaigns, c.ingestor), c.agora_clock),
+        audit=AuditRecorder(c.db),
     ))
 
 
@@ -108,6 +114,7 @@ class HotPaths:
     presence: PresenceEndpoint
     room: RoomStream
     webhooks: WebhookEndpoint
+    audit: AuditRecorder  # around the management API, not the hot paths
 
 
 class Liveloop:
@@ -123,6 +130,7 @@ class Liveloop:
         self._presence = hot.presence
         self._room = hot.room
         self._webhooks = hot.webhooks
+        self._audit = hot.audit
         self._max_body_bytes = self.components.settings.max_body_bytes
 
     async def __call__(self, scope, receive, send) -> None:
@@ -155,6 +163,8 @@ class Liveloop:
             except LiveloopError:
                 return  # the client went away
             receive = replay(body, receive)
+            await self._audit(self.api, scope, receive, send)
+            return
         await self.api(scope, receive, send)
 
 

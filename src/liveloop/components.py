@@ -20,7 +20,7 @@ from liveloop.draws.notices import DrawNotices
 from liveloop.draws.runner import DrawRunner
 from liveloop.events.changes import CampaignChanges
 from liveloop.events.committed import CommittedEffects
-from liveloop.events.gate import CampaignGate, build_gate
+from liveloop.events.gate import CampaignGate, SharedGate, build_gate
 from liveloop.events.ingest import Ingestor
 from liveloop.events.store import SqlEventStore
 from liveloop.fx.service import TenantRates
@@ -32,6 +32,7 @@ from liveloop.kit.ratelimit import RateLimiter
 from liveloop.kit.redis_guard import RedisPing
 from liveloop.ops import metrics
 from liveloop.ops.readiness import Readiness
+from liveloop.privacy.service import Privacy
 from liveloop.realtime.hub import Hub
 from liveloop.realtime.room import RoomHub
 from liveloop.rewards.repository import SqlLedger
@@ -76,6 +77,7 @@ class Components:
     sharer_reports: SharerReports
     jobs: JobWorker  # scheduled work: campaign.ended, sharer.report, reminder.due
     readiness: Readiness
+    privacy: Privacy  # erasure, export, and the retention of device ids and IPs
 
     def begin_shutdown(self) -> int:
         """SIGTERM: readiness says so, and the open streams end, each told to reconnect (to another
@@ -136,6 +138,9 @@ def build_components(settings: Settings) -> Components:
                        poll_seconds=settings.scheduler_poll_seconds, on_messages=webhooks.poke),
         readiness=Readiness({"database": SchemaCheck(db),
                              **({"redis": RedisPing(settings.redis_url)} if settings.redis_url else {})}),
+        privacy=Privacy(db, campaigns, shared=isinstance(campaigns, SharedGate), redis_url=settings.redis_url,
+                        retention_days=settings.signal_retention_days,
+                        sweep_seconds=settings.retention_sweep_seconds),
     )
     # Viewers, rooms and draw notices hear of effects only once they are durable.
     committed.subscribe("viewer streams", hub.on_committed)
@@ -159,7 +164,7 @@ async def running(components: Components, *background) -> AsyncIterator[Componen
         stack.callback(c.db.close)
         stack.push_async_callback(c.readiness.close)
         await c.signing.load(c.db)
-        for part in (c.limits, c.presence, c.agora_clock, c.campaigns):
+        for part in (c.limits, c.presence, c.agora_clock, c.campaigns, c.privacy):
             await part.start()
             stack.push_async_callback(part.close)
         stack.callback(c.room.close)

@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     access_log: bool = True  # one line per request (at level info)
     # Proxies (addresses or CIDR networks, separated by commas) whose X-Forwarded-For is believed.
     trusted_proxies: str = ""
+    # Device ids and IP addresses of stored events are dropped this many days after they were
+    # received (docs/privacy.md); the signals computed from them stay. Each process looks this often.
+    signal_retention_days: float = 30.0
+    retention_sweep_seconds: float = 3600.0
     # On SIGTERM: stop accepting, end streams, answer what is in flight, flush, exit within this.
     shutdown_seconds: float = 20.0
 

@@ -1,5 +1,6 @@
 """Imports every domain's tables so the MetaData is complete (for Alembic and tests)."""
 
+from liveloop.audit.models import audit_log
 from liveloop.campaigns.models import campaign_follow_ups, campaign_versions, campaigns
 from liveloop.clips.models import clips
 from liveloop.console.models import login_failures, operator_sessions, operators
@@ -9,6 +10,7 @@ from liveloop.fx.models import fx_rates
 from liveloop.integrations.models import integrations
 from liveloop.invites.models import invites
 from liveloop.kit.db.base import metadata
+from liveloop.privacy.models import erasures
 from liveloop.rewards.models import reward_changes, rewards
 from liveloop.rooms.models import room_users
 from liveloop.scheduler.models import scheduled_job_recipients, scheduled_jobs
@@ -18,12 +20,14 @@ from liveloop.webhooks.models import webhook_attempts, webhook_deliveries, webho
 
 __all__ = [
     "api_keys",
+    "audit_log",
     "campaign_follow_ups",
     "campaign_versions",
     "campaigns",
     "clips",
     "draw_entries",
     "draw_results",
+    "erasures",
     "events",
     "fx_rates",
     "integrations",

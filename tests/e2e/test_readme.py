@@ -75,6 +75,16 @@ def test_the_readme_tour_works_as_written_on_any_day(server):
     ledger = next(d for d in docs if "rewards" in d and "funnel" not in d and "metrics" not in d)
     assert {(r["rule_id"], r["kind"], r["status"]) for r in ledger["rewards"]} == {
         ("invite", "coupon", "available"), ("cashback", "cashback", "pending")}
+    made = next(d for d in docs if "key" in d and "scopes" in d)
+    assert made["scopes"] == ["read", "write"] and made["key"].startswith("ll_")
+    keys = next(d for d in docs if "api_keys" in d)
+    assert {k["name"] for k in keys["api_keys"]} == {"admin", "shop back end"} and made["key"] not in str(keys)
+    audit = next(d for d in docs if "entries" in d and "next_cursor" in d and "metric" not in d)
+    assert audit["entries"][0]["action"] == "api_key.create" and audit["entries"][0]["target"] == f"id={made['id']}"
+    exported = next(d for d in docs if "profile" in d)
+    assert exported["user_id"] == "budi" and [c["referrer"] for c in exported["campaigns"]] == ["siti"]
+    erased = next(d for d in docs if "pseudonym" in d)
+    assert erased["erased"] is True and erased["pseudonym"].startswith("erased-")
     report = next(d for d in docs if "funnel" in d)
     assert (report["funnel"]["reservations"], report["funnel"]["joins"], report["funnel"]["orders"]) == (1, 1, 1)
     assert report["referred"]["users"] == 1

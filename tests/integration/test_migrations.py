@@ -65,3 +65,31 @@ def test_campaigns_stored_before_versions_become_their_first_version(new_databas
         assert (first.campaign_id, first.version, orjson.loads(first.body), first.created_at) == ("spring", 1, body, 7)
     finally:
         engine.dispose()
+
+
+def test_keys_stored_before_scopes_become_admin_keys(new_database):
+    """Migration 0010 on a database with keys: each keeps working, as an admin key with an id."""
+    import sqlalchemy as sa
+    from alembic import command
+
+    from liveloop.kit.db.migrate import alembic_config
+    from liveloop.kit.ids import hash_api_key
+    from liveloop.tenants.keys import key_for
+
+    url = new_database("old-keys")
+    command.upgrade(alembic_config(url), "0009")
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("INSERT INTO tenants (id, name, allowed_hosts, created_at) "
+                                 "VALUES ('tn_a', 'A', '[]', 1)"))
+            for key in ("ll_first", "ll_second"):
+                conn.execute(sa.text("INSERT INTO api_keys (key_hash, tenant_id, prefix, created_at) "
+                                     "VALUES (:h, 'tn_a', :p, 2)"), {"h": hash_api_key(key), "p": key[:8]})
+        upgrade(url)
+        with engine.connect() as conn:
+            keys = [key_for(conn, hash_api_key(k)) for k in ("ll_first", "ll_second")]
+        assert [k.scopes for k in keys] == [frozenset({"admin"})] * 2
+        assert keys[0].tenant.id == "tn_a" and keys[0].id != keys[1].id and keys[0].id.startswith("key_")
+    finally:
+        engine.dispose()

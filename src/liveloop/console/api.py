@@ -56,6 +56,7 @@ from liveloop.realtime.room_tokens import sign_room_token
 from liveloop.realtime.tokens import MAX_TTL_SECONDS, MIN_TTL_SECONDS
 from liveloop.reports import views as report_views
 from liveloop.settings import Settings
+from liveloop.tenants.auth import ACTOR
 from liveloop.tenants.service import get_tenant
 from liveloop.users.repository import display_names
 
@@ -117,6 +118,7 @@ async def login(request: Request, db: Db, settings: SettingsDep) -> Response:
         return operators.open_session(conn, operator=operator, now=now)
 
     token, _session_ = await db.write(open_)
+    request.scope[ACTOR] = (operator.tenant_id, f"operator:{operator.id}")  # the login, for the audit
     response = RedirectResponse("/console/campaigns", status_code=303, headers=HEADERS)
     response.set_cookie(SESSION_COOKIE, token, max_age=operators.SESSION_SECONDS, path="/console", httponly=True,
                         samesite="lax", secure=secure(settings))

@@ -15,6 +15,7 @@ from liveloop.console.texts import pick
 from liveloop.kit import clock
 from liveloop.kit.errors import NotFound
 from liveloop.settings import Settings
+from liveloop.tenants.auth import ACTOR
 
 SESSION_COOKIE = "liveloop_console"
 LOGIN_CSRF_COOKIE = "liveloop_login_csrf"
@@ -38,7 +39,10 @@ async def session_of(request: Request, db) -> Session | None:
     if not token:
         return None
     now = clock.now_ms()
-    return await db.read(lambda conn: operators.session_for(conn, token, now=now))
+    session = await db.read(lambda conn: operators.session_for(conn, token, now=now))
+    if session is not None:
+        request.scope[ACTOR] = (session.operator.tenant_id, f"operator:{session.operator.id}")  # for the audit
+    return session
 
 
 def to_login(request: Request, settings: Settings) -> Response:

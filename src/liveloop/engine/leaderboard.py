@@ -45,6 +45,13 @@ class Leaderboard:
         """[(rank, user_id, score)] of the first `limit` entries."""
         return [(i + 1, key[2], -key[0]) for i, key in enumerate(self._sorted.islice(0, limit))]
 
+    def page_after(self, after: tuple[int, int, str] | None, limit: int) -> list[tuple[int, str, int, int]]:
+        """[(rank, user_id, score, reached_at)] of up to `limit` entries that come after the entry
+        `after` = (score, reached_at, user_id) in the board's order (from the top when None)."""
+        start = 0 if after is None else self._sorted.bisect_right((-after[0], after[1], after[2]))
+        return [(start + i + 1, key[2], -key[0], key[1])
+                for i, key in enumerate(self._sorted.islice(start, start + limit))]
+
     def entry(self, user_id: str) -> tuple[int, int] | None:
         """(score, reached_at) of a listed user; None for a user not on the board (score 0)."""
         key = self._keys.get(user_id)

@@ -9,6 +9,7 @@ from liveloop.kit.asgi import header, read_body, send_error, send_json
 from liveloop.kit.db.writer import WriterFailed
 from liveloop.kit.errors import BadRequest, LiveloopError, MethodNotAllowed, TooLarge, Unavailable
 from liveloop.tenants.auth import ApiKeys
+from liveloop.tenants.scopes import WRITE
 
 
 class EventsEndpoint:
@@ -22,7 +23,7 @@ class EventsEndpoint:
         try:
             if scope["method"] != "POST":
                 raise MethodNotAllowed("use POST")
-            tenant = await self._api_keys.tenant(header(scope, b"authorization") or None)
+            tenant = await self._api_keys.tenant(header(scope, b"authorization") or None, need=WRITE)
             body = await read_body(scope, receive, self._max_body_bytes)
             batch = _decode(body)
             if len(batch) > self._max_batch_events:

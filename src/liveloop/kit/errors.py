@@ -77,3 +77,8 @@ class TooManyRequests(LiveloopError):
 
     def headers(self) -> list[tuple[bytes, bytes]]:
         return [(b"retry-after", str(self.retry_after).encode())]
+
+
+class Forbidden(LiveloopError):
+    status = 403
+    code = "forbidden"

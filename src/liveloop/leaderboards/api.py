@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import base64
 from typing import Annotated
 
+import orjson
 from fastapi import APIRouter, Depends, Query
 
 from liveloop.campaigns.service import leaderboard_metric
 from liveloop.deps import Campaigns, Db
+from liveloop.kit.errors import BadRequest
 from liveloop.kit.money import to_decimal_str
 from liveloop.kit.responses import ViewResponse
 from liveloop.leaderboards.schemas import LeaderboardRead
@@ -26,6 +29,7 @@ async def leaderboard(
     db: Db,
     tenant: Annotated[Tenant, Depends(current_tenant)],
     limit: Annotated[int, Query(ge=1, le=1000)] = 10,
+    cursor: Annotated[str | None, Query(max_length=400, description="`next_cursor` of the page before")] = None,
 ) -> ViewResponse:
     """Ranked users with their display names, masked where the market's policy asks for it.
 
@@ -35,12 +39,22 @@ async def leaderboard(
     letter of their display name and "***" ("Siti K." -> "S***"), with `masked: true`; the
     `user_id`, the shop's own id, is kept so the shop can still match its users. A leaderboard the
     campaign declares private (`leaderboard.public: false`) is never shown to viewers and is not masked.
+
+    `next_cursor` is set while more entries follow: the next page starts after the last entry shown
+    (its score, when it reached it and its user), so it neither repeats nor skips an entry that stayed
+    put while the board changed; ranks are always the current ones.
     """
     body = await campaigns.body(tenant.id, cid)
-    # With several processes, Redis's copy answers without this process loading the campaign.
-    top = await campaigns.boards.top(tenant.id, cid, limit) if campaigns.boards is not None else None
-    if top is None:
-        top = (await campaigns.get(tenant.id, cid)).state.leaderboard.top(limit)
+    after = read_cursor(cursor) if cursor is not None else None
+    page = None
+    if after is None and campaigns.boards is not None:
+        # With several processes, Redis's copy answers the top without this process loading the campaign.
+        page = await campaigns.boards.top_keys(tenant.id, cid, limit + 1)
+    if page is None:
+        page = (await campaigns.get(tenant.id, cid)).state.leaderboard.page_after(after, limit + 1)
+    more = len(page) > limit
+    page = page[:limit]
+    top = [(rank, user_id, score) for rank, user_id, score, _at in page]
     metric = leaderboard_metric(body)
     people = await db.read(
         lambda conn: names_and_consents(conn, tenant_id=tenant.id, user_ids=[u for _r, u, _s in top]))
@@ -59,4 +73,20 @@ async def leaderboard(
             "masked": masked,
             "score": to_decimal_str(score, currency) if metric == "gmv" else score,
         })
-    return ViewResponse({"metric": metric, "entries": entries})
+    next_cursor = make_cursor(page[-1][2], page[-1][3], page[-1][1]) if more else None
+    return ViewResponse({"metric": metric, "entries": entries, "next_cursor": next_cursor})
+
+
+def make_cursor(score: int, reached_at: int, user_id: str) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps([score, reached_at, user_id])).decode().rstrip("=")
+
+
+def read_cursor(cursor: str) -> tuple[int, int, str]:
+    try:
+        score, reached_at, user_id = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if type(score) is int and type(reached_at) is int and isinstance(user_id, str) and \
+                abs(score) < 2**62 and abs(reached_at) < 2**62:
+            return score, reached_at, user_id
+    except (ValueError, TypeError):
+        pass
+    raise BadRequest("cursor is not one this list gave", field="cursor")

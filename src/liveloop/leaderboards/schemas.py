@@ -16,3 +16,4 @@ class LeaderboardEntryRead(BaseModel):
 class LeaderboardRead(BaseModel):
     metric: str
     entries: list[LeaderboardEntryRead]
+    next_cursor: str | None = Field(default=None, description="set while more entries follow; null on the last page")

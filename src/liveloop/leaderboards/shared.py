@@ -211,6 +211,14 @@ class RedisLeaderboards:
             return
         live.board_seq = head
 
+    async def replace(self, tenant_id: str, live: LiveCampaign) -> None:
+        """Rewrite the whole copy from the state, under the campaign's lock: after an erasure the
+        log names a user differently, which no incremental update can say."""
+        head = live.state.last_seq
+        await self._rebuild(Keys(tenant_id, live.state.config.id), list(live.state.leaderboard.entries()), head)
+        live.board_seq = head
+        live.state.leaderboard.changed = {}
+
     async def _update(self, keys: Keys, board: Leaderboard, users: list[str], position: int, head: int) -> bool:
         parts = _changed_entries(board, users)
         for i, part in enumerate(parts):
@@ -276,6 +284,31 @@ class RedisLeaderboards:
         if seq is None:
             return None
         return [(rank, user_of(name), -int(score)) for rank, (name, score) in enumerate(rows, 1)]
+
+    async def top_keys(self, tenant_id: str, campaign_id: str,
+                       limit: int) -> list[tuple[int, str, int, int]] | None:
+        """[(rank, user_id, score, reached_at)] of the first `limit` (a page's cursor needs reached_at)."""
+        keys = Keys(tenant_id, campaign_id)
+
+        async def read(client):
+            pipe = client.pipeline(transaction=True)
+            pipe.get(keys.seq)
+            pipe.zrange(keys.z, 0, limit - 1, withscores=True)
+            return await pipe.execute()
+
+        try:
+            seq, rows = await self._guard.call(read)
+        except Exception as exc:  # noqa: BLE001 - away, or refusing (READONLY during a failover, ...)
+            if not isinstance(exc, RedisAway):
+                log.warning("could not read a leaderboard from Redis: %s", exc)
+            return None
+        if seq is None:
+            return None
+        out = []
+        for rank, (name, score) in enumerate(rows, 1):
+            at, user_id = name.decode().split(":", 1)
+            out.append((rank, user_id, -int(score), int(at) - _AT_OFFSET))
+        return out
 
     async def position(self, tenant_id: str, campaign_id: str) -> int | None:
         """The log position the copy reflects, -1 when there is no copy; None when Redis is away."""

@@ -19,6 +19,7 @@ from liveloop.realtime.room import RoomHub
 from liveloop.realtime.room_tokens import verify_room_token
 from liveloop.realtime.stream import CORS, SSE_HEADERS, close_on_disconnect, pump_frames
 from liveloop.tenants.auth import ApiKeys
+from liveloop.tenants.scopes import READ
 from liveloop.tenants.signing import Signing
 
 _PREFIX = "/v1/campaigns/"
@@ -75,7 +76,7 @@ class RoomStream:
             if room.campaign_id != campaign_id:
                 raise Unauthorized("this room token is for another campaign", field="token")
             return room.tenant_id, room.expires_at
-        tenant = await self._api_keys.tenant(header(scope, b"authorization") or None)
+        tenant = await self._api_keys.tenant(header(scope, b"authorization") or None, need=READ)
         return tenant.id, None
 
 

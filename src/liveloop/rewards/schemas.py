@@ -37,3 +37,4 @@ class RewardRead(BaseModel):
 
 class RewardsRead(BaseModel):
     rewards: list[RewardRead]
+    next_cursor: str | None = Field(description="set while more entries follow; null on the last page")

@@ -30,22 +30,11 @@ def create_tenant(conn: sa.Connection, *, name: str, allowed_hosts: list[str], n
 
 
 def add_api_key(conn: sa.Connection, *, tenant_id: str, now: int) -> str:
+    """The tenant's first key: an admin key, from which every other key is made (tenants/keys.py)."""
     key = new_api_key()
-    conn.execute(
-        api_keys.insert().values(key_hash=hash_api_key(key), tenant_id=tenant_id, prefix=key[:8], created_at=now)
-    )
+    conn.execute(api_keys.insert().values(key_hash=hash_api_key(key), id=new_id("key"), tenant_id=tenant_id,
+                                          name="admin", scopes="admin", prefix=key[:8], created_at=now))
     return key
-
-
-def tenant_for_key(conn: sa.Connection, key: str) -> Tenant | None:
-    row = conn.execute(
-        sa.select(tenants.c.id, tenants.c.name, tenants.c.allowed_hosts)
-        .join(api_keys, api_keys.c.tenant_id == tenants.c.id)
-        .where(api_keys.c.key_hash == hash_api_key(key), api_keys.c.revoked_at.is_(None))
-    ).first()
-    if row is None:
-        return None
-    return Tenant(row.id, row.name, tuple(json.loads(row.allowed_hosts)))
 
 
 def get_tenant(conn: sa.Connection, tenant_id: str) -> Tenant:
