@@ -14,6 +14,7 @@ from liveloop import __version__
 from liveloop.afterlive.api import router as afterlive_router
 from liveloop.api_docs import add_docs
 from liveloop.campaigns.api import router as campaigns_router
+from liveloop.circles.api import router as circles_router
 from liveloop.clips.api import router as clips_router
 from liveloop.components import Components, build_components, running
 from liveloop.console.api import router as console_router
@@ -73,7 +74,8 @@ def create_app(settings: Settings | None = None) -> Liveloop:
     _install_error_handlers(api)
     for router in (campaigns_router, users_router, invites_router, reports_router, leaderboards_router,
                    rewards_router, realtime_router, room_tokens_router, draws_router, integrations_router,
-                   rooms_router, fx_router, webhooks_router, clips_router, afterlive_router, console_router):
+                   rooms_router, fx_router, webhooks_router, clips_router, afterlive_router, console_router,
+                   circles_router):
         api.include_router(router)
     api.include_router(markets_router, dependencies=[Depends(current_tenant)])
     api.include_router(ops_router)

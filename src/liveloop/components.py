@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from liveloop.afterlive import plan
 from liveloop.afterlive.jobs import AfterLiveJobs
 from liveloop.afterlive.service import SharerReports
+from liveloop.circles.service import Circles
 from liveloop.draws.notices import DrawNotices
 from liveloop.draws.runner import DrawRunner
+from liveloop.events.actions import LoggedActions
 from liveloop.events.changes import CampaignChanges
 from liveloop.events.committed import CommittedEffects
 from liveloop.events.gate import CampaignGate, build_gate
@@ -72,6 +74,7 @@ class Components:
     sharer_reports: SharerReports
     jobs: JobWorker  # scheduled work: campaign.ended, sharer.report, reminder.due
     readiness: Readiness
+    circles: Circles  # family and friends circles, logged in the campaigns' event logs
 
     def begin_shutdown(self) -> int:
         """SIGTERM: readiness says so, and the open streams end, each told to reconnect (to another
@@ -98,6 +101,7 @@ def build_components(settings: Settings) -> Components:
     webhooks = WebhookWorker(db, allow_private=settings.webhooks_allow_private,
                              poll_seconds=settings.webhooks_poll_seconds)
     sharer_reports = SharerReports(db, signing, base_url=settings.base_url)
+    actions = LoggedActions(campaigns, store, committed)
     components = Components(
         settings=settings,
         db=db,
@@ -130,6 +134,7 @@ def build_components(settings: Settings) -> Components:
                        poll_seconds=settings.scheduler_poll_seconds, on_messages=webhooks.poke),
         readiness=Readiness({"database": SchemaCheck(db),
                              **({"redis": RedisPing(settings.redis_url)} if settings.redis_url else {})}),
+        circles=Circles(db, campaigns, actions),
     )
     # Viewers, rooms and draw notices hear of effects only once they are durable.
     committed.subscribe("viewer streams", hub.on_committed)

@@ -1,6 +1,7 @@
 """Imports every domain's tables so the MetaData is complete (for Alembic and tests)."""
 
 from liveloop.campaigns.models import campaign_follow_ups, campaign_versions, campaigns
+from liveloop.circles.models import circles
 from liveloop.clips.models import clips
 from liveloop.console.models import login_failures, operator_sessions, operators
 from liveloop.draws.models import draw_entries, draw_results
@@ -21,6 +22,7 @@ __all__ = [
     "campaign_follow_ups",
     "campaign_versions",
     "campaigns",
+    "circles",
     "clips",
     "draw_entries",
     "draw_results",

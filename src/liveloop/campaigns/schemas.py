@@ -73,6 +73,9 @@ class MilestoneIn(_Strict):
     type: Literal["milestone"]
     metric: Metric
     tiers: Annotated[list[TierIn], Field(min_length=1, max_length=50)]
+    scope: Literal["user", "circle"] | None = Field(
+        default=None, description='"circle": the members\' metric summed, each tier granted to every member '
+                                  '(docs/social.md); "user" by default')
 
     @model_validator(mode="after")
     def _increasing(self) -> MilestoneIn:
@@ -117,14 +120,32 @@ class DrawIn(_Strict):
     free_entry: bool = False
 
 
+MAX_GROUP_WINDOW_MINUTES = 7 * 24 * 60
+
+
+class GroupBuyIn(_Strict):
+    """A group buy (拼团): `group_size` distinct users pay for `sku` with the group's id within
+    `window_minutes` of the group's creation; each of them gets `reward` (docs/social.md)."""
+
+    id: RuleId
+    type: Literal["group_buy"]
+    sku: Line(128)
+    group_size: Annotated[int, Field(ge=2, le=100)]
+    window_minutes: Annotated[float, Field(ge=0.05, le=MAX_GROUP_WINDOW_MINUTES,
+                                           description="minutes, fractions allowed (at least 0.05: 3 seconds)")]
+    reward: RewardIn
+
+
 RuleIn = Annotated[
-    ReservationReferralIn | MilestoneIn | OrderCommissionIn | DrawIn, Field(discriminator="type")
+    ReservationReferralIn | MilestoneIn | OrderCommissionIn | DrawIn | GroupBuyIn, Field(discriminator="type")
 ]
 
 
 class LeaderboardIn(_Strict):
     metric: Metric = "joins"
     public: bool = True
+    by: Literal["user", "circle"] | None = Field(
+        default=None, description='"circle": circles ranked by their members\' metric summed; "user" by default')
 
 
 class RoomIn(_Strict):
@@ -172,6 +193,8 @@ class CampaignCreate(_Strict):
     rules: Rules = Field(default_factory=list)
     room: RoomIn | None = None
     min_watch_seconds: Annotated[int, Field(ge=0, le=86_400)] | None = None
+    max_circle_size: Annotated[int, Field(ge=2, le=50,
+                                          description="members a circle may have (8 by default)")] | None = None
     permit: CampaignPermit | None = None
     promotion_programme: Programme | None = None
     waive: Waive | None = None

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from liveloop.engine.leaderboard import Leaderboard
 from liveloop.engine.model import (
     DRAW_WIN,
+    SOCIAL_EVENTS,
     Attributed,
     CampaignConfig,
     DrawEntered,
@@ -33,6 +34,7 @@ from liveloop.engine.model import (
     StatusChange,
 )
 from liveloop.engine.presence import MARKS, Presence, RoomTotals, Window
+from liveloop.engine.social import Social
 from liveloop.kit.money import percent_of
 from liveloop.kit.times import DAY_MS
 
@@ -163,16 +165,19 @@ class CampaignState:
         self.share_times: dict[str, list[int]] = {}  # each user's share times, sorted (share-to-enter draws)
         self.draw_entered: set[tuple[str, str]] = set()  # (rule, user) past a campaign draw's at_least
         self.rules_fired: set[str] = set()  # rules with a reward in the ledger (granted or declined)
+        # Circles and group buys (engine/social.py): called at the places marked "social".
+        self.social = Social(grant=self._grant, metric_of=self._metric_of)
         self._configure(config)
 
     def _configure(self, config: CampaignConfig) -> None:
         self.config: CampaignConfig = config
         self.window = Window(config.starts_at, config.ends_at, config.min_watch_ms)
         self._reservation_rules = [r for r in config.rules if isinstance(r, ReservationReferralRule)]
-        self._milestone_rules = [r for r in config.rules if isinstance(r, MilestoneRule)]
+        self._milestone_rules = [r for r in config.rules if isinstance(r, MilestoneRule) and r.scope == "user"]
         self._commission_rules = [r for r in config.rules if isinstance(r, OrderCommissionRule)]
         self._metric_draws = [r for r in config.rules
                               if isinstance(r, DrawRule) and r.entry_metric is not None and r.period == "campaign"]
+        self.social.configure(config)  # social
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -181,6 +186,10 @@ class CampaignState:
 
     def score(self, user_id: str) -> int:
         return self.stats(user_id).metric(self.config.leaderboard_metric)
+
+    def _metric_of(self, user_id: str, metric: str) -> tuple[int, int]:
+        stats = self.referrers.get(user_id)
+        return (stats.metric(metric), stats.reached_at(metric)) if stats is not None else (0, 0)
 
     def presence_of(self, user_id: str) -> Presence | None:
         person = self.participants.get(user_id)
@@ -198,6 +207,8 @@ class CampaignState:
         effects: list[Effect] = []
         if ev.type == DRAW_WIN:
             return self.grant_draw_prize(ev, now)
+        if ev.type in SOCIAL_EVENTS:
+            return self.social.apply(ev, now)  # social
         owner = self.codes.get(ev.ref) if ev.ref else None
         uid = ev.user_id
         if uid is None:
@@ -338,6 +349,8 @@ class CampaignState:
         referrer = person.referrer
         order = Order(ev.user_id or "", referrer, ev.at, amount)
         self.orders[order_id] = order
+        if ev.group_id is not None:
+            self.social.order_paid(ev, now, effects)  # social
         side = self.referred if referrer else self.organic
         side.orders += 1
         side.gmv += amount or 0
@@ -357,6 +370,7 @@ class CampaignState:
         if order is None or order.refunded:
             return
         order.refunded = True
+        self.social.order_refunded(ev.order_id or "", effects)  # social
         referrer = order.referrer
         side = self.referred if referrer else self.organic
         side.orders -= 1
@@ -436,6 +450,7 @@ class CampaignState:
                 effects.append(ScoreChanged(user_id, score))
         if self._metric_draws:
             self._check_draw_entry(user_id, stats, effects)
+        self.social.metric_changed(user_id, changed, ev, now, effects)  # social
 
     def _reach_tiers(self, rule: MilestoneRule, user_id: str, stats: ReferrerStats, ev: Event, now: int,
                      effects: list[Effect]) -> None:

@@ -42,6 +42,8 @@ class EventRow(NamedTuple):
     currency: str | None
     received_at: int
     value: int | None
+    group_id: str | None = None  # an order's group buy
+    sku: str | None = None  # an order's product (group buys)
 
 
 EVENT_COLUMNS = EventRow._fields
@@ -213,15 +215,16 @@ def events_after(conn: sa.Connection, state: CampaignState, limit: int | None) -
     cols = events.c
     query = (
         sa.select(cols.seq, cols.id, cols.type, cols.user_id, cols.at, cols.ref, cols.order_id, cols.amount,
-                  cols.currency, cols.value, cols.received_at)
+                  cols.currency, cols.value, cols.received_at, cols.group_id, cols.sku)
         .where(cols.tenant_id == cfg.tenant_id, cols.campaign_id == cfg.id, cols.seq > state.last_seq)
         .order_by(cols.seq)
     )
     if limit is not None:
         query = query.limit(limit)
     rows = [
-        Logged(seq, received_at, Event(eid, kind, uid, at, ref, order_id, amount, currency, value))
-        for seq, eid, kind, uid, at, ref, order_id, amount, currency, value, received_at in conn.execute(query)
+        Logged(seq, received_at, Event(eid, kind, uid, at, ref, order_id, amount, currency, value, group_id, sku))
+        for seq, eid, kind, uid, at, ref, order_id, amount, currency, value, received_at, group_id, sku
+        in conn.execute(query)
     ]
     changes = [row for row in rows if row.event.type == CAMPAIGN_CHANGE]
     if changes:

@@ -5,7 +5,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from liveloop.campaigns.service import leaderboard_metric
-from liveloop.deps import Campaigns, Db
+from liveloop.circles.service import Circles
+from liveloop.deps import Campaigns, Db, component
 from liveloop.kit.money import to_decimal_str
 from liveloop.kit.responses import ViewResponse
 from liveloop.leaderboards.schemas import LeaderboardRead
@@ -25,6 +26,7 @@ async def leaderboard(
     campaigns: Campaigns,
     db: Db,
     tenant: Annotated[Tenant, Depends(current_tenant)],
+    circles: Annotated[Circles, component("circles")],
     limit: Annotated[int, Query(ge=1, le=1000)] = 10,
 ) -> ViewResponse:
     """Ranked users with their display names, masked where the market's policy asks for it.
@@ -37,6 +39,10 @@ async def leaderboard(
     campaign declares private (`leaderboard.public: false`) is never shown to viewers and is not masked.
     """
     body = await campaigns.body(tenant.id, cid)
+    if body.get("leaderboard", {}).get("by") == "circle":
+        # Circles ranked by their members' metric summed (docs/social.md), from the state caught up
+        # with the log; circles have names of their own, never a user's.
+        return ViewResponse(await circles.board(tenant.id, cid, limit))
     # With several processes, Redis's copy answers without this process loading the campaign.
     top = await campaigns.boards.top(tenant.id, cid, limit) if campaigns.boards is not None else None
     if top is None:
@@ -59,4 +65,4 @@ async def leaderboard(
             "masked": masked,
             "score": to_decimal_str(score, currency) if metric == "gmv" else score,
         })
-    return ViewResponse({"metric": metric, "entries": entries})
+    return ViewResponse({"metric": metric, "by": "user", "entries": entries})

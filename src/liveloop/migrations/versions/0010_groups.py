@@ -1,0 +1,38 @@
+"""circles and group buys: circles' names, orders' group and product in the event log
+
+Revision ID: 0010
+Revises: 0009
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0010"
+down_revision = "0009"
+branch_labels = None
+depends_on = None
+
+BigInt = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def upgrade() -> None:
+    op.create_table(
+        "circles",
+        sa.Column("tenant_id", sa.String(length=40), nullable=False),
+        sa.Column("campaign_id", sa.String(length=64), nullable=False),
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("owner", sa.String(length=128), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("created_at", BigInt, nullable=False),
+        sa.PrimaryKeyConstraint("tenant_id", "campaign_id", "id", name=op.f("pk_circles")),
+    )
+    with op.batch_alter_table("events") as batch:
+        batch.add_column(sa.Column("group_id", sa.String(length=64), nullable=True))
+        batch.add_column(sa.Column("sku", sa.String(length=128), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("events") as batch:
+        batch.drop_column("sku")
+        batch.drop_column("group_id")
+    op.drop_table("circles")
