@@ -26,6 +26,10 @@ from liveloop.events.gate import CampaignGate, build_gate
 from liveloop.events.ingest import Ingestor
 from liveloop.events.store import SqlEventStore
 from liveloop.fx.service import TenantRates
+from liveloop.groups.jobs import GroupJobs
+from liveloop.groups.messages import GroupMessages
+from liveloop.groups.notices import GroupNotices
+from liveloop.groups.service import Groups
 from liveloop.integrations.agora import SequenceClock, SharedSequenceClock, sequence_clock
 from liveloop.kit.db.database import Database
 from liveloop.kit.db.migrate import SchemaCheck
@@ -75,6 +79,7 @@ class Components:
     jobs: JobWorker  # scheduled work: campaign.ended, sharer.report, reminder.due
     readiness: Readiness
     circles: Circles  # family and friends circles, logged in the campaigns' event logs
+    groups: Groups  # group buys, logged likewise; failed by a scheduled job when their window closes
 
     def begin_shutdown(self) -> int:
         """SIGTERM: readiness says so, and the open streams end, each told to reconnect (to another
@@ -102,6 +107,8 @@ def build_components(settings: Settings) -> Components:
                              poll_seconds=settings.webhooks_poll_seconds)
     sharer_reports = SharerReports(db, signing, base_url=settings.base_url)
     actions = LoggedActions(campaigns, store, committed)
+    share_targets = ShareTargets(db)
+    groups = Groups(campaigns, actions, share_targets, base_url=settings.base_url)
     components = Components(
         settings=settings,
         db=db,
@@ -110,7 +117,7 @@ def build_components(settings: Settings) -> Components:
         changes=CampaignChanges(campaigns, store, committed, followers=(plan.follow_change,)),
         ingestor=Ingestor(campaigns, store, fx, committed, future_tolerance_ms=settings.future_tolerance_ms),
         api_keys=ApiKeys(db),
-        share_targets=ShareTargets(db),
+        share_targets=share_targets,
         fx=fx,
         hub=hub,
         # With Redis, several processes share what a viewer's beats and an Agora user's notices
@@ -130,18 +137,22 @@ def build_components(settings: Settings) -> Components:
         webhooks=webhooks,
         sharer_reports=sharer_reports,
         # Scheduled messages are written to the outbox with the job's own update, then delivered.
-        jobs=JobWorker(db, outbox, AfterLiveJobs(db, campaigns, sharer_reports).handlers(),
+        jobs=JobWorker(db, outbox, {**AfterLiveJobs(db, campaigns, sharer_reports).handlers(),
+                                    **GroupJobs(groups).handlers()},
                        poll_seconds=settings.scheduler_poll_seconds, on_messages=webhooks.poke),
         readiness=Readiness({"database": SchemaCheck(db),
                              **({"redis": RedisPing(settings.redis_url)} if settings.redis_url else {})}),
         circles=Circles(db, campaigns, actions),
+        groups=groups,
     )
     # Viewers, rooms and draw notices hear of effects only once they are durable.
     committed.subscribe("viewer streams", hub.on_committed)
     committed.subscribe("room streams", room.on_committed)
     committed.subscribe("draw notices", DrawNotices(hub.publish))
+    committed.subscribe("group notices", GroupNotices(hub.publish))
     # Webhook messages are written with their cause (the outbox), then delivered by the worker.
     committed.stage_with(components.outbox.stage)
+    committed.stage_with(GroupMessages(outbox, base_url=settings.base_url).stage)
     committed.subscribe("webhook delivery", components.webhooks.poke)
     db.writer.on_failure = components.drop_derived_state
     metrics.read_at_scrape(metrics.WRITER_QUEUE, db.writer.depth)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 EVENT_TYPES = (
     "click",
@@ -266,10 +267,13 @@ class CircleChanged:
 
 @dataclass(slots=True)
 class GroupChanged:
-    """A group buy was created, gained or lost a member, completed or failed (`kind`)."""
+    """A group buy was created, gained or lost a member, completed or failed (`kind`). The group
+    changes on; `members` and `status` are as they were at this change."""
 
     kind: str  # created | progress | completed | failed
-    group: object  # engine.social.Group
+    group: Any  # engine.social.Group
+    members: tuple = ()  # engine.social.GroupMember, in order of payment
+    status: str = "open"
 
 
 Effect = (NewUser | Attributed | RewardIssued | RewardStatusChanged | FriendActivity | ScoreChanged | Shared

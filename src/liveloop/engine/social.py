@@ -65,6 +65,10 @@ class Group:
     ended_at: int | None = None  # when it completed (the completing order's `at`) or failed
 
 
+def _changed(kind: str, group: Group) -> GroupChanged:
+    return GroupChanged(kind, group, tuple(group.members), group.status)
+
+
 class Social:
     """Circles and groups of one campaign."""
 
@@ -102,7 +106,7 @@ class Social:
                 group.status = "failed"
                 group.ended_at = ev.at
                 self.open_groups.pop((group.rule_id, group.leader), None)
-                effects.append(GroupChanged("failed", group))
+                effects.append(_changed("failed", group))
         return effects
 
     # -- circles ---------------------------------------------------------------------------
@@ -190,7 +194,7 @@ class Social:
             return
         group = self.groups[gid] = Group(gid, rule.id, leader, rule.group_size, ev.at, ev.at + rule.window_ms)
         self.open_groups[(rule.id, leader)] = gid
-        effects.append(GroupChanged("created", group))
+        effects.append(_changed("created", group))
 
     def order_paid(self, ev: Event, now: int, effects: list[Effect]) -> None:
         """An order carrying `group_id` (new to the campaign): its payer joins the group if it counts."""
@@ -206,7 +210,7 @@ class Social:
         group.members.append(GroupMember(user, ev.order_id or "", ev.at))
         self.group_of_order[ev.order_id or ""] = group.id
         if len(group.members) < group.group_size:
-            effects.append(GroupChanged("progress", group))
+            effects.append(_changed("progress", group))
             return
         group.status = "completed"
         group.ended_at = ev.at
@@ -214,7 +218,7 @@ class Social:
         for member in group.members:
             self._grant(rule.id, member.user_id, "member", rule.reward, ev, now, effects,
                         cause=f"group:{group.id}", order_id=member.order_id)
-        effects.append(GroupChanged("completed", group))
+        effects.append(_changed("completed", group))
 
     def order_refunded(self, order_id: str, effects: list[Effect]) -> None:
         """Before completion a refund removes the member (after it, the state voids the member's reward)."""
@@ -226,4 +230,4 @@ class Social:
             return
         group.members = [m for m in group.members if m.order_id != order_id]
         del self.group_of_order[order_id]
-        effects.append(GroupChanged("progress", group))
+        effects.append(_changed("progress", group))
