@@ -28,6 +28,7 @@ from liveloop.invites.api import router as invites_router
 from liveloop.kit.asgi import read_body, replay, send_error
 from liveloop.kit.db.writer import WriterFailed
 from liveloop.kit.errors import LiveloopError, TooLarge
+from liveloop.kit.limits import MAX_SEGMENT_BODY_BYTES
 from liveloop.leaderboards.api import router as leaderboards_router
 from liveloop.markets.api import router as markets_router
 from liveloop.openapi_extra import add_hot_path_docs
@@ -42,6 +43,7 @@ from liveloop.rooms.api import router as rooms_router
 from liveloop.rooms.presence import PresenceEndpoint
 from liveloop.rooms.receiver import RoomReceiver
 from liveloop.rooms.sweeper import PresenceSweeper
+from liveloop.segments.api import router as segments_router
 from liveloop.settings import Settings
 from liveloop.sharelink.api import ShareLink
 from liveloop.tenants.auth import current_tenant
@@ -76,7 +78,7 @@ def create_app(settings: Settings | None = None) -> Liveloop:
     for router in (campaigns_router, users_router, invites_router, reports_router, leaderboards_router,
                    rewards_router, realtime_router, room_tokens_router, draws_router, integrations_router,
                    rooms_router, fx_router, webhooks_router, clips_router, afterlive_router, console_router,
-                   circles_router, groups_router):
+                   circles_router, groups_router, segments_router):
         api.include_router(router)
     api.include_router(markets_router, dependencies=[Depends(current_tenant)])
     api.include_router(ops_router)
@@ -151,7 +153,8 @@ class Liveloop:
                 return
             # Every other endpoint too reads at most the body limit, in chunks, before parsing anything.
             try:
-                body = await read_body(scope, receive, self._max_body_bytes)
+                limit = MAX_SEGMENT_BODY_BYTES if path.startswith("/v1/segments/") else self._max_body_bytes
+                body = await read_body(scope, receive, limit)
             except TooLarge as exc:
                 await send_error(send, exc)
                 return

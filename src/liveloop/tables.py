@@ -13,6 +13,7 @@ from liveloop.kit.db.base import metadata
 from liveloop.rewards.models import reward_changes, rewards
 from liveloop.rooms.models import room_users
 from liveloop.scheduler.models import scheduled_job_recipients, scheduled_jobs
+from liveloop.segments.models import segment_members, segments
 from liveloop.tenants.models import api_keys, server_secrets, tenants
 from liveloop.users.models import users
 from liveloop.webhooks.models import webhook_attempts, webhook_deliveries, webhook_endpoints, webhook_messages
@@ -39,6 +40,8 @@ __all__ = [
     "room_users",
     "scheduled_job_recipients",
     "scheduled_jobs",
+    "segment_members",
+    "segments",
     "server_secrets",
     "tenants",
     "users",

@@ -55,9 +55,18 @@ class RewardIn(_Strict):
         return self
 
 
+class AudienceIn(_Strict):
+    """Only the members of a segment earn from the rule (seed users' exclusive tasks, docs/social.md)."""
+
+    segment: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+    version: Annotated[int, Field(ge=1, description="the segment's version the rule uses; its current one when "
+                                                    "the campaign is created or the rule set")] | None = None
+
+
 class ReservationReferralIn(_Strict):
     id: RuleId
     type: Literal["reservation_referral"]
+    audience: AudienceIn | None = None
     referrer_reward: RewardIn
     referee_reward: RewardIn | None = None
     max_per_referrer: Count | None = None
@@ -71,6 +80,7 @@ class TierIn(_Strict):
 class MilestoneIn(_Strict):
     id: RuleId
     type: Literal["milestone"]
+    audience: AudienceIn | None = None
     metric: Metric
     tiers: Annotated[list[TierIn], Field(min_length=1, max_length=50)]
     scope: Literal["user", "circle"] | None = Field(
@@ -90,6 +100,7 @@ class MilestoneIn(_Strict):
 class OrderCommissionIn(_Strict):
     id: RuleId
     type: Literal["order_commission"]
+    audience: AudienceIn | None = None
     percent: Percent
     hold_days: Annotated[int, Field(ge=0, le=365)] = 0
     attribution_days: Annotated[int, Field(ge=0, le=365)] = 0
@@ -112,6 +123,7 @@ class DrawEntryIn(_Strict):
 class DrawIn(_Strict):
     id: RuleId
     type: Literal["draw"]
+    audience: AudienceIn | None = None
     entry: DrawEntryIn
     period: Literal["campaign", "hour"] = "campaign"
     winners: Annotated[int, Field(ge=1, le=10_000)]
@@ -129,6 +141,7 @@ class GroupBuyIn(_Strict):
 
     id: RuleId
     type: Literal["group_buy"]
+    audience: AudienceIn | None = None
     sku: Line(128)
     group_size: Annotated[int, Field(ge=2, le=100)]
     window_minutes: Annotated[float, Field(ge=0.05, le=MAX_GROUP_WINDOW_MINUTES,

@@ -340,6 +340,8 @@ def to_config(tenant_id: str, data: dict) -> CampaignConfig:
         follow_up_of=tuple(data.get("follow_up_of") or ()),
         leaderboard_by=data.get("leaderboard", {}).get("by") or "user",
         max_circle_size=data.get("max_circle_size") or DEFAULT_MAX_CIRCLE_SIZE,
+        audiences=tuple((r["id"], r["audience"]["segment"], r["audience"]["version"])
+                        for r in data.get("rules", ()) if r.get("audience")),
     )
 
 

@@ -123,6 +123,8 @@ class CampaignConfig:
     follow_up_of: tuple[str, ...] = ()
     leaderboard_by: str = "user"  # "circle": circles ranked by their members' summed metric
     max_circle_size: int = 8
+    # Rules with an `audience`: (rule_id, segment_id, version); only that version's members earn from them.
+    audiences: tuple[tuple[str, str, int], ...] = ()
 
 
 @dataclass(slots=True)

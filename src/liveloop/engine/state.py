@@ -10,6 +10,7 @@ import hashlib
 from bisect import insort
 from dataclasses import dataclass, field
 
+from liveloop.engine.audiences import KNOWN, Audiences
 from liveloop.engine.leaderboard import Leaderboard
 from liveloop.engine.model import (
     DRAW_WIN,
@@ -144,7 +145,9 @@ def reward_id(config: CampaignConfig, rule_id: str, user_id: str, cause: str, re
 class CampaignState:
     """Everything the engine knows about one campaign, rebuilt from its event log on load."""
 
-    def __init__(self, config: CampaignConfig, codes: dict[str, str] | None = None) -> None:
+    def __init__(self, config: CampaignConfig, codes: dict[str, str] | None = None,
+                 audiences: Audiences = KNOWN) -> None:
+        self._audiences = audiences  # segments' members, for rules with an `audience` (engine/audiences.py)
         self.codes: dict[str, str] = dict(codes or {})
         self.participants: dict[str, Participant] = {}
         self.referrers: dict[str, ReferrerStats] = {}
@@ -178,6 +181,8 @@ class CampaignState:
         self._metric_draws = [r for r in config.rules
                               if isinstance(r, DrawRule) and r.entry_metric is not None and r.period == "campaign"]
         self.social.configure(config)  # social
+        self._audience = {rule_id: self._audiences.members((config.tenant_id, sid, version))
+                          for rule_id, sid, version in config.audiences}
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -506,6 +511,9 @@ class CampaignState:
         key = (rule_id, user_id, cause)
         if key in self.reward_keys:
             return None  # rewarded exactly once
+        audience = self._audience.get(rule_id) if self._audience else None
+        if audience is not None and user_id not in audience:
+            return None  # an exclusive rule: only its segment's members earn from it
         rid = reward_id(self.config, rule_id, user_id, cause, now if self.config.reward_ids_by_arrival else ev.at)
         self.reward_keys.add(key)
         reason = declined

@@ -13,6 +13,7 @@ from typing import NamedTuple, Protocol
 import sqlalchemy as sa
 
 from liveloop.campaigns import service as campaigns_service
+from liveloop.engine.audiences import KNOWN
 from liveloop.engine.model import CAMPAIGN_CHANGE, CampaignConfig, Effect, Event
 from liveloop.engine.state import CampaignState
 from liveloop.events.models import events
@@ -20,6 +21,7 @@ from liveloop.invites.models import invites
 from liveloop.kit.db.bulk import BulkInsert, ExistingKeys
 from liveloop.kit.db.database import Database
 from liveloop.rewards.ledger import LedgerRows, LedgerTables
+from liveloop.segments import service as segments_service
 from liveloop.users.models import users
 
 REPLAY_CHUNK = 20_000
@@ -167,6 +169,7 @@ def load(conn: sa.Connection, tenant_id: str, campaign_id: str) -> tuple[dict, C
     if body is None:
         return None
     first = campaigns_service.versions(conn, tenant_id=tenant_id, campaign_id=campaign_id, numbers=[1])[1]
+    segments_service.warm(conn, KNOWN, tenant_id=tenant_id, bodies=[first])
     config = campaigns_service.to_config(tenant_id, first)
     codes = dict(
         conn.execute(
@@ -232,6 +235,7 @@ def events_after(conn: sa.Connection, state: CampaignState, limit: int | None) -
                                             numbers={row.event.value for row in changes})
         for row in changes:
             row.body = bodies[row.event.value]
+        segments_service.warm(conn, KNOWN, tenant_id=cfg.tenant_id, bodies=bodies.values())
     return rows
 
 

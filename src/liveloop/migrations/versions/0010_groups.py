@@ -1,4 +1,5 @@
-"""circles and group buys: circles' names, orders' group and product in the event log
+"""circles, group buys and segments: circles' names, orders' group and product in the event log,
+segments and their members by version
 
 Revision ID: 0010
 Revises: 0009
@@ -26,6 +27,26 @@ def upgrade() -> None:
         sa.Column("created_at", BigInt, nullable=False),
         sa.PrimaryKeyConstraint("tenant_id", "campaign_id", "id", name=op.f("pk_circles")),
     )
+    op.create_table(
+        "segments",
+        sa.Column("tenant_id", sa.String(length=40), nullable=False),
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("source", sa.Text(), nullable=False),
+        sa.Column("size", sa.Integer(), nullable=False),
+        sa.Column("created_at", BigInt, nullable=False),
+        sa.Column("updated_at", BigInt, nullable=False),
+        sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_segments")),
+    )
+    op.create_table(
+        "segment_members",
+        sa.Column("tenant_id", sa.String(length=40), nullable=False),
+        sa.Column("segment_id", sa.String(length=64), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.String(length=128), nullable=False),
+        sa.PrimaryKeyConstraint("tenant_id", "segment_id", "version", "user_id", name=op.f("pk_segment_members")),
+    )
     with op.batch_alter_table("events") as batch:
         batch.add_column(sa.Column("group_id", sa.String(length=64), nullable=True))
         batch.add_column(sa.Column("sku", sa.String(length=128), nullable=True))
@@ -35,4 +56,6 @@ def downgrade() -> None:
     with op.batch_alter_table("events") as batch:
         batch.drop_column("sku")
         batch.drop_column("group_id")
+    op.drop_table("segment_members")
+    op.drop_table("segments")
     op.drop_table("circles")
