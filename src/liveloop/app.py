@@ -33,6 +33,7 @@ from liveloop.leaderboards.api import router as leaderboards_router
 from liveloop.markets.api import router as markets_router
 from liveloop.openapi_extra import add_hot_path_docs
 from liveloop.ops.api import router as ops_router
+from liveloop.questions.api import router as questions_router
 from liveloop.realtime.api import router as realtime_router
 from liveloop.realtime.room_stream import RoomStream, add_room_stream_docs, is_room_stream
 from liveloop.realtime.room_tokens import router as room_tokens_router
@@ -78,7 +79,7 @@ def create_app(settings: Settings | None = None) -> Liveloop:
     for router in (campaigns_router, users_router, invites_router, reports_router, leaderboards_router,
                    rewards_router, realtime_router, room_tokens_router, draws_router, integrations_router,
                    rooms_router, fx_router, webhooks_router, clips_router, afterlive_router, console_router,
-                   circles_router, groups_router, segments_router):
+                   circles_router, groups_router, segments_router, questions_router):
         api.include_router(router)
     api.include_router(markets_router, dependencies=[Depends(current_tenant)])
     api.include_router(ops_router)

@@ -37,6 +37,7 @@ from liveloop.kit.ratelimit import RateLimiter
 from liveloop.kit.redis_guard import RedisPing
 from liveloop.ops import metrics
 from liveloop.ops.readiness import Readiness
+from liveloop.questions.service import head_reader as question_head
 from liveloop.realtime.hub import Hub, names_from
 from liveloop.realtime.room import RoomHub
 from liveloop.rooms.directory import Rooms
@@ -100,7 +101,8 @@ def build_components(settings: Settings) -> Components:
     campaigns = build_gate(db, store, committed, redis_url=settings.redis_url)
     fx = TenantRates(db)
     hub = Hub(names=names_from(db))
-    room = RoomHub(db, campaigns)
+    # The room's snapshot shows the host's question queue (its head and length) too.
+    room = RoomHub(db, campaigns, extras=(question_head(db),))
     signing = Signing(settings.secret_key)
     outbox = Outbox(db.dialect)
     webhooks = WebhookWorker(db, allow_private=settings.webhooks_allow_private,

@@ -10,6 +10,7 @@ from liveloop.fx.models import fx_rates
 from liveloop.integrations.models import integrations
 from liveloop.invites.models import invites
 from liveloop.kit.db.base import metadata
+from liveloop.questions.models import questions
 from liveloop.rewards.models import reward_changes, rewards
 from liveloop.rooms.models import room_users
 from liveloop.scheduler.models import scheduled_job_recipients, scheduled_jobs
@@ -35,6 +36,7 @@ __all__ = [
     "metadata",
     "operator_sessions",
     "operators",
+    "questions",
     "reward_changes",
     "rewards",
     "room_users",

@@ -1,5 +1,5 @@
 """circles, group buys and segments: circles' names, orders' group and product in the event log,
-segments and their members by version
+segments and their members by version, questions to the host
 
 Revision ID: 0010
 Revises: 0009
@@ -47,6 +47,20 @@ def upgrade() -> None:
         sa.Column("user_id", sa.String(length=128), nullable=False),
         sa.PrimaryKeyConstraint("tenant_id", "segment_id", "version", "user_id", name=op.f("pk_segment_members")),
     )
+    op.create_table(
+        "questions",
+        sa.Column("tenant_id", sa.String(length=40), nullable=False),
+        sa.Column("campaign_id", sa.String(length=64), nullable=False),
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("user_id", sa.String(length=128), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("priority", sa.Boolean(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("asked_at", BigInt, nullable=False),
+        sa.Column("answered_at", BigInt, nullable=True),
+        sa.PrimaryKeyConstraint("tenant_id", "campaign_id", "id", name=op.f("pk_questions")),
+    )
+    op.create_index("ix_questions_queue", "questions", ["tenant_id", "campaign_id", "status", "priority", "asked_at"])
     with op.batch_alter_table("events") as batch:
         batch.add_column(sa.Column("group_id", sa.String(length=64), nullable=True))
         batch.add_column(sa.Column("sku", sa.String(length=128), nullable=True))
@@ -56,6 +70,7 @@ def downgrade() -> None:
     with op.batch_alter_table("events") as batch:
         batch.drop_column("sku")
         batch.drop_column("group_id")
+    op.drop_table("questions")
     op.drop_table("segment_members")
     op.drop_table("segments")
     op.drop_table("circles")
