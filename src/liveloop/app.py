@@ -20,6 +20,7 @@ from liveloop.components import Components, build_components, running
 from liveloop.console.api import router as console_router
 from liveloop.draws.api import router as draws_router
 from liveloop.events.api import EventsEndpoint
+from liveloop.flash.api import router as flash_router
 from liveloop.fx.api import router as fx_router
 from liveloop.groups.api import router as groups_router
 from liveloop.integrations.api import router as integrations_router
@@ -79,7 +80,8 @@ def create_app(settings: Settings | None = None) -> Liveloop:
     for router in (campaigns_router, users_router, invites_router, reports_router, leaderboards_router,
                    rewards_router, realtime_router, room_tokens_router, draws_router, integrations_router,
                    rooms_router, fx_router, webhooks_router, clips_router, afterlive_router, console_router,
-                   circles_router, groups_router, segments_router, questions_router):
+                   circles_router, groups_router, segments_router, questions_router,
+                   flash_router):
         api.include_router(router)
     api.include_router(markets_router, dependencies=[Depends(current_tenant)])
     api.include_router(ops_router)

@@ -25,6 +25,9 @@ from liveloop.events.committed import CommittedEffects
 from liveloop.events.gate import CampaignGate, build_gate
 from liveloop.events.ingest import Ingestor
 from liveloop.events.store import SqlEventStore
+from liveloop.flash.jobs import FlashJobs
+from liveloop.flash.notices import FlashNotices
+from liveloop.flash.service import FlashDeals
 from liveloop.fx.service import TenantRates
 from liveloop.groups.jobs import GroupJobs
 from liveloop.groups.messages import GroupMessages
@@ -111,6 +114,7 @@ def build_components(settings: Settings) -> Components:
     actions = LoggedActions(campaigns, store, committed)
     share_targets = ShareTargets(db)
     groups = Groups(campaigns, actions, share_targets, base_url=settings.base_url)
+    flash_deals = FlashDeals(db, campaigns, actions)
     components = Components(
         settings=settings,
         db=db,
@@ -140,7 +144,7 @@ def build_components(settings: Settings) -> Components:
         sharer_reports=sharer_reports,
         # Scheduled messages are written to the outbox with the job's own update, then delivered.
         jobs=JobWorker(db, outbox, {**AfterLiveJobs(db, campaigns, sharer_reports).handlers(),
-                                    **GroupJobs(groups).handlers()},
+                                    **GroupJobs(groups).handlers(), **FlashJobs(flash_deals).handlers()},
                        poll_seconds=settings.scheduler_poll_seconds, on_messages=webhooks.poke),
         readiness=Readiness({"database": SchemaCheck(db),
                              **({"redis": RedisPing(settings.redis_url)} if settings.redis_url else {})}),
@@ -152,6 +156,7 @@ def build_components(settings: Settings) -> Components:
     committed.subscribe("room streams", room.on_committed)
     committed.subscribe("draw notices", DrawNotices(hub.publish))
     committed.subscribe("group notices", GroupNotices(hub.publish))
+    committed.subscribe("flash deals", FlashNotices(flash_deals, hub.publish, hub.viewers_of))
     # Webhook messages are written with their cause (the outbox), then delivered by the worker.
     committed.stage_with(components.outbox.stage)
     committed.stage_with(GroupMessages(outbox, base_url=settings.base_url).stage)

@@ -6,6 +6,7 @@ from liveloop.clips.models import clips
 from liveloop.console.models import login_failures, operator_sessions, operators
 from liveloop.draws.models import draw_entries, draw_results
 from liveloop.events.models import events
+from liveloop.flash.models import flash_deals
 from liveloop.fx.models import fx_rates
 from liveloop.integrations.models import integrations
 from liveloop.invites.models import invites
@@ -29,6 +30,7 @@ __all__ = [
     "draw_entries",
     "draw_results",
     "events",
+    "flash_deals",
     "fx_rates",
     "integrations",
     "invites",

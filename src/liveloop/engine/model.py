@@ -256,7 +256,10 @@ CIRCLE_CREATE = "circle_create"
 CIRCLE_JOIN = "circle_join"
 GROUP_CREATE = "group_create"
 GROUP_FAIL = "group_fail"  # the group's window closed (wall time) before it completed
-SOCIAL_EVENTS = frozenset((CIRCLE_CREATE, CIRCLE_JOIN, GROUP_CREATE, GROUP_FAIL))
+# A flash deal's notice is due (flash/jobs.py): `ref` names the deal, `order_id` the phase ("early"
+# for holders of the `early_notice` privilege, "start" for everyone else).
+FLASH_DEAL = "flash_deal"
+SOCIAL_EVENTS = frozenset((CIRCLE_CREATE, CIRCLE_JOIN, GROUP_CREATE, GROUP_FAIL, FLASH_DEAL))
 
 
 @dataclass(slots=True)
@@ -278,5 +281,14 @@ class GroupChanged:
     status: str = "open"
 
 
+@dataclass(slots=True)
+class FlashDealDue:
+    """A flash deal's notice is due for `phase`; `holders` held `early_notice` at that place in the log."""
+
+    deal_id: str
+    phase: str  # early | start
+    holders: frozenset
+
+
 Effect = (NewUser | Attributed | RewardIssued | RewardStatusChanged | FriendActivity | ScoreChanged | Shared
-          | DrawEntered | CircleChanged | GroupChanged)
+          | DrawEntered | CircleChanged | GroupChanged | FlashDealDue)

@@ -25,12 +25,14 @@ from liveloop.engine.leaderboard import Leaderboard
 from liveloop.engine.model import (
     CIRCLE_CREATE,
     CIRCLE_JOIN,
+    FLASH_DEAL,
     GROUP_CREATE,
     GROUP_FAIL,
     CampaignConfig,
     CircleChanged,
     Effect,
     Event,
+    FlashDealDue,
     GroupBuyRule,
     GroupChanged,
     MilestoneRule,
@@ -72,9 +74,12 @@ def _changed(kind: str, group: Group) -> GroupChanged:
 class Social:
     """Circles and groups of one campaign."""
 
-    def __init__(self, *, grant: Callable[..., object], metric_of: Callable[[str, str], tuple[int, int]]) -> None:
+    def __init__(self, *, grant: Callable[..., object], metric_of: Callable[[str, str], tuple[int, int]],
+                 holders: Callable[[str, int], frozenset]) -> None:
         self._grant = grant
         self._metric_of = metric_of  # (user_id, metric) -> (value, when it was reached)
+        self._holders = holders  # (privilege name, at) -> users holding it then
+        self.flash_sent: set[tuple[str, str]] = set()  # (deal, phase) whose notice was logged
         self.circles: dict[str, Circle] = {}
         self.circle_of: dict[str, str] = {}  # user -> circle
         self.circle_board = Leaderboard()
@@ -107,6 +112,11 @@ class Social:
                 group.ended_at = ev.at
                 self.open_groups.pop((group.rule_id, group.leader), None)
                 effects.append(_changed("failed", group))
+        elif kind == FLASH_DEAL:
+            key = (ev.ref or "", ev.order_id or "")
+            if key not in self.flash_sent:
+                self.flash_sent.add(key)
+                effects.append(FlashDealDue(key[0], key[1], self._holders("early_notice", ev.at)))
         return effects
 
     # -- circles ---------------------------------------------------------------------------

@@ -169,7 +169,7 @@ class CampaignState:
         self.draw_entered: set[tuple[str, str]] = set()  # (rule, user) past a campaign draw's at_least
         self.rules_fired: set[str] = set()  # rules with a reward in the ledger (granted or declined)
         # Circles and group buys (engine/social.py): called at the places marked "social".
-        self.social = Social(grant=self._grant, metric_of=self._metric_of)
+        self.social = Social(grant=self._grant, metric_of=self._metric_of, holders=self._holders)
         self._configure(config)
 
     def _configure(self, config: CampaignConfig) -> None:
@@ -195,6 +195,11 @@ class CampaignState:
     def _metric_of(self, user_id: str, metric: str) -> tuple[int, int]:
         stats = self.referrers.get(user_id)
         return (stats.metric(metric), stats.reached_at(metric)) if stats is not None else (0, 0)
+
+    def _holders(self, privilege: str, at: int) -> frozenset[str]:
+        """Users holding an available `privilege` reward of that name at `at` (flash deals' early notice)."""
+        return frozenset(r.user_id for r in self.rewards.values()
+                         if r.spec.kind == "privilege" and r.spec.name == privilege and r.status_at(at) == "available")
 
     def presence_of(self, user_id: str) -> Presence | None:
         person = self.participants.get(user_id)

@@ -1,5 +1,5 @@
 """circles, group buys and segments: circles' names, orders' group and product in the event log,
-segments and their members by version, questions to the host
+segments and their members by version, questions to the host, flash deals
 
 Revision ID: 0010
 Revises: 0009
@@ -61,6 +61,17 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("tenant_id", "campaign_id", "id", name=op.f("pk_questions")),
     )
     op.create_index("ix_questions_queue", "questions", ["tenant_id", "campaign_id", "status", "priority", "asked_at"])
+    op.create_table(
+        "flash_deals",
+        sa.Column("tenant_id", sa.String(length=40), nullable=False),
+        sa.Column("campaign_id", sa.String(length=64), nullable=False),
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("title", sa.String(length=200), nullable=False),
+        sa.Column("starts_at", BigInt, nullable=False),
+        sa.Column("early_ms", BigInt, nullable=False),
+        sa.Column("created_at", BigInt, nullable=False),
+        sa.PrimaryKeyConstraint("tenant_id", "campaign_id", "id", name=op.f("pk_flash_deals")),
+    )
     with op.batch_alter_table("events") as batch:
         batch.add_column(sa.Column("group_id", sa.String(length=64), nullable=True))
         batch.add_column(sa.Column("sku", sa.String(length=128), nullable=True))
@@ -70,6 +81,7 @@ def downgrade() -> None:
     with op.batch_alter_table("events") as batch:
         batch.drop_column("sku")
         batch.drop_column("group_id")
+    op.drop_table("flash_deals")
     op.drop_table("questions")
     op.drop_table("segment_members")
     op.drop_table("segments")
