@@ -5,8 +5,9 @@ earn from (`audience`), the report's `segments` block, and the 4xx for what cann
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
-from tests.e2e.helpers import campaign, during, event, invite, post_ok, send
+from tests.e2e.helpers import NOW, campaign, during, event, invite, iso, post_ok, send
 from tests.support import Server, create_tenant
 
 
@@ -107,3 +108,19 @@ def test_a_restart_replays_an_exclusive_rule_alike(new_database, tmp_path):
     with Server(url, log_path=tmp_path / "second.log").start() as second, second.client(key) as c:
         after = c.get("/v1/campaigns/seeded/rewards").json(), c.get("/v1/campaigns/seeded/report").json()
     assert after == before
+
+
+def test_a_rule_set_by_patch_pins_the_segment_version_of_then(client, cid):
+    sid = "seg-" + uuid.uuid4().hex[:8]
+    put(client, sid, {"name": "Seeds", "user_ids": ["a"]}, 201)
+    put(client, sid, {"name": "Seeds", "user_ids": ["b"]}, 200)
+    post_ok(client, "/v1/campaigns", campaign(cid, starts_at=iso(NOW + timedelta(hours=1)),
+                                              ends_at=iso(NOW + timedelta(hours=2))))
+    patched = client.patch(f"/v1/campaigns/{cid}", json={"rules": [exclusive(sid)]})
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["rules"][0]["audience"] == {"segment": sid, "version": 2}
+    unknown = client.patch(f"/v1/campaigns/{cid}", json={"rules": [exclusive("missing-seg")]})
+    assert unknown.status_code == 422 and unknown.json()["error"]["code"] == "audience.unknown_segment"
+    future = client.patch(f"/v1/campaigns/{cid}", json={"rules": [{**exclusive(sid),
+                                                                   "audience": {"segment": sid, "version": 9}}]})
+    assert future.status_code == 422 and future.json()["error"]["code"] == "audience.unknown_version"
