@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench bench-scaleout lint serve clean
+.PHONY: install demo test bench bench-scaleout bench-circles lint serve clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ bench: $(STAMP)
 # Ingestion on PostgreSQL with one and two processes (needs LIVELOOP_BENCH_DATABASE_URL).
 bench-scaleout: $(STAMP)
 	$(BIN)/python -m bench.scaleout
+
+bench-circles: $(STAMP)
+	$(BIN)/python -m bench.circles
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
