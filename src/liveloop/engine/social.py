@@ -175,16 +175,20 @@ class Social:
 
     def _circle_moved(self, circle: Circle, changed: tuple[str, ...] | None, ev: Event, now: int,
                       effects: list[Effect]) -> None:
+        scores: dict[str, tuple[int, int]] = {}  # each moved metric's sum, computed once per change
         for rule in self.circle_rules:
             if changed is None or rule.metric in changed:
-                self._circle_tiers(rule, circle, ev, now, effects)
+                found = scores.get(rule.metric)
+                if found is None:
+                    found = scores[rule.metric] = self.circle_score(circle, rule.metric)
+                self._circle_tiers(rule, circle, found[0], ev, now, effects)
         metric = self._board_metric
         if metric is not None and (changed is None or metric in changed):
-            score, reached = self.circle_score(circle, metric)
+            score, reached = scores.get(metric) or self.circle_score(circle, metric)
             self.circle_board.update(circle.id, score, reached)
 
-    def _circle_tiers(self, rule: MilestoneRule, circle: Circle, ev: Event, now: int, effects: list[Effect]) -> None:
-        value = self.circle_score(circle, rule.metric)[0]
+    def _circle_tiers(self, rule: MilestoneRule, circle: Circle, value: int, ev: Event, now: int,
+                      effects: list[Effect]) -> None:
         key = (rule.id, circle.id)
         reached = self.circle_tiers.get(key, 0)
         while reached < len(rule.tiers) and value >= rule.tiers[reached].at:
