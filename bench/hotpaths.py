@@ -168,6 +168,7 @@ def event_row(ev: GenEvent, *, tenant_id: str, campaign_id: str, received_at: in
         "at": ev.at, "ref": ev.ref, "device_id": ev.device_id, "ip": ev.ip, "order_id": ev.order_id,
         "amount": ev.amount, "currency": CURRENCY if ev.order_id is not None else None, "received_at": received_at,
         "value": ev.amount,  # orders are in the campaign currency: their value is their amount
+        "group_id": None, "sku": None,  # no group buys in the stream
     }
 
 

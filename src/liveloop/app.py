@@ -16,23 +16,28 @@ from liveloop.api_docs import add_docs
 from liveloop.audit.api import router as audit_router
 from liveloop.audit.recorder import AuditRecorder
 from liveloop.campaigns.api import router as campaigns_router
+from liveloop.circles.api import router as circles_router
 from liveloop.clips.api import router as clips_router
 from liveloop.components import Components, build_components, running
 from liveloop.console.api import router as console_router
 from liveloop.draws.api import router as draws_router
 from liveloop.events.api import EventsEndpoint
+from liveloop.flash.api import router as flash_router
 from liveloop.fx.api import router as fx_router
+from liveloop.groups.api import router as groups_router
 from liveloop.integrations.api import router as integrations_router
 from liveloop.integrations.webhooks import WebhookEndpoint
 from liveloop.invites.api import router as invites_router
 from liveloop.kit.asgi import read_body, replay, send_error
 from liveloop.kit.db.writer import WriterFailed
 from liveloop.kit.errors import LiveloopError, TooLarge
+from liveloop.kit.limits import MAX_SEGMENT_BODY_BYTES
 from liveloop.leaderboards.api import router as leaderboards_router
 from liveloop.markets.api import router as markets_router
 from liveloop.openapi_extra import add_hot_path_docs
 from liveloop.ops.api import router as ops_router
 from liveloop.privacy.api import router as privacy_router
+from liveloop.questions.api import router as questions_router
 from liveloop.realtime.api import router as realtime_router
 from liveloop.realtime.room_stream import RoomStream, add_room_stream_docs, is_room_stream
 from liveloop.realtime.room_tokens import router as room_tokens_router
@@ -43,6 +48,7 @@ from liveloop.rooms.api import router as rooms_router
 from liveloop.rooms.presence import PresenceEndpoint
 from liveloop.rooms.receiver import RoomReceiver
 from liveloop.rooms.sweeper import PresenceSweeper
+from liveloop.segments.api import router as segments_router
 from liveloop.settings import Settings
 from liveloop.sharelink.api import ShareLink
 from liveloop.tenants.api import router as api_keys_router
@@ -78,7 +84,9 @@ def create_app(settings: Settings | None = None) -> Liveloop:
     for router in (campaigns_router, users_router, invites_router, reports_router, leaderboards_router,
                    rewards_router, realtime_router, room_tokens_router, draws_router, integrations_router,
                    rooms_router, fx_router, webhooks_router, clips_router, afterlive_router, console_router,
-                   api_keys_router, audit_router, privacy_router):
+                   api_keys_router, audit_router, privacy_router,
+                   circles_router, groups_router, segments_router, questions_router,
+                   flash_router):
         api.include_router(router)
     api.include_router(markets_router, dependencies=[Depends(current_tenant)])
     api.include_router(ops_router)
@@ -156,7 +164,8 @@ class Liveloop:
                 return
             # Every other endpoint too reads at most the body limit, in chunks, before parsing anything.
             try:
-                body = await read_body(scope, receive, self._max_body_bytes)
+                limit = MAX_SEGMENT_BODY_BYTES if path.startswith("/v1/segments/") else self._max_body_bytes
+                body = await read_body(scope, receive, limit)
             except TooLarge as exc:
                 await send_error(send, exc)
                 return

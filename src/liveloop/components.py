@@ -16,14 +16,23 @@ from dataclasses import dataclass
 from liveloop.afterlive import plan
 from liveloop.afterlive.jobs import AfterLiveJobs
 from liveloop.afterlive.service import SharerReports
+from liveloop.circles.service import Circles
 from liveloop.draws.notices import DrawNotices
 from liveloop.draws.runner import DrawRunner
+from liveloop.events.actions import LoggedActions
 from liveloop.events.changes import CampaignChanges
 from liveloop.events.committed import CommittedEffects
 from liveloop.events.gate import CampaignGate, SharedGate, build_gate
 from liveloop.events.ingest import Ingestor
 from liveloop.events.store import SqlEventStore
+from liveloop.flash.jobs import FlashJobs
+from liveloop.flash.notices import FlashNotices
+from liveloop.flash.service import FlashDeals
 from liveloop.fx.service import TenantRates
+from liveloop.groups.jobs import GroupJobs
+from liveloop.groups.messages import GroupMessages
+from liveloop.groups.notices import GroupNotices
+from liveloop.groups.service import Groups
 from liveloop.integrations.agora import SequenceClock, SharedSequenceClock, sequence_clock
 from liveloop.invites.repository import SqlInvites
 from liveloop.kit.db.database import Database
@@ -33,6 +42,7 @@ from liveloop.kit.redis_guard import RedisPing
 from liveloop.ops import metrics
 from liveloop.ops.readiness import Readiness
 from liveloop.privacy.service import Privacy
+from liveloop.questions.service import head_reader as question_head
 from liveloop.realtime.hub import Hub
 from liveloop.realtime.room import RoomHub
 from liveloop.rewards.repository import SqlLedger
@@ -78,6 +88,8 @@ class Components:
     jobs: JobWorker  # scheduled work: campaign.ended, sharer.report, reminder.due
     readiness: Readiness
     privacy: Privacy  # erasure, export, and the retention of device ids and IPs
+    circles: Circles  # family and friends circles, logged in the campaigns' event logs
+    groups: Groups  # group buys, logged likewise; failed by a scheduled job when their window closes
 
     def begin_shutdown(self) -> int:
         """SIGTERM: readiness says so, and the open streams end, each told to reconnect (to another
@@ -100,12 +112,17 @@ def build_components(settings: Settings) -> Components:
     fx = TenantRates(db)
     names = SqlNames(db)
     hub = Hub(names=names)
-    room = RoomHub(db, campaigns, names)
+    # The room's snapshot shows the host's question queue (its head and length) too.
+    room = RoomHub(db, campaigns, names, extras=(question_head(db),))
     signing = Signing(settings.secret_key)
     outbox = Outbox(db.dialect)
     webhooks = WebhookWorker(db, allow_private=settings.webhooks_allow_private,
                              poll_seconds=settings.webhooks_poll_seconds)
     sharer_reports = SharerReports(db, signing, base_url=settings.base_url)
+    actions = LoggedActions(campaigns, store, committed)
+    share_targets = ShareTargets(SqlTargets(db))
+    groups = Groups(campaigns, actions, share_targets, base_url=settings.base_url)
+    flash_deals = FlashDeals(db, campaigns, actions)
     components = Components(
         settings=settings,
         db=db,
@@ -114,7 +131,7 @@ def build_components(settings: Settings) -> Components:
         changes=CampaignChanges(campaigns, store, committed, followers=(plan.follow_change,)),
         ingestor=Ingestor(campaigns, store, fx, committed, future_tolerance_ms=settings.future_tolerance_ms),
         api_keys=ApiKeys(db),
-        share_targets=ShareTargets(SqlTargets(db)),
+        share_targets=share_targets,
         fx=fx,
         hub=hub,
         # With Redis, several processes share what a viewer's beats and an Agora user's notices
@@ -134,20 +151,26 @@ def build_components(settings: Settings) -> Components:
         webhooks=webhooks,
         sharer_reports=sharer_reports,
         # Scheduled messages are written to the outbox with the job's own update, then delivered.
-        jobs=JobWorker(db, outbox, AfterLiveJobs(db, campaigns, sharer_reports).handlers(),
+        jobs=JobWorker(db, outbox, {**AfterLiveJobs(db, campaigns, sharer_reports).handlers(),
+                                    **GroupJobs(groups).handlers(), **FlashJobs(flash_deals).handlers()},
                        poll_seconds=settings.scheduler_poll_seconds, on_messages=webhooks.poke),
         readiness=Readiness({"database": SchemaCheck(db),
                              **({"redis": RedisPing(settings.redis_url)} if settings.redis_url else {})}),
         privacy=Privacy(db, campaigns, shared=isinstance(campaigns, SharedGate), redis_url=settings.redis_url,
                         retention_days=settings.signal_retention_days,
                         sweep_seconds=settings.retention_sweep_seconds),
+        circles=Circles(db, campaigns, actions),
+        groups=groups,
     )
     # Viewers, rooms and draw notices hear of effects only once they are durable.
     committed.subscribe("viewer streams", hub.on_committed)
     committed.subscribe("room streams", room.on_committed)
     committed.subscribe("draw notices", DrawNotices(hub.publish))
+    committed.subscribe("group notices", GroupNotices(hub.publish))
+    committed.subscribe("flash deals", FlashNotices(flash_deals, hub.publish, hub.viewers_of))
     # Webhook messages are written with their cause (the outbox), then delivered by the worker.
     committed.stage_with(components.outbox.stage)
+    committed.stage_with(GroupMessages(outbox, base_url=settings.base_url).stage)
     committed.subscribe("webhook delivery", components.webhooks.poke)
     db.writer.on_failure = components.drop_derived_state
     metrics.read_at_scrape(metrics.WRITER_QUEUE, db.writer.depth)

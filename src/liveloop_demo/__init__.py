@@ -36,6 +36,7 @@ from liveloop.kit.db.inuse import DatabaseLock, InUse, sqlite_lock
 from liveloop.kit.times import iso
 from liveloop.settings import Settings
 from liveloop_demo.hooks import HookReceiver
+from liveloop_demo.social import run_social
 
 DEMO_TENANT = "liveloop demo"
 DEMO_HOST = "shop.example.com"
@@ -806,12 +807,13 @@ def _drive(console: Console, url: str, key: str, viewers: int) -> list[Outcome]:
             wire = wire_events(plans, Random(SEED + 1))
             totals = send_events(api, wire.bodies, wire.bad_clock, progress)
         outcomes = [collect(api, plan) for plan in plans]
+        expected = {"accepted": len(wire.bodies) - wire.duplicates - len(wire.bad_clock),
+                    "duplicates": wire.duplicates, "rejected": len(wire.bad_clock)}
+        failures = print_summary(console, outcomes, totals, expected, previews)
+        console.print(f"the audience took {time.monotonic() - started:.1f} s")
+        run_social(console, api, plans[0].market.campaign_id)
     finally:
         api.close()
-    expected = {"accepted": len(wire.bodies) - wire.duplicates - len(wire.bad_clock), "duplicates": wire.duplicates,
-                "rejected": len(wire.bad_clock)}
-    failures = print_summary(console, outcomes, totals, expected, previews)
-    console.print(f"the audience took {time.monotonic() - started:.1f} s")
     for failure in failures:
         console.print("[red]mismatch:[/]", escape(failure))
     return outcomes

@@ -82,9 +82,16 @@ def test_demo_drives_an_audience_and_prints_a_summary_that_matches_it(tmp_path):
     assert re.search(r"^API key: ll_\S+$", out, re.MULTILINE)
     assert "/docs" in out and "/s/" in out
     # the demo shop's webhook receiver checked every signature; attributions and rewards arrived
-    hooks = re.search(r"^webhooks at \S+, each signature checked .*: (\d+) referral\.attributed, (\d+) reward\.issued",
+    hooks = re.search(r"^webhooks at \S+, each signature checked .*: (?:.*, )?(\d+) referral\.attributed, "
+                          r"(\d+) reward\.issued",
                       out, re.MULTILINE)
     assert hooks and int(hooks.group(1)) > 0 and int(hooks.group(2)) > 0, out
+    # The social part: a group buy that completes, one that fails by the clock, circles, seed users.
+    assert re.search(r"^  group buy g\S+ led by mei: completed, 3 of 3 paid", out, re.MULTILINE), out
+    assert re.search(r"^  group buy g\S+ led by raj: failed, 1 of 3 paid", out, re.MULTILINE), out
+    assert "circle #1 Al Falasi family: 4 joins together" in out
+    assert re.search(r"exclusive task earned by id-\S+", out) and "not-a-seed" not in out
+    assert "1 group.completed, 1 group.failed" in out
     assert "failed verification" not in out
     assert re.search(r"^Console: +\S+/console +login demo@liveloop\.local +password \S+$", out, re.MULTILINE)
     assert re.search(r"^Thank-you: +\S+/t/\S+", out, re.MULTILINE)

@@ -97,3 +97,12 @@ def test_the_report_keeps_what_people_wrote_around_the_results(tmp_path):
     assert text.count("new figures") == 1
     assert "old figures" not in text
     assert text.endswith("\n## Where the time goes\n\nhand-written analysis\n")
+
+
+def test_the_circle_leaderboard_bench_runs_through_the_engine():
+    from bench.circles import bench_circles, report
+
+    result = bench_circles(circles=500, seconds=0.2)
+    assert result.ticks > 0 and result.events > 0 and len(result.top_ns) == result.ticks
+    lines = report(result)
+    assert "500 circles" in lines[0] and "top 50 p99" in lines[2]

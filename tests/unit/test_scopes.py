@@ -7,7 +7,8 @@ from liveloop.settings import Settings
 from liveloop.tenants.scopes import ADMIN, READ, ROUTE_SCOPES, WRITE, required_scope
 
 # Routes under /v1 that no API key opens: a viewer token, a provider's signature.
-NOT_BY_KEY = {("GET", "/v1/stream"), ("GET", "/v1/viewer/progress"), ("POST", "/v1/presence"), ("POST", "/v1/integrations/agora/{integration_id}"),
+NOT_BY_KEY = {("GET", "/v1/stream"), ("GET", "/v1/viewer/progress"), ("POST", "/v1/presence"),
+              ("POST", "/v1/integrations/agora/{integration_id}"),
               ("POST", "/v1/integrations/livekit/{integration_id}")}
 
 

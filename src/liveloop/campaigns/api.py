@@ -8,11 +8,13 @@ from liveloop.afterlive import plan
 from liveloop.campaigns import follow_ups, service
 from liveloop.campaigns.schemas import CampaignCreate, CampaignUpdate
 from liveloop.deps import Campaigns, Db, Fx, component
+from liveloop.engine.audiences import KNOWN
 from liveloop.engine.state import CampaignState
 from liveloop.events.changes import CampaignChanges
 from liveloop.events.live import LiveCampaign
 from liveloop.kit import clock
 from liveloop.scheduler.worker import JobWorker
+from liveloop.segments import service as segments
 from liveloop.tenants.auth import current_tenant
 from liveloop.tenants.service import Tenant
 
@@ -30,6 +32,9 @@ async def create_campaign(body: CampaignCreate, db: Db, campaigns: Campaigns, fx
                           tenant: TenantDep) -> dict:
     rates = await fx.table(tenant.id)
     data = service.normalize(body, allowed_hosts=tenant.allowed_hosts, convert=rates.convert)
+    if segments.audience_segments(data["rules"]):
+        # Rules for a segment's members use its current version, whose members the engine then knows.
+        await db.read(lambda conn: segments.pin_and_warm(conn, KNOWN, tenant_id=tenant.id, rules=data["rules"]))
     config = service.to_config(tenant.id, data)
     now = clock.now_ms()
 
@@ -69,7 +74,8 @@ async def get_campaign(cid: str, campaigns: Campaigns, tenant: TenantDep) -> dic
 
 @router.patch("/v1/campaigns/{cid}", summary="Change a campaign: before its start, or its budget upwards once live",
               responses=_LOCKED)
-async def update_campaign(cid: str, body: CampaignUpdate, changes: Changes, fx: Fx, tenant: TenantDep) -> dict:
+async def update_campaign(cid: str, body: CampaignUpdate, changes: Changes, fx: Fx, db: Db,
+                          tenant: TenantDep) -> dict:
     """Before `starts_at`: `title`, `description`, `share_text`, `landing_url` (on the tenant's
     hosts), `starts_at`/`ends_at`, `budget`, `rules` (a rule that has granted a reward stays as it
     is), `permit`, `promotion_programme`, `waive`. Once live: `budget`, upwards only. The result is
@@ -80,6 +86,12 @@ async def update_campaign(cid: str, body: CampaignUpdate, changes: Changes, fx: 
     at once. The answer is the campaign after the change (unchanged: nothing is logged)."""
     rates = await fx.table(tenant.id)
     now = clock.now_ms()
+    if body.rules and any(rule.audience is not None for rule in body.rules):
+        rules = [rule.model_dump(mode="json") for rule in body.rules]
+        await db.read(lambda conn: segments.pin_and_warm(conn, KNOWN, tenant_id=tenant.id, rules=rules))
+        for rule, pinned in zip(body.rules, rules, strict=True):
+            if rule.audience is not None:
+                rule.audience.version = pinned["audience"]["version"]
 
     def decide(live: LiveCampaign) -> dict | None:
         return service.edit(live.body, body, fired=live.state.rules_fired, budget_used=live.state.budget_used,

@@ -55,9 +55,18 @@ class RewardIn(_Strict):
         return self
 
 
+class AudienceIn(_Strict):
+    """Only the members of a segment earn from the rule (seed users' exclusive tasks, docs/social.md)."""
+
+    segment: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+    version: Annotated[int, Field(ge=1, description="the segment's version the rule uses; its current one when "
+                                                    "the campaign is created or the rule set")] | None = None
+
+
 class ReservationReferralIn(_Strict):
     id: RuleId
     type: Literal["reservation_referral"]
+    audience: AudienceIn | None = None
     referrer_reward: RewardIn
     referee_reward: RewardIn | None = None
     max_per_referrer: Count | None = None
@@ -71,8 +80,12 @@ class TierIn(_Strict):
 class MilestoneIn(_Strict):
     id: RuleId
     type: Literal["milestone"]
+    audience: AudienceIn | None = None
     metric: Metric
     tiers: Annotated[list[TierIn], Field(min_length=1, max_length=50)]
+    scope: Literal["user", "circle"] | None = Field(
+        default=None, description='"circle": the members\' metric summed, each tier granted to every member '
+                                  '(docs/social.md); "user" by default')
 
     @model_validator(mode="after")
     def _increasing(self) -> MilestoneIn:
@@ -87,6 +100,7 @@ class MilestoneIn(_Strict):
 class OrderCommissionIn(_Strict):
     id: RuleId
     type: Literal["order_commission"]
+    audience: AudienceIn | None = None
     percent: Percent
     hold_days: Annotated[int, Field(ge=0, le=365)] = 0
     attribution_days: Annotated[int, Field(ge=0, le=365)] = 0
@@ -109,6 +123,7 @@ class DrawEntryIn(_Strict):
 class DrawIn(_Strict):
     id: RuleId
     type: Literal["draw"]
+    audience: AudienceIn | None = None
     entry: DrawEntryIn
     period: Literal["campaign", "hour"] = "campaign"
     winners: Annotated[int, Field(ge=1, le=10_000)]
@@ -117,14 +132,33 @@ class DrawIn(_Strict):
     free_entry: bool = False
 
 
+MAX_GROUP_WINDOW_MINUTES = 7 * 24 * 60
+
+
+class GroupBuyIn(_Strict):
+    """A group buy (拼团): `group_size` distinct users pay for `sku` with the group's id within
+    `window_minutes` of the group's creation; each of them gets `reward` (docs/social.md)."""
+
+    id: RuleId
+    type: Literal["group_buy"]
+    audience: AudienceIn | None = None
+    sku: Line(128)
+    group_size: Annotated[int, Field(ge=2, le=100)]
+    window_minutes: Annotated[float, Field(ge=0.05, le=MAX_GROUP_WINDOW_MINUTES,
+                                           description="minutes, fractions allowed (at least 0.05: 3 seconds)")]
+    reward: RewardIn
+
+
 RuleIn = Annotated[
-    ReservationReferralIn | MilestoneIn | OrderCommissionIn | DrawIn, Field(discriminator="type")
+    ReservationReferralIn | MilestoneIn | OrderCommissionIn | DrawIn | GroupBuyIn, Field(discriminator="type")
 ]
 
 
 class LeaderboardIn(_Strict):
     metric: Metric = "joins"
     public: bool = True
+    by: Literal["user", "circle"] | None = Field(
+        default=None, description='"circle": circles ranked by their members\' metric summed; "user" by default')
 
 
 class RoomIn(_Strict):
@@ -172,6 +206,8 @@ class CampaignCreate(_Strict):
     rules: Rules = Field(default_factory=list)
     room: RoomIn | None = None
     min_watch_seconds: Annotated[int, Field(ge=0, le=86_400)] | None = None
+    max_circle_size: Annotated[int, Field(ge=2, le=50,
+                                          description="members a circle may have (8 by default)")] | None = None
     permit: CampaignPermit | None = None
     promotion_programme: Programme | None = None
     waive: Waive | None = None

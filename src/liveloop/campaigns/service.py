@@ -17,6 +17,7 @@ from liveloop.campaigns.schemas import CampaignCreate, CampaignUpdate
 from liveloop.engine.model import (
     CampaignConfig,
     DrawRule,
+    GroupBuyRule,
     MilestoneRule,
     OrderCommissionRule,
     ReservationReferralRule,
@@ -61,7 +62,7 @@ def normalize(body: CampaignCreate, *, allowed_hosts: tuple[str, ...], convert: 
     if body.budget is not None:
         data["budget"] = _canonical_money(body.budget, currency, "budget")
     for i, rule in enumerate(data["rules"]):
-        for key in ("referrer_reward", "referee_reward", "prize"):
+        for key in ("referrer_reward", "referee_reward", "prize", "reward"):
             if key in rule:
                 _canonical_reward(rule[key], currency, f"rules.{i}.{key}")
         for j, tier in enumerate(rule.get("tiers", ())):
@@ -314,6 +315,9 @@ def _invalid(exc: ValidationError) -> Invalid:
 REWARD_IDS_BY_ARRIVAL_SINCE = parse_iso("2026-11-25T01:30:00Z", field="time")
 
 
+DEFAULT_MAX_CIRCLE_SIZE = 8
+
+
 def leaderboard_metric(data: dict) -> str:
     return data.get("leaderboard", {}).get("metric", "joins")
 
@@ -334,6 +338,10 @@ def to_config(tenant_id: str, data: dict) -> CampaignConfig:
         reward_ids_by_arrival=_ms(data["created_at"]) >= REWARD_IDS_BY_ARRIVAL_SINCE if "created_at" in data else True,
         cancelled="cancelled_at" in data,
         follow_up_of=tuple(data.get("follow_up_of") or ()),
+        leaderboard_by=data.get("leaderboard", {}).get("by") or "user",
+        max_circle_size=data.get("max_circle_size") or DEFAULT_MAX_CIRCLE_SIZE,
+        audiences=tuple((r["id"], r["audience"]["segment"], r["audience"]["version"])
+                        for r in data.get("rules", ()) if r.get("audience")),
     )
 
 
@@ -371,6 +379,7 @@ def _rule(r: dict, currency: str) -> Rule:
                 Tier(to_minor(t["at"], currency) if gmv else int(t["at"]), _reward(t["reward"], currency))
                 for t in r["tiers"]
             ),
+            scope=r.get("scope") or "user",
         )
     if kind == "order_commission":
         return OrderCommissionRule(
@@ -378,6 +387,14 @@ def _rule(r: dict, currency: str) -> Rule:
             percent=Decimal(str(r["percent"])),
             hold_days=r.get("hold_days", 0),
             attribution_days=r.get("attribution_days", 0),
+        )
+    if kind == "group_buy":
+        return GroupBuyRule(
+            id=r["id"],
+            sku=r["sku"],
+            group_size=r["group_size"],
+            window_ms=round(Decimal(str(r["window_minutes"])) * 60_000),
+            reward=_reward(r["reward"], currency),
         )
     entry = r["entry"]
     return DrawRule(

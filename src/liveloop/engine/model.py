@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 EVENT_TYPES = (
     "click",
@@ -62,6 +63,7 @@ class MilestoneRule:
     id: str
     metric: str
     tiers: tuple[Tier, ...]
+    scope: str = "user"  # "circle": the members' metric summed, each tier granted to every member
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +89,18 @@ class DrawRule:
     free_entry: bool = False
 
 
-Rule = ReservationReferralRule | MilestoneRule | OrderCommissionRule | DrawRule
+@dataclass(frozen=True, slots=True)
+class GroupBuyRule:
+    """A group buy (拼团): `group_size` distinct paying users within `window_ms` of the group's creation."""
+
+    id: str
+    sku: str
+    group_size: int
+    window_ms: int
+    reward: RewardSpec
+
+
+Rule = ReservationReferralRule | MilestoneRule | OrderCommissionRule | DrawRule | GroupBuyRule
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +121,10 @@ class CampaignConfig:
     # Earlier campaigns whose invite codes are valid `ref`s here too (follow-up lives): the storage
     # layer hands the engine their codes with the campaign's own.
     follow_up_of: tuple[str, ...] = ()
+    leaderboard_by: str = "user"  # "circle": circles ranked by their members' summed metric
+    max_circle_size: int = 8
+    # Rules with an `audience`: (rule_id, segment_id, version); only that version's members earn from them.
+    audiences: tuple[tuple[str, str, int], ...] = ()
 
 
 @dataclass(slots=True)
@@ -126,6 +143,9 @@ class Event:
     # tenant's rate of the order's day; None when no rate was known. Kept in the log, so a replay
     # gives the same result whatever rates are supplied later.
     value: int | None = None
+    # An order's group buy and product (`order.group_id`, `order.sku`), kept in the log.
+    group_id: str | None = None
+    sku: str | None = None
 
 
 @dataclass(slots=True)
@@ -229,5 +249,46 @@ DRAW_WIN = "draw_win"
 # every event logged after it. Replaying the log changes the configuration at the same place.
 CAMPAIGN_CHANGE = "campaign_change"
 
+# Circles and group buys (engine/social.py), written to the log by their domains (circles/,
+# groups/) and never accepted from the API. `ref` names the circle or the group buy rule,
+# `order_id` the group, `user_id` who acted.
+CIRCLE_CREATE = "circle_create"
+CIRCLE_JOIN = "circle_join"
+GROUP_CREATE = "group_create"
+GROUP_FAIL = "group_fail"  # the group's window closed (wall time) before it completed
+# A flash deal's notice is due (flash/jobs.py): `ref` names the deal, `order_id` the phase ("early"
+# for holders of the `early_notice` privilege, "start" for everyone else).
+FLASH_DEAL = "flash_deal"
+SOCIAL_EVENTS = frozenset((CIRCLE_CREATE, CIRCLE_JOIN, GROUP_CREATE, GROUP_FAIL, FLASH_DEAL))
+
+
+@dataclass(slots=True)
+class CircleChanged:
+    """A circle was created or gained a member."""
+
+    circle_id: str
+    members: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class GroupChanged:
+    """A group buy was created, gained or lost a member, completed or failed (`kind`). The group
+    changes on; `members` and `status` are as they were at this change."""
+
+    kind: str  # created | progress | completed | failed
+    group: Any  # engine.social.Group
+    members: tuple = ()  # engine.social.GroupMember, in order of payment
+    status: str = "open"
+
+
+@dataclass(slots=True)
+class FlashDealDue:
+    """A flash deal's notice is due for `phase`; `holders` held `early_notice` at that place in the log."""
+
+    deal_id: str
+    phase: str  # early | start
+    holders: frozenset
+
+
 Effect = (NewUser | Attributed | RewardIssued | RewardStatusChanged | FriendActivity | ScoreChanged | Shared
-          | DrawEntered)
+          | DrawEntered | CircleChanged | GroupChanged | FlashDealDue)

@@ -10,9 +10,11 @@ import hashlib
 from bisect import insort
 from dataclasses import dataclass, field
 
+from liveloop.engine.audiences import KNOWN, Audiences
 from liveloop.engine.leaderboard import Leaderboard
 from liveloop.engine.model import (
     DRAW_WIN,
+    SOCIAL_EVENTS,
     Attributed,
     CampaignConfig,
     DrawEntered,
@@ -33,6 +35,7 @@ from liveloop.engine.model import (
     StatusChange,
 )
 from liveloop.engine.presence import MARKS, Presence, RoomTotals, Window
+from liveloop.engine.social import Social
 from liveloop.kit.money import percent_of
 from liveloop.kit.times import DAY_MS
 
@@ -142,7 +145,9 @@ def reward_id(config: CampaignConfig, rule_id: str, user_id: str, cause: str, re
 class CampaignState:
     """Everything the engine knows about one campaign, rebuilt from its event log on load."""
 
-    def __init__(self, config: CampaignConfig, codes: dict[str, str] | None = None) -> None:
+    def __init__(self, config: CampaignConfig, codes: dict[str, str] | None = None,
+                 audiences: Audiences = KNOWN) -> None:
+        self._audiences = audiences  # segments' members, for rules with an `audience` (engine/audiences.py)
         self.codes: dict[str, str] = dict(codes or {})
         self.participants: dict[str, Participant] = {}
         self.referrers: dict[str, ReferrerStats] = {}
@@ -163,16 +168,21 @@ class CampaignState:
         self.share_times: dict[str, list[int]] = {}  # each user's share times, sorted (share-to-enter draws)
         self.draw_entered: set[tuple[str, str]] = set()  # (rule, user) past a campaign draw's at_least
         self.rules_fired: set[str] = set()  # rules with a reward in the ledger (granted or declined)
+        # Circles and group buys (engine/social.py): called at the places marked "social".
+        self.social = Social(grant=self._grant, metric_of=self._metric_of, holders=self._holders)
         self._configure(config)
 
     def _configure(self, config: CampaignConfig) -> None:
         self.config: CampaignConfig = config
         self.window = Window(config.starts_at, config.ends_at, config.min_watch_ms)
         self._reservation_rules = [r for r in config.rules if isinstance(r, ReservationReferralRule)]
-        self._milestone_rules = [r for r in config.rules if isinstance(r, MilestoneRule)]
+        self._milestone_rules = [r for r in config.rules if isinstance(r, MilestoneRule) and r.scope == "user"]
         self._commission_rules = [r for r in config.rules if isinstance(r, OrderCommissionRule)]
         self._metric_draws = [r for r in config.rules
                               if isinstance(r, DrawRule) and r.entry_metric is not None and r.period == "campaign"]
+        self.social.configure(config)  # social
+        self._audience = {rule_id: self._audiences.members((config.tenant_id, sid, version))
+                          for rule_id, sid, version in config.audiences}
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -181,6 +191,15 @@ class CampaignState:
 
     def score(self, user_id: str) -> int:
         return self.stats(user_id).metric(self.config.leaderboard_metric)
+
+    def _metric_of(self, user_id: str, metric: str) -> tuple[int, int]:
+        stats = self.referrers.get(user_id)
+        return (stats.metric(metric), stats.reached_at(metric)) if stats is not None else (0, 0)
+
+    def _holders(self, privilege: str, at: int) -> frozenset[str]:
+        """Users holding an available `privilege` reward of that name at `at` (flash deals' early notice)."""
+        return frozenset(r.user_id for r in self.rewards.values()
+                         if r.spec.kind == "privilege" and r.spec.name == privilege and r.status_at(at) == "available")
 
     def presence_of(self, user_id: str) -> Presence | None:
         person = self.participants.get(user_id)
@@ -198,6 +217,8 @@ class CampaignState:
         effects: list[Effect] = []
         if ev.type == DRAW_WIN:
             return self.grant_draw_prize(ev, now)
+        if ev.type in SOCIAL_EVENTS:
+            return self.social.apply(ev, now)  # social
         owner = self.codes.get(ev.ref) if ev.ref else None
         uid = ev.user_id
         if uid is None:
@@ -338,6 +359,8 @@ class CampaignState:
         referrer = person.referrer
         order = Order(ev.user_id or "", referrer, ev.at, amount)
         self.orders[order_id] = order
+        if ev.group_id is not None:
+            self.social.order_paid(ev, now, effects)  # social
         side = self.referred if referrer else self.organic
         side.orders += 1
         side.gmv += amount or 0
@@ -357,6 +380,7 @@ class CampaignState:
         if order is None or order.refunded:
             return
         order.refunded = True
+        self.social.order_refunded(ev.order_id or "", effects)  # social
         referrer = order.referrer
         side = self.referred if referrer else self.organic
         side.orders -= 1
@@ -436,6 +460,7 @@ class CampaignState:
                 effects.append(ScoreChanged(user_id, score))
         if self._metric_draws:
             self._check_draw_entry(user_id, stats, effects)
+        self.social.metric_changed(user_id, changed, ev, now, effects)  # social
 
     def _reach_tiers(self, rule: MilestoneRule, user_id: str, stats: ReferrerStats, ev: Event, now: int,
                      effects: list[Effect]) -> None:
@@ -491,6 +516,9 @@ class CampaignState:
         key = (rule_id, user_id, cause)
         if key in self.reward_keys:
             return None  # rewarded exactly once
+        audience = self._audience.get(rule_id) if self._audience else None
+        if audience is not None and user_id not in audience:
+            return None  # an exclusive rule: only its segment's members earn from it
         rid = reward_id(self.config, rule_id, user_id, cause, now if self.config.reward_ids_by_arrival else ev.at)
         self.reward_keys.add(key)
         reason = declined

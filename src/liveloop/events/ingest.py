@@ -185,7 +185,8 @@ class Ingestor:
                     ledger.add(state.config.id, effect)
                 effects.append((live, effect))
             rows.append(EventRow(tenant_id, ev.id, inp.campaign_id, ev.type, ev.user_id, ev.at, ev.ref,
-                                 inp.device_id, inp.ip, ev.order_id, ev.amount, ev.currency, now, ev.value))
+                                 inp.device_id, inp.ip, ev.order_id, ev.amount, ev.currency, now, ev.value,
+                                 ev.group_id, ev.sku))
         result.accepted += len(rows)
         if refused:
             result.rejected.sort(key=lambda r: r["index"])
@@ -277,4 +278,5 @@ def _valued(ev: Event, currency: str, rates: RateTable | None) -> Event:
     else:
         value = rates.convert(ev.amount, ev.currency, currency, ev.at) if rates and ev.amount is not None else None
     # Made directly: dataclasses.replace inspects the fields on every call (7 times slower).
-    return Event(ev.id, ev.type, ev.user_id, ev.at, ev.ref, ev.order_id, ev.amount, ev.currency, value)
+    return Event(ev.id, ev.type, ev.user_id, ev.at, ev.ref, ev.order_id, ev.amount, ev.currency, value, ev.group_id,
+                 ev.sku)

@@ -24,6 +24,8 @@ events = sa.Table(
     sa.Column("currency", sa.String(3)),
     sa.Column("received_at", BigInt, nullable=False),
     sa.Column("value", BigInt),  # an order's amount in the campaign currency, as converted at ingestion
+    sa.Column("group_id", sa.String(64)),  # an order's group buy (order.group_id)
+    sa.Column("sku", sa.String(128)),  # an order's product (order.sku)
     sa.UniqueConstraint("tenant_id", "id"),
     sa.Index("ix_events_campaign_seq", "tenant_id", "campaign_id", "seq"),
 )

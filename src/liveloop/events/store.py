@@ -13,6 +13,7 @@ from typing import NamedTuple, Protocol
 import sqlalchemy as sa
 
 from liveloop.campaigns import service as campaigns_service
+from liveloop.engine.audiences import KNOWN
 from liveloop.engine.model import CAMPAIGN_CHANGE, CampaignConfig, Effect, Event
 from liveloop.engine.state import CampaignState
 from liveloop.events.models import events
@@ -22,6 +23,7 @@ from liveloop.kit.db.bulk import BulkInsert, ExistingKeys
 from liveloop.kit.db.database import Database
 from liveloop.rewards.ledger import LedgerRows
 from liveloop.rewards.repository import Ledger
+from liveloop.segments import service as segments_service
 from liveloop.users.models import users
 
 REPLAY_CHUNK = 20_000
@@ -44,6 +46,8 @@ class EventRow(NamedTuple):
     currency: str | None
     received_at: int
     value: int | None
+    group_id: str | None = None  # an order's group buy
+    sku: str | None = None  # an order's product (group buys)
 
 
 EVENT_COLUMNS = EventRow._fields
@@ -169,6 +173,7 @@ def load(conn: sa.Connection, tenant_id: str, campaign_id: str) -> tuple[dict, C
     if body is None:
         return None
     first = campaigns_service.versions(conn, tenant_id=tenant_id, campaign_id=campaign_id, numbers=[1])[1]
+    segments_service.warm(conn, KNOWN, tenant_id=tenant_id, bodies=[first])
     config = campaigns_service.to_config(tenant_id, first)
     codes = invites_repository.owners(conn, tenant_id=tenant_id, campaign_ids=code_campaigns(config))
     state = CampaignState(config, codes)
@@ -206,15 +211,16 @@ def events_after(conn: sa.Connection, state: CampaignState, limit: int | None) -
     cols = events.c
     query = (
         sa.select(cols.seq, cols.id, cols.type, cols.user_id, cols.at, cols.ref, cols.order_id, cols.amount,
-                  cols.currency, cols.value, cols.received_at)
+                  cols.currency, cols.value, cols.received_at, cols.group_id, cols.sku)
         .where(cols.tenant_id == cfg.tenant_id, cols.campaign_id == cfg.id, cols.seq > state.last_seq)
         .order_by(cols.seq)
     )
     if limit is not None:
         query = query.limit(limit)
     rows = [
-        Logged(seq, received_at, Event(eid, kind, uid, at, ref, order_id, amount, currency, value))
-        for seq, eid, kind, uid, at, ref, order_id, amount, currency, value, received_at in conn.execute(query)
+        Logged(seq, received_at, Event(eid, kind, uid, at, ref, order_id, amount, currency, value, group_id, sku))
+        for seq, eid, kind, uid, at, ref, order_id, amount, currency, value, received_at, group_id, sku
+        in conn.execute(query)
     ]
     changes = [row for row in rows if row.event.type == CAMPAIGN_CHANGE]
     if changes:
@@ -222,6 +228,7 @@ def events_after(conn: sa.Connection, state: CampaignState, limit: int | None) -
                                             numbers={row.event.value for row in changes})
         for row in changes:
             row.body = bodies[row.event.value]
+        segments_service.warm(conn, KNOWN, tenant_id=cfg.tenant_id, bodies=bodies.values())
     return rows
 
 

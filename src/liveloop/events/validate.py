@@ -20,6 +20,8 @@ class OrderFields(msgspec.Struct):
     id: str
     amount: str | int | None = None
     currency: str | None = None
+    sku: str | None = None
+    group_id: str | None = None  # a group buy's id (POST /v1/campaigns/{cid}/groups)
 
 
 class EventFields(msgspec.Struct):
@@ -57,6 +59,8 @@ class OrderIn(OrderFields):
     id: _sized(128)  # type: ignore[valid-type]
     amount: _Amount | None = None
     currency: _Currency | None = None
+    sku: _sized(128) | None = None  # type: ignore[valid-type]
+    group_id: _sized(64) | None = None  # type: ignore[valid-type]
 
 
 # An EventIn's text fields are known to pass `_text`, so `parse_event` skips it. Lengths are
@@ -196,20 +200,24 @@ def parse_event(raw: object, *, now: int, future_tolerance_ms: int) -> tuple[Eve
     at = (moment - _EPOCH) // _MS  # kit.times.to_ms, without making a timedelta per event
     if at > now + future_tolerance_ms:
         raise Invalid("at lies more than 5 minutes in the future", code="future_event", field="at")
-    order_id = amount = currency = None
+    order_id = amount = currency = sku = group_id = None
     if inp.type in ("order_paid", "order_refunded"):
         order = inp.order
         if order is None:
             raise Invalid(f"an {inp.type} event needs an order", field="order")
         if not checked:
             _text(order.id, "order.id", 128)
+            _text(order.sku, "order.sku", 128, required=False)
+            _text(order.group_id, "order.group_id", 64, required=False)
         order_id = order.id
+        if inp.type == "order_paid":
+            sku, group_id = order.sku, order.group_id
         if inp.type == "order_paid" or order.amount is not None:
             currency = check_currency(order.currency, field="order.currency")
             if order.amount is None:
                 raise Invalid("order.amount is required", field="order.amount")
             amount = to_minor(order.amount, currency, field="order.amount")
-    return inp, Event(inp.id, inp.type, inp.user_id, at, inp.ref, order_id, amount, currency)
+    return inp, Event(inp.id, inp.type, inp.user_id, at, inp.ref, order_id, amount, currency, None, group_id, sku)
 
 
 _AT_PATH = re.compile(r"at `\$\.([^`]+)`")

@@ -10,6 +10,9 @@ from __future__ import annotations
 # Request bodies, every endpoint: larger ones are refused with 413 before they are parsed.
 MAX_BODY_BYTES = 1024 * 1024
 MAX_BATCH_EVENTS = 1000
+# Segment member lists (PUT /v1/segments/{sid}, POST .../members): up to 100,000 user ids of up to
+# 128 characters a call do not fit 1 MiB; those two endpoints read up to this much.
+MAX_SEGMENT_BODY_BYTES = 16 * 1024 * 1024
 
 # Money: ASCII decimal text, at most 13 digits before the point and 6 after ("1234.50"); order
 # amounts may also be JSON integers below 10^13. No sign, exponent, spaces, separators or other

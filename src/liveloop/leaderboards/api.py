@@ -7,7 +7,8 @@ import orjson
 from fastapi import APIRouter, Depends, Query
 
 from liveloop.campaigns.service import leaderboard_metric
-from liveloop.deps import Campaigns, Db
+from liveloop.circles.service import Circles
+from liveloop.deps import Campaigns, Db, component
 from liveloop.kit.errors import BadRequest
 from liveloop.kit.money import to_decimal_str
 from liveloop.kit.responses import ViewResponse
@@ -28,6 +29,7 @@ async def leaderboard(
     campaigns: Campaigns,
     db: Db,
     tenant: Annotated[Tenant, Depends(current_tenant)],
+    circles: Annotated[Circles, component("circles")],
     limit: Annotated[int, Query(ge=1, le=1000)] = 10,
     cursor: Annotated[str | None, Query(max_length=400, description="`next_cursor` of the page before")] = None,
 ) -> ViewResponse:
@@ -46,6 +48,15 @@ async def leaderboard(
     """
     body = await campaigns.body(tenant.id, cid)
     after = read_cursor(cursor) if cursor is not None else None
+    if body.get("leaderboard", {}).get("by") == "circle":
+        # Circles ranked by their members' metric summed (docs/social.md), from the state caught up
+        # with the log; circles have names of their own, never a user's.
+        board = await circles.board(tenant.id, cid, after, limit + 1)
+        keys = board.pop("keys")
+        more = len(keys) > limit
+        board["entries"] = board["entries"][:limit]
+        board["next_cursor"] = make_cursor(*keys[limit - 1]) if more else None
+        return ViewResponse(board)
     page = None
     if after is None and campaigns.boards is not None:
         # With several processes, Redis's copy answers the top without this process loading the campaign.
@@ -74,7 +85,7 @@ async def leaderboard(
             "score": to_decimal_str(score, currency) if metric == "gmv" else score,
         })
     next_cursor = make_cursor(page[-1][2], page[-1][3], page[-1][1]) if more else None
-    return ViewResponse({"metric": metric, "entries": entries, "next_cursor": next_cursor})
+    return ViewResponse({"metric": metric, "by": "user", "entries": entries, "next_cursor": next_cursor})
 
 
 def make_cursor(score: int, reached_at: int, user_id: str) -> str:

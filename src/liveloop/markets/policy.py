@@ -37,7 +37,7 @@ PROMO_KINDS = frozenset({"coupon", "cashback", "free_item"})
 MASKING = RULE_CODES["leaderboard_mask_names_without_consent"]
 WAIVER_REFUSED = "policy.waiver_refused"
 PRIZE_VALUE_UNKNOWN = "policy.prize_value_unknown"
-_REWARD_KEYS = ("referrer_reward", "referee_reward", "prize")
+_REWARD_KEYS = ("referrer_reward", "referee_reward", "prize", "reward")  # "reward": a group buy's
 _DAY_MS = 86_400_000
 
 # (amount in minor units, from currency, to currency, at epoch ms) -> minor units, or None without a

@@ -24,18 +24,23 @@ import orjson
 import sqlalchemy as sa
 
 from liveloop.draws.models import draw_entries, draw_results
+from liveloop.engine.audiences import KNOWN
 from liveloop.events.models import events
 from liveloop.events.store import load
 from liveloop.invites.models import invites
 from liveloop.privacy.models import erasures
+from liveloop.questions.models import questions
 from liveloop.rewards.models import reward_changes, rewards
 from liveloop.rooms.models import room_users
 from liveloop.scheduler.models import scheduled_job_recipients, scheduled_jobs
+from liveloop.segments.models import segment_members
 from liveloop.users.models import users
 from liveloop.webhooks.models import webhook_messages
 
-DELETED: tuple[sa.Table, ...] = (users, room_users)
-PSEUDONYMIZED: tuple[sa.Table, ...] = (events, rewards, invites, draw_entries)
+# A question's text is the user's own words: it goes with them (the host's queue loses it).
+DELETED: tuple[sa.Table, ...] = (users, room_users, questions)
+# Segment members keep the user's place in a rule's audience, so a replay grants the same.
+PSEUDONYMIZED: tuple[sa.Table, ...] = (events, rewards, invites, draw_entries, segment_members)
 # (a cleared table is one of PSEUDONYMIZED: its rows are cleared as their user_id is replaced)
 CLEARED: tuple[tuple[sa.Table, tuple[str, ...]], ...] = ((events, ("device_id", "ip")),)
 
@@ -100,6 +105,7 @@ def erase(conn: sa.Connection, *, tenant_id: str, user_id: str, secret: str, now
                             display_name=display_name)
     for table in DELETED:
         conn.execute(table.delete().where(table.c.tenant_id == tenant_id, table.c.user_id == user_id))
+    KNOWN.forget(tenant_id)  # segment versions cached with the old id are read again
     for campaign_id in sorted(rekey):
         _rekey_rewards(conn, tenant_id=tenant_id, campaign_id=campaign_id)
     conn.execute(erasures.insert().values(tenant_id=tenant_id, pseudonym=pseudonym, user_hash=digest, erased_at=now,

@@ -15,6 +15,7 @@ import secrets
 import orjson
 import sqlalchemy as sa
 
+from liveloop.engine.audiences import KNOWN
 from liveloop.events.gate import CampaignGate
 from liveloop.events.models import events
 from liveloop.invites.models import invites
@@ -23,6 +24,7 @@ from liveloop.kit.db.database import Database
 from liveloop.kit.times import iso
 from liveloop.privacy.erasure import Erased, campaigns_of, erase
 from liveloop.privacy.models import erasures
+from liveloop.questions.models import questions
 from liveloop.rewards.views import reward_read
 from liveloop.tenants.service import server_secret
 from liveloop.users.service import get as get_user
@@ -116,6 +118,7 @@ class Privacy:
                 async for message in pubsub.listen():
                     tenant_id, campaign_ids = orjson.loads(message["data"])
                     # Rebuilt from the rewritten log on next use (under the campaign's lock).
+                    KNOWN.forget(tenant_id)
                     self._campaigns.drop([(tenant_id, cid) for cid in campaign_ids])
             except asyncio.CancelledError:
                 raise
@@ -136,6 +139,7 @@ class Privacy:
             for tenant_id, pseudonym, campaign_ids in recent:
                 current.add((tenant_id, pseudonym))
                 if (tenant_id, pseudonym) not in self._seen:
+                    KNOWN.forget(tenant_id)
                     self._campaigns.drop([(tenant_id, cid) for cid in orjson.loads(campaign_ids)])
             self._seen = current
 
@@ -147,9 +151,10 @@ class Privacy:
         def read(conn: sa.Connection):
             return (get_user(conn, tenant_id=tenant_id, user_id=user_id),
                     campaigns_of(conn, tenant_id=tenant_id, user_id=user_id),
-                    _events_of(conn, tenant_id, user_id), _invites_of(conn, tenant_id, user_id))
+                    _events_of(conn, tenant_id, user_id), _invites_of(conn, tenant_id, user_id),
+                    _questions_of(conn, tenant_id, user_id))
 
-        profile, campaign_ids, logged, codes = await self._db.read(read)
+        profile, campaign_ids, logged, codes, asked = await self._db.read(read)
         if profile is None and not campaign_ids:
             return None
         now = clock.now_ms()
@@ -163,6 +168,7 @@ class Privacy:
                 "events": logged.get(campaign_id, []),
                 "invites": codes.get(campaign_id, []),
                 "rewards": [reward_read(r, now) for r in state.rewards_by_user.get(user_id, [])],
+                "questions": asked.get(campaign_id, []),
             })
         return {"user_id": user_id, "profile": profile, "campaigns": per_campaign, "exported_at": iso(now)}
 
@@ -228,6 +234,16 @@ def _events_of(conn: sa.Connection, tenant_id: str, user_id: str) -> dict[str, l
             "id": row.id, "type": row.type, "at": iso(row.at), "ref": row.ref, "device_id": row.device_id,
             "ip": row.ip, "order_id": row.order_id, "amount_minor": row.amount, "currency": row.currency,
             "received_at": iso(row.received_at)})
+    return out
+
+
+def _questions_of(conn: sa.Connection, tenant_id: str, user_id: str) -> dict[str, list[dict]]:
+    q = questions.c
+    out: dict[str, list[dict]] = {}
+    for row in conn.execute(sa.select(q.campaign_id, q.id, q.text, q.status, q.asked_at).where(
+            q.tenant_id == tenant_id, q.user_id == user_id).order_by(q.asked_at)).all():
+        out.setdefault(row.campaign_id, []).append(
+            {"id": row.id, "text": row.text, "status": row.status, "asked_at": iso(row.asked_at)})
     return out
 
 

@@ -192,6 +192,10 @@ class Hub:
         for sub in viewer.subscribers:
             sub.push(frame)
 
+    def viewers_of(self, tenant_id: str, campaign_id: str) -> list[str]:
+        """The users of a campaign with a stream on this process (a flash deal for everyone)."""
+        return [key[2] for key in self._viewers if key[1] == campaign_id and key[0] == tenant_id]
+
     def on_committed(self, committed: Committed) -> None:
         """Effects that are durable now become messages on the viewers' streams."""
         tenant_id, effects = committed.tenant_id, committed.effects

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import orjson
@@ -57,10 +58,15 @@ class _Room:
     announced: set[tuple[str, str]] = field(default_factory=set)  # (rule_id, period) known to the room
 
 
+# (tenant_id, campaign_id) -> fields added to the room's snapshot
+Extra = Callable[[str, str], Awaitable[dict]]
+
+
 class RoomHub:
     def __init__(self, db: Database, live: CampaignGate, names: NameLookup, *, interval: float = 0.25, top: int = 10,
                  recent_draws: int = 10, max_streams_per_room: int = 1000, queue_size: int = 20,
-                 heartbeat_seconds: float = 15.0, max_lifetime_seconds: float = 1800.0) -> None:
+                 heartbeat_seconds: float = 15.0, max_lifetime_seconds: float = 1800.0,
+                 extras: tuple[Extra, ...] = ()) -> None:
         self.interval = interval
         self.heartbeat_seconds = heartbeat_seconds
         self.max_lifetime_seconds = max_lifetime_seconds
@@ -75,6 +81,7 @@ class RoomHub:
         self._tasks: set[asyncio.Task] = set()  # pushes under way: referenced so they are not collected
         self._closed_with: int | None = None  # shutting down: streams end at once, reconnecting within this
         self._last_id = clock.now_ms() * 1000
+        self._extras = extras  # more of the room in each snapshot (e.g. the questions queue's head)
 
     # -- connections -----------------------------------------------------------------------
 
@@ -145,6 +152,13 @@ class RoomHub:
             room = self._rooms.get(key)
             if room is not None:
                 self._mark(key, room)
+
+    def touch(self, tenant_id: str, campaign_id: str) -> None:
+        """Something an extra shows changed (a question asked or answered): a new snapshot soon."""
+        key = (tenant_id, campaign_id)
+        room = self._rooms.get(key)
+        if room is not None:
+            self._mark(key, room)
 
     def draw_result(self, tenant_id: str, campaign_id: str, result: StoredResult) -> None:
         """A period was run here: pushed at once, and kept in the snapshots' recent draws."""
@@ -271,6 +285,8 @@ class RoomHub:
             "draws": list(room.draws or ()),
             "at": iso(clock.now_ms()),
         }
+        for extra in self._extras:
+            payload.update(await extra(*key))
         return self._frame(payload)
 
     async def _names(self, live: LiveCampaign, user_ids: list[str]) -> dict[str, dict]:

@@ -85,6 +85,15 @@ class BudgetRead(BaseModel):
     used: str
 
 
+class SegmentReportRead(BaseModel):
+    members: int = Field(description="users in the segment (the version the campaign's rules use)")
+    sharing: int = Field(description="members who shared (a `share` event), or whose links were clicked or "
+                                     "brought someone")
+    referees: int = Field(description="users the members brought")
+    orders: int = Field(description="paid orders of those users, less the refunded ones")
+    gmv: str
+
+
 class ReportRead(BaseModel):
     currency: str
     funnel: FunnelRead
@@ -97,3 +106,5 @@ class ReportRead(BaseModel):
     budget: BudgetRead
     rewards: dict[str, int] = Field(description="rewards by status")
     room: RoomReportRead
+    segments: dict[str, SegmentReportRead] = Field(
+        description="per segment that an `audience` of the campaign's rules names (docs/social.md)")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
+from liveloop.engine.audiences import KNOWN
 from liveloop.engine.model import DrawRule, MilestoneRule
 from liveloop.engine.state import CampaignState
 from liveloop.kit import clock
 from liveloop.kit.money import exponent, to_decimal_str
 from liveloop.rewards.views import reward_read, spec_read
 from liveloop.rooms.views import room_report
+from liveloop.segments.service import segment_report
 
 
 def progress(state: CampaignState, user_id: str, now: int) -> dict:
@@ -113,7 +115,17 @@ def report(state: CampaignState, *, names: dict[str, str | None], inviters: int,
         "budget": {"total": money(state.config.budget), "used": money(state.budget_used)},
         "rewards": _reward_counts(state),
         "room": room_report(state, clock.now_ms() if now is None else now),
+        "segments": _segments(state, money),
     }
+
+
+def _segments(state: CampaignState, money: Money) -> dict:
+    """Per segment an audience of the campaign's rules names (its latest version named), what its members did."""
+    pinned: dict[str, int] = {}
+    for _rule, segment_id, version in state.config.audiences:
+        pinned[segment_id] = max(version, pinned.get(segment_id, 0))
+    members = {sid: KNOWN.members((state.config.tenant_id, sid, version)) for sid, version in sorted(pinned.items())}
+    return segment_report(state, members, money)
 
 
 def _reward_counts(state: CampaignState) -> dict:

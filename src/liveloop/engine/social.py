@@ -1,0 +1,247 @@
+"""Circles (family and friends) and group buys (拼团): the engine's part, deterministic like the rest.
+
+A campaign's `CampaignState` owns one `Social` and calls it at a few delimited places: the logged
+events of circles and groups (`apply`), a member's metric moving (`metric_changed`), an order paid
+for a group or refunded (`order_paid`, `order_refunded`). Rewards are granted through the state's
+own ledger (`grant`), so budgets, reward ids and replays behave as for every other rule.
+
+- A circle's score is the sum of its members' metric; it reached that score at the latest of the
+  members' own times (the n-th earliest of the members' qualifying times, all together, is the
+  last of them), so circles tie like users do (SPEC section 3). A `scope: "circle"` milestone tier is
+  reached once per circle and granted to every member it has then.
+- A group completes when `group_size` distinct users paid orders of the rule's `sku` carrying its
+  `group_id`, each with `at` inside [created, created + window]; each member's reward is tied to
+  that member's order, so a refund after completion voids that reward only. Before completion a
+  refund removes the member. A group fails only by a logged `group_fail` event (the window closed
+  in wall time, groups/jobs.py): event time decides who is in, the log decides what was first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from liveloop.engine.leaderboard import Leaderboard
+from liveloop.engine.model import (
+    CIRCLE_CREATE,
+    CIRCLE_JOIN,
+    FLASH_DEAL,
+    GROUP_CREATE,
+    GROUP_FAIL,
+    CampaignConfig,
+    CircleChanged,
+    Effect,
+    Event,
+    FlashDealDue,
+    GroupBuyRule,
+    GroupChanged,
+    MilestoneRule,
+)
+
+
+@dataclass(slots=True)
+class Circle:
+    id: str
+    owner: str
+    created_at: int
+    members: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class GroupMember:
+    user_id: str
+    order_id: str
+    at: int
+
+
+@dataclass(slots=True)
+class Group:
+    id: str
+    rule_id: str
+    leader: str
+    group_size: int
+    created_at: int
+    expires_at: int
+    status: str = "open"  # open | completed | failed
+    members: list[GroupMember] = field(default_factory=list)
+    ended_at: int | None = None  # when it completed (the completing order's `at`) or failed
+
+
+def _changed(kind: str, group: Group) -> GroupChanged:
+    return GroupChanged(kind, group, tuple(group.members), group.status)
+
+
+class Social:
+    """Circles and groups of one campaign."""
+
+    def __init__(self, *, grant: Callable[..., object], metric_of: Callable[[str, str], tuple[int, int]],
+                 holders: Callable[[str, int], frozenset]) -> None:
+        self._grant = grant
+        self._metric_of = metric_of  # (user_id, metric) -> (value, when it was reached)
+        self._holders = holders  # (privilege name, at) -> users holding it then
+        self.flash_sent: set[tuple[str, str]] = set()  # (deal, phase) whose notice was logged
+        self.circles: dict[str, Circle] = {}
+        self.circle_of: dict[str, str] = {}  # user -> circle
+        self.circle_board = Leaderboard()
+        self.circle_tiers: dict[tuple[str, str], int] = {}  # (rule, circle) -> tiers already granted
+        self.groups: dict[str, Group] = {}
+        self.open_groups: dict[tuple[str, str], str] = {}  # (rule, leader) -> open group
+        self.group_of_order: dict[str, str] = {}
+
+    def configure(self, config: CampaignConfig) -> None:
+        self.config = config
+        self.circle_rules = [r for r in config.rules if isinstance(r, MilestoneRule) and r.scope == "circle"]
+        self.group_rules = {r.id: r for r in config.rules if isinstance(r, GroupBuyRule)}
+        self._board_metric = config.leaderboard_metric if config.leaderboard_by == "circle" else None
+
+    # -- logged events ---------------------------------------------------------------------
+
+    def apply(self, ev: Event, now: int) -> list[Effect]:
+        effects: list[Effect] = []
+        kind = ev.type
+        if kind == CIRCLE_CREATE:
+            self._create_circle(ev, now, effects)
+        elif kind == CIRCLE_JOIN:
+            self._join_circle(ev, now, effects)
+        elif kind == GROUP_CREATE:
+            self._create_group(ev, effects)
+        elif kind == GROUP_FAIL:
+            group = self.groups.get(ev.order_id or "")
+            if group is not None and group.status == "open":
+                group.status = "failed"
+                group.ended_at = ev.at
+                self.open_groups.pop((group.rule_id, group.leader), None)
+                effects.append(_changed("failed", group))
+        elif kind == FLASH_DEAL:
+            key = (ev.ref or "", ev.order_id or "")
+            if key not in self.flash_sent:
+                self.flash_sent.add(key)
+                effects.append(FlashDealDue(key[0], key[1], self._holders("early_notice", ev.at)))
+        return effects
+
+    # -- circles ---------------------------------------------------------------------------
+
+    def join_refusal(self, circle_id: str, user_id: str) -> tuple[str, str] | None:
+        """(code, message) when `user_id` cannot join the circle now; None when they can."""
+        circle = self.circles.get(circle_id)
+        if circle is None:
+            return "circle.not_found", f"circle {circle_id!r} not found"
+        if user_id in circle.members:
+            return "circle.already_member", f"user {user_id!r} is already a member of circle {circle_id!r}"
+        other = self.circle_of.get(user_id)
+        if other is not None:
+            return "circle.one_per_user", (f"user {user_id!r} is already a member of circle {other!r}; a user "
+                                           "is in at most one circle per campaign")
+        if len(circle.members) >= self.config.max_circle_size:
+            return "circle.full", (f"circle {circle_id!r} is full: it has its {self.config.max_circle_size} "
+                                   "members (max_circle_size)")
+        return None
+
+    def _create_circle(self, ev: Event, now: int, effects: list[Effect]) -> None:
+        owner, cid = ev.user_id or "", ev.ref or ""
+        if cid in self.circles or owner in self.circle_of:
+            return
+        circle = self.circles[cid] = Circle(cid, owner, ev.at, [owner])
+        self.circle_of[owner] = cid
+        effects.append(CircleChanged(cid, tuple(circle.members)))
+        self._circle_moved(circle, None, ev, now, effects)
+
+    def _join_circle(self, ev: Event, now: int, effects: list[Effect]) -> None:
+        user, cid = ev.user_id or "", ev.ref or ""
+        if self.join_refusal(cid, user) is not None:
+            return
+        circle = self.circles[cid]
+        circle.members.append(user)
+        self.circle_of[user] = cid
+        effects.append(CircleChanged(cid, tuple(circle.members)))
+        self._circle_moved(circle, None, ev, now, effects)
+
+    def metric_changed(self, user_id: str, changed: tuple[str, ...], ev: Event, now: int,
+                       effects: list[Effect]) -> None:
+        """A referrer's metrics in `changed` may have moved: their circle's milestones and rank follow."""
+        cid = self.circle_of.get(user_id)
+        if cid is not None:
+            self._circle_moved(self.circles[cid], changed, ev, now, effects)
+
+    def circle_score(self, circle: Circle, metric: str) -> tuple[int, int]:
+        """(the members' metric summed, when that sum was reached)."""
+        total = reached = 0
+        for member in circle.members:
+            value, at = self._metric_of(member, metric)
+            if value:
+                total += value
+                reached = max(reached, at)
+        return total, reached
+
+    def _circle_moved(self, circle: Circle, changed: tuple[str, ...] | None, ev: Event, now: int,
+                      effects: list[Effect]) -> None:
+        scores: dict[str, tuple[int, int]] = {}  # each moved metric's sum, computed once per change
+        for rule in self.circle_rules:
+            if changed is None or rule.metric in changed:
+                found = scores.get(rule.metric)
+                if found is None:
+                    found = scores[rule.metric] = self.circle_score(circle, rule.metric)
+                self._circle_tiers(rule, circle, found[0], ev, now, effects)
+        metric = self._board_metric
+        if metric is not None and (changed is None or metric in changed):
+            score, reached = scores.get(metric) or self.circle_score(circle, metric)
+            self.circle_board.update(circle.id, score, reached)
+
+    def _circle_tiers(self, rule: MilestoneRule, circle: Circle, value: int, ev: Event, now: int,
+                      effects: list[Effect]) -> None:
+        key = (rule.id, circle.id)
+        reached = self.circle_tiers.get(key, 0)
+        while reached < len(rule.tiers) and value >= rule.tiers[reached].at:
+            tier = rule.tiers[reached]
+            for member in circle.members:
+                self._grant(rule.id, member, "achiever", tier.reward, ev, now, effects,
+                            cause=f"circle:{circle.id}:tier:{tier.at}")
+            reached += 1
+            self.circle_tiers[key] = reached
+
+    # -- group buys --------------------------------------------------------------------------
+
+    def _create_group(self, ev: Event, effects: list[Effect]) -> None:
+        rule = self.group_rules.get(ev.ref or "")
+        leader, gid = ev.user_id or "", ev.order_id or ""
+        if rule is None or gid in self.groups or (rule.id, leader) in self.open_groups:
+            return
+        group = self.groups[gid] = Group(gid, rule.id, leader, rule.group_size, ev.at, ev.at + rule.window_ms)
+        self.open_groups[(rule.id, leader)] = gid
+        effects.append(_changed("created", group))
+
+    def order_paid(self, ev: Event, now: int, effects: list[Effect]) -> None:
+        """An order carrying `group_id` (new to the campaign): its payer joins the group if it counts."""
+        group = self.groups.get(ev.group_id or "")
+        if group is None or group.status != "open":
+            return
+        rule = self.group_rules.get(group.rule_id)
+        if rule is None or ev.sku != rule.sku or not (group.created_at <= ev.at <= group.expires_at):
+            return
+        user = ev.user_id or ""
+        if any(m.user_id == user for m in group.members):
+            return
+        group.members.append(GroupMember(user, ev.order_id or "", ev.at))
+        self.group_of_order[ev.order_id or ""] = group.id
+        if len(group.members) < group.group_size:
+            effects.append(_changed("progress", group))
+            return
+        group.status = "completed"
+        group.ended_at = ev.at
+        self.open_groups.pop((group.rule_id, group.leader), None)
+        for member in group.members:
+            self._grant(rule.id, member.user_id, "member", rule.reward, ev, now, effects,
+                        cause=f"group:{group.id}", order_id=member.order_id)
+        effects.append(_changed("completed", group))
+
+    def order_refunded(self, order_id: str, effects: list[Effect]) -> None:
+        """Before completion a refund removes the member (after it, the state voids the member's reward)."""
+        gid = self.group_of_order.get(order_id)
+        if gid is None:
+            return
+        group = self.groups[gid]
+        if group.status != "open":
+            return
+        group.members = [m for m in group.members if m.order_id != order_id]
+        del self.group_of_order[order_id]
+        effects.append(_changed("progress", group))

@@ -1,0 +1,116 @@
+"""Flash deals (SPEC section 13, privileges that act) through the real HTTP API and real viewer
+streams: a holder of `early_notice` hears of the deal `early_minutes` before everyone else, each
+viewer once; across a restart; and with two processes, each viewer once whichever process they are on."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.e2e.helpers import campaign, during, event, invite, iso, post_ok, send
+from tests.e2e.test_group_buys import FAST, served  # noqa: F401 - the module's server fixture
+from tests.sse import SseStream
+from tests.support import Server, create_tenant, fresh_postgres_database, redis_env
+
+EARLY = {"id": "insider", "type": "milestone", "metric": "joins",
+         "tiers": [{"at": 1, "reward": {"kind": "privilege", "name": "early_notice"}}]}
+
+
+@pytest.fixture
+def client(served):  # noqa: F811
+    server, key = served
+    with server.client(key) as c:
+        yield c
+
+
+def viewer(server, client, cid: str, user: str) -> SseStream:
+    token = post_ok(client, f"/v1/campaigns/{cid}/viewer-tokens", {"user_id": user, "ttl_seconds": 600})["token"]
+    return SseStream(server, "/v1/stream", params={"token": token})
+
+
+def deals_heard(sse: SseStream, seconds: float) -> list[tuple[float, dict]]:
+    return [(at, m) for at, m in sse.drain(seconds) if m["type"] == "flash_deal"]
+
+
+def privileged_campaign(client, cid: str) -> None:
+    post_ok(client, "/v1/campaigns", campaign(cid, leaderboard={"metric": "joins"}, rules=[EARLY]))
+    code = invite(client, cid, "ana")
+    send(client, [event("f1", "room_join", cid, "friend1", during(3), ref=code)])  # ana earns early_notice
+
+
+def test_a_flash_deal_reaches_the_privileged_viewer_before_the_others(served, client):  # noqa: F811
+    server = served[0]
+    cid = "fd-" + uuid.uuid4().hex[:8]
+    privileged_campaign(client, cid)
+    with viewer(server, client, cid, "ana") as ana, viewer(server, client, cid, "budi") as budi:
+        starts = datetime.now(UTC) + timedelta(seconds=4)
+        made = post_ok(client, f"/v1/campaigns/{cid}/flash-deals",
+                       {"id": "wok-50", "title": "Wok at half price", "starts_at": iso(starts), "early_minutes": 0.05})
+        assert (made["id"], made["early_minutes"]) == ("wok-50", 0.05)
+        sent = time.monotonic()
+        heard_ana = deals_heard(ana, 6.5)
+        heard_budi = deals_heard(budi, 0.5)
+    assert [(m["phase"], m["id"], m["title"]) for _at, m in heard_ana] == [("early", "wok-50", "Wok at half price")]
+    assert [(m["phase"], m["id"]) for _at, m in heard_budi] == [("start", "wok-50")]
+    ana_at, budi_at = heard_ana[0][0] - sent, heard_budi[0][0] - sent
+    assert ana_at < 2.5 and budi_at > 3.0 and budi_at - ana_at > 2.0, (ana_at, budi_at)
+    listed = client.get(f"/v1/campaigns/{cid}/flash-deals").json()["flash_deals"]
+    assert [d["id"] for d in listed] == ["wok-50"]
+    again = client.post(f"/v1/campaigns/{cid}/flash-deals",
+                        json={"id": "wok-50", "title": "x", "starts_at": iso(starts), "early_minutes": 1})
+    assert again.status_code == 409
+
+
+def test_the_notice_due_after_a_restart_is_sent_by_the_new_process_once(new_database, tmp_path):
+    url = new_database("flash")
+    key = create_tenant(url)
+    cid = "flashy"
+    with Server(url, log_path=tmp_path / "first.log", env=FAST).start() as first, first.client(key) as c:
+        privileged_campaign(c, cid)
+        starts = datetime.now(UTC) + timedelta(seconds=20)
+        with viewer(first, c, cid, "ana") as ana:
+            post_ok(c, f"/v1/campaigns/{cid}/flash-deals",
+                    {"id": "late", "title": "Late deal", "starts_at": iso(starts), "early_minutes": 10})
+            assert [m["phase"] for _at, m in deals_heard(ana, 1.5)] == ["early"]  # due at once
+    # The process stops before the start; the next one sends it, from the stored job.
+    with Server(url, log_path=tmp_path / "second.log", env=FAST).start() as second, second.client(key) as c:
+        with viewer(second, c, cid, "budi") as budi, viewer(second, c, cid, "ana") as ana:
+            wait = (starts - datetime.now(UTC)).total_seconds()
+            assert wait > 0.5, "the second process started too late for this test"
+            heard = deals_heard(budi, wait + 2.0)
+            assert [(m["phase"], m["id"]) for _at, m in heard] == [("start", "late")]
+            assert deals_heard(ana, 0.2) == []  # told early already
+    with Server(url, log_path=tmp_path / "third.log", env=FAST).start() as third, third.client(key) as c:
+        with viewer(third, c, cid, "budi") as budi:
+            assert deals_heard(budi, 1.5) == []  # nothing is sent twice after another restart
+
+
+@pytest.mark.service
+def test_each_viewer_hears_once_whichever_process_they_are_on(tmp_path):
+    base = os.environ.get("LIVELOOP_TEST_DATABASE_URL")
+    if not base:
+        pytest.skip("LIVELOOP_TEST_DATABASE_URL is not set")
+    env = {**FAST, **redis_env()}
+    cid = "flash-many"
+    with fresh_postgres_database(base) as url:
+        key = create_tenant(url)
+        one, two = (Server(url, log_path=tmp_path / f"p{i}.log", env=env).start() for i in (1, 2))
+        try:
+            with one.client(key) as a, two.client(key) as b:
+                privileged_campaign(a, cid)
+                b.get(f"/v1/campaigns/{cid}")  # process two has the campaign loaded
+                with viewer(one, a, cid, "ana") as ana, viewer(two, b, cid, "budi") as budi, \
+                        viewer(two, b, cid, "chen") as chen, viewer(one, a, cid, "dewi") as dewi:
+                    starts = datetime.now(UTC) + timedelta(seconds=3)
+                    post_ok(b, f"/v1/campaigns/{cid}/flash-deals",
+                            {"id": "duo", "title": "Two of a kind", "starts_at": iso(starts), "early_minutes": 0.03})
+                    heard = {name: [m["phase"] for _at, m in deals_heard(sse, 5.0 if name == "ana" else 0.5)]
+                             for name, sse in (("ana", ana), ("budi", budi), ("chen", chen), ("dewi", dewi))}
+            assert heard == {"ana": ["early"], "budi": ["start"], "chen": ["start"], "dewi": ["start"]}
+        finally:
+            one.stop()
+            two.stop()
