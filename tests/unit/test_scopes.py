@@ -8,6 +8,7 @@ from liveloop.tenants.scopes import ADMIN, READ, ROUTE_SCOPES, WRITE, required_s
 
 # Routes under /v1 that no API key opens: a viewer token, a provider's signature.
 NOT_BY_KEY = {("GET", "/v1/stream"), ("GET", "/v1/viewer/progress"), ("POST", "/v1/presence"),
+              ("POST", "/v1/questions"),
               ("POST", "/v1/integrations/agora/{integration_id}"),
               ("POST", "/v1/integrations/livekit/{integration_id}")}
 

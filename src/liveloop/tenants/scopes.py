@@ -26,6 +26,7 @@ _WRITE = {
     ("POST", "/v1/campaigns/{cid}/groups"),
     ("POST", "/v1/campaigns/{cid}/circles"),
     ("POST", "/v1/campaigns/{cid}/circles/{circle_id}/members"),
+    ("POST", "/v1/campaigns/{cid}/questions/{qid}/answer"),  # the host's tool, as the live goes on
 }
 
 # Reads, and what only computes or shows (a room token shows the room on the host's overlay).
@@ -50,6 +51,11 @@ _READ = {
     ("GET", "/v1/markets/{code}"),
     ("GET", "/v1/markets/{code}/calendar"),
     ("POST", "/v1/schedule/suggest"),
+    ("GET", "/v1/campaigns/{cid}/circles/{circle_id}"),
+    ("GET", "/v1/campaigns/{cid}/groups/{gid}"),
+    ("GET", "/v1/campaigns/{cid}/questions"),
+    ("GET", "/v1/campaigns/{cid}/flash-deals"),
+    ("GET", "/v1/segments/{sid}"),
 }
 
 # Management: declared so that the table names every route, though a missing one needs admin too.
@@ -73,6 +79,9 @@ _ADMIN = {
     ("GET", "/v1/audit"),
     ("GET", "/v1/users/{uid}/export"),
     ("DELETE", "/v1/users/{uid}"),
+    ("POST", "/v1/campaigns/{cid}/flash-deals"),
+    ("PUT", "/v1/segments/{sid}"),
+    ("POST", "/v1/segments/{sid}/members"),
 }
 
 ROUTE_SCOPES: dict[tuple[str, str], str] = (
