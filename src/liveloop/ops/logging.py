@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Callable
 
 import orjson
 
@@ -79,13 +80,37 @@ class TextFormatter(logging.Formatter):
         return line
 
 
+class Handler(logging.StreamHandler):
+    """Standard error, after whatever waits to be written before any record (the buffered request lines)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+        self.before: Callable[[], None] | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        before = self.before
+        if before is not None:
+            before()
+        super().emit(record)
+
+
+_HANDLER: Handler | None = None
+
+
+def write_before_records(flush: Callable[[], None] | None) -> None:
+    """`flush` writes what must precede any record in the log: a record is then written at once, in order."""
+    if _HANDLER is not None:
+        _HANDLER.before = flush
+
+
 def configure(log_format: str, level: str) -> None:
     """Every logger of the process (uvicorn's included) writes through one handler on stderr."""
     if log_format not in FORMATS:
         raise ValueError(f"LIVELOOP_LOG_FORMAT must be one of {', '.join(FORMATS)}, not {log_format!r}")
     if level.lower() not in LEVELS:
         raise ValueError(f"LIVELOOP_LOG_LEVEL must be one of {', '.join(LEVELS)}, not {level!r}")
-    handler = logging.StreamHandler(sys.stderr)
+    global _HANDLER
+    handler = _HANDLER = Handler()
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
     root = logging.getLogger()
     for old in list(root.handlers):

@@ -10,8 +10,8 @@ fixed set that carries no code, token or id a client chose. The app says which t
 
 The hot paths pay a few microseconds for this (CONVENTIONS.md point 9; docs/benchmarks.md measures
 it): the latency and status counted in plain Python (ops/metrics.py `RequestCounts`), and a log line
-formatted and written with the others of the same event-loop turn rather than through `logging`
-(about 5 µs a line).
+kept as a tuple and formatted and written with the others of the last tenth of a second rather than
+through `logging` (about 5 µs a line).
 """
 
 from __future__ import annotations
@@ -22,8 +22,10 @@ import logging
 import re
 import secrets
 import sys
+import threading
 import time
 from bisect import bisect_left
+from collections import deque
 from collections.abc import Callable
 from typing import BinaryIO
 
@@ -42,12 +44,26 @@ _GIVEN_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
 class RequestLines:
-    """One line per request, at level info of the `liveloop.request` logger, in the process's log format."""
+    """One line per request, at level info of the `liveloop.request` logger, in the process's log format.
+
+    Lines wait in memory and are formatted and written together about ten times a second
+    (`FLUSH_SECONDS`), or sooner when `MAX_PENDING` wait: one write system call and one loop of orjson per
+    flush instead of per event-loop turn. `flush` is also called at shutdown, by the watchdog, and before
+    any other log record is written (ops/logging.py `write_before_records`), so that a notable event is
+    written at once, after the request lines that came before it.
+    """
+
+    FLUSH_SECONDS = 0.1
+    MAX_PENDING = 10_000  # about 2 MB of JSON: a burst is written before the interval ends
 
     def __init__(self, *, json: bool, stream: BinaryIO | None = None) -> None:
         self._json = json
         self._stream = stream
-        self._pending: list[tuple] = []
+        # Appended on the event loop; emptied there, or by a thread writing a record or ending the
+        # process: a deque's append and popleft are atomic, so no line is lost between two threads.
+        self._pending: deque[tuple] = deque()
+        self._timer: asyncio.TimerHandle | None = None  # touched on the event loop only
+        self._write = threading.Lock()  # one flush at a time, so lines keep their order
         self._stamp = Stamp()
 
     @staticmethod
@@ -55,29 +71,41 @@ class RequestLines:
         return logging.getLogger(LOGGER).isEnabledFor(logging.INFO)
 
     def add(self, request: Request, method: str, route: str, seconds: float) -> None:
-        if not self._pending:
-            asyncio.get_running_loop().call_soon(self.flush)
-        self._pending.append((time.time(), request.id, request.tenant_id, method, route, request.status, seconds))
+        pending = self._pending
+        pending.append((time.time(), request.id, request.tenant_id, method, route, request.status, seconds))
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self.FLUSH_SECONDS, self._due)
+        elif len(pending) >= self.MAX_PENDING:
+            self.flush()
+
+    def _due(self) -> None:
+        self._timer = None
+        self.flush()
 
     def flush(self) -> None:
-        pending, self._pending = self._pending, []
+        """Write every line waiting (from any thread)."""
+        pending = self._pending
         if not pending:
             return
-        stamp = self._stamp
-        if self._json:
-            lines = b"\n".join(orjson.dumps({
-                "time": stamp(at), "level": "info", "logger": LOGGER, "message": f"{method} {route} {status}",
-                "request_id": rid, "tenant_id": tenant, "method": method, "route": route, "status": status,
-                "duration_ms": round(seconds * 1000, 2)})
-                for at, rid, tenant, method, route, status, seconds in pending) + b"\n"
-        else:
-            lines = "".join(f"{stamp(at)} INFO {LOGGER}: {method} {route} {status} {seconds * 1000:.2f} ms "
-                            f"request_id={rid} tenant_id={tenant or '-'}\n"
-                            for at, rid, tenant, method, route, status, seconds in pending).encode()
-        # Past the text layer of stderr, whose buffer `logging` empties after every record.
-        stream = self._stream or sys.stderr.buffer
-        stream.write(lines)
-        stream.flush()
+        with self._write:
+            taken = [pending.popleft() for _ in range(len(pending))]
+            if not taken:
+                return
+            stamp = self._stamp
+            if self._json:
+                lines = b"\n".join(orjson.dumps({
+                    "time": stamp(at), "level": "info", "logger": LOGGER, "message": f"{method} {route} {status}",
+                    "request_id": rid, "tenant_id": tenant, "method": method, "route": route, "status": status,
+                    "duration_ms": round(seconds * 1000, 2)})
+                    for at, rid, tenant, method, route, status, seconds in taken) + b"\n"
+            else:
+                lines = "".join(f"{stamp(at)} INFO {LOGGER}: {method} {route} {status} {seconds * 1000:.2f} ms "
+                                f"request_id={rid} tenant_id={tenant or '-'}\n"
+                                for at, rid, tenant, method, route, status, seconds in taken).encode()
+            # Past the text layer of stderr, whose buffer `logging` empties after every record.
+            stream = self._stream or sys.stderr.buffer
+            stream.write(lines)
+            stream.flush()
 
 
 class Served(Request):
