@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import random
 import threading
+from unittest import mock
 
 import orjson
 
@@ -149,3 +151,32 @@ def test_flushes_from_another_thread_lose_nothing_and_keep_the_order():
 
     asyncio.run(scenario())
     assert [line["request_id"] for line in stream.lines()] == [f"req-{i}" for i in range(20_000)]
+
+
+def test_json_lines_are_the_bytes_orjson_writes_for_each_request():
+    # The encoder reuses the parts of a line that repeat; each line must still be exactly the object's JSON.
+    rng = random.Random(19)
+    stream = Stream()
+    lines = RequestLines(json=True, stream=stream)
+    methods = ["GET", "POST", 'WEIRD"\\', *(f"M{i}" for i in range(1_500))]  # past the cache's bound
+    taken = []
+    for i in range(5_000):
+        request = served(i, status=rng.choice([200, 302, 404, 429, 499, 503]),
+                         tenant=rng.choice([None, "tn_1", 'tn_"quoted"', f"tn_{i}"]))
+        request.id = rng.choice([f"req-{i}", f"nginx.{i}:a-b_c"])
+        taken.append((1_796_000_000 + i * 0.0007, request, rng.choice(methods), rng.choice(["/s/{code}", "unmatched"]),
+                      rng.choice([0.0, 0.000004, 0.00123, 0.5, 12.3456, rng.random()])))
+
+    async def scenario() -> None:
+        for at, request, method, route, seconds in taken:
+            with mock.patch("liveloop.ops.requests.time.time", return_value=at):
+                lines.add(request, method, route, seconds)
+        lines.flush()
+
+    asyncio.run(scenario())
+    stamp = ops_logging.Stamp()
+    expected = [orjson.dumps({
+        "time": stamp(at), "level": "info", "logger": "liveloop.request", "message": f"{method} {route} {r.status}",
+        "request_id": r.id, "tenant_id": r.tenant_id, "method": method, "route": route, "status": r.status,
+        "duration_ms": round(seconds * 1000, 2)}) for at, r, method, route, seconds in taken]
+    assert stream.getvalue().split(b"\n") == [*expected, b""]

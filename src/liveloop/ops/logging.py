@@ -27,20 +27,28 @@ _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"m
 
 
 class Stamp:
-    """ISO 8601 UTC times with milliseconds, the date and time of day formatted once per second."""
+    """ISO 8601 UTC times with milliseconds: the date and time of day formatted once per second, the whole
+    once per millisecond (request lines come many to a millisecond under load)."""
 
-    __slots__ = ("_second", "_prefix")
+    __slots__ = ("_second", "_prefix", "_milli", "_text")
 
     def __init__(self) -> None:
         self._second = -1
         self._prefix = ""
+        self._milli = -1
+        self._text = ""
 
     def __call__(self, at: float) -> str:
-        second = int(at)
+        milli = int(at * 1000)
+        if milli == self._milli:
+            return self._text
+        second = milli // 1000
         if second != self._second:
             self._second = second
             self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        return f"{self._prefix}.{int((at - second) * 1000):03d}Z"
+        self._milli = milli
+        self._text = text = f"{self._prefix}.{milli % 1000:03d}Z"
+        return text
 
 
 def fields_of(record: logging.LogRecord) -> dict:

@@ -40,6 +40,7 @@ from liveloop.ops.proxies import TrustedProxies
 STREAMS = frozenset({"/v1/stream", "/v1/campaigns/{cid}/room-stream"})
 CLIENT_LEFT = 499  # no answer was started: the client went away first (nginx's code for it)
 LOGGER = "liveloop.request"
+_LATENCY = metrics.LATENCY
 _GIVEN_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
@@ -65,6 +66,8 @@ class RequestLines:
         self._timer: asyncio.TimerHandle | None = None  # touched on the event loop only
         self._write = threading.Lock()  # one flush at a time, so lines keep their order
         self._stamp = Stamp()
+        self._parts: dict[tuple, tuple[bytes, bytes]] = {}
+        self._tenants: dict[str | None, bytes] = {None: b"null"}
 
     @staticmethod
     def wanted() -> bool:
@@ -91,14 +94,10 @@ class RequestLines:
             taken = [pending.popleft() for _ in range(len(pending))]
             if not taken:
                 return
-            stamp = self._stamp
             if self._json:
-                lines = b"\n".join(orjson.dumps({
-                    "time": stamp(at), "level": "info", "logger": LOGGER, "message": f"{method} {route} {status}",
-                    "request_id": rid, "tenant_id": tenant, "method": method, "route": route, "status": status,
-                    "duration_ms": round(seconds * 1000, 2)})
-                    for at, rid, tenant, method, route, status, seconds in taken) + b"\n"
+                lines = self._json_lines(taken)
             else:
+                stamp = self._stamp
                 lines = "".join(f"{stamp(at)} INFO {LOGGER}: {method} {route} {status} {seconds * 1000:.2f} ms "
                                 f"request_id={rid} tenant_id={tenant or '-'}\n"
                                 for at, rid, tenant, method, route, status, seconds in taken).encode()
@@ -106,6 +105,39 @@ class RequestLines:
             stream = self._stream or sys.stderr.buffer
             stream.write(lines)
             stream.flush()
+
+
+    def _json_lines(self, taken: list[tuple]) -> bytes:
+        """The lines orjson would write for each request's object, the same bytes, at half the cost: the
+        parts that only depend on (method, route, status) or on the tenant are encoded once."""
+        stamp, dumps, parts, tenants = self._stamp, orjson.dumps, self._parts, self._tenants
+        out = []
+        for at, rid, tenant, method, route, status, seconds in taken:
+            part = parts.get((method, route, status))
+            if part is None:
+                part = _parts(method, route, status)
+                if len(parts) < _CACHED:  # methods are the client's: the set is bounded only here
+                    parts[method, route, status] = part
+            quoted = tenants.get(tenant)
+            if quoted is None:
+                quoted = dumps(tenant)
+                if len(tenants) < _CACHED:
+                    tenants[tenant] = quoted
+            # repr of a float is its shortest form, as orjson writes it.
+            out.append(b'{"time":"%s",%s%s,"tenant_id":%s%s%s}' % (
+                stamp(at).encode(), part[0], dumps(rid), quoted, part[1], repr(round(seconds * 1000, 2)).encode()))
+        out.append(b"")
+        return b"\n".join(out)
+
+
+_CACHED = 1000
+
+
+def _parts(method: str, route: str, status: int) -> tuple[bytes, bytes]:
+    """What a JSON request line has before its request id, and between its tenant and its duration."""
+    head = orjson.dumps({"level": "info", "logger": LOGGER, "message": f"{method} {route} {status}"})
+    middle = orjson.dumps({"method": method, "route": route, "status": status})
+    return head[1:-1] + b',"request_id":', b"," + middle[1:-1] + b',"duration_ms":'
 
 
 class Served(Request):
@@ -133,7 +165,7 @@ class Requests:
     def __init__(self, app, *, route_of: Callable[[dict], str], lines: RequestLines | None,
                  proxies: TrustedProxies | None = None) -> None:
         self._app = app
-        self._proxies = proxies
+        self._proxies = proxies if proxies else None  # tested once, not per request
         self._route_of = route_of
         self._lines = lines
         self._routes = metrics.REQUESTS.routes
@@ -146,7 +178,7 @@ class Requests:
             await self._app(scope, receive, send)
             return
         started = time.perf_counter()
-        given = self._given_id(scope) if self._proxies else None
+        given = self._given_id(scope) if self._proxies is not None else None
         request = Served(given or f"{self._prefix}{next(self._count):x}", send)
         CURRENT.set(request)
         try:
@@ -177,9 +209,11 @@ class Requests:
         if stats is None:
             stats = self._routes[route] = metrics.RouteStats()
         if route not in STREAMS:
-            stats.buckets[bisect_left(metrics.LATENCY, seconds)] += 1  # the first bound >= seconds
+            stats.buckets[bisect_left(_LATENCY, seconds)] += 1  # the first bound >= seconds
             stats.sum += seconds
         answers = stats.answers
-        answers[request.status] = answers.get(request.status, 0) + 1
-        if self._lines is not None:
-            self._lines.add(request, scope["method"], route, seconds)
+        status = request.status
+        answers[status] = answers.get(status, 0) + 1
+        lines = self._lines
+        if lines is not None:
+            lines.add(request, scope["method"], route, seconds)
