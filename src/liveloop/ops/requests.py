@@ -62,20 +62,24 @@ class RequestLines:
         self._stream = stream
         # Appended on the event loop; emptied there, or by a thread writing a record or ending the
         # process: a deque's append and popleft are atomic, so no line is lost between two threads.
-        self._pending: deque[tuple] = deque()
+        self._pending: deque[bytes] = deque()
         self._timer: asyncio.TimerHandle | None = None  # touched on the event loop only
         self._write = threading.Lock()  # one flush at a time, so lines keep their order
         self._stamp = Stamp()
         self._parts: dict[tuple, tuple[bytes, bytes]] = {}
         self._tenants: dict[str | None, bytes] = {None: b"null"}
+        self._line = self._json_line if json else self._text_line
 
     @staticmethod
     def wanted() -> bool:
         return logging.getLogger(LOGGER).isEnabledFor(logging.INFO)
 
     def add(self, request: Request, method: str, route: str, seconds: float) -> None:
+        # Encoded now, kept as bytes: objects that live a tenth of a second would otherwise be counted,
+        # traversed and promoted by the garbage collector.
+        line = self._line(time.time(), request.id, request.tenant_id, method, route, request.status, seconds)
         pending = self._pending
-        pending.append((time.time(), request.id, request.tenant_id, method, route, request.status, seconds))
+        pending.append(line)
         if self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(self.FLUSH_SECONDS, self._due)
         elif len(pending) >= self.MAX_PENDING:
@@ -94,41 +98,36 @@ class RequestLines:
             taken = [pending.popleft() for _ in range(len(pending))]
             if not taken:
                 return
-            if self._json:
-                lines = self._json_lines(taken)
-            else:
-                stamp = self._stamp
-                lines = "".join(f"{stamp(at)} INFO {LOGGER}: {method} {route} {status} {seconds * 1000:.2f} ms "
-                                f"request_id={rid} tenant_id={tenant or '-'}\n"
-                                for at, rid, tenant, method, route, status, seconds in taken).encode()
             # Past the text layer of stderr, whose buffer `logging` empties after every record.
             stream = self._stream or sys.stderr.buffer
-            stream.write(lines)
+            stream.write(b"".join(taken))
             stream.flush()
 
+    def _text_line(self, at: float, rid: str, tenant: str | None, method: str, route: str, status: int,
+                   seconds: float) -> bytes:
+        return (f"{self._stamp(at)} INFO {LOGGER}: {method} {route} {status} {seconds * 1000:.2f} ms "
+                f"request_id={rid} tenant_id={tenant or '-'}\n").encode()
 
-    def _json_lines(self, taken: list[tuple]) -> bytes:
-        """The lines orjson would write for each request's object, the same bytes, at half the cost: the
+    def _json_line(self, at: float, rid: str, tenant: str | None, method: str, route: str, status: int,
+                   seconds: float) -> bytes:
+        """The line orjson would write for the request's object, the same bytes, at half the cost: the
         parts that only depend on (method, route, status) or on the tenant are encoded once."""
-        stamp, dumps, parts, tenants = self._stamp, orjson.dumps, self._parts, self._tenants
-        out = []
-        for at, rid, tenant, method, route, status, seconds in taken:
-            part = parts.get((method, route, status))
-            if part is None:
-                part = _parts(method, route, status)
-                if len(parts) < _CACHED:  # methods are the client's: the set is bounded only here
-                    parts[method, route, status] = part
-            quoted = tenants.get(tenant)
-            if quoted is None:
-                quoted = dumps(tenant)
-                if len(tenants) < _CACHED:
-                    tenants[tenant] = quoted
-            # Request ids need no escaping: this process's own, or a proxy's matching _GIVEN_ID. And the
-            # repr of a float is its shortest form, as orjson writes it.
-            out.append(b'{"time":"%s",%s"%s","tenant_id":%s%s%s}' % (
-                stamp(at).encode(), part[0], rid.encode(), quoted, part[1], repr(round(seconds * 1000, 2)).encode()))
-        out.append(b"")
-        return b"\n".join(out)
+        parts = self._parts
+        part = parts.get((method, route, status))
+        if part is None:
+            part = _parts(method, route, status)
+            if len(parts) < _CACHED:  # methods are the client's: the set is bounded only here
+                parts[method, route, status] = part
+        tenants = self._tenants
+        quoted = tenants.get(tenant)
+        if quoted is None:
+            quoted = orjson.dumps(tenant)
+            if len(tenants) < _CACHED:
+                tenants[tenant] = quoted
+        # Request ids need no escaping: this process's own, or a proxy's matching _GIVEN_ID. And the
+        # repr of a float is its shortest form, as orjson writes it.
+        return b'{"time":"%s",%s"%s","tenant_id":%s%s%s}\n' % (
+            self._stamp(at).encode(), part[0], rid.encode(), quoted, part[1], repr(round(seconds * 1000, 2)).encode())
 
 
 _CACHED = 1000
