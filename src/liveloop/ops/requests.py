@@ -10,8 +10,8 @@ fixed set that carries no code, token or id a client chose. The app says which t
 
 The hot paths pay a few microseconds for this (CONVENTIONS.md point 9; docs/benchmarks.md measures
 it): the latency and status counted in plain Python (ops/metrics.py `RequestCounts`), and a log line
-kept as a tuple and formatted and written with the others of the last tenth of a second rather than
-through `logging` (about 5 µs a line).
+encoded when the request ends and written with the others of the last tenth of a second rather
+than through `logging` (about 5 µs a line).
 """
 
 from __future__ import annotations
@@ -47,11 +47,11 @@ _GIVEN_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 class RequestLines:
     """One line per request, at level info of the `liveloop.request` logger, in the process's log format.
 
-    Lines wait in memory and are formatted and written together about ten times a second
-    (`FLUSH_SECONDS`), or sooner when `MAX_PENDING` wait: one write system call and one loop of orjson per
-    flush instead of per event-loop turn. `flush` is also called at shutdown, by the watchdog, and before
-    any other log record is written (ops/logging.py `write_before_records`), so that a notable event is
-    written at once, after the request lines that came before it.
+    Each line is encoded when its request ends and waits in memory, as bytes; they are written together
+    about ten times a second (`FLUSH_SECONDS`), or sooner when `MAX_PENDING` wait: one write system
+    call per flush instead of one per event-loop turn. `flush` is also called at shutdown, by the
+    watchdog, and before any other log record is written (ops/logging.py `write_before_records`), so
+    that a notable event is written at once, after the request lines that came before it.
     """
 
     FLUSH_SECONDS = 0.1
