@@ -26,6 +26,10 @@ from bench.hotpaths import (
     write_markdown,
 )
 from bench.live import run_live
+from bench.observability import FULL as OBS_FULL
+from bench.observability import QUICK as OBS_QUICK
+from bench.observability import bench_observability
+from bench.observability import report as observability_report
 from bench.webhooks import bench_webhooks
 from bench.webhooks import notes_of as webhook_notes
 from bench.webhooks import rows_of as webhook_rows
@@ -41,8 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true",
                         help="short runs (about 25 s), indicative only; writes no docs unless --output")
-    parser.add_argument("--only", choices=("share", "ingest", "webhooks", "leaderboard", "streams"),
-                        help="run one benchmark (leaderboard and streams: bench/live.py)")
+    parser.add_argument("--only", choices=("share", "ingest", "webhooks", "leaderboard", "streams", "observability"),
+                        help="run one benchmark (leaderboard and streams: bench/live.py; observability: what "
+                        "metrics and JSON logs cost, bench/observability.py)")
     parser.add_argument("--output", type=Path, help="markdown report to update (default: docs/benchmarks.md "
                         "for a full run of both benchmarks)")
     parser.add_argument("--profile", type=Path, metavar="DIR",
@@ -56,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.only in ("leaderboard", "streams"):
         return _live_only(args, argv)
+    if args.only == "observability":
+        return _observability(args, argv, output=args.output or (None if args.quick else default_output()))
 
     plan = QUICK if args.quick else FULL
     profiler = Profiler(args.profile)
@@ -93,8 +100,26 @@ def main(argv: list[str] | None = None) -> int:
     live = []
     if args.only is None:
         live = run_live(None, quick=args.quick, output=output, command=command_of(argv), when=when, keep=args.keep)
+        if _observability(args, argv, output=output):
+            live.append(("observability", "", "", "NOT met"))
     failed = any(row[5] == "NOT met" for row in rows) or any(row[3] == "NOT met" for row in live)
     return 1 if args.strict and failed else 0
+
+
+def _observability(args: argparse.Namespace, argv: list[str] | None, *, output: Path | None) -> int:
+    """What metrics and JSON request logs cost the share link and ingestion (own block of the docs)."""
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    work = Path(tempfile.mkdtemp(prefix="liveloop-bench-observability-"))
+    print(f"observability: metrics and JSON logs off / on; databases and logs in {work}", flush=True)
+    try:
+        result = bench_observability(work, OBS_QUICK if args.quick else OBS_FULL, ensure_wrk())
+    except BaseException:
+        print(f"bench failed; databases and server logs kept in {work}", file=sys.stderr, flush=True)
+        raise
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    rows = observability_report(result, output=output, command=command_of(argv), when=when)
+    return 1 if args.strict and any(row[3] == "NOT met" for row in rows) else 0
 
 
 def command_of(argv: list[str] | None) -> str:

@@ -143,7 +143,8 @@ def build_components(settings: Settings) -> Components:
         rooms=Rooms.build(db),
         limits=RateLimiter(
             {"share": settings.rate_limit_share_per_minute, "stream": settings.rate_limit_stream_per_minute,
-             "presence": settings.rate_limit_presence_per_minute},
+             "presence": settings.rate_limit_presence_per_minute,
+             "results_page": settings.rate_limit_results_page_per_minute},
             redis_url=settings.redis_url,
         ),
         signing=signing,

@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     rate_limit_share_per_minute: int = 600
     rate_limit_stream_per_minute: int = 120
     rate_limit_presence_per_minute: int = 240
+    rate_limit_results_page_per_minute: int = 60  # /t/{token}: each view is a few queries and a page
     # Viewer streams open at once from one client address, in each process (0: no limit). A
     # household or an office shares an address; a carrier's NAT may put more viewers behind one.
     max_streams_per_address: int = 20

@@ -3,6 +3,7 @@ notable events named, JSON or text, and no personal data (docs/operations.md).""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import time
 from datetime import UTC, datetime
@@ -142,3 +143,34 @@ def test_request_ids_are_unique(tmp_path):
     with Server(url).start() as server:
         ids.append(httpx.get(server.url + "/healthz").headers["x-request-id"])
     assert len(set(ids)) == 51 and all(0 < len(i) <= 32 for i in ids)
+
+
+def test_every_request_line_is_written_by_a_sigterm_shutdown_in_order(tmp_path):
+    # Lines are written together about ten times a second: those still waiting when SIGTERM comes are
+    # written before the process exits, after the lines before them and before the shutdown's last line.
+    url = f"sqlite:///{tmp_path / 'sigterm.db'}"
+    key = create_tenant(url)
+    log = tmp_path / "server.log"
+    server = Server(url, log_path=log, env=JSON_INFO).start()
+    try:
+        with server.client(key) as c:
+            post_ok(c, "/v1/campaigns", campaign("sigterm"))
+            code = invite(c, "sigterm", "ayu")
+            with server.client(None) as anonymous:
+                ids = [anonymous.get(f"/s/{code}" if i % 2 else "/healthz").headers["x-request-id"]
+                       for i in range(400)]
+            server.proc.send_signal(signal.SIGTERM)
+            assert server.proc.wait(timeout=30) == 0
+    finally:
+        server.stop()
+    lines = json_lines(log)
+    logged = [line for line in lines if line["logger"] == "liveloop.request"]
+    served = [line["request_id"] for line in logged if line["request_id"] in set(ids)]
+    assert served == ids  # every one, once, in the order they were answered
+    for i, line in enumerate(line for line in logged if line["request_id"] in set(ids)):
+        assert set(line) == REQUEST_FIELDS
+        assert (line["route"], line["status"]) == (("/s/{code}", 302) if i % 2 else ("/healthz", 200))
+    # The lines still waiting at SIGTERM were written before the shutdown's own lines.
+    events = [line.get("event") or line["logger"] for line in lines]
+    last_request = max(i for i, e in enumerate(events) if e == "liveloop.request")
+    assert last_request < events.index("shutdown_started") < events.index("shutdown_finished")

@@ -180,3 +180,30 @@ def test_a_viewer_over_its_open_streams_is_told_when_to_retry(client, server, ci
     finally:
         for s in streams:
             s.close()
+
+
+def test_results_pages_are_limited_per_address_with_a_429_page_saying_when(tmp_path):
+    # /t/{token}: each view reads the sharer's report; forged tokens count as well as real ones.
+    url = f"sqlite:///{tmp_path / 'pages.db'}"
+    key = create_tenant(url)
+    srv = Server(url, env={"LIVELOOP_RATE_LIMIT_RESULTS_PAGE_PER_MINUTE": "3"}).start()
+    try:
+        with srv.client(key) as c:
+            post_ok(c, "/v1/campaigns", campaign("pages"))
+            token = c.get("/v1/campaigns/pages/sharers/alice/report").json()["page_url"].rsplit("/t/", 1)[1]
+            fresh_window(15)
+            with srv.client(None) as anon:
+                anon.headers["accept-language"] = "de-DE"
+                answers = [anon.get(f"/t/{path}") for path in (token, "forged.token", "x.y", token, token)]
+            left = 60 - time.time() % 60
+            assert [r.status_code for r in answers] == [200, 404, 404, 429, 429]
+            refused = answers[3]
+            assert left - 2 <= retry_after(refused) <= left + 1
+            assert refused.headers["content-type"].startswith("text/html")
+            assert refused.headers["cache-control"] == "no-store"
+            assert "Zu viele Aufrufe" in refused.text and token not in refused.text
+            # Other endpoints keep their own limits; the share link still answers.
+            code = invite(c, "pages", "alice")
+            assert httpx.get(f"{srv.url}/s/{code}").status_code == 302
+    finally:
+        srv.stop()

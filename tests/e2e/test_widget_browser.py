@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -384,3 +385,61 @@ def test_the_share_sheet_offers_the_markets_apps_and_works_from_the_keyboard(
     page.keyboard.press("Enter")
     expect(sheet).to_be_hidden()
     assert page.evaluate("navigator.clipboard.readText()") == invite_url
+    expect(box.locator("li").last).to_have_text(friend_text, timeout=PUSH_SECONDS * 1000)
+
+
+def test_a_rate_limited_stream_is_opened_again_after_its_retry_after_not_taken_for_an_expired_token(
+        server, client, cid, shop, browser_context):
+    # The server's own 429 on a stream says when to come back (Retry-After); here the first two requests
+    # to the stream (the EventSource's and the widget's question why it was refused) are answered so.
+    create_live_campaign(client, cid, "US", "5.00")
+    code = invite(client, cid, "alice")
+    url = shop.live_page(f"/{cid}/limited", widget_src=f"{server.url}/widget/liveloop.js",
+                         token=viewer_token(client, cid, "alice"), invite_url=None, lang="en")
+    browser_context.add_init_script("window.__expired = 0; window.addEventListener('liveloop:token-expired',"
+                                    " function () { window.__expired += 1; });")
+    asked: list[tuple[float, str]] = []
+
+    def limited(route) -> None:
+        asked.append((time.monotonic(), "refused" if len(asked) < 2 else "passed"))
+        if len(asked) <= 2:
+            route.fulfill(status=429, headers={"Retry-After": "2", "Access-Control-Allow-Origin": "*",
+                                               "Access-Control-Expose-Headers": "retry-after",
+                                               "Content-Type": "application/json"},
+                          body='{"error": {"code": "too_many_requests", "message": "slow down", "field": null}}')
+        else:
+            route.continue_()
+
+    browser_context.route("**/v1/stream?*", limited)
+    page = browser_context.new_page()
+    with page.expect_response(lambda r: "/v1/stream" in r.url and r.status == 200, timeout=15_000):
+        page.goto(url)
+    assert [what for _at, what in asked] == ["refused", "refused", "passed"]
+    assert asked[2][0] - asked[1][0] >= 1.9  # not before the Retry-After
+    assert page.evaluate("window.__expired") == 0
+
+    # The stream it opened is the viewer's: a friend's reservation is heard on it.
+    reserve(client, cid, f"{cid}-fina", code)
+    page.wait_for_function("window.__heard.some(function (m) { return m.type === 'friend_reserved'; })",
+                           timeout=PUSH_SECONDS * 1000)
+    assert page.evaluate("window.__expired") == 0
+
+
+def test_a_stream_refused_for_its_token_asks_the_page_for_a_fresh_one(server, client, cid, shop, browser_context):
+    create_live_campaign(client, cid, "US", "5.00")
+    url = shop.live_page(f"/{cid}/expired", widget_src=f"{server.url}/widget/liveloop.js",
+                         token="not-a-token", invite_url=None, lang="en")
+    browser_context.add_init_script("window.__expired = 0; window.addEventListener('liveloop:token-expired',"
+                                    " function () { window.__expired += 1; });")
+    # Its beats are answered: only the stream can tell the widget that the token does not work.
+    browser_context.route("**/v1/presence", lambda route: route.fulfill(
+        status=200, headers={"Access-Control-Allow-Origin": "*", "Content-Type": "application/json"},
+        body='{"next_beat_seconds": 30}'))
+    streams: list[int] = []
+    page = browser_context.new_page()
+    page.on("response", lambda r: streams.append(r.status) if "/v1/stream" in r.url else None)
+    page.goto(url)
+    page.wait_for_function("window.__expired === 1", timeout=10_000)
+    page.wait_for_timeout(2_500)  # no retry follows: the widget waits for setToken
+    assert page.evaluate("window.__expired") == 1
+    assert set(streams) == {401} and len(streams) <= 2

@@ -1,10 +1,13 @@
-"""`make bench`'s own parts on a small scale: the event stream and the raw SQLite baseline (no wrk, no servers)."""
+"""`make bench`'s own parts on a small scale: the event stream, the raw SQLite baseline, and the observability
+section with tiny sizes (its servers and wrk)."""
 
 from __future__ import annotations
 
 import sqlite3
 from collections import Counter
 from types import SimpleNamespace
+
+import pytest
 
 from bench import hotpaths as bench
 from liveloop.events.models import events
@@ -106,3 +109,31 @@ def test_the_circle_leaderboard_bench_runs_through_the_engine():
     assert result.ticks > 0 and result.events > 0 and len(result.top_ns) == result.ticks
     lines = report(result)
     assert "500 circles" in lines[0] and "top 50 p99" in lines[2]
+def test_the_observability_section_runs_both_servers_alternately_and_checks_their_work(tmp_path):
+    # Tiny sizes, real servers: each round of each mode is run, "on" logs and counts every answer,
+    # "off" logs none, and the report block is written. Timing is make bench's business, not asserted.
+    import shutil
+
+    from bench import observability
+
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        pytest.skip("wrk is not installed (apt-get install wrk; .ci/run installs it)")
+    plan = observability.ObsPlan("tiny", rounds=2, share_seconds=1, warmup_seconds=1, events_per_round=1_000,
+                                 invites=20, clients=2)
+    result = observability.bench_observability(tmp_path, plan, wrk)
+
+    for section in (result.share, result.ingest):
+        assert [(r.mode, r.index) for r in section.rounds] == [("off", 0), ("on", 0), ("off", 1), ("on", 1)]
+        assert all(r.count > 0 and r.rate > 0 for r in section.rounds)
+        assert len(section.pair_ratios()) == 2
+    assert result.ingest.checks["request lines (on)"] == result.ingest.checks["batches (each)"] == 4
+    assert result.ingest.checks["request lines (off)"] == result.share.checks["request lines (off)"] == 0
+    rows = observability.rows_of(result)
+    assert [row[3] for row in rows if "logged and counted" in row[0]] == ["met", "met"]
+    output = tmp_path / "benchmarks.md"
+    output.write_text("# Benchmarks\n\n<!-- bench:results:start -->\n<!-- bench:results:end -->\n\nhand-written\n")
+    observability.report(result, output=output, command="make bench", when="today")
+    text = output.read_text()
+    assert text.count("<!-- bench:observability:start -->") == 1 and text.endswith("hand-written\n")
+    assert "Metrics and JSON logs (issue 19)" in text

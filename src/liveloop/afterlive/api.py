@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 from typing import Annotated
 
@@ -21,6 +22,7 @@ from liveloop.kit import clock
 from liveloop.kit.db.database import Database
 from liveloop.kit.errors import NotFound, Unauthorized
 from liveloop.kit.ids import USER_ID_PATTERN
+from liveloop.kit.ratelimit import RateLimiter
 from liveloop.kit.times import parse_iso
 from liveloop.markets.catalogue import get_market
 from liveloop.sharelink.targets import ShareTarget, ShareTargets
@@ -31,6 +33,7 @@ from liveloop.users import service as users_service
 router = APIRouter(tags=["after the live"])
 Reports = Annotated[SharerReports, component("sharer_reports")]
 ShareTargetsDep = Annotated[ShareTargets, component("share_targets")]
+Limits = Annotated[RateLimiter, component("limits")]
 
 
 @router.get("/v1/campaigns/{cid}/sharers/{uid}/report", response_model=SharerReportRead,
@@ -42,9 +45,11 @@ async def sharer_report(cid: str, uid: Annotated[str, Path(pattern=USER_ID_PATTE
     return report
 
 
-def _html(body: bytes, status: int, nonce: str) -> Response:
+def _html(body: bytes, status: int, nonce: str, *, retry_after: int | None = None) -> Response:
     # The token is in the URL: no Referer may carry it to the shop's (or an image host's) logs.
+    extra = {"retry-after": str(retry_after)} if retry_after is not None else {}
     return Response(body, status_code=status, media_type="text/html; charset=utf-8", headers={
+        **extra,
         "cache-control": "no-store",
         "referrer-policy": "no-referrer",
         "x-robots-tag": "noindex",
@@ -57,9 +62,15 @@ def _html(body: bytes, status: int, nonce: str) -> Response:
 
 @router.get("/t/{token:path}", include_in_schema=False)
 async def results_page(token: str, request: Request, campaigns: Campaigns, db: Db, reports: Reports,
-                       signing: SigningDep, settings: SettingsDep, share_targets: ShareTargetsDep) -> Response:
+                       signing: SigningDep, settings: SettingsDep, share_targets: ShareTargetsDep,
+                       limits: Limits) -> Response:
     nonce = secrets.token_urlsafe(16)
     now = clock.now_ms()
+    # Per client address, like the share link: each view costs queries, and forged tokens cost guesses.
+    client = request.client
+    if client is not None and not limits.allow("results_page", client.host, now):
+        return _html(page.too_many_page(request.headers.get("accept-language"), nonce), 429, nonce,
+                     retry_after=max(1, math.ceil(limits.retry_after(now))))  # whole seconds, as every 429
     try:
         grant = read_page_token(signing.key, token, now=now)
         live = await campaigns.get(grant.tenant_id, grant.campaign_id)

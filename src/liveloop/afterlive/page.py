@@ -158,6 +158,14 @@ def _friend(friend: Mapping, tag: str) -> str:
     return f'<li class="friend">{name}<span>{_e(what)}</span></li>'
 
 
+def too_many_page(accept_language: str | None, nonce: str) -> bytes:
+    """One address opened too many results pages this minute: in the visitor's language, when to come back."""
+    choice = i18n.negotiate(accept_language)
+    title = translate(choice.lang, "page.too_many.title")
+    body = f"<h1>{_e(title)}</h1><p>{_e(translate(choice.lang, 'page.too_many.body'))}</p>"
+    return _document(choice, title, body, nonce, script=False)
+
+
 def not_found_page(accept_language: str | None, nonce: str) -> bytes:
     """A forged, expired or unknown link: in the visitor's language, saying what to do."""
     choice = i18n.negotiate(accept_language)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Callable
 
 import orjson
 
@@ -26,20 +27,28 @@ _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"m
 
 
 class Stamp:
-    """ISO 8601 UTC times with milliseconds, the date and time of day formatted once per second."""
+    """ISO 8601 UTC times with milliseconds: the date and time of day formatted once per second, the whole
+    once per millisecond (request lines come many to a millisecond under load)."""
 
-    __slots__ = ("_second", "_prefix")
+    __slots__ = ("_second", "_prefix", "_milli", "_text")
 
     def __init__(self) -> None:
         self._second = -1
         self._prefix = ""
+        self._milli = -1
+        self._text = ""
 
     def __call__(self, at: float) -> str:
-        second = int(at)
+        milli = int(at * 1000)
+        if milli == self._milli:
+            return self._text
+        second = milli // 1000
         if second != self._second:
             self._second = second
             self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        return f"{self._prefix}.{int((at - second) * 1000):03d}Z"
+        self._milli = milli
+        self._text = text = f"{self._prefix}.{milli % 1000:03d}Z"
+        return text
 
 
 def fields_of(record: logging.LogRecord) -> dict:
@@ -79,13 +88,37 @@ class TextFormatter(logging.Formatter):
         return line
 
 
+class Handler(logging.StreamHandler):
+    """Standard error, after whatever waits to be written before any record (the buffered request lines)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+        self.before: Callable[[], None] | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        before = self.before
+        if before is not None:
+            before()
+        super().emit(record)
+
+
+_HANDLER: Handler | None = None
+
+
+def write_before_records(flush: Callable[[], None] | None) -> None:
+    """`flush` writes what must precede any record in the log: a record is then written at once, in order."""
+    if _HANDLER is not None:
+        _HANDLER.before = flush
+
+
 def configure(log_format: str, level: str) -> None:
     """Every logger of the process (uvicorn's included) writes through one handler on stderr."""
     if log_format not in FORMATS:
         raise ValueError(f"LIVELOOP_LOG_FORMAT must be one of {', '.join(FORMATS)}, not {log_format!r}")
     if level.lower() not in LEVELS:
         raise ValueError(f"LIVELOOP_LOG_LEVEL must be one of {', '.join(LEVELS)}, not {level!r}")
-    handler = logging.StreamHandler(sys.stderr)
+    global _HANDLER
+    handler = _HANDLER = Handler()
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
     root = logging.getLogger()
     for old in list(root.handlers):

@@ -28,6 +28,7 @@ from uvicorn.config import STARTUP_FAILURE
 
 from liveloop import __version__
 from liveloop.ops import metrics, proxies
+from liveloop.ops.logging import write_before_records
 from liveloop.ops.requests import RequestLines, Requests
 from liveloop.ops.serving import http_protocol
 
@@ -65,10 +66,10 @@ class GracefulServer(uvicorn.Server):
         log.info("shutting down: no new connections, %d streams ended", streams,
                  extra={"event": "shutdown_started", "streams": streams})
         await super().shutdown(sockets)
+        if self._lines is not None:
+            self._lines.flush()  # the last requests' lines, before the line that ends the log
         waited = time.monotonic() - (self._signalled_at or time.monotonic())
         log.info("shut down in %.1f s", waited, extra={"event": "shutdown_finished", "seconds": round(waited, 1)})
-        if self._lines is not None:
-            self._lines.flush()
         # uvicorn raises the signal again once served, which would end the process with it: a complete
         # shutdown exits with status 0 instead.
         self._captured_signals.clear()
@@ -87,6 +88,8 @@ def serve(app: Liveloop, settings: Settings) -> None:
         start_http_server(settings.metrics_port, addr=settings.metrics_host or settings.host,
                           registry=metrics.REGISTRY)
     lines = RequestLines(json=settings.log_format == "json") if settings.access_log and RequestLines.wanted() else None
+    if lines is not None:
+        write_before_records(lines.flush)
     trusted = proxies.parse(settings.trusted_proxies)
     served = Requests(proxies.behind(app, trusted), route_of=app.route_of, lines=lines,
                       proxies=proxies.TrustedProxies(trusted))
@@ -103,5 +106,8 @@ def serve(app: Liveloop, settings: Settings) -> None:
         server.run()
     except KeyboardInterrupt:
         pass
+    finally:
+        if lines is not None:
+            lines.flush()
     if not server.started:
         sys.exit(STARTUP_FAILURE)

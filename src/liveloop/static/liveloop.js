@@ -11,7 +11,8 @@
  * the browser's Web Share sheet, else the market's apps (WhatsApp, LINE, Telegram, Facebook, X, copy).
  * Every message is also dispatched on `window` as a `liveloop:message` CustomEvent, and
  * `liveloop:token-expired` when the token no longer works: hand a fresh one to
- * `window.liveloop.setToken(token)`.
+ * `window.liveloop.setToken(token)`. A stream refused for a limit (429) is opened again after the
+ * Retry-After the server gave; one refused otherwise, later and later.
  */
 (function () {
   "use strict";
@@ -271,11 +272,17 @@
     window.dispatchEvent(new CustomEvent("liveloop:token-expired"));
   }
 
+  var retryTimer = null;
+  var failures = 0;
+
   function open() {
+    clearTimeout(retryTimer);
     if (source) source.close();
     source = null;
     if (!token || !window.EventSource) return;
-    var es = new EventSource(api + "/v1/stream?token=" + encodeURIComponent(token));
+    var url = api + "/v1/stream?token=" + encodeURIComponent(token);
+    var es = new EventSource(url);
+    es.onopen = function () { failures = 0; };
     es.onmessage = function (e) {
       var msg;
       try { msg = JSON.parse(e.data); } catch (err) { return; }
@@ -287,10 +294,45 @@
       }
     };
     es.onerror = function () {
-      // The browser retries dropped connections itself; a refused one (expired token) stays closed.
-      if (es.readyState === EventSource.CLOSED) expire();
+      // The browser retries dropped connections itself; a refused one stays closed without saying why.
+      if (es.readyState === EventSource.CLOSED && source === es) whyRefused(url, es);
     };
     source = es;
+  }
+
+  // One request to learn the refusal's status: an expired token (401) needs a fresh one from the page,
+  // a limit (429) passes after its Retry-After, anything else is retried later and later (at most 60 s).
+  function whyRefused(url, es) {
+    var abort = window.AbortController ? new AbortController() : null;
+    fetch(url, { mode: "cors", cache: "no-store", signal: abort ? abort.signal : undefined }).then(function (res) {
+      if (abort) abort.abort();  // an answer that is a stream after all is not kept: the EventSource reopens
+      if (source !== es) return;  // a new token was handed over meanwhile
+      if (res.status === 401 || res.status === 403) expire();
+      else if (res.status === 429) reopen(retryAfter(res.headers.get("retry-after")) || 5);
+      else if (res.ok) reopen(1);
+      else reopen(backoff());
+    }, function () { if (source === es) reopen(backoff()); });
+  }
+
+  function backoff() {
+    failures += 1;
+    return Math.min(60, Math.pow(2, failures));
+  }
+
+  function retryAfter(value) {
+    if (!value) return 0;
+    var seconds = Number(value);
+    if (!isNaN(seconds)) return Math.max(1, seconds);
+    var at = Date.parse(value);
+    return isNaN(at) ? 0 : Math.max(1, (at - Date.now()) / 1000);
+  }
+
+  function reopen(seconds) {
+    if (source) source.close();
+    source = null;
+    clearTimeout(retryTimer);
+    // Up to a fifth later, so that the viewers refused together do not all come back together.
+    retryTimer = setTimeout(open, seconds * (1 + Math.random() / 5) * 1000);
   }
 
   // -- presence ----------------------------------------------------------------------------------

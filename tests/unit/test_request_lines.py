@@ -1,0 +1,182 @@
+"""Request log lines are kept and written together about ten times a second (ops/requests.py RequestLines):
+every line arrives, in order, with its fields; a notable event is written at once, after them."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import random
+import threading
+from unittest import mock
+
+import orjson
+
+from liveloop.ops import logging as ops_logging
+from liveloop.ops.context import Request
+from liveloop.ops.requests import RequestLines
+
+FIELDS = {"time", "level", "logger", "message", "request_id", "tenant_id", "method", "route", "status", "duration_ms"}
+
+
+class Stream(io.BytesIO):
+    """A binary stream that counts its writes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def write(self, data) -> int:
+        self.writes += 1
+        return super().write(data)
+
+    def lines(self) -> list[dict]:
+        return [orjson.loads(line) for line in self.getvalue().splitlines()]
+
+
+def served(number: int, *, status: int = 200, tenant: str | None = "tn_1") -> Request:
+    request = Request(f"req-{number}")
+    request.tenant_id, request.status = tenant, status
+    return request
+
+
+def test_lines_wait_for_the_interval_then_arrive_together_in_order_with_their_fields():
+    stream = Stream()
+    lines = RequestLines(json=True, stream=stream)
+    seen: dict[str, int] = {}
+
+    async def scenario() -> None:
+        for i in range(300):
+            lines.add(served(i, status=302 if i % 2 else 404, tenant=None if i % 3 else "tn_1"), "GET", "/s/{code}",
+                      0.00123)
+            if i % 50 == 0:
+                await asyncio.sleep(0)  # other turns of the loop: nothing written yet
+        seen["before"] = stream.writes
+        await asyncio.sleep(RequestLines.FLUSH_SECONDS * 3)
+        seen["after"] = stream.writes
+
+    asyncio.run(scenario())
+    assert seen == {"before": 0, "after": 1}
+    written = stream.lines()
+    assert [line["request_id"] for line in written] == [f"req-{i}" for i in range(300)]
+    for i, line in enumerate(written):
+        status = 302 if i % 2 else 404
+        assert set(line) == FIELDS
+        assert (line["level"], line["logger"]) == ("info", "liveloop.request")
+        assert line["message"] == f"GET /s/{{code}} {status}"
+        assert (line["method"], line["route"], line["status"]) == ("GET", "/s/{code}", status)
+        assert line["duration_ms"] == 1.23
+        assert line["tenant_id"] == (None if i % 3 else "tn_1")
+        assert line["time"].endswith("Z")
+
+
+def test_text_lines_are_batched_alike():
+    stream = Stream()
+    lines = RequestLines(json=False, stream=stream)
+
+    async def scenario() -> None:
+        for i in range(3):
+            lines.add(served(i), "POST", "/v1/events", 0.05)
+        await asyncio.sleep(RequestLines.FLUSH_SECONDS * 3)
+
+    asyncio.run(scenario())
+    text = stream.getvalue().decode().splitlines()
+    assert stream.writes == 1 and len(text) == 3
+    assert all(" INFO liveloop.request: POST /v1/events 200 50.00 ms " in line for line in text)
+    assert [line.split("request_id=")[1] for line in text] == [f"req-{i} tenant_id=tn_1" for i in range(3)]
+
+
+def test_a_burst_is_written_before_the_interval_ends(monkeypatch):
+    monkeypatch.setattr(RequestLines, "MAX_PENDING", 100)
+    stream = Stream()
+    lines = RequestLines(json=True, stream=stream)
+
+    async def scenario() -> int:
+        for i in range(250):
+            lines.add(served(i), "GET", "/healthz", 0.001)
+        return stream.writes
+
+    assert asyncio.run(scenario()) == 2
+    lines.flush()
+    assert [line["request_id"] for line in stream.lines()] == [f"req-{i}" for i in range(250)]
+
+
+def test_a_notable_event_is_written_at_once_after_the_lines_before_it(monkeypatch):
+    stream = Stream()
+    lines = RequestLines(json=True, stream=stream)
+    handler = ops_logging.Handler()
+    handler.setFormatter(ops_logging.JsonFormatter())
+    handler.setStream(io.TextIOWrapper(stream, write_through=True))
+    monkeypatch.setattr(ops_logging, "_HANDLER", handler)
+    ops_logging.write_before_records(lines.flush)
+    logger = logging.getLogger("liveloop.test.notable")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        async def scenario() -> None:
+            lines.add(served(1), "POST", "/v1/events", 0.2)
+            lines.add(served(2), "POST", "/v1/events", 0.2)
+            logger.error("the writer failed", extra={"event": "writer_failed", "jobs": 2})
+            lines.add(served(3), "GET", "/healthz", 0.001)
+            await asyncio.sleep(RequestLines.FLUSH_SECONDS * 3)
+
+        asyncio.run(scenario())
+    finally:
+        logger.removeHandler(handler)
+    written = stream.lines()
+    assert [line.get("request_id") or line["event"] for line in written] == ["req-1", "req-2", "writer_failed", "req-3"]
+    assert written[2]["jobs"] == 2 and written[2]["level"] == "error"
+
+
+def test_flushes_from_another_thread_lose_nothing_and_keep_the_order():
+    stream = Stream()
+    lines = RequestLines(json=True, stream=stream)
+    done = threading.Event()
+
+    def flusher() -> None:
+        while not done.is_set():
+            lines.flush()
+
+    thread = threading.Thread(target=flusher)
+
+    async def scenario() -> None:
+        thread.start()
+        for i in range(20_000):
+            lines.add(served(i), "GET", "/s/{code}", 0.0004)
+            if i % 500 == 0:
+                await asyncio.sleep(0)
+        done.set()
+        thread.join()
+        await asyncio.sleep(RequestLines.FLUSH_SECONDS * 3)
+
+    asyncio.run(scenario())
+    assert [line["request_id"] for line in stream.lines()] == [f"req-{i}" for i in range(20_000)]
+
+
+def test_json_lines_are_the_bytes_orjson_writes_for_each_request():
+    # The encoder reuses the parts of a line that repeat; each line must still be exactly the object's JSON.
+    rng = random.Random(19)
+    stream = Stream()
+    lines = RequestLines(json=True, stream=stream)
+    methods = ["GET", "POST", 'WEIRD"\\', *(f"M{i}" for i in range(1_500))]  # past the cache's bound
+    taken = []
+    for i in range(5_000):
+        request = served(i, status=rng.choice([200, 302, 404, 429, 499, 503]),
+                         tenant=rng.choice([None, "tn_1", 'tn_"quoted"', f"tn_{i}"]))
+        request.id = rng.choice([f"req-{i}", f"nginx.{i}:a-b_c"])
+        taken.append((1_796_000_000 + i * 0.0007, request, rng.choice(methods), rng.choice(["/s/{code}", "unmatched"]),
+                      rng.choice([0.0, 0.000004, 0.00123, 0.5, 12.3456, rng.random()])))
+
+    async def scenario() -> None:
+        for at, request, method, route, seconds in taken:
+            with mock.patch("liveloop.ops.requests.time.time", return_value=at):
+                lines.add(request, method, route, seconds)
+        lines.flush()
+
+    asyncio.run(scenario())
+    stamp = ops_logging.Stamp()
+    expected = [orjson.dumps({
+        "time": stamp(at), "level": "info", "logger": "liveloop.request", "message": f"{method} {route} {r.status}",
+        "request_id": r.id, "tenant_id": r.tenant_id, "method": method, "route": route, "status": r.status,
+        "duration_ms": round(seconds * 1000, 2)}) for at, r, method, route, seconds in taken]
+    assert stream.getvalue().split(b"\n") == [*expected, b""]
