@@ -19,6 +19,7 @@ from liveloop.components import Components, build_components, running
 from liveloop.console.api import router as console_router
 from liveloop.draws.api import router as draws_router
 from liveloop.events.api import EventsEndpoint
+from liveloop.fraud.api import router as fraud_router
 from liveloop.fx.api import router as fx_router
 from liveloop.integrations.api import router as integrations_router
 from liveloop.integrations.webhooks import WebhookEndpoint
@@ -73,7 +74,8 @@ def create_app(settings: Settings | None = None) -> Liveloop:
     _install_error_handlers(api)
     for router in (campaigns_router, users_router, invites_router, reports_router, leaderboards_router,
                    rewards_router, realtime_router, room_tokens_router, draws_router, integrations_router,
-                   rooms_router, fx_router, webhooks_router, clips_router, afterlive_router, console_router):
+                   rooms_router, fx_router, webhooks_router, clips_router, afterlive_router, console_router,
+                   fraud_router):
         api.include_router(router)
     api.include_router(markets_router, dependencies=[Depends(current_tenant)])
     api.include_router(ops_router)

@@ -23,6 +23,8 @@ from liveloop.events.committed import CommittedEffects
 from liveloop.events.gate import CampaignGate, build_gate
 from liveloop.events.ingest import Ingestor
 from liveloop.events.store import SqlEventStore
+from liveloop.fraud.screen import AUTO_APPROVE, FraudChecks
+from liveloop.fraud.service import Reviews
 from liveloop.fx.service import TenantRates
 from liveloop.integrations.agora import SequenceClock, SharedSequenceClock, sequence_clock
 from liveloop.kit.db.database import Database
@@ -72,6 +74,8 @@ class Components:
     sharer_reports: SharerReports
     jobs: JobWorker  # scheduled work: campaign.ended, sharer.report, reminder.due
     readiness: Readiness
+    fraud: FraudChecks  # the tenants' fraud signals, judged as referrals are attributed
+    reviews: Reviews  # the review queue, its decisions, the blocklist
 
     def begin_shutdown(self) -> int:
         """SIGTERM: readiness says so, and the open streams end, each told to reconnect (to another
@@ -98,13 +102,16 @@ def build_components(settings: Settings) -> Components:
     webhooks = WebhookWorker(db, allow_private=settings.webhooks_allow_private,
                              poll_seconds=settings.webhooks_poll_seconds)
     sharer_reports = SharerReports(db, signing, base_url=settings.base_url)
+    fraud = FraudChecks(db, outbox)
+    reviews = Reviews(db, campaigns, store, committed, outbox, fraud)
     components = Components(
         settings=settings,
         db=db,
         committed=committed,
         campaigns=campaigns,
         changes=CampaignChanges(campaigns, store, committed, followers=(plan.follow_change,)),
-        ingestor=Ingestor(campaigns, store, fx, committed, future_tolerance_ms=settings.future_tolerance_ms),
+        ingestor=Ingestor(campaigns, store, fx, committed, future_tolerance_ms=settings.future_tolerance_ms,
+                          fraud=fraud if settings.fraud_signals else None),
         api_keys=ApiKeys(db),
         share_targets=ShareTargets(db),
         fx=fx,
@@ -126,10 +133,13 @@ def build_components(settings: Settings) -> Components:
         webhooks=webhooks,
         sharer_reports=sharer_reports,
         # Scheduled messages are written to the outbox with the job's own update, then delivered.
-        jobs=JobWorker(db, outbox, AfterLiveJobs(db, campaigns, sharer_reports).handlers(),
+        jobs=JobWorker(db, outbox, {**AfterLiveJobs(db, campaigns, sharer_reports).handlers(),
+                                    AUTO_APPROVE: reviews.auto_approve},
                        poll_seconds=settings.scheduler_poll_seconds, on_messages=webhooks.poke),
         readiness=Readiness({"database": SchemaCheck(db),
                              **({"redis": RedisPing(settings.redis_url)} if settings.redis_url else {})}),
+        fraud=fraud,
+        reviews=reviews,
     )
     # Viewers, rooms and draw notices hear of effects only once they are durable.
     committed.subscribe("viewer streams", hub.on_committed)
@@ -137,6 +147,8 @@ def build_components(settings: Settings) -> Components:
     committed.subscribe("draw notices", DrawNotices(hub.publish))
     # Webhook messages are written with their cause (the outbox), then delivered by the worker.
     committed.stage_with(components.outbox.stage)
+    # A referral held for review opens its review (row, `review.opened`, auto-approval job) with its check.
+    committed.stage_with(fraud.stage)
     committed.subscribe("webhook delivery", components.webhooks.poke)
     db.writer.on_failure = components.drop_derived_state
     metrics.read_at_scrape(metrics.WRITER_QUEUE, db.writer.depth)

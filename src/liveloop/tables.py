@@ -5,6 +5,7 @@ from liveloop.clips.models import clips
 from liveloop.console.models import login_failures, operator_sessions, operators
 from liveloop.draws.models import draw_entries, draw_results
 from liveloop.events.models import events
+from liveloop.fraud.models import fraud_blocklist, fraud_reviews
 from liveloop.fx.models import fx_rates
 from liveloop.integrations.models import integrations
 from liveloop.invites.models import invites
@@ -25,6 +26,8 @@ __all__ = [
     "draw_entries",
     "draw_results",
     "events",
+    "fraud_blocklist",
+    "fraud_reviews",
     "fx_rates",
     "integrations",
     "invites",

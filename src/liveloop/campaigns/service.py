@@ -17,6 +17,7 @@ from liveloop.campaigns.schemas import CampaignCreate, CampaignUpdate
 from liveloop.engine.model import (
     CampaignConfig,
     DrawRule,
+    FraudSettings,
     MilestoneRule,
     OrderCommissionRule,
     ReservationReferralRule,
@@ -334,6 +335,7 @@ def to_config(tenant_id: str, data: dict) -> CampaignConfig:
         reward_ids_by_arrival=_ms(data["created_at"]) >= REWARD_IDS_BY_ARRIVAL_SINCE if "created_at" in data else True,
         cancelled="cancelled_at" in data,
         follow_up_of=tuple(data.get("follow_up_of") or ()),
+        fraud=FraudSettings(**data["fraud"]) if data.get("fraud") else FraudSettings(),
     )
 
 

@@ -25,6 +25,8 @@ def reward_read(r: Reward, now: int) -> dict:
     status = r.status_at(now)
     history = [
         {"status": c.status, "reason": c.reason, "cause_event_id": c.cause_event_id, "at": iso(c.at)}
+        if c.fraud is None else
+        {"status": c.status, "reason": c.reason, "cause_event_id": c.cause_event_id, "at": iso(c.at), "fraud": c.fraud}
         for c in r.history
     ]
     if status != r.status:

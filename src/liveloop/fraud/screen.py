@@ -1,0 +1,185 @@
+"""Fraud checks in the ingestion path: the tenant's signal state, and the `fraud_check` it logs.
+
+The ingestor hands each batch to `prepare` (one await, before the batch is applied: the tenant's
+state is loaded once, the blocklist reread every few seconds, the emails of the batch's would-be
+referees and their referrers read in one query) and each event to `check` (plain Python, no await):
+the event's device and address are recorded, and an event that is about to attribute a referee is
+preceded by a `fraud_check` event carrying the risk and the signals. The engine applies that event
+like any other (engine/state.py), so the hold or decline it decides is in the log.
+
+`stage` is a stager of committed effects: a referral held for review opens its review row, its
+`review.opened` webhook and its automatic approval job in the same transaction as the check.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+
+from liveloop.engine.model import FRAUD_CHECK, Event, ReviewOpened
+from liveloop.events.models import events
+from liveloop.fraud import repository
+from liveloop.fraud.signals import DAY_MS, Signal, TenantSignals, risk_of, to_mask
+from liveloop.kit.db.database import Database
+from liveloop.scheduler import repository as jobs
+from liveloop.scheduler.repository import Planned
+from liveloop.users.models import users
+from liveloop.webhooks.outbox import Outbox, message_row
+
+BLOCKLIST_TTL_MS = 5_000  # a blocklist changed by another process is in force within this
+PRUNE_EVERY_MS = 600_000
+AUTO_APPROVE = "review.auto_approve"
+
+
+def review_id(tenant_id: str, campaign_id: str, referee: str) -> str:
+    raw = "\x1f".join((tenant_id, campaign_id, referee)).encode()
+    return "rv_" + hashlib.sha256(raw).hexdigest()[:24]
+
+
+class FraudChecks:
+    """The signal state of each tenant seen by this process, kept up to date by the ingestor."""
+
+    def __init__(self, db: Database, outbox: Outbox) -> None:
+        self._db = db
+        self._outbox = outbox
+        self._tenants: dict[str, TenantSignals] = {}
+        self._signals: dict[str, list[Signal]] = {}  # check event id -> its signals, until staged
+        self._pruned_at = 0
+
+    def signals_of(self, tenant_id: str) -> TenantSignals | None:
+        return self._tenants.get(tenant_id)
+
+    def blocklist_changed(self, tenant_id: str) -> None:
+        """This process changed the blocklist: the next batch rereads it."""
+        signals = self._tenants.get(tenant_id)
+        if signals is not None:
+            signals.blocklist_read_at = 0
+
+    async def prepare(self, tenant_id: str, known: list, campaigns: dict[str, Any], *, now: int) -> None:
+        """Before a batch is applied: the tenant's state loaded, the blocklist and emails fresh."""
+        signals = self._tenants.get(tenant_id)
+        if signals is None:
+            signals = await self._db.read(lambda conn: _load(conn, tenant_id))
+            signals.blocklist_read_at = now
+            self._tenants[tenant_id] = signals
+        elif now - signals.blocklist_read_at > BLOCKLIST_TTL_MS:
+            signals.blocklist = await self._db.read(lambda conn: repository.blocklist(conn, tenant_id=tenant_id))
+            signals.blocklist_read_at = now
+        if now - self._pruned_at > PRUNE_EVERY_MS:
+            self._pruned_at = now
+            for tenant in self._tenants.values():
+                tenant.forget_older(now - 2 * DAY_MS)
+        wanted: set[str] = set()
+        for _index, _inp, ev in known:
+            if ev.ref is None or ev.user_id is None:
+                continue
+            state = campaigns[_inp.campaign_id].state
+            owner = state.codes.get(ev.ref)
+            if owner is not None and owner != ev.user_id and ev.user_id not in state.participants:
+                wanted.add(ev.user_id)
+                wanted.add(owner)
+        if wanted:
+            found = await self._db.read(lambda conn: _emails(conn, tenant_id, wanted))
+            for user_id in wanted:
+                email = found.get(user_id)
+                if email is None:
+                    signals.emails.pop(user_id, None)
+                else:
+                    signals.emails[user_id] = email
+
+    def check(self, tenant_id: str, state: Any, device_id: str | None, ip: str | None, ev: Event) -> Event | None:
+        """Record the event's device and address; if it attributes a referee, the `fraud_check` to log first."""
+        signals = self._tenants.get(tenant_id)
+        uid = ev.user_id
+        if signals is None or uid is None:
+            return None
+        if device_id is not None or ip is not None:
+            signals.observe(uid, device_id, ip, ev.at)
+        if ev.ref is None:
+            return None
+        owner = state.codes.get(ev.ref)
+        if owner is None or owner == uid or uid in state.participants:
+            return None
+        config = state.config
+        found = signals.assess(campaign_id=config.id, referee=uid, referrer=owner, at=ev.at,
+                               velocity_per_minute=config.fraud.velocity_per_minute)
+        codes = [s.code for s in found]
+        check_id = "fc_" + hashlib.sha256(ev.id.encode()).hexdigest()[:32]
+        if found and risk_of(codes) >= config.fraud.review_at:
+            self._signals[check_id] = found
+        return Event(check_id, FRAUD_CHECK, uid, ev.at, to_mask(codes) if codes else None, owner, None, None,
+                     risk_of(codes))
+
+    def stage(self, tenant_id: str, effects: list, now: int) -> Callable[[sa.Connection], None] | None:
+        """Review rows, `review.opened` messages and auto-approval jobs of the referrals held for review."""
+        opened = [(live, effect) for live, effect in effects if type(effect) is ReviewOpened]
+        if not opened:
+            return None
+        reviews, messages, planned = [], [], []
+        for live, effect in opened:
+            state = live.state
+            cid = state.config.id
+            found = self._signals.pop(effect.event_id, None) or [Signal(code, "") for code in effect.signals]
+            row = {
+                "id": review_id(tenant_id, cid, effect.referee), "tenant_id": tenant_id, "campaign_id": cid,
+                "referrer": effect.referrer, "referee": effect.referee, "risk": effect.risk,
+                "signals": orjson.dumps([{"code": s.code, "detail": s.detail} for s in found]).decode(),
+                "status": "open", "opened_at": effect.at, "decided_at": None, "decided_by": None, "note": None,
+            }
+            reviews.append(row)
+            messages.append(message_row(tenant_id, "review.opened",
+                                        repository.review_read(row, reward_ids(state, effect.referee)), now))
+            hours = state.config.fraud.auto_approve_hours
+            planned.append((cid, Planned(AUTO_APPROVE, row["id"], effect.at + hours * 3_600_000)))
+        outbox = self._outbox
+
+        def write(conn: sa.Connection) -> None:
+            repository.open_reviews(conn, reviews)
+            outbox.write(conn, messages)
+            for cid, job in planned:
+                jobs.schedule(conn, tenant_id=tenant_id, campaign_id=cid, jobs=[job], now=now)
+
+        return write
+
+
+def reward_ids(state: Any, referee: str) -> list[str]:
+    referral = state.referrals.get(referee)
+    return [reward.id for reward in referral.rewards] if referral is not None else []
+
+
+def _load(conn: sa.Connection, tenant_id: str) -> TenantSignals:
+    """A tenant's signal state from its log: devices and addresses of users, the referral graph."""
+    signals = TenantSignals()
+    c = events.c
+    rows = conn.execute(
+        sa.select(c.user_id, c.device_id, c.ip, c.at)
+        .where(c.tenant_id == tenant_id, c.user_id.is_not(None), sa.or_(c.device_id.is_not(None), c.ip.is_not(None)))
+        .order_by(c.seq))
+    for user_id, device_id, ip, at in rows:
+        signals.observe(user_id, device_id, ip, at)
+    edges = conn.execute(
+        sa.select(c.user_id, c.order_id, users.c.email_hash)
+        .select_from(events.outerjoin(users, sa.and_(users.c.tenant_id == c.tenant_id, users.c.user_id == c.user_id)))
+        .where(c.tenant_id == tenant_id, c.type == FRAUD_CHECK))
+    for referee, referrer, email_hash in edges:
+        signals.referrers_of.setdefault(referee, set()).add(referrer)
+        if email_hash is not None:
+            signals.referee_emails.setdefault(referrer, set()).add(email_hash)
+    signals.blocklist = repository.blocklist(conn, tenant_id=tenant_id)
+    return signals
+
+
+def _emails(conn: sa.Connection, tenant_id: str, user_ids: set[str]) -> dict[str, tuple[str, str]]:
+    found: dict[str, tuple[str, str]] = {}
+    ids = sorted(user_ids)
+    for start in range(0, len(ids), 500):
+        rows = conn.execute(
+            sa.select(users.c.user_id, users.c.email_hash, users.c.email_domain)
+            .where(users.c.tenant_id == tenant_id, users.c.user_id.in_(ids[start:start + 500]),
+                   users.c.email_hash.is_not(None)))
+        found.update((uid, (h, d)) for uid, h, d in rows)
+    return found

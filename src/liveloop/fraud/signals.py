@@ -1,0 +1,196 @@
+"""The fraud signals of SPEC section 10 and the risk they add up to, over in-memory state per tenant.
+
+`TenantSignals` is maintained incrementally as events are applied (devices per user, users per
+device, addresses per user, devices per address over 24 hours, the referral graph, the velocity of
+each referrer's referees), so judging a referral is a few dictionary and set look-ups: no query per
+event. What it decides is logged (a `fraud_check` event), so a replay never recomputes it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import deque
+from dataclasses import dataclass, field
+
+from disposable_email_domains import blocklist as _DISPOSABLE
+
+from liveloop.engine.model import FRAUD_SIGNALS
+
+HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
+MINUTE_MS = 60_000
+SHARED_DEVICES = 20  # an address used by this many distinct devices within 24 hours is shared
+CGNAT = ipaddress.ip_network("100.64.0.0/10")
+
+# Each signal's weight; the risk is their sum, at most 100 (docs/fraud.md explains each).
+WEIGHTS: dict[str, int] = {
+    "blocklist": 100,
+    "same_device": 60,
+    "email_alias": 60,
+    "ring": 60,
+    "device_farm": 40,
+    "velocity": 40,
+    "disposable_email": 35,
+    "same_ip": 30,
+}
+assert set(WEIGHTS) == set(FRAUD_SIGNALS)
+
+
+def risk_of(codes: list[str]) -> int:
+    return min(100, sum(WEIGHTS[code] for code in codes))
+
+
+def to_mask(codes: list[str]) -> str:
+    """The codes as the bit mask a `fraud_check` event carries (engine/model.py `signal_codes` reads it)."""
+    return str(sum(1 << FRAUD_SIGNALS.index(code) for code in codes))
+
+
+@dataclass(slots=True)
+class Blocklist:
+    devices: frozenset[str] = frozenset()
+    networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    email_domains: frozenset[str] = frozenset()
+
+    def blocks_ip(self, ip: str) -> bool:
+        if not self.networks:
+            return False
+        address = _address(ip)
+        return address is not None and any(address in net for net in self.networks)
+
+
+@dataclass(slots=True)
+class Signal:
+    code: str
+    detail: str
+
+
+@dataclass(slots=True)
+class TenantSignals:
+    """What one tenant's events taught about devices, addresses, emails and who referred whom."""
+
+    devices_of: dict[str, set[str]] = field(default_factory=dict)
+    users_of_device: dict[str, set[str]] = field(default_factory=dict)
+    ips_of: dict[str, set[str]] = field(default_factory=dict)
+    ip_devices: dict[str, dict[str, int]] = field(default_factory=dict)  # address -> device -> last `at`
+    referrers_of: dict[str, set[str]] = field(default_factory=dict)  # referee -> referrers (any campaign)
+    referee_emails: dict[str, set[str]] = field(default_factory=dict)  # referrer -> referees' email hashes
+    emails: dict[str, tuple[str, str]] = field(default_factory=dict)  # user -> (hash, domain)
+    recent_referees: dict[tuple[str, str], deque[int]] = field(default_factory=dict)  # (campaign, referrer)
+    blocklist: Blocklist = field(default_factory=Blocklist)
+    blocklist_read_at: int = 0
+
+    def observe(self, user_id: str, device_id: str | None, ip: str | None, at: int) -> None:
+        """A user's event, with the device and address it came from."""
+        if device_id is not None:
+            devices = self.devices_of.get(user_id)
+            if devices is None:
+                devices = self.devices_of[user_id] = set()
+            devices.add(device_id)
+            users = self.users_of_device.get(device_id)
+            if users is None:
+                users = self.users_of_device[device_id] = set()
+            users.add(user_id)
+        if ip is not None:
+            ips = self.ips_of.get(user_id)
+            if ips is None:
+                ips = self.ips_of[user_id] = set()
+            ips.add(ip)
+            if device_id is not None:
+                seen = self.ip_devices.get(ip)
+                if seen is None:
+                    seen = self.ip_devices[ip] = {}
+                if seen.get(device_id, 0) < at:
+                    seen[device_id] = at
+
+    def shared(self, ip: str, at: int) -> bool:
+        """Carrier-grade NAT, or an address that 20 or more distinct devices used within 24 hours of `at`."""
+        address = _address(ip)
+        if address is not None and address.version == 4 and address in CGNAT:
+            return True
+        seen = self.ip_devices.get(ip)
+        if seen is None or len(seen) < SHARED_DEVICES:
+            return False
+        since = at - DAY_MS
+        return sum(1 for last in seen.values() if last >= since) >= SHARED_DEVICES
+
+    def assess(self, *, campaign_id: str, referee: str, referrer: str, at: int,
+               velocity_per_minute: int) -> list[Signal]:
+        """The signals of the referral (referrer -> referee), then records it in the graph."""
+        found: list[Signal] = []
+        mine = self.devices_of.get(referee, set())
+        theirs = self.devices_of.get(referrer, set())
+        common = mine & theirs
+        if common:
+            found.append(Signal("same_device", f"device {min(common)} was used by both"))
+        farmed = [d for d in mine if len(self.users_of_device.get(d, ())) >= 3]
+        if farmed:
+            device = min(farmed)
+            found.append(Signal("device_farm", f"device {device} is used by {len(self.users_of_device[device])} users"))
+        my_ips = self.ips_of.get(referee, set())
+        shared_ips = [ip for ip in my_ips & self.ips_of.get(referrer, set()) if not self.shared(ip, at)]
+        if shared_ips:
+            found.append(Signal("same_ip", f"address {min(shared_ips)} was used by both"))
+        email = self.emails.get(referee)
+        if email is not None:
+            theirs_email = self.emails.get(referrer)
+            if theirs_email is not None and theirs_email[0] == email[0]:
+                found.append(Signal("email_alias", "the same normalized email as the referrer"))
+            elif email[0] in self.referee_emails.get(referrer, ()):
+                found.append(Signal("email_alias", "the same normalized email as another referee of the referrer"))
+            if disposable(email[1]):
+                found.append(Signal("disposable_email", f"{email[1]} is a disposable mail domain"))
+        times = self.recent_referees.get((campaign_id, referrer))
+        if times is None:
+            times = self.recent_referees[(campaign_id, referrer)] = deque()
+        times.append(at)
+        while times and times[0] <= at - MINUTE_MS:
+            times.popleft()
+        if len(times) > velocity_per_minute:
+            found.append(Signal("velocity", f"{len(times)} referees within one minute"))
+        upstream = self.referrers_of.get(referrer, set())
+        if referee in upstream:
+            found.append(Signal("ring", "the referee referred the referrer"))
+        else:
+            via = sorted(x for x in upstream if referee in self.referrers_of.get(x, ()))
+            if via:
+                found.append(Signal("ring", f"the referee referred the referrer through {via[0]}"))
+        blocked = self._blocked(referee, mine, my_ips, email)
+        if blocked:
+            found.append(Signal("blocklist", blocked))
+        self.referrers_of.setdefault(referee, set()).add(referrer)
+        if email is not None:
+            self.referee_emails.setdefault(referrer, set()).add(email[0])
+        return found
+
+    def _blocked(self, user_id: str, devices: set[str], ips: set[str], email: tuple[str, str] | None) -> str | None:
+        blocklist = self.blocklist
+        hit = devices & blocklist.devices
+        if hit:
+            return f"device {min(hit)} is on the blocklist"
+        for ip in sorted(ips):
+            if blocklist.blocks_ip(ip):
+                return f"address {ip} is in a blocked network"
+        if email is not None and email[1] in blocklist.email_domains:
+            return f"email domain {email[1]} is on the blocklist"
+        return None
+
+    def forget_older(self, before: int) -> None:
+        """Drop address use older than `before` (kept to 24 hours for shared-network detection)."""
+        for ip in list(self.ip_devices):
+            seen = self.ip_devices[ip]
+            for device in [d for d, last in seen.items() if last < before]:
+                del seen[device]
+            if not seen:
+                del self.ip_devices[ip]
+
+
+def disposable(domain: str | None) -> bool:
+    """On the maintained list of disposable mail domains (package `disposable-email-domains`)."""
+    return domain is not None and domain in _DISPOSABLE
+
+
+def _address(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(ip)
+    except ValueError:
+        return None
