@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from liveloop.kit.fields import Line
+from liveloop.kit.ids import USER_ID_PATTERN
 
 
 class _Strict(BaseModel):
@@ -59,7 +60,7 @@ class DecisionsRead(BaseModel):
 
 
 class BlocklistUpdate(_Strict):
-    devices: Annotated[list[Annotated[str, Field(min_length=1, max_length=128)]], Field(max_length=10_000)] = []
+    devices: Annotated[list[Annotated[str, Field(pattern=USER_ID_PATTERN)]], Field(max_length=10_000)] = []
     networks: Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]], Field(max_length=10_000)] = Field(
         default=[], examples=[["203.0.113.0/24"]])
     email_domains: Annotated[list[Annotated[str, Field(min_length=1, max_length=253)]],
