@@ -29,8 +29,8 @@ WEIGHTS: dict[str, int] = {
     "email_alias": 60,
     "ring": 60,
     "device_farm": 40,
+    "disposable_email": 50,
     "velocity": 40,
-    "disposable_email": 35,
     "same_ip": 30,
 }
 assert set(WEIGHTS) == set(FRAUD_SIGNALS)
