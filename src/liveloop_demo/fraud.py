@@ -331,7 +331,7 @@ def print_report(console: Console, scores: dict[str, Score], by_kind: dict[str, 
                    "shared-address honest", "flagged", "FP rate"):
         table.add_column(column, justify="right" if column != "region" else "left")
     total = Score()
-    for region, s in scores.items():
+    for s in scores.values():
         for name in ("tp", "fp", "fn", "tn", "shared", "shared_flagged"):
             setattr(total, name, getattr(total, name) + getattr(s, name))
     for region, s in [*scores.items(), ("all", total)]:

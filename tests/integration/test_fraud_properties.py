@@ -126,11 +126,11 @@ def test_replay_with_decisions_and_concurrent_decisions_keep_the_ledger_and_the_
                     assert getattr(exc, "status", None) == 409, exc
                     return None
 
-            async def together():
+            async def together(events: list[dict], chosen: list[tuple[str, str]]):
                 return await asyncio.gather(runtime.ingestor.ingest(tenant, events, now=NOW),
                                             *(decide(rid, d) for rid, d in chosen))
 
-            result, *answers = loop.run_until_complete(together())
+            result, *answers = loop.run_until_complete(together(events, chosen))
             decided.extend(d for (_rid, d), answer in zip(chosen, answers, strict=True) if answer and answer["decided"])
             assert result.accepted == len(events) and not result.rejected
         live = loop.run_until_complete(runtime.campaigns.get(tenant, cid))
