@@ -102,7 +102,7 @@ def build_components(settings: Settings) -> Components:
     webhooks = WebhookWorker(db, allow_private=settings.webhooks_allow_private,
                              poll_seconds=settings.webhooks_poll_seconds)
     sharer_reports = SharerReports(db, signing, base_url=settings.base_url)
-    fraud = FraudChecks(db, outbox)
+    fraud = FraudChecks(db, outbox, shared=db.locks is not None)
     reviews = Reviews(db, campaigns, store, committed, outbox, fraud)
     components = Components(
         settings=settings,

@@ -31,6 +31,7 @@ from liveloop.users.models import users
 from liveloop.webhooks.outbox import Outbox, message_row
 
 BLOCKLIST_TTL_MS = 5_000  # a blocklist changed by another process is in force within this
+CATCH_UP_MS = 1_000  # with several processes, what the others logged is learnt at most this late
 PRUNE_EVERY_MS = 600_000
 AUTO_APPROVE = "review.auto_approve"
 
@@ -43,8 +44,11 @@ def review_id(tenant_id: str, campaign_id: str, referee: str) -> str:
 class FraudChecks:
     """The signal state of each tenant seen by this process, kept up to date by the ingestor."""
 
-    def __init__(self, db: Database, outbox: Outbox) -> None:
+    def __init__(self, db: Database, outbox: Outbox, *, shared: bool) -> None:
+        """`shared`: other processes write the same log (decided once, at start-up); their events'
+        devices, addresses and referrals are read from it, at most every CATCH_UP_MS."""
         self._db = db
+        self._shared = shared
         self._outbox = outbox
         self._tenants: dict[str, TenantSignals] = {}
         self._signals: dict[str, list[Signal]] = {}  # check event id -> its signals, until staged
@@ -64,9 +68,13 @@ class FraudChecks:
         signals = self._tenants.get(tenant_id)
         if signals is None:
             signals = await self._db.read(lambda conn: _load(conn, tenant_id))
-            signals.blocklist_read_at = now
+            signals.blocklist_read_at = signals.caught_up_at = now
             self._tenants[tenant_id] = signals
-        elif now - signals.blocklist_read_at > BLOCKLIST_TTL_MS:
+        elif self._shared and now - signals.caught_up_at > CATCH_UP_MS:
+            signals.caught_up_at = now
+            since = signals.last_seq
+            await self._db.read(lambda conn: _catch_up(conn, tenant_id, signals, since))
+        if now - signals.blocklist_read_at > BLOCKLIST_TTL_MS:
             signals.blocklist = await self._db.read(lambda conn: repository.blocklist(conn, tenant_id=tenant_id))
             signals.blocklist_read_at = now
         if now - self._pruned_at > PRUNE_EVERY_MS:
@@ -155,22 +163,43 @@ def _load(conn: sa.Connection, tenant_id: str) -> TenantSignals:
     """A tenant's signal state from its log: devices and addresses of users, the referral graph."""
     signals = TenantSignals()
     c = events.c
+    signals.last_seq = conn.execute(sa.select(sa.func.max(c.seq))).scalar() or 0
     rows = conn.execute(
         sa.select(c.user_id, c.device_id, c.ip, c.at)
-        .where(c.tenant_id == tenant_id, c.user_id.is_not(None), sa.or_(c.device_id.is_not(None), c.ip.is_not(None)))
+        .where(c.tenant_id == tenant_id, c.seq <= signals.last_seq, c.user_id.is_not(None),
+               sa.or_(c.device_id.is_not(None), c.ip.is_not(None)))
         .order_by(c.seq))
     for user_id, device_id, ip, at in rows:
         signals.observe(user_id, device_id, ip, at)
     edges = conn.execute(
         sa.select(c.user_id, c.order_id, users.c.email_hash)
         .select_from(events.outerjoin(users, sa.and_(users.c.tenant_id == c.tenant_id, users.c.user_id == c.user_id)))
-        .where(c.tenant_id == tenant_id, c.type == FRAUD_CHECK))
+        .where(c.tenant_id == tenant_id, c.type == FRAUD_CHECK, c.seq <= signals.last_seq))
     for referee, referrer, email_hash in edges:
         signals.referrers_of.setdefault(referee, set()).add(referrer)
         if email_hash is not None:
             signals.referee_emails.setdefault(referrer, set()).add(email_hash)
     signals.blocklist = repository.blocklist(conn, tenant_id=tenant_id)
     return signals
+
+
+def _catch_up(conn: sa.Connection, tenant_id: str, signals: TenantSignals, known: int) -> None:
+    """What the log holds past `known` (other processes' events; this one's again, which changes nothing).
+
+    `seq` is the log's primary key: the range past `known` is read from its index, however large the log."""
+    c = events.c
+    rows = conn.execute(
+        sa.select(c.seq, c.type, c.user_id, c.device_id, c.ip, c.at, c.order_id)
+        .where(c.seq > known, c.tenant_id == tenant_id,
+               sa.or_(c.device_id.is_not(None), c.ip.is_not(None), c.type == FRAUD_CHECK))
+        .order_by(c.seq)).all()
+    for seq, kind, user_id, device_id, ip, at, referrer in rows:
+        if kind == FRAUD_CHECK:
+            if user_id is not None and referrer is not None:
+                signals.referrers_of.setdefault(user_id, set()).add(referrer)
+        elif user_id is not None:
+            signals.observe(user_id, device_id, ip, at)
+        signals.last_seq = max(signals.last_seq, seq)
 
 
 def _emails(conn: sa.Connection, tenant_id: str, user_ids: set[str]) -> dict[str, tuple[str, str]]:

@@ -78,6 +78,8 @@ class TenantSignals:
     recent_referees: dict[tuple[str, str], deque[int]] = field(default_factory=dict)  # (campaign, referrer)
     blocklist: Blocklist = field(default_factory=Blocklist)
     blocklist_read_at: int = 0
+    last_seq: int = 0  # the log position the state has learnt up to (several processes)
+    caught_up_at: int = 0
 
     def observe(self, user_id: str, device_id: str | None, ip: str | None, at: int) -> None:
         """A user's event, with the device and address it came from."""
