@@ -170,8 +170,10 @@ def test_email_alias_and_disposable_domain(client, cid):
                   event("b", "reservation", cid, burner, before_start(80), code)])
     history = rewards(client, cid, alias)[0]["history"][0]
     assert history["fraud"]["signals"] == ["email_alias"]
-    # A disposable domain alone (35) stays under review_at (50).
-    assert [r["status"] for r in rewards(client, cid, burner)] == ["available"]
+    # A disposable domain alone (50) reaches review_at (50): a human looks.
+    held = rewards(client, cid, burner)
+    assert [(r["status"], r["reason"]) for r in held] == [("pending", "review")]
+    assert held[0]["history"][0]["fraud"] == {"risk": 50, "signals": ["disposable_email"]}
 
 
 def test_blocklist(client, cid):

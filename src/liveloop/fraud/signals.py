@@ -9,7 +9,7 @@ event. What it decides is logged (a `fraud_check` event), so a replay never reco
 from __future__ import annotations
 
 import ipaddress
-from collections import deque
+from bisect import bisect_left, insort
 from dataclasses import dataclass, field
 
 from disposable_email_domains import blocklist as _DISPOSABLE
@@ -75,7 +75,8 @@ class TenantSignals:
     referrers_of: dict[str, set[str]] = field(default_factory=dict)  # referee -> referrers (any campaign)
     referee_emails: dict[str, set[str]] = field(default_factory=dict)  # referrer -> referees' email hashes
     emails: dict[str, tuple[str, str]] = field(default_factory=dict)  # user -> (hash, domain)
-    recent_referees: dict[tuple[str, str], deque[int]] = field(default_factory=dict)  # (campaign, referrer)
+    # (campaign, referrer) -> its referees' attribution times, sorted (events arrive in any order of `at`)
+    referee_times: dict[tuple[str, str], list[int]] = field(default_factory=dict)
     blocklist: Blocklist = field(default_factory=Blocklist)
     blocklist_read_at: int = 0
     last_seq: int = 0  # the log position the state has learnt up to (several processes)
@@ -101,7 +102,8 @@ class TenantSignals:
                 seen = self.ip_devices.get(ip)
                 if seen is None:
                     seen = self.ip_devices[ip] = {}
-                if seen.get(device_id, 0) < at:
+                last = seen.get(device_id)
+                if last is None or last < at:
                     seen[device_id] = at
 
     def shared(self, ip: str, at: int) -> bool:
@@ -141,14 +143,13 @@ class TenantSignals:
                 found.append(Signal("email_alias", "the same normalized email as another referee of the referrer"))
             if disposable(email[1]):
                 found.append(Signal("disposable_email", f"{email[1]} is a disposable mail domain"))
-        times = self.recent_referees.get((campaign_id, referrer))
+        times = self.referee_times.get((campaign_id, referrer))
         if times is None:
-            times = self.recent_referees[(campaign_id, referrer)] = deque()
-        times.append(at)
-        while times and times[0] <= at - MINUTE_MS:
-            times.popleft()
-        if len(times) > velocity_per_minute:
-            found.append(Signal("velocity", f"{len(times)} referees within one minute"))
+            times = self.referee_times[(campaign_id, referrer)] = []
+        insort(times, at)
+        within = _busiest_minute(times, at, velocity_per_minute)
+        if within > velocity_per_minute:
+            found.append(Signal("velocity", f"{within} referees within one minute"))
         upstream = self.referrers_of.get(referrer, set())
         if referee in upstream:
             found.append(Signal("ring", "the referee referred the referrer"))
@@ -184,6 +185,21 @@ class TenantSignals:
                 del seen[device]
             if not seen:
                 del self.ip_devices[ip]
+
+
+def _busiest_minute(times: list[int], at: int, limit: int) -> int:
+    """The most referees in a one-minute window that contains `at` (times sorted; events arrive in any
+    order of `at`, so a window may have filled before or after this one). Stops past `limit`."""
+    best = 0
+    first = bisect_left(times, at - MINUTE_MS + 1)
+    last = bisect_left(times, at + 1)
+    for i in range(first, last):
+        count = bisect_left(times, times[i] + MINUTE_MS) - i
+        if count > best:
+            best = count
+            if best > limit:
+                break
+    return best
 
 
 def disposable(domain: str | None) -> bool:
