@@ -20,10 +20,18 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from liveloop.engine.model import FRAUD_CHECK, Event, ReviewOpened
+from liveloop.engine.model import (
+    CAMPAIGN_CHANGE,
+    DRAW_WIN,
+    FRAUD_CHECK,
+    REVIEW_DECISION,
+    Event,
+    ReviewOpened,
+)
 from liveloop.events.models import events
 from liveloop.fraud import repository
 from liveloop.fraud.signals import DAY_MS, Signal, TenantSignals, risk_of, to_mask
+from liveloop.invites.models import invites
 from liveloop.kit.db.database import Database
 from liveloop.scheduler import repository as jobs
 from liveloop.scheduler.repository import Planned
@@ -67,7 +75,7 @@ class FraudChecks:
         """Before a batch is applied: the tenant's state loaded, the blocklist and emails fresh."""
         signals = self._tenants.get(tenant_id)
         if signals is None:
-            signals = await self._db.read(lambda conn: _load(conn, tenant_id))
+            signals = await self._db.read(lambda conn: _load(conn, tenant_id, shared=self._shared))
             signals.blocklist_read_at = signals.caught_up_at = now
             self._tenants[tenant_id] = signals
         elif self._shared and now - signals.caught_up_at > CATCH_UP_MS:
@@ -115,9 +123,13 @@ class FraudChecks:
         config = state.config
         found = signals.assess(campaign_id=config.id, referee=uid, referrer=owner, at=ev.at,
                                velocity_per_minute=config.fraud.velocity_per_minute)
+        if not found:
+            # A clear referral needs no check in the log: with none, the engine grants as usual.
+            # (Logging one per attribution cost about a fifth of ingestion's throughput.)
+            return None
         codes = [s.code for s in found]
         check_id = "fc_" + hashlib.sha256(ev.id.encode()).hexdigest()[:32]
-        if found and risk_of(codes) >= config.fraud.review_at:
+        if risk_of(codes) >= config.fraud.review_at:
             self._signals[check_id] = found
         return Event(check_id, FRAUD_CHECK, uid, ev.at, to_mask(codes) if codes else None, owner, None, None,
                      risk_of(codes))
@@ -159,47 +171,81 @@ def reward_ids(state: Any, referee: str) -> list[str]:
     return [reward.id for reward in referral.rewards] if referral is not None else []
 
 
-def _load(conn: sa.Connection, tenant_id: str) -> TenantSignals:
-    """A tenant's signal state from its log: devices and addresses of users, the referral graph."""
+def _load(conn: sa.Connection, tenant_id: str, *, shared: bool) -> TenantSignals:
+    """A tenant's signal state from its log: devices and addresses of users, the referral graph.
+
+    `shared`: the first-touch bookkeeping is kept, to follow the referrals other processes log."""
     signals = TenantSignals()
     c = events.c
     signals.last_seq = conn.execute(sa.select(sa.func.max(c.seq))).scalar() or 0
+    seen = _FirstTouch(dict(conn.execute(sa.select(invites.c.code, invites.c.user_id)
+                                         .where(invites.c.tenant_id == tenant_id)).all()))
     rows = conn.execute(
-        sa.select(c.user_id, c.device_id, c.ip, c.at)
-        .where(c.tenant_id == tenant_id, c.seq <= signals.last_seq, c.user_id.is_not(None),
-               sa.or_(c.device_id.is_not(None), c.ip.is_not(None)))
+        sa.select(c.campaign_id, c.type, c.user_id, c.ref, c.device_id, c.ip, c.at)
+        .where(c.tenant_id == tenant_id, c.seq <= signals.last_seq, c.user_id.is_not(None))
         .order_by(c.seq))
-    for user_id, device_id, ip, at in rows:
-        signals.observe(user_id, device_id, ip, at)
-    edges = conn.execute(
-        sa.select(c.user_id, c.order_id, users.c.email_hash)
-        .select_from(events.outerjoin(users, sa.and_(users.c.tenant_id == c.tenant_id, users.c.user_id == c.user_id)))
-        .where(c.tenant_id == tenant_id, c.type == FRAUD_CHECK, c.seq <= signals.last_seq))
-    for referee, referrer, email_hash in edges:
-        signals.referrers_of.setdefault(referee, set()).add(referrer)
+    edges = seen.scan(signals, rows)
+    emails = dict(conn.execute(sa.select(users.c.user_id, users.c.email_hash)
+                               .where(users.c.tenant_id == tenant_id, users.c.email_hash.is_not(None))).all())
+    for referee, referrer in edges:
+        email_hash = emails.get(referee)
         if email_hash is not None:
             signals.referee_emails.setdefault(referrer, set()).add(email_hash)
     signals.blocklist = repository.blocklist(conn, tenant_id=tenant_id)
+    signals.first_touch = seen if shared else None
     return signals
 
 
+_NOT_VIEWERS = frozenset((FRAUD_CHECK, REVIEW_DECISION, DRAW_WIN, CAMPAIGN_CHANGE))
+
+
+class _FirstTouch:
+    """Which (campaign, user) pairs have had an event, and the owners of invite codes: a user's first
+    event in a campaign, through another's code, attributes it (SPEC section 2)."""
+
+    def __init__(self, owners: dict[str, str]) -> None:
+        self.owners = owners
+        self.seen: set[tuple[str, str]] = set()
+
+    def scan(self, signals: TenantSignals, rows) -> list[tuple[str, str]]:
+        """Observe logged viewer events in log order; returns the referrals (referee, referrer) they made."""
+        edges = []
+        for campaign_id, kind, user_id, ref, device_id, ip, at in rows:
+            if kind in _NOT_VIEWERS:
+                continue
+            if device_id is not None or ip is not None:
+                signals.observe(user_id, device_id, ip, at)
+            key = (campaign_id, user_id)
+            if key not in self.seen:
+                self.seen.add(key)
+                owner = self.owners.get(ref) if ref is not None else None
+                if owner is not None and owner != user_id:
+                    edges.append((user_id, owner))
+                    signals.referrers_of.setdefault(user_id, set()).add(owner)
+        return edges
+
+
 def _catch_up(conn: sa.Connection, tenant_id: str, signals: TenantSignals, known: int) -> None:
-    """What the log holds past `known` (other processes' events; this one's again, which changes nothing).
+    """What the log holds past `known`: other processes' events (this one's again, which changes
+    nothing): their devices, addresses and referrals.
 
     `seq` is the log's primary key: the range past `known` is read from its index, however large the log."""
     c = events.c
+    top = conn.execute(sa.select(sa.func.max(c.seq)).where(c.seq > known)).scalar()
+    if top is None:
+        return
     rows = conn.execute(
-        sa.select(c.seq, c.type, c.user_id, c.device_id, c.ip, c.at, c.order_id)
-        .where(c.seq > known, c.tenant_id == tenant_id,
-               sa.or_(c.device_id.is_not(None), c.ip.is_not(None), c.type == FRAUD_CHECK))
+        sa.select(c.campaign_id, c.type, c.user_id, c.ref, c.device_id, c.ip, c.at)
+        .where(c.seq > known, c.seq <= top, c.tenant_id == tenant_id, c.user_id.is_not(None))
         .order_by(c.seq)).all()
-    for seq, kind, user_id, device_id, ip, at, referrer in rows:
-        if kind == FRAUD_CHECK:
-            if user_id is not None and referrer is not None:
-                signals.referrers_of.setdefault(user_id, set()).add(referrer)
-        elif user_id is not None:
-            signals.observe(user_id, device_id, ip, at)
-        signals.last_seq = max(signals.last_seq, seq)
+    seen = signals.first_touch
+    if seen is not None:
+        unknown = {row[3] for row in rows if row[3] is not None and row[3] not in seen.owners}
+        if unknown:
+            seen.owners.update(conn.execute(sa.select(invites.c.code, invites.c.user_id).where(
+                invites.c.tenant_id == tenant_id, invites.c.code.in_(sorted(unknown)))).all())
+        seen.scan(signals, rows)
+    signals.last_seq = top
 
 
 def _emails(conn: sa.Connection, tenant_id: str, user_ids: set[str]) -> dict[str, tuple[str, str]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 from bisect import bisect_left, insort
 from dataclasses import dataclass, field
+from typing import Any
 
 from disposable_email_domains import blocklist as _DISPOSABLE
 
@@ -81,6 +82,7 @@ class TenantSignals:
     blocklist_read_at: int = 0
     last_seq: int = 0  # the log position the state has learnt up to (several processes)
     caught_up_at: int = 0
+    first_touch: Any = None  # with several processes: fraud/screen.py's first-touch bookkeeping
 
     def observe(self, user_id: str, device_id: str | None, ip: str | None, at: int) -> None:
         """A user's event, with the device and address it came from."""
