@@ -3,7 +3,8 @@ the tenant's signal state, judging every attribution and logging its `fraud_chec
 
 Each run is a fresh SQLite database and server with the bench's full rule set and event stream
 (every event carries a device and an address; nine in ten reservations come through a code, so
-about a third of the events attribute a referee and add a check to the log). The modes alternate
+about a third of the events attribute a referee and are judged; only referrals with a signal log
+a check, and this stream has none, as most honest traffic). The modes alternate
 and the best run of each is compared.
 """
 
@@ -93,4 +94,5 @@ def notes_of(result: FraudResult) -> list[str]:
     runs = "; ".join(f"{r.mode} {r.events_per_second:,.0f} events/s ({r.accepted:,} accepted)" for r in result.runs)
     return [f"Fraud signals: fresh SQLite database and server per run, the full rule set, alternating "
             f"LIVELOOP_FRAUD_SIGNALS=false / true; every event carries a device and an address and about a third "
-            f"attribute a referee (a `fraud_check` logged each); the best run of each is compared. Runs: {runs}."]
+            f"attribute a referee, each judged (none has a signal, so no check is logged); the best run of each "
+            f"is compared. Runs: {runs}."]

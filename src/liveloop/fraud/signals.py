@@ -22,6 +22,7 @@ DAY_MS = 24 * HOUR_MS
 MINUTE_MS = 60_000
 SHARED_DEVICES = 20  # an address used by this many distinct devices within 24 hours is shared
 CGNAT = ipaddress.ip_network("100.64.0.0/10")
+_NONE: frozenset[str] = frozenset()
 
 # Each signal's weight; the risk is their sum, at most 100 (docs/fraud.md explains each).
 WEIGHTS: dict[str, int] = {
@@ -123,17 +124,18 @@ class TenantSignals:
                velocity_per_minute: int) -> list[Signal]:
         """The signals of the referral (referrer -> referee), then records it in the graph."""
         found: list[Signal] = []
-        mine = self.devices_of.get(referee, set())
-        theirs = self.devices_of.get(referrer, set())
-        common = mine & theirs
+        mine = self.devices_of.get(referee, _NONE)
+        theirs = self.devices_of.get(referrer, _NONE)
+        common = mine & theirs if mine and theirs else _NONE
         if common:
             found.append(Signal("same_device", f"device {min(common)} was used by both"))
         farmed = [d for d in mine if len(self.users_of_device.get(d, ())) >= 3]
         if farmed:
             device = min(farmed)
             found.append(Signal("device_farm", f"device {device} is used by {len(self.users_of_device[device])} users"))
-        my_ips = self.ips_of.get(referee, set())
-        shared_ips = [ip for ip in my_ips & self.ips_of.get(referrer, set()) if not self.shared(ip, at)]
+        my_ips = self.ips_of.get(referee, _NONE)
+        their_ips = self.ips_of.get(referrer, _NONE)
+        shared_ips = [ip for ip in my_ips & their_ips if not self.shared(ip, at)] if my_ips and their_ips else ()
         if shared_ips:
             found.append(Signal("same_ip", f"address {min(shared_ips)} was used by both"))
         email = self.emails.get(referee)
@@ -152,14 +154,16 @@ class TenantSignals:
         within = _busiest_minute(times, at, velocity_per_minute)
         if within > velocity_per_minute:
             found.append(Signal("velocity", f"{within} referees within one minute"))
-        upstream = self.referrers_of.get(referrer, set())
+        upstream = self.referrers_of.get(referrer, _NONE)
         if referee in upstream:
             found.append(Signal("ring", "the referee referred the referrer"))
         else:
             via = sorted(x for x in upstream if referee in self.referrers_of.get(x, ()))
             if via:
                 found.append(Signal("ring", f"the referee referred the referrer through {via[0]}"))
-        blocked = self._blocked(referee, mine, my_ips, email)
+        blocklist = self.blocklist
+        blocked = (self._blocked(referee, mine, my_ips, email)
+                   if blocklist.devices or blocklist.networks or blocklist.email_domains else None)
         if blocked:
             found.append(Signal("blocklist", blocked))
         self.referrers_of.setdefault(referee, set()).add(referrer)
