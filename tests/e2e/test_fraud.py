@@ -218,3 +218,32 @@ def test_reviews_are_paginated_and_another_campaigns_review_is_rejected(client, 
     answer = post_ok(client, f"/v1/campaigns/{other}/reviews/decisions",
                      {"decisions": [{"id": seen[0]["id"], "decision": "deny"}]}, 200)
     assert answer["decided"] == 0 and answer["rejected"][0]["index"] == 0
+
+
+def test_commissions_follow_the_referral_held_approved_with_their_own_hold_and_declined(client, cid):
+    from tests.e2e.helpers import during
+
+    rules = [{"id": "oc", "type": "order_commission", "percent": "10", "hold_days": 7}]
+    post_ok(client, "/v1/campaigns", campaign(cid, rules=rules))
+    owner, device = _u("host"), _u("dev")
+    code = invite(client, cid, owner)
+    held, declined = _u("held"), _u("declined")
+    order = {"amount": "50.00", "currency": "USD"}
+    send(client, [event("o", "click", cid, owner, before_start(90), device_id=device),
+                  event("h", "click", cid, held, before_start(80), code, device_id=device),
+                  event("x", "click", cid, _u("third"), before_start(75), device_id=device),
+                  event("d", "click", cid, declined, before_start(70), code, device_id=device),
+                  event("ho", "order_paid", cid, held, during(5), order={"id": _u("o"), **order}),
+                  event("do", "order_paid", cid, declined, during(6), order={"id": _u("o"), **order})])
+    commissions = {r["cause_event_id"].rsplit("/", 1)[-1]: r for r in rewards(client, cid, owner)}
+    assert (commissions["ho"]["status"], commissions["ho"]["reason"]) == ("pending", "review")
+    assert (commissions["do"]["status"], commissions["do"]["reason"]) == ("declined", "fraud")
+    assert commissions["do"]["amount"] == "5.00"  # its would-be amount, so support can say why
+    assert progress(client, cid, owner)["metrics"]["orders"] == 1  # the declined referee's order does not count
+    [review] = reviews(client, cid)["reviews"]
+    assert review["referee"] == held and review["reward_ids"] == [commissions["ho"]["id"]]
+    post_ok(client, f"/v1/campaigns/{cid}/reviews/decisions", {"decisions": [{"id": review["id"],
+                                                                              "decision": "approve"}]}, 200)
+    [approved] = [r for r in rewards(client, cid, owner) if r["id"] == commissions["ho"]["id"]]
+    # Approved, it keeps its own 7-day hold.
+    assert (approved["status"], approved["reason"]) == ("pending", None) and approved["available_at"]
