@@ -165,6 +165,8 @@ def test_email_alias_and_disposable_domain(client, cid):
         response = client.put(f"/v1/users/{user}", json={"market": "US", "email": email})
         assert response.status_code in (200, 201), response.text
         assert "email" not in response.json() and "email_hash" not in response.json()
+    bad = client.put(f"/v1/users/{owner}", json={"email": "no-at-sign"})
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "email"
     code = invite(client, cid, owner)
     send(client, [event("a", "reservation", cid, alias, before_start(90), code),
                   event("b", "reservation", cid, burner, before_start(80), code)])
