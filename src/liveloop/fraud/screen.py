@@ -221,7 +221,7 @@ class _FirstTouch:
                 owner = self.owners.get(ref) if ref is not None else None
                 if owner is not None and owner != user_id:
                     edges.append((user_id, owner))
-                    signals.referrers_of.setdefault(user_id, set()).add(owner)
+                    signals.add_referral(user_id, owner)
         return edges
 
 
