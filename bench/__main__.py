@@ -9,6 +9,9 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.fraud import bench_fraud
+from bench.fraud import notes_of as fraud_notes
+from bench.fraud import rows_of as fraud_rows
 from bench.hotpaths import (
     FULL,
     QUICK,
@@ -45,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true",
                         help="short runs (about 25 s), indicative only; writes no docs unless --output")
-    parser.add_argument("--only", choices=("share", "ingest", "webhooks", "leaderboard", "streams", "observability"),
+    parser.add_argument("--only", choices=("share", "ingest", "webhooks", "fraud", "leaderboard", "streams",
+                                           "observability"),
                         help="run one benchmark (leaderboard and streams: bench/live.py; observability: what "
                         "metrics and JSON logs cost, bench/observability.py)")
     parser.add_argument("--output", type=Path, help="markdown report to update (default: docs/benchmarks.md "
@@ -71,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     work = Path(tempfile.mkdtemp(prefix="liveloop-bench-"))
     print(f"liveloop bench ({plan.name}); databases and logs in {work}", flush=True)
-    share = ingest = hooks = None
+    share = ingest = hooks = fraud = None
     try:
         if args.only in (None, "share"):
             print("share link: bare ASGI app and liveloop, alternating rounds ...", flush=True)
@@ -81,13 +85,17 @@ def main(argv: list[str] | None = None) -> int:
             ingest = bench_ingest(work, plan, profiler)
         if args.only in (None, "webhooks"):
             hooks = bench_webhooks(work, quick=args.quick)
+        if args.only in (None, "fraud"):
+            fraud = bench_fraud(work, quick=args.quick)
     except BaseException:
         print(f"bench failed; databases and server logs kept in {work}", file=sys.stderr, flush=True)
         raise
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
-    rows = rows_of(share, ingest) + (webhook_rows(hooks) if hooks is not None else [])
-    notes = notes_of(share, ingest, plan) + (webhook_notes(hooks) if hooks is not None else [])
+    rows = (rows_of(share, ingest) + (webhook_rows(hooks) if hooks is not None else [])
+            + (fraud_rows(fraud) if fraud is not None else []))
+    notes = (notes_of(share, ingest, plan) + (webhook_notes(hooks) if hooks is not None else [])
+             + (fraud_notes(fraud) if fraud is not None else []))
     if args.profile is not None:
         notes.append(f"py-spy sampled the servers during this run (profiles in {args.profile}); its cost is "
                      "counted as load generator CPU and lowers the figures a little.")

@@ -23,6 +23,7 @@ from liveloop.console.api import router as console_router
 from liveloop.draws.api import router as draws_router
 from liveloop.events.api import EventsEndpoint
 from liveloop.flash.api import router as flash_router
+from liveloop.fraud.api import router as fraud_router
 from liveloop.fx.api import router as fx_router
 from liveloop.groups.api import router as groups_router
 from liveloop.integrations.api import router as integrations_router
@@ -86,7 +87,7 @@ def create_app(settings: Settings | None = None) -> Liveloop:
                    rooms_router, fx_router, webhooks_router, clips_router, afterlive_router, console_router,
                    api_keys_router, audit_router, privacy_router,
                    circles_router, groups_router, segments_router, questions_router,
-                   flash_router):
+                   flash_router, fraud_router):
         api.include_router(router)
     api.include_router(markets_router, dependencies=[Depends(current_tenant)])
     api.include_router(ops_router)

@@ -1,4 +1,5 @@
-"""The liveloop command: serve, tenant create, operator add, migrate, demo, policy check, draw verify."""
+"""The liveloop command: serve, tenant create, operator add, migrate, demo, simulate fraud, policy check, draw
+verify."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ draw_app = typer.Typer(help="Draws: check a run independently (docs/draws.md).",
 app.add_typer(draw_app, name="draw")
 operator_app = typer.Typer(help="Operator logins for the web console (/console).", no_args_is_help=True)
 app.add_typer(operator_app, name="operator")
+simulate_app = typer.Typer(help="Simulations measured against ground truth.", no_args_is_help=True)
+app.add_typer(simulate_app, name="simulate")
 
 DatabaseOpt = Annotated[str | None, typer.Option("--database-url", help="or LIVELOOP_DATABASE_URL")]
 
@@ -162,6 +165,31 @@ def demo(
 
     settings = _settings(database_url or "sqlite:///var/demo.db", port=port)
     raise typer.Exit(run_demo(settings, viewers=viewers, keep_running=keep_running))
+
+
+@simulate_app.command("fraud")
+def simulate_fraud(
+    size: Annotated[int, typer.Option(help="honest sharers per market region (farmers in proportion)")] = 300,
+    seed: Annotated[int, typer.Option(help="the population's random seed")] = 20270301,
+    server_url: Annotated[str | None, typer.Option(help="a running server to use (default: one of its own)")] = None,
+    api_key: Annotated[str | None, typer.Option(help="an API key of that server (a fresh tenant)")] = None,
+) -> None:
+    """Labelled honest viewers and reward farmers through the HTTP API: precision, recall and the
+    false-positive rate of honest viewers behind shared addresses, per market region (docs/fraud.md)."""
+    from rich.console import Console
+
+    from liveloop_demo import DemoError
+    from liveloop_demo.fraud import simulate_fraud as run_simulation
+
+    console = Console()
+    try:
+        total = run_simulation(_settings(), size=size, seed=seed, server_url=server_url, api_key=api_key,
+                               console=console)
+    except DemoError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from None
+    console.print(f"precision {total.precision:.3f}  recall {total.recall:.3f}  "
+                  f"shared-address false positives {100 * total.shared_fp_rate:.2f}%")
 
 
 @policy_app.command("check")

@@ -28,6 +28,8 @@ from liveloop.events.store import SqlEventStore
 from liveloop.flash.jobs import FlashJobs
 from liveloop.flash.notices import FlashNotices
 from liveloop.flash.service import FlashDeals
+from liveloop.fraud.screen import AUTO_APPROVE, FraudChecks
+from liveloop.fraud.service import Reviews
 from liveloop.fx.service import TenantRates
 from liveloop.groups.jobs import GroupJobs
 from liveloop.groups.messages import GroupMessages
@@ -90,6 +92,8 @@ class Components:
     privacy: Privacy  # erasure, export, and the retention of device ids and IPs
     circles: Circles  # family and friends circles, logged in the campaigns' event logs
     groups: Groups  # group buys, logged likewise; failed by a scheduled job when their window closes
+    fraud: FraudChecks  # the tenants' fraud signals, judged as referrals are attributed
+    reviews: Reviews  # the review queue, its decisions, the blocklist
 
     def begin_shutdown(self) -> int:
         """SIGTERM: readiness says so, and the open streams end, each told to reconnect (to another
@@ -123,13 +127,16 @@ def build_components(settings: Settings) -> Components:
     share_targets = ShareTargets(SqlTargets(db))
     groups = Groups(campaigns, actions, share_targets, base_url=settings.base_url)
     flash_deals = FlashDeals(db, campaigns, actions)
+    fraud = FraudChecks(db, outbox, shared=db.locks is not None)
+    reviews = Reviews(db, campaigns, store, committed, outbox, fraud)
     components = Components(
         settings=settings,
         db=db,
         committed=committed,
         campaigns=campaigns,
         changes=CampaignChanges(campaigns, store, committed, followers=(plan.follow_change,)),
-        ingestor=Ingestor(campaigns, store, fx, committed, future_tolerance_ms=settings.future_tolerance_ms),
+        ingestor=Ingestor(campaigns, store, fx, committed, future_tolerance_ms=settings.future_tolerance_ms,
+                          fraud=fraud if settings.fraud_signals else None),
         api_keys=ApiKeys(db),
         share_targets=share_targets,
         fx=fx,
@@ -153,7 +160,8 @@ def build_components(settings: Settings) -> Components:
         sharer_reports=sharer_reports,
         # Scheduled messages are written to the outbox with the job's own update, then delivered.
         jobs=JobWorker(db, outbox, {**AfterLiveJobs(db, campaigns, sharer_reports).handlers(),
-                                    **GroupJobs(groups).handlers(), **FlashJobs(flash_deals).handlers()},
+                                    **GroupJobs(groups).handlers(), **FlashJobs(flash_deals).handlers(),
+                                    AUTO_APPROVE: reviews.auto_approve},
                        poll_seconds=settings.scheduler_poll_seconds, on_messages=webhooks.poke),
         readiness=Readiness({"database": SchemaCheck(db),
                              **({"redis": RedisPing(settings.redis_url)} if settings.redis_url else {})}),
@@ -162,6 +170,8 @@ def build_components(settings: Settings) -> Components:
                         sweep_seconds=settings.retention_sweep_seconds),
         circles=Circles(db, campaigns, actions),
         groups=groups,
+        fraud=fraud,
+        reviews=reviews,
     )
     # Viewers, rooms and draw notices hear of effects only once they are durable.
     committed.subscribe("viewer streams", hub.on_committed)
@@ -172,6 +182,8 @@ def build_components(settings: Settings) -> Components:
     # Webhook messages are written with their cause (the outbox), then delivered by the worker.
     committed.stage_with(components.outbox.stage)
     committed.stage_with(GroupMessages(outbox, base_url=settings.base_url).stage)
+    # A referral held for review opens its review (row, `review.opened`, auto-approval job) with its check.
+    committed.stage_with(fraud.stage)
     committed.subscribe("webhook delivery", components.webhooks.poke)
     db.writer.on_failure = components.drop_derived_state
     metrics.read_at_scrape(metrics.WRITER_QUEUE, db.writer.depth)

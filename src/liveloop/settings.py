@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     # Outgoing webhooks: also to http and to loopback or private addresses (development and tests
     # only: in production that would let a tenant reach the operator's own network).
     webhooks_allow_private: bool = False
+    # Fraud signals and the review queue (docs/fraud.md); off only to measure what they cost.
+    fraud_signals: bool = True
     # How often each process looks for due deliveries when no commit has woken it.
     webhooks_poll_seconds: float = 1.0
     # How often each process looks for due scheduled jobs (campaign.ended, sharer.report, reminders).

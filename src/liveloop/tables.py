@@ -8,6 +8,7 @@ from liveloop.console.models import login_failures, operator_sessions, operators
 from liveloop.draws.models import draw_entries, draw_results
 from liveloop.events.models import events
 from liveloop.flash.models import flash_deals
+from liveloop.fraud.models import fraud_blocklist, fraud_reviews
 from liveloop.fx.models import fx_rates
 from liveloop.integrations.models import integrations
 from liveloop.invites.models import invites
@@ -35,6 +36,8 @@ __all__ = [
     "erasures",
     "events",
     "flash_deals",
+    "fraud_blocklist",
+    "fraud_reviews",
     "fx_rates",
     "integrations",
     "invites",

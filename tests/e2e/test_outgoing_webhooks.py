@@ -276,3 +276,27 @@ def test_a_draw_run_is_sent_as_draw_completed_with_its_prizes(client, receiver):
         "lucky", "campaign", ["siti"], result["seed"])
     prize = next(m["data"] for m in got if m["type"] == "reward.issued")
     assert (prize["user_id"], prize["role"], prize["sku"]) == ("siti", "winner", "SOCKS")
+
+
+def test_a_review_is_announced_when_it_opens_and_when_it_is_decided(client, receiver):
+    path = "/reviews-" + uuid.uuid4().hex[:6]
+    endpoint(client, receiver, path, events=["review.opened", "review.decided"])
+    cid = "wh-" + uuid.uuid4().hex[:8]
+    rule = {"id": "invite", "type": "reservation_referral", "referrer_reward": {"kind": "coupon", "amount": "5"}}
+    post_ok(client, "/v1/campaigns", campaign(cid, rules=[rule]))
+    code = invite(client, cid, "farmer")
+    device = "dev-" + uuid.uuid4().hex[:8]
+    send(client, [event("o", "click", cid, "farmer", before_start(40), device_id=device),
+                  event("r1", "reservation", cid, "sock", before_start(30), ref=code, device_id=device)])
+    opened = receiver.wait_for(path, lambda rs: len(of_campaign(rs, cid)) >= 1)
+    review = of_campaign(opened, cid)[0]
+    assert review["type"] == "review.opened"
+    data = review["data"]
+    assert (data["referrer"], data["referee"], data["status"], data["risk"]) == ("farmer", "sock", "open", 60)
+    assert [s["code"] for s in data["signals"]] == ["same_device"] and len(data["reward_ids"]) == 1
+    post_ok(client, f"/v1/campaigns/{cid}/reviews/decisions",
+            {"decisions": [{"id": data["id"], "decision": "deny"}], "note": "a sock puppet"}, 200)
+    got = receiver.wait_for(path, lambda rs: len(of_campaign(rs, cid)) >= 2)
+    decided = [m["data"] for m in of_campaign(got, cid) if m["type"] == "review.decided"]
+    assert [(d["id"], d["status"], d["decided_by"], d["note"]) for d in decided] == [
+        (data["id"], "denied", "api", "a sock puppet")]

@@ -161,6 +161,21 @@ class LeaderboardIn(_Strict):
         default=None, description='"circle": circles ranked by their members\' metric summed; "user" by default')
 
 
+class FraudIn(_Strict):
+    """What a referral's risk (0..100, docs/fraud.md) leads to: held for review, or declined."""
+
+    review_at: Annotated[int, Field(ge=0, le=101)] = 50
+    decline_at: Annotated[int, Field(ge=0, le=101)] = 90
+    auto_approve_hours: Annotated[int, Field(ge=1, le=24 * 90)] = 72
+    velocity_per_minute: Annotated[int, Field(ge=1, le=10_000)] = 10
+
+    @model_validator(mode="after")
+    def _ordered(self) -> FraudIn:
+        if self.decline_at < self.review_at:
+            raise ValueError("decline_at must not be below review_at")
+        return self
+
+
 class RoomIn(_Strict):
     provider: Literal["agora", "livekit"]
     channel: Line(128)
@@ -208,6 +223,7 @@ class CampaignCreate(_Strict):
     min_watch_seconds: Annotated[int, Field(ge=0, le=86_400)] | None = None
     max_circle_size: Annotated[int, Field(ge=2, le=50,
                                           description="members a circle may have (8 by default)")] | None = None
+    fraud: FraudIn | None = Field(default=None, description="fraud review thresholds (defaults when omitted)")
     permit: CampaignPermit | None = None
     promotion_programme: Programme | None = None
     waive: Waive | None = None

@@ -17,6 +17,7 @@ from liveloop.campaigns.schemas import CampaignCreate, CampaignUpdate
 from liveloop.engine.model import (
     CampaignConfig,
     DrawRule,
+    FraudSettings,
     GroupBuyRule,
     MilestoneRule,
     OrderCommissionRule,
@@ -342,6 +343,7 @@ def to_config(tenant_id: str, data: dict) -> CampaignConfig:
         max_circle_size=data.get("max_circle_size") or DEFAULT_MAX_CIRCLE_SIZE,
         audiences=tuple((r["id"], r["audience"]["segment"], r["audience"]["version"])
                         for r in data.get("rules", ()) if r.get("audience")),
+        fraud=FraudSettings(**data["fraud"]) if data.get("fraud") else FraudSettings(),
     )
 
 

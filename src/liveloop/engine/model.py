@@ -104,6 +104,16 @@ Rule = ReservationReferralRule | MilestoneRule | OrderCommissionRule | DrawRule 
 
 
 @dataclass(frozen=True, slots=True)
+class FraudSettings:
+    """A campaign's `fraud` settings (SPEC section 10): what a referral's risk leads to."""
+
+    review_at: int = 50
+    decline_at: int = 90
+    auto_approve_hours: int = 72
+    velocity_per_minute: int = 10
+
+
+@dataclass(frozen=True, slots=True)
 class CampaignConfig:
     tenant_id: str
     id: str
@@ -125,6 +135,7 @@ class CampaignConfig:
     max_circle_size: int = 8
     # Rules with an `audience`: (rule_id, segment_id, version); only that version's members earn from them.
     audiences: tuple[tuple[str, str, int], ...] = ()
+    fraud: FraudSettings = FraudSettings()
 
 
 @dataclass(slots=True)
@@ -154,6 +165,8 @@ class StatusChange:
     reason: str | None
     cause_event_id: str
     at: int
+    # Why, when a fraud check or a review decided it: {"risk", "signals"} or {"decision", "decided_by"}.
+    fraud: dict | None = None
 
 
 @dataclass(slots=True)
@@ -179,8 +192,9 @@ class Reward:
         )
 
     def status_at(self, now: int) -> str:
-        """A pending reward becomes available once its hold has passed."""
-        if self.status == "pending" and self.available_at is not None and now >= self.available_at:
+        """A pending reward becomes available once its hold has passed (not while held for review)."""
+        if (self.status == "pending" and self.available_at is not None and now >= self.available_at
+                and self.reason != "review"):
             return "available"
         return self.status
 
@@ -290,5 +304,37 @@ class FlashDealDue:
     holders: frozenset
 
 
+
+# Fraud checks and review decisions (SPEC section 10), written to the log by liveloop itself and never
+# accepted from the API, so that a replay holds, declines, approves and denies the same referrals.
+# `fraud_check`: logged just before the event that attributes referee `user_id` to referrer
+# `order_id`; `value` is the risk (0..100), `ref` the signal codes as a bit mask (FRAUD_SIGNALS).
+# `review_decision`: `user_id` is the referee, `order_id` the decision (approve, deny), `ref` who
+# decided (an API key's name, or "auto").
+FRAUD_CHECK = "fraud_check"
+REVIEW_DECISION = "review_decision"
+# The signal codes, in the order of the bit mask a `fraud_check` carries in `ref` (a list of
+# names would not fit the column); new codes are only ever appended.
+FRAUD_SIGNALS = ("blocklist", "same_device", "email_alias", "ring", "device_farm", "velocity", "disposable_email",
+                 "same_ip")
+
+
+def signal_codes(mask: str | None) -> tuple[str, ...]:
+    bits = int(mask) if mask else 0
+    return tuple(code for i, code in enumerate(FRAUD_SIGNALS) if bits & (1 << i))
+
+
+@dataclass(slots=True)
+class ReviewOpened:
+    """A referral's risk reached the campaign's `review_at`: its rewards are held for a human."""
+
+    referee: str
+    referrer: str
+    risk: int
+    signals: tuple[str, ...]
+    event_id: str
+    at: int
+
+
 Effect = (NewUser | Attributed | RewardIssued | RewardStatusChanged | FriendActivity | ScoreChanged | Shared
-          | DrawEntered | CircleChanged | GroupChanged | FlashDealDue)
+          | DrawEntered | CircleChanged | GroupChanged | FlashDealDue | ReviewOpened)

@@ -14,6 +14,8 @@ from liveloop.engine.audiences import KNOWN, Audiences
 from liveloop.engine.leaderboard import Leaderboard
 from liveloop.engine.model import (
     DRAW_WIN,
+    FRAUD_CHECK,
+    REVIEW_DECISION,
     SOCIAL_EVENTS,
     Attributed,
     CampaignConfig,
@@ -26,6 +28,7 @@ from liveloop.engine.model import (
     NewUser,
     OrderCommissionRule,
     ReservationReferralRule,
+    ReviewOpened,
     Reward,
     RewardIssued,
     RewardSpec,
@@ -33,6 +36,7 @@ from liveloop.engine.model import (
     ScoreChanged,
     Shared,
     StatusChange,
+    signal_codes,
 )
 from liveloop.engine.presence import MARKS, Presence, RoomTotals, Window
 from liveloop.engine.social import Social
@@ -91,6 +95,29 @@ class ReferrerStats:
             "orders": len(self.order_times),
             "gmv": self.gmv,
         }
+
+
+@dataclass(slots=True)
+class Referral:
+    """A referral the fraud check found risky (SPEC section 10); clear ones are not kept."""
+
+    referrer: str
+    status: str  # review, declined (at the check), approved, denied
+    risk: int
+    signals: tuple[str, ...]
+    check_event_id: str
+    rewards: list[Reward] = field(default_factory=list)  # both sides of referral rules, commissions
+
+    def outcome(self) -> str | None:
+        """How the referral's new rewards are granted: held, declined, or as usual (None)."""
+        if self.status == "review":
+            return "review"
+        if self.status in ("declined", "denied"):
+            return "fraud"
+        return None
+
+    def detail(self) -> dict:
+        return {"risk": self.risk, "signals": list(self.signals)}
 
 
 @dataclass(slots=True)
@@ -170,6 +197,8 @@ class CampaignState:
         self.rules_fired: set[str] = set()  # rules with a reward in the ledger (granted or declined)
         # Circles and group buys (engine/social.py): called at the places marked "social".
         self.social = Social(grant=self._grant, metric_of=self._metric_of, holders=self._holders)
+        self.referrals: dict[str, Referral] = {}  # risky referrals by referee (fraud checks)
+        self.tier_rewards: dict[tuple[str, str, int], Reward] = {}  # (rule, user, tier index) -> its reward
         self._configure(config)
 
     def _configure(self, config: CampaignConfig) -> None:
@@ -219,6 +248,10 @@ class CampaignState:
             return self.grant_draw_prize(ev, now)
         if ev.type in SOCIAL_EVENTS:
             return self.social.apply(ev, now)  # social
+        if ev.type == FRAUD_CHECK:
+            return self._on_fraud_check(ev, now)
+        if ev.type == REVIEW_DECISION:
+            return self._on_review_decision(ev, now)
         owner = self.codes.get(ev.ref) if ev.ref else None
         uid = ev.user_id
         if uid is None:
@@ -306,6 +339,12 @@ class CampaignState:
             (self.referred if referrer else self.organic).reservations += 1
         if referrer is None:
             return
+        if self.referrals and self._excluded(ev.user_id):
+            # A declined or denied referral counts for nothing; its rewards are declined (fraud).
+            if previous is None:
+                for rule in self._reservation_rules:
+                    self._fire_reservation_referral(rule, referrer, ev, now, effects)
+            return
         stats = self._referrer(referrer)
         if previous is not None:
             stats.reservation_times.remove(previous)
@@ -341,7 +380,7 @@ class CampaignState:
         referrer = person.referrer
         if previous is None:
             (self.referred if referrer else self.organic).joins += 1
-        if referrer is None:
+        if referrer is None or (self.referrals and self._excluded(ev.user_id)):
             return
         stats = self._referrer(referrer)
         if previous is not None:
@@ -357,13 +396,19 @@ class CampaignState:
             return  # the same order paid twice under two event ids counts once
         amount = ev.value
         referrer = person.referrer
-        order = Order(ev.user_id or "", referrer, ev.at, amount)
-        self.orders[order_id] = order
         if ev.group_id is not None:
             self.social.order_paid(ev, now, effects)  # social
         side = self.referred if referrer else self.organic
         side.orders += 1
         side.gmv += amount or 0
+        if referrer is not None and self.referrals and self._excluded(ev.user_id):
+            # Not in the referrer's metrics; its commission is declined (fraud).
+            self.orders[order_id] = Order(ev.user_id or "", None, ev.at, amount)
+            for rule in self._commission_rules:
+                self._fire_commission(rule, referrer, order_id, amount, ev, now, effects)
+            return
+        order = Order(ev.user_id or "", referrer, ev.at, amount)
+        self.orders[order_id] = order
         if referrer is None:
             return
         stats = self._referrer(referrer)
@@ -404,15 +449,18 @@ class CampaignState:
     ) -> None:
         referee = ev.user_id or ""
         cap_key = (rule.id, referrer)
+        fraud = self._outcome(referee)
         capped = rule.max_per_referrer is not None and self.cap_used.get(cap_key, 0) >= rule.max_per_referrer
+        declined = "fraud" if fraud == "fraud" else "cap" if capped else None
         granted = self._grant(
             rule.id, referrer, "referrer", rule.referrer_reward, ev, now, effects,
-            cause=f"referee:{referee}", declined="cap" if capped else None,
+            cause=f"referee:{referee}", declined=declined, fraud=fraud, referee=referee,
         )
         if granted is not None and granted.status != "declined":
             self.cap_used[cap_key] = self.cap_used.get(cap_key, 0) + 1
         if rule.referee_reward is not None:
-            self._grant(rule.id, referee, "referee", rule.referee_reward, ev, now, effects, cause="reservation")
+            self._grant(rule.id, referee, "referee", rule.referee_reward, ev, now, effects, cause="reservation",
+                        declined="fraud" if fraud == "fraud" else None, fraud=fraud, referee=referee)
 
     def _fire_commission(
         self,
@@ -426,6 +474,13 @@ class CampaignState:
     ) -> None:
         config = self.config
         if not (config.starts_at <= ev.at <= config.ends_at + rule.attribution_days * DAY_MS):
+            return
+        referee = ev.user_id or ""
+        fraud = self._outcome(referee)
+        if fraud == "fraud":
+            spec = RewardSpec(kind="cashback", amount=percent_of(amount, rule.percent) if amount is not None else None)
+            self._grant(rule.id, referrer, "referrer", spec, ev, now, effects, cause=f"order:{order_id}",
+                        declined="fraud", order_id=order_id, fraud=fraud, referee=referee)
             return
         if amount is None:
             # An order in another currency than the campaign's, with no rate to convert it: what
@@ -441,7 +496,7 @@ class CampaignState:
         hold = rule.hold_days * DAY_MS
         self._grant(
             rule.id, referrer, "referrer", spec, ev, now, effects, cause=f"order:{order_id}",
-            available_at=ev.at + hold if hold else None, order_id=order_id,
+            available_at=ev.at + hold if hold else None, order_id=order_id, fraud=fraud, referee=referee,
         )
 
     def _metric_changed(self, user_id: str, stats: ReferrerStats, changed: tuple[str, ...], ev: Event, now: int,
@@ -470,7 +525,9 @@ class CampaignState:
         # Tiers are increasing: only those past the last one granted can fire, each once.
         while reached < len(rule.tiers) and value >= rule.tiers[reached].at:
             tier = rule.tiers[reached]
-            self._grant(rule.id, user_id, "achiever", tier.reward, ev, now, effects, cause=f"tier:{tier.at}")
+            granted = self._grant(rule.id, user_id, "achiever", tier.reward, ev, now, effects, cause=f"tier:{tier.at}")
+            if granted is not None:
+                self.tier_rewards[(rule.id, user_id, reached)] = granted
             reached += 1
             self.tiers_reached[key] = reached
 
@@ -512,7 +569,11 @@ class CampaignState:
         declined: str | None = None,
         available_at: int | None = None,
         order_id: str | None = None,
+        fraud: str | None = None,
+        referee: str | None = None,
     ) -> Reward | None:
+        """`fraud` ("review" or "fraud") holds or declines a risky referral's reward; `referee` names
+        the referral it belongs to (both sides of a referral rule, commissions on its orders)."""
         key = (rule_id, user_id, cause)
         if key in self.reward_keys:
             return None  # rewarded exactly once
@@ -527,6 +588,8 @@ class CampaignState:
                 reason = "budget"
         if reason is not None:
             status = "declined"
+        elif fraud == "review":
+            status, reason = "pending", "review"
         elif available_at is not None and available_at > ev.at:
             status = "pending"
         else:
@@ -538,7 +601,11 @@ class CampaignState:
             created_at=now, available_at=available_at if status == "pending" else None,
             order_id=order_id,
         )
-        reward.history.append(StatusChange(status, reason, ev.id, now))
+        referral = self.referrals.get(referee) if referee is not None and fraud is not None else None
+        reward.history.append(StatusChange(status, reason, ev.id, now,
+                                           referral.detail() if referral is not None else None))
+        if referral is not None:
+            referral.rewards.append(reward)
         if reward.counts_against_budget():
             self.budget_used += reward.amount or 0
         self.rewards[rid] = reward
@@ -550,14 +617,101 @@ class CampaignState:
         return reward
 
     def _change_status(
-        self, reward: Reward, status: str, reason: str | None, ev: Event, now: int, effects: list[Effect]
+        self, reward: Reward, status: str, reason: str | None, ev: Event, now: int, effects: list[Effect],
+        fraud: dict | None = None,
     ) -> None:
         if reward.counts_against_budget():
             self.budget_used -= reward.amount or 0
         reward.status = status
         reward.reason = reason
-        change = StatusChange(status, reason, ev.id, now)
+        change = StatusChange(status, reason, ev.id, now, fraud)
         reward.history.append(change)
         if reward.counts_against_budget():
             self.budget_used += reward.amount or 0
         effects.append(RewardStatusChanged(reward, change))
+
+    # -- fraud checks and reviews (SPEC section 10) ----------------------------------------
+    # The check is computed outside the engine (fraud/), across the tenant's campaigns, and logged as
+    # a `fraud_check` event just before the event it judges; decisions are logged `review_decision`
+    # events. The engine only applies them, so a replay holds and voids the same rewards.
+
+    def _outcome(self, referee: str) -> str | None:
+        referral = self.referrals.get(referee) if self.referrals else None
+        return referral.outcome() if referral is not None else None
+
+    def _excluded(self, referee: str | None) -> bool:
+        referral = self.referrals.get(referee or "")
+        return referral is not None and referral.status in ("declined", "denied")
+
+    def _on_fraud_check(self, ev: Event, now: int) -> list[Effect]:
+        referee, referrer = ev.user_id, ev.order_id
+        if referee is None or referrer is None or referee in self.referrals or referee in self.participants:
+            return []  # a referee is checked once, before its first event
+        risk = ev.value or 0
+        settings = self.config.fraud
+        if risk >= settings.decline_at:
+            status = "declined"
+        elif risk >= settings.review_at:
+            status = "review"
+        else:
+            return []
+        signals = signal_codes(ev.ref)
+        self.referrals[referee] = Referral(referrer, status, risk, signals, ev.id)
+        if status == "review":
+            return [ReviewOpened(referee, referrer, risk, signals, ev.id, now)]
+        return []
+
+    def _on_review_decision(self, ev: Event, now: int) -> list[Effect]:
+        referral = self.referrals.get(ev.user_id or "")
+        if referral is None or referral.status != "review":
+            return []  # decided already: the same decision again changes nothing
+        effects: list[Effect] = []
+        detail = {"decision": ev.order_id, "decided_by": ev.ref}
+        if ev.order_id == "approve":
+            referral.status = "approved"
+            for reward in referral.rewards:
+                if reward.status == "pending" and reward.reason == "review":
+                    # Its own hold (a commission's hold_days) still applies.
+                    held = reward.available_at is not None and reward.available_at > now
+                    self._change_status(reward, "pending" if held else "available", None, ev, now, effects, detail)
+            return effects
+        referral.status = "denied"
+        for reward in referral.rewards:
+            if reward.status in ("available", "pending"):
+                if reward.role == "referrer" and reward.order_id is None:
+                    key = (reward.rule_id, reward.user_id)
+                    self.cap_used[key] = self.cap_used.get(key, 1) - 1
+                self._change_status(reward, "void", "fraud", ev, now, effects, detail)
+        self._uncount(ev.user_id or "", referral.referrer, ev, now, effects, detail)
+        return effects
+
+    def _uncount(self, referee: str, referrer: str, ev: Event, now: int, effects: list[Effect], detail: dict) -> None:
+        """A denied referral stops counting: its referrer's metrics, score and rank drop, and the
+        milestone tiers no longer reached are voided (a voided tier is not granted again)."""
+        person = self.participants.get(referee)
+        stats = self.referrers.get(referrer)
+        if person is None or stats is None:
+            return
+        stats.referees -= 1
+        if person.reservation_at is not None and person.reservation_at in stats.reservation_times:
+            stats.reservation_times.remove(person.reservation_at)
+        if person.join_at is not None and person.join_at in stats.join_times:
+            stats.join_times.remove(person.join_at)
+        for order_id, order in self.orders.items():
+            if order.user_id == referee and order.referrer == referrer and not order.refunded:
+                stats.order_times.remove((order.at, order_id))
+                if order.amount is not None:
+                    stats.gmv_times.remove((order.at, order_id))
+                    stats.gmv -= order.amount
+                order.referrer = None
+        for rule in self._milestone_rules:
+            key = (rule.id, referrer)
+            reached = self.tiers_reached.get(key, 0)
+            value = stats.metric(rule.metric)
+            while reached > 0 and value < rule.tiers[reached - 1].at:
+                reached -= 1
+                reward = self.tier_rewards.get((rule.id, referrer, reached))
+                if reward is not None and reward.status in ("available", "pending"):
+                    self._change_status(reward, "void", "fraud", ev, now, effects, detail)
+            self.tiers_reached[key] = reached
+        self._metric_changed(referrer, stats, ("reservations", "joins", "orders", "gmv"), ev, now, effects)

@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections import deque
 from dataclasses import dataclass
-from typing import TypedDict
+from typing import Any, Protocol, TypedDict
 
 from liveloop.engine.model import Event, NewUser, RewardIssued, RewardStatusChanged
 from liveloop.events.committed import CommittedEffects
@@ -51,6 +51,14 @@ class RecentIds:
             self._set.discard((tenant_id, event_id))
 
 
+class FraudScreen(Protocol):
+    """Fraud checks (fraud/screen.py): a `fraud_check` event logged before each attributing event."""
+
+    async def prepare(self, tenant_id: str, known: list, campaigns: dict[str, Any], *, now: int) -> None: ...
+
+    def check(self, tenant_id: str, state: Any, device_id: str | None, ip: str | None, ev: Event) -> Event | None: ...
+
+
 class RejectedEvent(TypedDict):
     index: int
     error: dict
@@ -72,8 +80,9 @@ class Ingestor:
     """The pipeline: parse -> gate -> engine -> store -> commit -> committed effects to subscribers."""
 
     def __init__(self, gate: CampaignGate, store: EventStore, fx: TenantRates, committed: CommittedEffects, *,
-                 future_tolerance_ms: int) -> None:
+                 future_tolerance_ms: int, fraud: FraudScreen | None = None) -> None:
         self._gate = gate
+        self._fraud = fraud
         self._store = store
         self._fx = fx
         self._committed = committed
@@ -142,6 +151,9 @@ class Ingestor:
         logged: set[str] = set()
         if candidates:
             logged = await self._store.logged_ids(tenant_id, candidates)
+        fraud = self._fraud
+        if fraud is not None:
+            await fraud.prepare(tenant_id, known, campaigns, now=now)
 
         # After a failed commit, the loaded states were dropped while this batch awaited: applying
         # it to a dropped state would leave the rebuilt one without it. The client sends it again.
@@ -155,6 +167,7 @@ class Ingestor:
         ledger = LedgerWrites(tenant_id)
         recent = self._recent
         refused = False
+        checks = 0
         for index, inp, ev in known:
             key = (tenant_id, ev.id)
             if key in recent or ev.id in logged:
@@ -176,6 +189,15 @@ class Ingestor:
                     refused = True
                     continue
             recent.add(key)
+            if fraud is not None:
+                check = fraud.check(tenant_id, state, inp.device_id, inp.ip, ev)
+                if check is not None:
+                    # Logged just before the event it judges: a replay holds or declines the same rewards.
+                    checks += 1
+                    for effect in state.apply(check, now):
+                        effects.append((live, effect))
+                    rows.append(EventRow(tenant_id, check.id, inp.campaign_id, check.type, check.user_id, check.at,
+                                         check.ref, None, None, check.order_id, None, None, now, check.value))
             for effect in state.apply(ev, now):
                 # Exact types (effects are never subclassed): cheaper than isinstance, per effect.
                 kind = type(effect)
@@ -187,7 +209,7 @@ class Ingestor:
             rows.append(EventRow(tenant_id, ev.id, inp.campaign_id, ev.type, ev.user_id, ev.at, ev.ref,
                                  inp.device_id, inp.ip, ev.order_id, ev.amount, ev.currency, now, ev.value,
                                  ev.group_id, ev.sku))
-        result.accepted += len(rows)
+        result.accepted += len(rows) - checks
         if refused:
             result.rejected.sort(key=lambda r: r["index"])
         if not rows:

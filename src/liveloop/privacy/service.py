@@ -27,6 +27,7 @@ from liveloop.privacy.models import erasures
 from liveloop.questions.models import questions
 from liveloop.rewards.views import reward_read
 from liveloop.tenants.service import server_secret
+from liveloop.users.models import users
 from liveloop.users.service import get as get_user
 
 log = logging.getLogger("liveloop.privacy")
@@ -152,11 +153,14 @@ class Privacy:
             return (get_user(conn, tenant_id=tenant_id, user_id=user_id),
                     campaigns_of(conn, tenant_id=tenant_id, user_id=user_id),
                     _events_of(conn, tenant_id, user_id), _invites_of(conn, tenant_id, user_id),
-                    _questions_of(conn, tenant_id, user_id))
+                    _questions_of(conn, tenant_id, user_id), _email_of(conn, tenant_id, user_id))
 
-        profile, campaign_ids, logged, codes, asked = await self._db.read(read)
+        profile, campaign_ids, logged, codes, asked, email = await self._db.read(read)
         if profile is None and not campaign_ids:
             return None
+        if profile is not None:
+            # Held for fraud signals only, and returned nowhere but here (SPEC section 10).
+            profile = {**profile, "email_hash": email[0], "email_domain": email[1]}
         now = clock.now_ms()
         per_campaign = []
         for campaign_id in sorted(campaign_ids):
@@ -235,6 +239,12 @@ def _events_of(conn: sa.Connection, tenant_id: str, user_id: str) -> dict[str, l
             "ip": row.ip, "order_id": row.order_id, "amount_minor": row.amount, "currency": row.currency,
             "received_at": iso(row.received_at)})
     return out
+
+
+def _email_of(conn: sa.Connection, tenant_id: str, user_id: str) -> tuple[str | None, str | None]:
+    row = conn.execute(sa.select(users.c.email_hash, users.c.email_domain).where(
+        users.c.tenant_id == tenant_id, users.c.user_id == user_id)).first()
+    return (row.email_hash, row.email_domain) if row is not None else (None, None)
 
 
 def _questions_of(conn: sa.Connection, tenant_id: str, user_id: str) -> dict[str, list[dict]]:

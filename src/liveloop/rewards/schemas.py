@@ -10,6 +10,8 @@ class RewardStepRead(BaseModel):
     reason: str | None
     cause_event_id: str | None = Field(description="null for a step the hold caused (`hold_elapsed`)")
     at: str
+    fraud: dict | None = Field(default=None, description="present when a fraud check or a review decided this step: "
+                                                         "`{risk, signals}` or `{decision, decided_by}`")
 
 
 class RewardRead(BaseModel):

@@ -24,13 +24,13 @@ def spec_read(spec: RewardSpec, currency: str) -> dict:
 def reward_read(r: Reward, now: int) -> dict:
     status = r.status_at(now)
     history = [
-        {"status": c.status, "reason": c.reason, "cause_event_id": c.cause_event_id, "at": iso(c.at)}
+        {"status": c.status, "reason": c.reason, "cause_event_id": c.cause_event_id, "at": iso(c.at), "fraud": c.fraud}
         for c in r.history
     ]
     if status != r.status:
         # The hold ran out: shown as its own step, caused by the hold rather than by an event.
         history.append({"status": status, "reason": "hold_elapsed", "cause_event_id": None,
-                        "at": iso(r.available_at)})
+                        "at": iso(r.available_at), "fraud": None})
     return {
         "id": r.id,
         "rule_id": r.rule_id,

@@ -13,6 +13,9 @@ users = sa.Table(
     sa.Column("locale", sa.String(35)),
     sa.Column("display_name", sa.String(200)),
     sa.Column("consents", sa.Text, nullable=False, server_default="{}"),  # JSON object
+    # Fraud signals (fraud/emails.py): the normalized address's hash and its domain, never the address.
+    sa.Column("email_hash", sa.String(64)),
+    sa.Column("email_domain", sa.String(255)),
     sa.Column("created_at", BigInt, nullable=False),
     sa.Column("updated_at", BigInt, nullable=False),
 )

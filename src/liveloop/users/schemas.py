@@ -19,6 +19,9 @@ class UserUpdate(BaseModel):
     locale: Annotated[str, Field(pattern=r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8}){0,3}$", max_length=35)] | None = None
     display_name: Line(200) | None = None
     consents: Annotated[dict[ConsentKey, bool], Field(max_length=MAX_CONSENTS)] | None = None
+    email: Annotated[str, Field(pattern=r"^[^@\s]{1,64}@[^@\s]{1,255}$", max_length=320,
+                                description="kept only as a normalized hash and its domain (fraud signals); "
+                                            "never returned")] | None = None
 
 
 class UserRead(BaseModel):

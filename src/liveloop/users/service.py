@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from liveloop.kit.db.dialect import insert_ignore
 from liveloop.kit.errors import Invalid
 from liveloop.kit.limits import MAX_CONSENTS
+from liveloop.users.emails import normalize
 from liveloop.users.models import users
 
 
@@ -18,6 +19,8 @@ def upsert(conn: sa.Connection, *, tenant_id: str, user_id: str, changes: dict, 
         sa.select(users).where(users.c.tenant_id == tenant_id, users.c.user_id == user_id)
     ).mappings().first()
     values = dict(changes)
+    if "email" in values:
+        values["email_hash"], values["email_domain"] = normalize(values.pop("email"))
     if "consents" in values:
         merged = orjson.loads(row["consents"]) if row is not None else {}
         merged.update(values["consents"])
