@@ -56,6 +56,8 @@ _READ = {
     ("GET", "/v1/campaigns/{cid}/questions"),
     ("GET", "/v1/campaigns/{cid}/flash-deals"),
     ("GET", "/v1/segments/{sid}"),
+    ("GET", "/v1/campaigns/{cid}/reviews"),
+    ("GET", "/v1/blocklist"),
 }
 
 # Management: declared so that the table names every route, though a missing one needs admin too.
@@ -82,6 +84,8 @@ _ADMIN = {
     ("POST", "/v1/campaigns/{cid}/flash-deals"),
     ("PUT", "/v1/segments/{sid}"),
     ("POST", "/v1/segments/{sid}/members"),
+    ("POST", "/v1/campaigns/{cid}/reviews/decisions"),
+    ("PUT", "/v1/blocklist"),
 }
 
 ROUTE_SCOPES: dict[tuple[str, str], str] = (
