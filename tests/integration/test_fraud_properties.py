@@ -18,7 +18,7 @@ from liveloop.fraud.service import Decision
 from liveloop.invites.models import invites
 from liveloop.kit.db.migrate import upgrade
 from liveloop.kit.times import parse_iso
-from liveloop.rewards.ledger import stored_history
+from liveloop.rewards.repository import stored_history
 from liveloop.settings import Settings
 
 CREATED = parse_iso("2026-12-01T00:00:00Z", field="created_at")
