@@ -150,7 +150,7 @@ class SharedGate(LiveCampaigns):
         positions = await self._db.write(run, campaigns=[(tenant_id, cid) for cid in lives])
         for campaign_id, live in lives.items():
             live.state.last_seq = positions[campaign_id]
-            self.fanout.logged(tenant_id, campaign_id)
+            self.fanout.logged(tenant_id, campaign_id, positions[campaign_id])
 
     @asynccontextmanager
     async def _advisory(self, tenant_id: str, campaign_id: str) -> AsyncIterator[None]:
