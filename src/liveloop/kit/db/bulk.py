@@ -101,8 +101,13 @@ class ExistingKeys:
         self._marker = "%s" if dialect_name == "postgresql" else "?"
         self._head = f"SELECT {key_column} FROM {table.name} WHERE {scope_column} = {self._marker} AND {key_column} IN "
         self._sql: dict[int, str] = {}  # by the number of keys asked
+        # PostgreSQL: the keys as one array, so every call is the same statement (prepared once).
+        self._any_sql = (f"SELECT {key_column} FROM {table.name} WHERE {scope_column} = %s AND {key_column} = ANY(%s)"
+                         if dialect_name == "postgresql" else None)
 
     def __call__(self, conn: sa.Connection, scope: str, keys: list[str]) -> set[str]:
+        if self._any_sql is not None:
+            return {key for (key,) in conn.exec_driver_sql(self._any_sql, (scope, list(keys)))} if keys else set()
         found: set[str] = set()
         for start in range(0, len(keys), self.CHUNK):
             chunk = keys[start:start + self.CHUNK]
