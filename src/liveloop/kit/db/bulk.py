@@ -24,10 +24,12 @@ class BulkInsert:
             # All rows as one array per column, unnested by PostgreSQL: one statement and one round
             # trip per batch, planned once (psycopg prepares a statement it sees again), instead of
             # one execution per row. WITH ORDINALITY ... ORDER BY keeps the rows' order, so events
-            # keep arrival order in `seq`.
+            # keep arrival order in `seq`. The arrays go in binary (%b): psycopg writes a text array
+            # by escaping every string with a regular expression, which cost more than the rows'
+            # executemany (measured: 20 ms of client CPU per 500 outbox rows, against 1.8 in binary).
             types = [_pg_type(table.c[name]) for name in columns]
             if all(types):
-                params = ", ".join(f"%s::{kind}[]" for kind in types)
+                params = ", ".join(f"%b::{kind}[]" for kind in types)
                 aliases = ", ".join(f"c{i}" for i in range(len(columns)))
                 self._array_sql = (f"INSERT INTO {table.name} ({names}) SELECT {aliases} FROM unnest({params})"
                                    f" WITH ORDINALITY AS u({aliases}, n) ORDER BY n{conflict}")
@@ -102,7 +104,7 @@ class ExistingKeys:
         self._head = f"SELECT {key_column} FROM {table.name} WHERE {scope_column} = {self._marker} AND {key_column} IN "
         self._sql: dict[int, str] = {}  # by the number of keys asked
         # PostgreSQL: the keys as one array, so every call is the same statement (prepared once).
-        self._any_sql = (f"SELECT {key_column} FROM {table.name} WHERE {scope_column} = %s AND {key_column} = ANY(%s)"
+        self._any_sql = (f"SELECT {key_column} FROM {table.name} WHERE {scope_column} = %s AND {key_column} = ANY(%b)"
                          if dialect_name == "postgresql" else None)
 
     def __call__(self, conn: sa.Connection, scope: str, keys: list[str]) -> set[str]:
