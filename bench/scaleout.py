@@ -6,6 +6,16 @@ Needs a PostgreSQL server: LIVELOOP_BENCH_DATABASE_URL (or LIVELOOP_TEST_DATABAS
 database on it; the bench creates and drops its own databases beside it. With
 LIVELOOP_BENCH_REDIS_URL (or LIVELOOP_TEST_REDIS_URL) the PostgreSQL processes run with Redis, as
 deployed, and the Redis leaderboard is measured too.
+
+Setups: one and two processes on one campaign, and one process on two busy campaigns against two
+processes with one campaign each. Besides events/s, each run reports the CPU time every process
+involved spent (liveloop, PostgreSQL's backends and writers, Redis; from /proc) per event, and the
+events per CPU-second of two processes on two campaigns against one process on both.
+
+Knobs: LIVELOOP_BENCH_SCALEOUT_ROUNDS (repeat, report medians and spread), _SECONDS, _EVENTS,
+_SETUPS (e.g. 1x1,2x2: processes x campaigns), _BOARD=0 (skip the leaderboard);
+LIVELOOP_BENCH_BASELINE=<checkout> runs that code alternately with this one's in every round, and
+LIVELOOP_BENCH_CANDIDATE=<checkout> stands for this one (a fixed commit while the tree changes).
 """
 
 from __future__ import annotations
