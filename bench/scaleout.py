@@ -6,6 +6,16 @@ Needs a PostgreSQL server: LIVELOOP_BENCH_DATABASE_URL (or LIVELOOP_TEST_DATABAS
 database on it; the bench creates and drops its own databases beside it. With
 LIVELOOP_BENCH_REDIS_URL (or LIVELOOP_TEST_REDIS_URL) the PostgreSQL processes run with Redis, as
 deployed, and the Redis leaderboard is measured too.
+
+Setups: one and two processes on one campaign, and one process on two busy campaigns against two
+processes with one campaign each. Besides events/s, each run reports the CPU time every process
+involved spent (liveloop, PostgreSQL's backends and writers, Redis; from /proc) per event, and the
+events per CPU-second of two processes on two campaigns against one process on both.
+
+Knobs: LIVELOOP_BENCH_SCALEOUT_ROUNDS (repeat, report medians and spread), _SECONDS, _EVENTS,
+_SETUPS (e.g. 1x1,2x2: processes x campaigns), _BOARD=0 (skip the leaderboard);
+LIVELOOP_BENCH_BASELINE=<checkout> runs that code alternately with this one's in every round, and
+LIVELOOP_BENCH_CANDIDATE=<checkout> stands for this one (a fixed commit while the tree changes).
 """
 
 from __future__ import annotations
@@ -17,6 +27,7 @@ import tempfile
 import time
 import uuid
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -31,6 +42,7 @@ from bench.hotpaths import (
     PostResult,
     Service,
     api_event,
+    cpu_seconds,
     create_tenant,
     generate_events,
     post_batches,
@@ -38,8 +50,9 @@ from bench.hotpaths import (
     set_up_campaign,
 )
 
-EVENTS = 120_000
-SECONDS = 20.0
+EVENTS = int(os.environ.get("LIVELOOP_BENCH_SCALEOUT_EVENTS", "120000"))
+SECONDS = float(os.environ.get("LIVELOOP_BENCH_SCALEOUT_SECONDS", "20"))
+CLIENTS = 2  # connections per process
 _START = "<!-- bench:scaleout:start -->"
 _END = "<!-- bench:scaleout:end -->"
 
@@ -59,39 +72,157 @@ def fresh_database(base_url: str):
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def run(url: str, processes: int, work: Path, redis_url: str | None = None) -> PostResult:
-    """Events/s of `processes` servers on one database, one campaign, batches spread over all."""
-    _tenant, key = create_tenant(url)
+@dataclass
+class Run:
+    """One setup's figures: what the clients saw, and the CPU every process involved spent."""
+
+    posted: PostResult
+    cpu: dict[str, float]  # seconds by process kind: liveloop, postgres, redis
+
+    @property
+    def rate(self) -> float:
+        return self.posted.accepted / self.posted.seconds if self.posted.seconds else 0.0
+
+    @property
+    def cpu_total(self) -> float:
+        return sum(self.cpu.values())
+
+    @property
+    def cpu_ms_per_1000(self) -> float:
+        return self.cpu_total * 1e6 / self.posted.accepted if self.posted.accepted else float("nan")
+
+    @property
+    def per_cpu_second(self) -> float:
+        return self.posted.accepted / self.cpu_total if self.cpu_total else 0.0
+
+
+def _procs() -> list[tuple[int, str, str]]:
+    """(pid, comm, cmdline) of every process this user may read."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            comm = (entry / "comm").read_text().strip()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        out.append((int(entry.name), comm, cmdline))
+    return out
+
+
+def _cpu_or_zero(pid: int) -> float:
+    try:
+        return cpu_seconds(pid)
+    except (OSError, IndexError):
+        return 0.0
+
+
+class CpuMeter:
+    """CPU seconds, read from /proc, of the liveloop servers, of PostgreSQL (the backends serving the
+    bench's database, plus the server's WAL writer, background writer and checkpointer) and of Redis.
+
+    The server's own background processes and Redis are shared with whatever else runs on the
+    machine, so on a busy machine they count a little more than the bench's own share."""
+
+    def __init__(self, url: str, servers: list[Service], redis: bool) -> None:
+        self._url = url
+        self._servers = servers
+        self._redis = redis
+        self._before: dict[tuple[str, int], float] = {}
+
+    def _pids(self) -> dict[tuple[str, int], float]:
+        found = {("liveloop", s.pid): _cpu_or_zero(s.pid) for s in self._servers}
+        if self._url.startswith("postgresql"):
+            import psycopg
+
+            name = urlsplit(self._url).path.lstrip("/")
+            with psycopg.connect(self._url, autocommit=True) as conn:
+                me = conn.info.backend_pid
+                rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (name,)).fetchall()
+            for (pid,) in rows:
+                if pid != me:
+                    found[("postgres", pid)] = _cpu_or_zero(pid)
+            for pid, _comm, cmdline in _procs():
+                if cmdline.startswith("postgres: ") and any(
+                        w in cmdline for w in ("walwriter", "background writer", "checkpointer")):
+                    found[("postgres", pid)] = _cpu_or_zero(pid)
+        if self._redis:
+            for pid, comm, _cmdline in _procs():
+                if comm == "redis-server":
+                    found[("redis", pid)] = _cpu_or_zero(pid)
+        return found
+
+    def start(self) -> None:
+        self._before = self._pids()
+
+    def stop(self) -> dict[str, float]:
+        totals = {"liveloop": 0.0}
+        if self._url.startswith("postgresql"):
+            totals["postgres"] = 0.0
+        if self._redis:
+            totals["redis"] = 0.0
+        for key, seconds in self._pids().items():
+            # A backend that connected during the run counts whole.
+            totals[key[0]] += seconds - self._before.get(key, 0.0)
+        return totals
+
+
+def _prepared(server: Service, key: str, campaign_id: str, *, seed: int) -> list[bytes]:
+    now = time.time_ns() // 1_000_000
+    starts_at = now - 2 * HOUR_MS
+    codes = set_up_campaign(server, key, campaign_id, starts_at=starts_at, ends_at=now + 3650 * DAY_MS)
+    stream = generate_events(EVENTS, codes=codes, starts_at=starts_at, now=now, seed=seed)
+    return [orjson.dumps({"events": [api_event(ev, campaign_id) for ev in stream[i:i + BATCH]]})
+            for i in range(0, len(stream), BATCH)]
+
+
+def run(url: str, processes: int, work: Path, redis_url: str | None = None, *, campaigns: int = 1,
+        root: str | None = None) -> Run:
+    """`processes` servers on one database. One campaign: its batches spread over all processes. Two
+    campaigns (each in its own tenant): with one process it gets both, alternately; with two, each
+    process gets one campaign. `root`: another checkout whose code the servers run (the baseline)."""
+    keys = [create_tenant(url)[1] for _ in range(campaigns)]  # migrates the database first
     with ExitStack() as stack:
         if redis_url:
             stack.enter_context(_environ("LIVELOOP_REDIS_URL", redis_url))
-        servers = [stack.enter_context(Service.liveloop(url, work / f"s{processes}-{i}.log"))
-                   for i in range(processes)]
-        now = time.time_ns() // 1_000_000
-        starts_at = now - 2 * HOUR_MS
-        codes = set_up_campaign(servers[0], key, "scale", starts_at=starts_at, ends_at=now + 3650 * DAY_MS)
-        stream = generate_events(EVENTS, codes=codes, starts_at=starts_at, now=now)
-        bodies = [orjson.dumps({"events": [api_event(ev, "scale") for ev in stream[i:i + BATCH]]})
-                  for i in range(0, len(stream), BATCH)]
-        shares = [[(BATCH, post_request(s.port, key, b)) for b in bodies[i::processes]]
-                  for i, s in enumerate(servers)]
+        servers = []
+        for i in range(processes):
+            service = Service.liveloop(url, work / f"s{processes}-{campaigns}-{i}.log")
+            if root:
+                service.extra_env["PYTHONPATH"] = os.pathsep.join((str(Path(root) / "src"), root))
+            servers.append(stack.enter_context(service))
+        per_campaign = []
+        for c, key in enumerate(keys):
+            bodies = _prepared(servers[0], key, f"scale{c}", seed=8 + c)
+            per_campaign.append([(BATCH, post_request(servers[0].port, key, b)) for b in bodies])
+        if campaigns == 1:
+            shares = [per_campaign[0][i::processes] for i in range(processes)]
+        elif processes == 1:
+            shares = [[r for pair in zip(*per_campaign, strict=True) for r in pair]]
+        else:
+            shares = per_campaign[:processes]
+        # post_request names its port only in the Host header: any server takes any share.
         results: list[PostResult] = [PostResult() for _ in servers]
 
         async def all_at_once() -> None:
             loop = asyncio.get_running_loop()
             await asyncio.gather(*(
                 loop.run_in_executor(None, lambda i=i: results.__setitem__(
-                    i, post_batches(servers[i].port, shares[i], clients=2, max_seconds=SECONDS)))
+                    i, post_batches(servers[i].port, shares[i], clients=CLIENTS, max_seconds=SECONDS)))
                 for i in range(processes)))
 
+        meter = CpuMeter(url.replace("postgresql+psycopg://", "postgresql://"), servers, bool(redis_url))
+        meter.start()
         asyncio.run(all_at_once())
+        cpu = meter.stop()
     total = PostResult()
     for r in results:
         total.events += r.events
         total.accepted += r.accepted
         total.failures += r.failures
         total.seconds = max(total.seconds, r.seconds)
-    return total
+    return Run(total, cpu)
 
 
 @contextmanager
@@ -214,38 +345,96 @@ def redis_board(redis_url: str) -> dict:
     }
 
 
+# (processes, campaigns); LIVELOOP_BENCH_SCALEOUT_SETUPS=1x1,2x2 runs a few.
+SETUPS = tuple(tuple(int(n) for n in setup.split("x")) for setup in
+               os.environ.get("LIVELOOP_BENCH_SCALEOUT_SETUPS", "1x1,2x1,1x2,2x2").split(","))
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def _figure(values: list[float], fmt: str) -> str:
+    """The median, with the spread when there were several rounds."""
+    text = format(_median(values), fmt)
+    if len(values) > 1:
+        text += f" ({format(min(values), fmt)}-{format(max(values), fmt)})"
+    return text
+
+
 def main() -> int:
     base = os.environ.get("LIVELOOP_BENCH_DATABASE_URL") or os.environ.get("LIVELOOP_TEST_DATABASE_URL")
     redis_url = os.environ.get("LIVELOOP_BENCH_REDIS_URL") or os.environ.get("LIVELOOP_TEST_REDIS_URL")
+    # Another checkout (e.g. `git worktree add /tmp/base main`): its code runs alternately with this
+    # one's in every round, so both see the same machine.
+    baseline = os.environ.get("LIVELOOP_BENCH_BASELINE")
+    rounds = int(os.environ.get("LIVELOOP_BENCH_SCALEOUT_ROUNDS", "1"))
     if not base:
         print("set LIVELOOP_BENCH_DATABASE_URL=postgresql://user@host/db (a server the bench may create "
               "databases on)", file=sys.stderr)
         return 2
-    rows = []
+    services = "PostgreSQL + Redis" if redis_url else "PostgreSQL"
+    # LIVELOOP_BENCH_CANDIDATE: a checkout whose code stands for this one's (a commit under test).
+    candidate = os.environ.get("LIVELOOP_BENCH_CANDIDATE")
+    codes = [("", candidate)] + ([("baseline ", baseline)] if baseline else [])
+    sqlite_runs: list[Run] = []
+    runs: dict[tuple[str, int, int], list[Run]] = {}
     with tempfile.TemporaryDirectory(prefix="liveloop-scaleout-") as tmp:
         work = Path(tmp)
-        print("SQLite, one process ...", flush=True)
-        sqlite = run(f"sqlite:///{work / 'ref.db'}", 1, work)
-        rows.append(("SQLite, 1 process", sqlite))
-        services = "PostgreSQL + Redis" if redis_url else "PostgreSQL"
-        for n in (1, 2):
-            name = f"{services}, {n} process{'es' if n > 1 else ''}"
-            print(f"{name} ...", flush=True)
-            with fresh_database(base) as url:
-                rows.append((name, run(url, n, work, redis_url)))
-    reference = sqlite.accepted / sqlite.seconds
+        for round_no in range(rounds):
+            print(f"round {round_no + 1}: SQLite, one process ...", flush=True)
+            sqlite_runs.append(run(f"sqlite:///{work / f'ref{round_no}.db'}", 1, work, root=candidate))
+            for processes, campaigns in SETUPS:
+                for label, root in codes:
+                    print(f"round {round_no + 1}: {label}{services}, {processes} process(es), "
+                          f"{campaigns} campaign(s) ...", flush=True)
+                    with fresh_database(base) as url:
+                        result = run(url, processes, work, redis_url, campaigns=campaigns, root=root)
+                    runs.setdefault((label, processes, campaigns), []).append(result)
+    sqlite_rates = [r.rate for r in sqlite_runs]
+    sqlite_cpu = [r.cpu_ms_per_1000 for r in sqlite_runs]
     lines = [
-        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with `make bench-scaleout` on {os.cpu_count()} CPUs; "
-        f"one campaign, batches of {BATCH} with the full rule set, 2 client connections per process, "
-        f"at most {SECONDS:g} s per run.",
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with `make bench-scaleout` on {os.cpu_count()} CPUs "
+        f"(load average {os.getloadavg()[0]:.1f}); batches of {BATCH} with the full rule set, {CLIENTS} client "
+        f"connections per process, at most {SECONDS:g} s per run, {rounds} round(s): medians, with the "
+        "spread (min-max) over rounds. Ratios are taken within each round, SQLite's run beside the others. "
+        "CPU is user + system time from /proc of the liveloop processes, of PostgreSQL (the backends of "
+        "the bench's database, the WAL writer, background writer and checkpointer) and of Redis."
+        + (" `baseline` rows run the code of another checkout, alternately with this one's." if baseline else ""),
         "",
-        "| setup | events/s | ratio to SQLite, 1 process | failed batches |",
-        "|---|---|---|---|",
+        "| setup | events/s | ratio to SQLite, 1 process | CPU ms per 1,000 events | CPU ratio to SQLite "
+        "| events per CPU-second | failed batches |",
+        "|---|---|---|---|---|---|---|",
+        f"| SQLite, 1 process, 1 campaign | {_figure(sqlite_rates, ',.0f')} | 1.00 | {_figure(sqlite_cpu, '.0f')} "
+        f"| 1.00 | {_figure([r.per_cpu_second for r in sqlite_runs], ',.0f')} "
+        f"| {sum(len(r.posted.failures) for r in sqlite_runs)} |",
     ]
-    for name, r in rows:
-        rate = r.accepted / r.seconds if r.seconds else 0
-        lines.append(f"| {name} | {rate:,.0f} | {rate / reference:.2f} | {len(r.failures)} |")
-    if redis_url:
+    for (label, processes, campaigns), results in runs.items():
+        name = (f"{label}{services}, {processes} process{'es' if processes > 1 else ''}, "
+                f"{campaigns} campaign{'s' if campaigns > 1 else ''}")
+        lines.append(
+            f"| {name} | {_figure([r.rate for r in results], ',.0f')} "
+            f"| {_figure([r.rate / s for r, s in zip(results, sqlite_rates, strict=True)], '.2f')} "
+            f"| {_figure([r.cpu_ms_per_1000 for r in results], '.0f')} "
+            f"| {_figure([r.cpu_ms_per_1000 / s for r, s in zip(results, sqlite_cpu, strict=True)], '.2f')} "
+            f"| {_figure([r.per_cpu_second for r in results], ',.0f')} "
+            f"| {sum(len(r.posted.failures) for r in results)} |")
+    lines.append("")
+    for label, _root in codes:
+        one, two = runs.get((label, 1, 2)), runs.get((label, 2, 2))
+        if one and two:
+            ratios = [b.per_cpu_second / a.per_cpu_second for a, b in zip(one, two, strict=True)]
+            lines.append(f"- {label}two processes on two busy campaigns: {_figure(ratios, '.2f')} of the events per "
+                         "CPU-second of one process on both (target: at least 0.8).")
+    breakdown = runs.get(("", 1, 1))
+    if breakdown:
+        parts = ", ".join(f"{kind} {_figure([r.cpu[kind] * 1e6 / r.posted.accepted for r in breakdown], '.0f')}"
+                          for kind in breakdown[0].cpu)
+        lines.append(f"- CPU ms per 1,000 events of {services}, 1 process, 1 campaign, by process: {parts}; "
+                     f"SQLite's liveloop process: {_figure(sqlite_cpu, '.0f')}.")
+    if redis_url and os.environ.get("LIVELOOP_BENCH_SCALEOUT_BOARD", "1") != "0":
         print("Redis leaderboard, 1,000,000 users ...", flush=True)
         board = redis_board(redis_url)
         lines += [

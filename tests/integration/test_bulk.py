@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
+import pytest
 import sqlalchemy as sa
 
 from liveloop.kit.db.bulk import BulkInsert, ExistingKeys
+from liveloop.kit.db.dialect import create_engine
+from tests.support import fresh_postgres_database
 
 ROWS = [
     (1, "plain", None, 2**62),
@@ -50,3 +55,42 @@ def test_existing_keys_finds_only_the_scope(tmp_path):
         asked = [f"k{i}" for i in range(1200)]  # more than one chunk
         assert existing(conn, "a", asked) == {f"k{i}" for i in range(0, 1200, 2)}
         assert existing(conn, "b", asked) == {"k1"}
+
+
+@pytest.mark.service
+def test_postgresql_array_insert_stores_what_executemany_stores(request):
+    """On PostgreSQL a batch is one INSERT ... SELECT FROM unnest(arrays): same rows, same order (the
+    serial key follows the rows' order), conflicts skipped and counted, NULLs and odd text kept."""
+    base = os.environ.get("LIVELOOP_TEST_DATABASE_URL")
+    if not base:
+        pytest.skip("LIVELOOP_TEST_DATABASE_URL is not set")
+    rows = [(k, str(a), None if b is None else str(b), n) for k, a, b, n in ROWS
+            if "\x00" not in str(a)]  # PostgreSQL text holds no NUL
+    rows += [(7, "x" * 300, None, 2**62), (6, "{a,b} 'q' \"NULL\"", "NULL", None), (8, None, None, None)]
+    with fresh_postgres_database(base) as url:
+        engine = create_engine(url)
+        metadata = sa.MetaData()
+        tables = [sa.Table(name, metadata, sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=True),
+                           sa.Column("k", sa.BigInteger, unique=True), sa.Column("a", sa.Text),
+                           sa.Column("b", sa.String(40)), sa.Column("n", sa.BigInteger))
+                  for name in ("array_way", "many_way")]
+        metadata.create_all(engine)
+        insert = BulkInsert("postgresql", tables[0], ("k", "a", "b", "n"), skip_conflicts=True)
+        assert insert._array_sql is not None
+        with engine.begin() as conn:
+            for _ in range(6):  # psycopg prepares the statement from the fifth time on
+                assert insert(conn, rows) in (len(rows), 0)
+            assert insert(conn, [(1, "again", None, None), (5, "new", None, None)]) == 1
+            assert insert(conn, []) == 0
+            conn.exec_driver_sql(insert.sql.replace("array_way", "many_way"), rows)
+            conn.exec_driver_sql("INSERT INTO many_way (k, a, b, n) VALUES (5, 'new', NULL, NULL)")
+            stored = "SELECT k, a, b, n FROM {} ORDER BY seq"
+            assert conn.exec_driver_sql(stored.format("array_way")).all() == conn.exec_driver_sql(
+                stored.format("many_way")).all()
+            with pytest.raises(sa.exc.DataError):  # too long for the column: refused, as row by row
+                with conn.begin_nested():
+                    insert(conn, [(99, "a", "b" * 41, None)])
+            existing = ExistingKeys("postgresql", tables[0], "b", "a")
+            assert existing(conn, "NULL", ["{a,b} 'q' \"NULL\"", "plain", "nothing"]) == {"{a,b} 'q' \"NULL\""}
+            assert existing(conn, "NULL", []) == set()
+        engine.dispose()

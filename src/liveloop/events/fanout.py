@@ -50,14 +50,14 @@ class LogFanout:
         if self._redis is not None:
             await self._redis.aclose()
 
-    def logged(self, tenant_id: str, campaign_id: str) -> None:
-        """This process just committed events of the campaign."""
+    def logged(self, tenant_id: str, campaign_id: str, position: int) -> None:
+        """This process just committed events of the campaign, up to log position `position`."""
         if self._redis is not None:
-            task = asyncio.ensure_future(self._announce(tenant_id, campaign_id))
+            task = asyncio.ensure_future(self._announce(tenant_id, campaign_id, position))
             task.add_done_callback(_log_failure)
 
-    async def _announce(self, tenant_id: str, campaign_id: str) -> None:
-        await self._redis.publish(CHANNEL, orjson.dumps([tenant_id, campaign_id]))
+    async def _announce(self, tenant_id: str, campaign_id: str, position: int) -> None:
+        await self._redis.publish(CHANNEL, orjson.dumps([tenant_id, campaign_id, position]))
 
     async def _listen(self) -> None:
         up = metrics.REDIS_UP.labels("fanout")
@@ -72,7 +72,10 @@ class LogFanout:
                     up.set(1)
                     log.warning("Redis fan-out is back", extra={"event": "redis_back", "use": "fanout"})
                 async for message in pubsub.listen():
-                    tenant_id, campaign_id = orjson.loads(message["data"])
+                    tenant_id, campaign_id, *position = orjson.loads(message["data"])
+                    live = self._live.peek(tenant_id, campaign_id)
+                    if live is not None and position and live.state.last_seq >= position[0]:
+                        continue  # this process's own events, or ones it has caught up with already
                     await self._catch_up(tenant_id, campaign_id)
             except asyncio.CancelledError:
                 raise

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from liveloop.events.committed import CommittedEffects
 from liveloop.events.live import LiveCampaign, LiveCampaigns
-from liveloop.events.store import EventStore
+from liveloop.events.store import EventStore, Logged
 from liveloop.kit import clock
 from liveloop.kit.db.database import Database
 from liveloop.kit.db.locks import AdvisoryLocks, lock_key
@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from liveloop.leaderboards.shared import RedisLeaderboards
 
 Write = Callable[[sa.Connection], None]
+# What a campaign's log held after the position read from (the first item): rows and invite codes.
+Pending = tuple[int, tuple[list[Logged], dict[str, str]]]
 
 
 class LocalGate(LiveCampaigns):
@@ -131,8 +133,8 @@ class SharedGate(LiveCampaigns):
             for campaign_id in sorted(set(campaign_ids)):
                 await self.get_uncaught(tenant_id, campaign_id)
                 await stack.enter_async_context(self._local_lock((tenant_id, campaign_id)))
-                await stack.enter_async_context(self._advisory(tenant_id, campaign_id))
-                held[campaign_id] = await self._catch_up(tenant_id, campaign_id)
+                pending = await stack.enter_async_context(self._advisory(tenant_id, campaign_id))
+                held[campaign_id] = await self._catch_up(tenant_id, campaign_id, pending)
             yield held
             if self.boards is not None:
                 # Still under the locks, after the caller's commit: the copy follows log order.
@@ -150,24 +152,31 @@ class SharedGate(LiveCampaigns):
         positions = await self._db.write(run, campaigns=[(tenant_id, cid) for cid in lives])
         for campaign_id, live in lives.items():
             live.state.last_seq = positions[campaign_id]
-            self.fanout.logged(tenant_id, campaign_id)
+            self.fanout.logged(tenant_id, campaign_id, positions[campaign_id])
 
     @asynccontextmanager
-    async def _advisory(self, tenant_id: str, campaign_id: str) -> AsyncIterator[None]:
+    async def _advisory(self, tenant_id: str, campaign_id: str) -> AsyncIterator[Pending]:
+        """Hold the campaign's lock; yields what the other processes logged, read right after taking
+        it on the lock's own connection (one thread hop, no round trip of its own)."""
         token = lock_key(tenant_id, campaign_id)
+        state = (await self.get_uncaught(tenant_id, campaign_id)).state
+        store = self._store
         asked = clock.monotonic()
-        conn = await self._locks.acquire(token)
+        conn, pending = await self._locks.acquire(token, lambda conn: (state.last_seq, store.pending_on(conn, state)))
         metrics.LOCK_WAIT_SECONDS.observe(clock.monotonic() - asked)
         try:
-            yield
+            yield pending
         finally:
             await self._locks.release(conn, token)
 
-    async def _catch_up(self, tenant_id: str, campaign_id: str) -> LiveCampaign:
+    async def _catch_up(self, tenant_id: str, campaign_id: str, pending: Pending | None = None) -> LiveCampaign:
         live = await self.get_uncaught(tenant_id, campaign_id)
         state = live.state
         started = clock.monotonic()
-        rows, codes = await self._store.pending(state)
+        if pending is not None and pending[0] == state.last_seq:
+            rows, codes = pending[1]
+        else:  # read again: the state was replaced (reloaded) meanwhile
+            rows, codes = await self._store.pending(state)
         if rows:
             state.codes.update(codes)
             board = state.leaderboard

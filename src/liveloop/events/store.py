@@ -114,6 +114,9 @@ class EventStore(Protocol):
     async def pending(self, state: CampaignState) -> tuple[list[Logged], dict[str, str]]:
         """What was logged after `state.last_seq`, and the invite codes it carries that the state lacks."""
 
+    def pending_on(self, conn: sa.Connection, state: CampaignState) -> tuple[list[Logged], dict[str, str]]:
+        """`pending`, on the caller's connection (the one holding the campaign's lock)."""
+
     async def find_codes(self, state: CampaignState, codes: set[str]) -> dict[str, str]:
         """Owners of those of `codes` that are invite codes of the campaign."""
 
@@ -148,6 +151,9 @@ ledger rows go to `ledger` in the same transaction, and codes seen in events are
 
     async def pending(self, state: CampaignState) -> tuple[list[Logged], dict[str, str]]:
         return await self._db.read(lambda conn: _pending(conn, state))
+
+    def pending_on(self, conn: sa.Connection, state: CampaignState) -> tuple[list[Logged], dict[str, str]]:
+        return _pending(conn, state)
 
     async def find_codes(self, state: CampaignState, codes: set[str]) -> dict[str, str]:
         return await self._invites.owners(state.config.tenant_id, code_campaigns(state.config), codes)

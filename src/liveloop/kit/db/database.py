@@ -48,4 +48,6 @@ class Database:
 
     def close(self) -> None:
         self.writer.stop()
+        if self.locks is not None:
+            self.locks.close()
         self.engine.dispose()
