@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from liveloop.campaigns import service as campaigns_service
-from liveloop.console import campaign_form, clip_pages, operators, queries, webhook_pages
+from liveloop.console import campaign_form, clip_pages, operators, queries, review_pages, webhook_pages
 from liveloop.console.operators import Session
 from liveloop.console.pages import HEADERS, STATIC, render, static_file
 from liveloop.console.texts import CONSOLE_LANGS, gettext
@@ -63,6 +63,7 @@ from liveloop.users.repository import display_names
 router = APIRouter(include_in_schema=False)
 router.include_router(webhook_pages.router)
 router.include_router(clip_pages.router)
+router.include_router(review_pages.router)
 
 # -- log in and out -------------------------------------------------------------------------------
 

@@ -1,0 +1,131 @@
+"""The console's review queue, in a real headless Chromium against the real server (SQLite, and
+PostgreSQL + Redis when configured), in English and Arabic. Screenshots go where test_console_browser.py puts them."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.e2e.helpers import before_start, campaign, event, invite, post_ok, send
+from tests.e2e.test_console_browser import chromium, login, shots, sign_in, watch_errors  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.browser
+expect = pytest.importorskip("playwright.sync_api").expect
+
+HOSTILE = "<img src=x onerror=alert(1)>"
+RULES = [
+    {"id": "rr", "type": "reservation_referral",
+     "referrer_reward": {"kind": "coupon", "amount": "2.00"}, "referee_reward": {"kind": "coupon", "amount": "1.00"}},
+]
+
+
+def _u(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+def _held_reviews(api, cid: str) -> tuple[str, list[str]]:
+    """A farmer's invite used by three accounts on one device: three open reviews of rising risk."""
+    post_ok(api, "/v1/campaigns", campaign(cid, title="Farm <night>", rules=RULES, budget="100.00",
+                                           fraud={"review_at": 50, "decline_at": 101}))
+    owner, device = _u("farmer"), _u("dev")
+    assert api.put(f"/v1/users/{owner}", json={"market": "US", "display_name": HOSTILE}).status_code in (200, 201)
+    code = invite(api, cid, owner)
+    farmed = [_u("acct") for _ in range(3)]
+    send(api, [event("o", "click", cid, owner, before_start(90), device_id=device)]
+         + [event(f"a{i}", "reservation", cid, f, before_start(80 - i), code, device_id=device)
+            for i, f in enumerate(farmed)])
+    return owner, farmed
+
+
+def test_an_operator_decides_reviews_one_at_a_time_and_in_bulk(server, chromium, login, cid, shots):  # noqa: F811
+    with server.client(login.api_key) as api:
+        owner, farmed = _held_reviews(api, cid)
+        opened = api.get(f"/v1/campaigns/{cid}/reviews").json()["reviews"]
+    assert len(opened) == 3
+    by_risk = [r["id"] for r in opened]  # the API's order: highest risk first
+
+    # Arabic first, while all three are open: right to left, the names as text.
+    context = chromium.new_context(locale="ar-SA", viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        errors = watch_errors(page)
+        sign_in(page, server.url, login)
+        page.goto(f"{server.url}/console/campaigns/{cid}/reviews")
+        assert page.locator("html").get_attribute("dir") == "rtl"
+        assert page.locator("h1").inner_text().startswith("قائمة المراجعة")
+        expect(page.locator("[data-test=reviews] tbody tr")).to_have_count(3)
+        page.screenshot(path=str(shots / "reviews-ar.png"), full_page=True)
+        assert not errors, errors
+    finally:
+        context.close()
+
+    context = chromium.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        errors = watch_errors(page)
+        dialogs: list[str] = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        sign_in(page, server.url, login)
+        page.click(f"tr[data-campaign='{cid}'] >> a[href$='/reviews']")
+        page.wait_for_url(f"**/console/campaigns/{cid}/reviews")
+        rows = page.locator("[data-test=reviews] tbody tr")
+        # Highest risk first, each with its signals' details and the rewards it holds.
+        assert rows.evaluate_all("rs => rs.map(r => r.dataset.review)") == by_risk
+        risks = [int(r) for r in rows.evaluate_all("rs => rs.map(r => r.dataset.risk)")]
+        assert risks == sorted(risks, reverse=True) and risks[0] > risks[-1]
+        top = rows.nth(0)
+        assert "same_device" in top.inner_text() and "device_farm" in top.inner_text()
+        assert "2 held" in top.locator("[data-test=held]").inner_text()
+        assert top.locator("bdi.name").first.inner_text() == HOSTILE and top.locator("img").count() == 0
+        page.screenshot(path=str(shots / "reviews-en.png"), full_page=True)
+
+        # A form without its CSRF token decides nothing.
+        page.evaluate("document.querySelector('[data-test=reviews-form] input[name=csrf]').remove()")
+        with page.expect_response(f"**/console/campaigns/{cid}/reviews/decisions") as answer:
+            top.locator("[data-test=deny]").click()
+        assert answer.value.status == 403
+        page.goto(f"{server.url}/console/campaigns/{cid}/reviews")
+
+        # A bulk decision with nothing checked is refused on the page.
+        with page.expect_response(f"**/console/campaigns/{cid}/reviews/decisions") as answer:
+            page.click("[data-test=bulk-approve]")
+        assert answer.value.status == 422
+        assert "Select at least one review" in page.locator("[data-test=errors]").inner_text()
+
+        # One denied with a note, from its row.
+        page.fill("input[name=note]", "same phone <b>")
+        page.locator(f"tr[data-review={by_risk[0]}] [data-test=deny]").click()
+        page.wait_for_url("**/reviews?decided=1")
+        assert "1 review(s) decided" in page.locator("[data-test=decided]").inner_text()
+        expect(rows).to_have_count(2)
+
+        # The other two, checked and approved together.
+        for rid in by_risk[1:]:
+            page.check(f"tr[data-review={rid}] input[name=id]")
+        page.click("[data-test=bulk-approve]")
+        page.wait_for_url("**/reviews?decided=2")
+        expect(page.locator("[data-test=empty]")).to_be_visible()
+
+        # Decided ones are filterable, with who decided and the note, as text.
+        page.click("a[data-status=denied]")
+        denied = page.locator("[data-test=reviews] tbody tr")
+        expect(denied).to_have_count(1)
+        assert denied.get_attribute("data-review") == by_risk[0]
+        assert denied.locator("bdi.note").inner_text() == "same phone <b>" and denied.locator("b").count() == 0
+        assert "operator:" in denied.inner_text()
+        page.click("a[data-status=approved]")
+        expect(page.locator("[data-test=reviews] tbody tr")).to_have_count(2)
+        assert not errors and not dialogs, (errors, dialogs)
+    finally:
+        context.close()
+
+    with server.client(login.api_key) as api:
+        denied = api.get(f"/v1/campaigns/{cid}/reviews", params={"status": "denied"}).json()["reviews"]
+        assert [(r["id"], r["note"]) for r in denied] == [(by_risk[0], "same phone <b>")]
+        assert denied[0]["decided_by"].startswith("operator:op")
+        assert len(api.get(f"/v1/campaigns/{cid}/reviews", params={"status": "approved"}).json()["reviews"]) == 2
+        audit = api.get("/v1/audit", params={"limit": 50}).json()["entries"]
+    decided = [e for e in audit if e["action"] == "review.decide"]
+    assert len(decided) == 2  # one entry per form post that decided
+    assert all(e["actor"] == denied[0]["decided_by"] and cid in (e["target"] or "") for e in decided)
