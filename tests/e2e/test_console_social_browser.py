@@ -1,5 +1,6 @@
-"""The console's review queue, in a real headless Chromium against the real server (SQLite, and
-PostgreSQL + Redis when configured), in English and Arabic. Screenshots go where test_console_browser.py puts them."""
+"""The console's review queue and the host's question queue in the room view, in a real headless
+Chromium against the real server (SQLite, and PostgreSQL + Redis when configured), in English and
+Arabic. Screenshots go where test_console_browser.py puts them."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import uuid
 
 import pytest
 
-from tests.e2e.helpers import before_start, campaign, event, invite, post_ok, send
+from tests.e2e.helpers import before_start, campaign, during, event, invite, post_ok, send
 from tests.e2e.test_console_browser import chromium, login, shots, sign_in, watch_errors  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.browser
@@ -18,6 +19,8 @@ RULES = [
     {"id": "rr", "type": "reservation_referral",
      "referrer_reward": {"kind": "coupon", "amount": "2.00"}, "referee_reward": {"kind": "coupon", "amount": "1.00"}},
 ]
+PRIORITY = {"id": "vip", "type": "milestone", "metric": "joins",
+            "tiers": [{"at": 1, "reward": {"kind": "privilege", "name": "priority_question"}}]}
 
 
 def _u(prefix: str) -> str:
@@ -129,3 +132,49 @@ def test_an_operator_decides_reviews_one_at_a_time_and_in_bulk(server, chromium,
     decided = [e for e in audit if e["action"] == "review.decide"]
     assert len(decided) == 2  # one entry per form post that decided
     assert all(e["actor"] == denied[0]["decided_by"] and cid in (e["target"] or "") for e in decided)
+
+
+def test_the_room_view_shows_the_hosts_question_queue_and_marks_answers(server, chromium, login, cid, shots):  # noqa: F811
+    with server.client(login.api_key) as api:
+        post_ok(api, "/v1/campaigns", campaign(cid, leaderboard={"metric": "joins"}, rules=[PRIORITY]))
+        code = invite(api, cid, "ana")
+        send(api, [event("f1", "room_join", cid, "friend1", during(3), ref=code)])  # ana earns priority_question
+        assert api.put("/v1/users/budi", json={"market": "US", "display_name": HOSTILE}).status_code in (200, 201)
+        post_ok(api, f"/v1/campaigns/{cid}/questions", {"user_id": "budi", "text": "Is it <b>dishwasher</b> safe?"})
+        asked = post_ok(api, f"/v1/campaigns/{cid}/questions", {"user_id": "ana", "text": "Which sizes?"})
+        assert asked["priority"] is True
+        for locale, lang in (("en-US", "en"), ("ar-SA", "ar")):
+            context = chromium.new_context(locale=locale, viewport={"width": 1280, "height": 900})
+            try:
+                page = context.new_page()
+                errors = watch_errors(page)
+                sign_in(page, server.url, login)
+                page.goto(f"{server.url}/console/campaigns/{cid}/room")
+                items = page.locator("[data-test=questions] li")
+                if lang == "ar":
+                    assert page.locator("html").get_attribute("dir") == "rtl"
+                    assert "أسئلة للمضيف" in page.locator("#questions h2").inner_text()
+                    page.screenshot(path=str(shots / "room-questions-ar.png"), full_page=True)
+                    assert not errors, errors
+                    continue
+                # Priority holders first, then by time; every text as text.
+                assert items.evaluate_all("ls => ls.map(l => l.dataset.question)")[0] == asked["id"]
+                assert items.nth(0).locator("[data-test=priority]").count() == 1
+                assert items.nth(1).locator("bdi.text").inner_text() == "Is it <b>dishwasher</b> safe?"
+                assert items.nth(1).locator("bdi.name").inner_text() == HOSTILE
+                assert page.locator("#questions b, #questions img").count() == 0
+                # A new question reaches the page at its next poll, without a reload.
+                page.evaluate("window.__same_page = true")
+                post_ok(api, f"/v1/campaigns/{cid}/questions", {"user_id": "chen", "text": "Ship to Penang?"})
+                expect(items).to_have_count(3, timeout=12_000)
+                assert page.locator("[data-test=questions-count]").inner_text() == "3"
+                page.screenshot(path=str(shots / "room-questions-en.png"), full_page=True)
+                # Answered: it leaves the queue at once, and the API has it answered.
+                items.nth(0).locator("[data-test=answered]").click()
+                expect(items).to_have_count(2)
+                assert page.evaluate("window.__same_page") is True
+                answered = api.get(f"/v1/campaigns/{cid}/questions", params={"status": "answered"}).json()
+                assert [q["id"] for q in answered["questions"]] == [asked["id"]]
+                assert not errors, errors
+            finally:
+                context.close()
