@@ -1,10 +1,11 @@
-"""The console's review queue and the host's question queue in the room view, in a real headless
-Chromium against the real server (SQLite, and PostgreSQL + Redis when configured), in English and
-Arabic. Screenshots go where test_console_browser.py puts them."""
+"""The console's review queue, the host's question queue in the room view, and the group buys and
+circles page, in a real headless Chromium against the real server (SQLite, and PostgreSQL + Redis when
+configured), in English and Arabic. Screenshots go where test_console_browser.py puts them."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 
@@ -21,6 +22,9 @@ RULES = [
 ]
 PRIORITY = {"id": "vip", "type": "milestone", "metric": "joins",
             "tiers": [{"at": 1, "reward": {"kind": "privilege", "name": "priority_question"}}]}
+SKU = "WOK-28CM"
+GROUP_RULE = {"id": "pintuan", "type": "group_buy", "sku": SKU, "group_size": 3, "window_minutes": 30,
+              "reward": {"kind": "coupon", "amount": "4.00"}}
 
 
 def _u(prefix: str) -> str:
@@ -178,3 +182,45 @@ def test_the_room_view_shows_the_hosts_question_queue_and_marks_answers(server, 
                 assert not errors, errors
             finally:
                 context.close()
+
+
+def test_the_groups_and_circles_page_lists_group_buys_and_circles(server, chromium, login, cid, shots):  # noqa: F811
+    with server.client(login.api_key) as api:
+        post_ok(api, "/v1/campaigns", campaign(cid, leaderboard={"metric": "joins"}, rules=[GROUP_RULE],
+                                               max_circle_size=4))
+        group = post_ok(api, f"/v1/campaigns/{cid}/groups", {"rule_id": "pintuan", "user_id": "lin"})
+        order = {"id": f"{cid}-o1", "amount": "19.90", "currency": "USD", "sku": SKU, "group_id": group["id"]}
+        send(api, [event("pay1", "order_paid", cid, "lin", datetime.now(UTC), order=order)])
+        post_ok(api, f"/v1/campaigns/{cid}/circles", {"id": "fam", "owner": "amina", "name": "Family <b>"})
+        post_ok(api, f"/v1/campaigns/{cid}/circles/fam/members", {"user_id": "bilal"})
+        post_ok(api, f"/v1/campaigns/{cid}/circles", {"id": "solo", "owner": "dana", "name": "Dana"})
+        code = invite(api, cid, "dana")
+        send(api, [event("j1", "room_join", cid, "friend1", during(3), ref=code)])  # dana's circle scores 1
+        circles = {c: api.get(f"/v1/campaigns/{cid}/circles/{c}").json() for c in ("fam", "solo")}
+    for locale, lang in (("en-US", "en"), ("ar-SA", "ar")):
+        context = chromium.new_context(locale=locale, viewport={"width": 1280, "height": 900})
+        try:
+            page = context.new_page()
+            errors = watch_errors(page)
+            sign_in(page, server.url, login)
+            page.click(f"tr[data-campaign='{cid}'] >> a[href$='/social']")
+            page.wait_for_url(f"**/console/campaigns/{cid}/social")
+            row = page.locator(f"tr[data-group={group['id']}]")
+            assert row.get_attribute("data-status") == "open"
+            assert row.locator("[data-test=members]").inner_text() == "1 / 3"
+            circle_rows = page.locator("[data-test=circles] tbody tr")
+            # Highest score first, as the API scores them.
+            assert circle_rows.evaluate_all("rs => rs.map(r => r.dataset.circle)") == ["solo", "fam"]
+            assert circle_rows.nth(0).locator("[data-test=score]").inner_text() == str(circles["solo"]["score"])
+            fam = page.locator("tr[data-circle=fam]")
+            assert fam.locator("[data-test=members]").inner_text() == "2 / 4"
+            assert fam.locator("bdi.name").first.inner_text() == "Family <b>" and fam.locator("bdi.name b").count() == 0
+            if lang == "en":
+                assert row.locator("[data-test=status]").inner_text() == "Open"
+            else:
+                assert page.locator("html").get_attribute("dir") == "rtl"
+                assert row.locator("[data-test=status]").inner_text() == "مفتوحة"
+            page.screenshot(path=str(shots / f"social-{lang}.png"), full_page=True)
+            assert not errors, errors
+        finally:
+            context.close()

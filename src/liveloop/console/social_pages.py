@@ -1,5 +1,6 @@
 """The host's question queue in the console's room view (questions/service.py, as
-`/v1/campaigns/{cid}/questions` does)."""
+`/v1/campaigns/{cid}/questions` does), and a campaign's group buys and circles (groups/ and
+circles/ services, read only)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
+from liveloop.circles.service import Circles
 from liveloop.console.pages import HEADERS, render
 from liveloop.console.web import (
     campaign_or_none,
@@ -23,6 +25,7 @@ from liveloop.console.web import (
     to_login,
 )
 from liveloop.deps import Campaigns, Db, SettingsDep, component
+from liveloop.groups.service import Groups
 from liveloop.kit import clock
 from liveloop.kit.errors import LiveloopError, NotFound
 from liveloop.questions import service as questions
@@ -31,8 +34,11 @@ from liveloop.users.repository import display_names
 
 router = APIRouter(include_in_schema=False)
 Room = Annotated[RoomHub, component("room")]
+GroupsDep = Annotated[Groups, component("groups")]
+CirclesDep = Annotated[Circles, component("circles")]
 
 QUESTIONS_SHOWN = 20
+SOCIAL_SHOWN = 200
 
 
 async def question_queue(db, tenant_id: str, cid: str, tz: str, lang: str) -> dict:
@@ -92,3 +98,32 @@ async def answer_question(cid: str, qid: str, request: Request, db: Db, campaign
     return render("questions.html", lang=lang, here=f"/console/campaigns/{quote(cid, safe='')}/room",
                   session=session, campaign=live.body,
                   questions=await question_queue(db, tenant_id, cid, live.body["timezone"], lang))
+
+
+# -- group buys and circles -----------------------------------------------------------------------------
+
+@router.get("/console/campaigns/{cid}/social")
+async def social_page(cid: str, request: Request, db: Db, campaigns: Campaigns, groups: GroupsDep,
+                      circles: CirclesDep, settings: SettingsDep) -> Response:
+    session = await session_of(request, db)
+    if session is None:
+        return to_login(request, settings)
+    live = await campaign_or_none(campaigns, session, cid)
+    if live is None:
+        return not_found(request, session)
+    tenant_id = session.operator.tenant_id
+    lang = lang_of(request)
+    tz = live.body["timezone"]
+    all_groups = await groups.all(tenant_id, cid)
+    all_circles = await circles.all(tenant_id, cid)
+    shown_groups, shown_circles = all_groups[:SOCIAL_SHOWN], all_circles[:SOCIAL_SHOWN]
+    people = sorted({g["leader"] for g in shown_groups} | {c["owner"] for c in shown_circles})
+    names = await db.read(lambda conn: display_names(conn, tenant_id=tenant_id, user_ids=people)) if people else {}
+    for g in shown_groups:
+        g["leader_name"] = names.get(g["leader"])
+        g["ends"] = instant_text(g["ended_at"] or g["expires_at"], tz, lang)
+    for c in shown_circles:
+        c["owner_name"] = names.get(c["owner"])
+    return render("social.html", lang=lang, here=here(request), session=session, campaign=live.body,
+                  groups=shown_groups, circles=shown_circles,
+                  more_groups=len(all_groups) - len(shown_groups), more_circles=len(all_circles) - len(shown_circles))
