@@ -42,6 +42,7 @@ ACTIONS: dict[tuple[str, str], str] = {
     ("POST", "/console/login"): "console.login",
     ("POST", "/console/campaigns"): "campaign.create",
     ("POST", "/console/campaigns/{cid}/draws/{rule_id}/run"): "draw.run",
+    ("POST", "/console/campaigns/{cid}/reviews/decisions"): "review.decide",
 }
 
 # Path parameters that name a person: never written to the log (the answer's pseudonym is).

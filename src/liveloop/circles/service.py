@@ -95,6 +95,16 @@ class Circles:
             raise NotFound(f"circle {circle_id!r} not found", code="circle.not_found")
         return self.read(live, circle, await self._name(tenant_id, campaign_id, circle_id))
 
+    async def all(self, tenant_id: str, campaign_id: str) -> list[dict]:
+        """Every circle of the campaign, the highest score first (the console's circles page)."""
+        live = await self._gate.get(tenant_id, campaign_id)
+        state = live.state
+        metric = state.config.leaderboard_metric
+        found = sorted(state.social.circles.values(),
+                       key=lambda c: (-state.social.circle_score(c, metric)[0], c.created_at, c.id))
+        names = await self.names(tenant_id, campaign_id, [c.id for c in found])
+        return [self.read(live, circle, names.get(circle.id, "")) for circle in found]
+
     async def names(self, tenant_id: str, campaign_id: str, circle_ids: list[str]) -> dict[str, str]:
         if not circle_ids:
             return {}

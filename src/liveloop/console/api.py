@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from liveloop.campaigns import service as campaigns_service
-from liveloop.console import campaign_form, clip_pages, operators, queries, webhook_pages
+from liveloop.console import campaign_form, clip_pages, operators, queries, review_pages, social_pages, webhook_pages
 from liveloop.console.operators import Session
 from liveloop.console.pages import HEADERS, STATIC, render, static_file
 from liveloop.console.texts import CONSOLE_LANGS, gettext
@@ -63,6 +63,8 @@ from liveloop.users.repository import display_names
 router = APIRouter(include_in_schema=False)
 router.include_router(webhook_pages.router)
 router.include_router(clip_pages.router)
+router.include_router(review_pages.router)
+router.include_router(social_pages.router)
 
 # -- log in and out -------------------------------------------------------------------------------
 
@@ -267,6 +269,7 @@ async def room_page(cid: str, request: Request, db: Db, campaigns: Campaigns, si
     return render("room.html", lang=lang, here=here(request), session=session, campaign=live.body,
                   stream_url=f"/v1/campaigns/{quote(cid, safe='')}/room-stream?token={token}",
                   k_factor=await _k_factor(db, live, tenant_id, cid), viewers=await _viewers(db, live, tenant_id),
+                  questions=await social_pages.question_queue(db, tenant_id, cid, live.body["timezone"], lang),
                   seed={"since": since, "minutes": CHART_MINUTES, "joins": {str(m): n for m, n in joins.items()}},
                   texts={name: gettext(lang, name) for name in names})
 

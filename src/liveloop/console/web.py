@@ -12,8 +12,10 @@ from liveloop.console import operators
 from liveloop.console.operators import Session
 from liveloop.console.pages import HEADERS, render
 from liveloop.console.texts import pick
+from liveloop.i18n import format as fmt
 from liveloop.kit import clock
 from liveloop.kit.errors import NotFound
+from liveloop.kit.times import parse_iso
 from liveloop.settings import Settings
 from liveloop.tenants.auth import ACTOR
 
@@ -84,3 +86,8 @@ async def campaign_or_none(campaigns, session: Session, cid: str):
         return await campaigns.get(session.operator.tenant_id, cid)
     except NotFound:
         return None
+
+
+def instant_text(text: str | None, tz: str, lang: str) -> str:
+    """An API time (ISO 8601) as the operator reads it, in the campaign's zone; "" for none."""
+    return fmt.instant(parse_iso(text, field="at"), tz, lang) if text else ""

@@ -86,6 +86,12 @@ class Groups:
             raise NotFound(f"group {group_id!r} not found", code="group.not_found")
         return self.read(live, group)
 
+    async def all(self, tenant_id: str, campaign_id: str) -> list[dict]:
+        """Every group buy of the campaign, the newest first (the console's groups page)."""
+        live = await self._gate.get(tenant_id, campaign_id)
+        groups = sorted(live.state.social.groups.values(), key=lambda g: (-g.created_at, g.id))
+        return [self.read(live, group) for group in groups]
+
     async def fail_if_expired(self, tenant_id: str, campaign_id: str, group_id: str, *, now: int) -> int | None:
         """Fail the group if it is open and its window has closed; returns when to look again (None: done)."""
         live = await self._gate.get(tenant_id, campaign_id)

@@ -1,0 +1,117 @@
+"""The console's review queue: referrals held for review, highest risk first, approved or denied one at
+a time or in bulk, through fraud/service.py Reviews as `/v1/campaigns/{cid}/reviews` does. A decision
+is the operator's: `decided_by` and the audit log's actor are `operator:<id>`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Request
+from starlette.responses import RedirectResponse, Response
+
+from liveloop.console.operators import Session
+from liveloop.console.pages import HEADERS, render
+from liveloop.console.texts import gettext
+from liveloop.console.web import (
+    campaign_or_none,
+    csrf_ok,
+    here,
+    instant_text,
+    lang_of,
+    not_found,
+    read_form,
+    refused,
+    session_of,
+    to_login,
+)
+from liveloop.deps import Campaigns, Db, SettingsDep, component
+from liveloop.fraud.service import Decision, Reviews
+from liveloop.kit import clock
+from liveloop.kit.errors import LiveloopError
+from liveloop.users.repository import display_names
+
+router = APIRouter(include_in_schema=False)
+ReviewsDep = Annotated[Reviews, component("reviews")]
+
+REVIEW_STATUSES = ("open", "approved", "denied")
+REVIEWS_SHOWN = 200
+NOTE_MAX = 1000
+
+
+async def _reviews_page(request: Request, session: Session, live, db, reviews: Reviews, *, status: int = 200,
+                        errors: list[str] | None = None, note: str = "") -> Response:
+    tenant_id = session.operator.tenant_id
+    cid = live.state.config.id
+    lang = lang_of(request)
+    tz = live.body["timezone"]
+    shown = request.query_params.get("status")
+    shown = shown if shown in REVIEW_STATUSES else "open"
+    page = await reviews.page(tenant_id, cid, status=shown, limit=REVIEWS_SHOWN, cursor=None)
+    rows = page["reviews"]
+    people = sorted({u for r in rows for u in (r["referrer"], r["referee"])})
+    names = await db.read(lambda conn: display_names(conn, tenant_id=tenant_id, user_ids=people)) if people else {}
+    for r in rows:
+        r["referrer_name"] = names.get(r["referrer"])
+        r["referee_name"] = names.get(r["referee"])
+        r["opened"] = instant_text(r["opened_at"], tz, lang)
+        r["decided"] = instant_text(r["decided_at"], tz, lang)
+    return render("reviews.html", lang=lang, here=here(request), session=session, status=status,
+                  campaign=live.body, reviews=rows, more=page["next_cursor"] is not None, current=shown,
+                  statuses=REVIEW_STATUSES, errors=errors or [], note=note,
+                  decided=request.query_params.get("decided"))
+
+
+@router.get("/console/campaigns/{cid}/reviews")
+async def reviews_page(cid: str, request: Request, db: Db, campaigns: Campaigns, reviews: ReviewsDep,
+                       settings: SettingsDep) -> Response:
+    session = await session_of(request, db)
+    if session is None:
+        return to_login(request, settings)
+    live = await campaign_or_none(campaigns, session, cid)
+    if live is None:
+        return not_found(request, session)
+    return await _reviews_page(request, session, live, db, reviews)
+
+
+@router.post("/console/campaigns/{cid}/reviews/decisions")
+async def decide(cid: str, request: Request, db: Db, campaigns: Campaigns, reviews: ReviewsDep,
+                 settings: SettingsDep) -> Response:
+    """One review (a row's button: `decide=approve:<id>`) or the checked ones (`decide=approve`, `id`
+    given once per checkbox), with the optional note; decided by the operator, as the audit log says."""
+    session = await session_of(request, db)
+    if session is None:
+        return to_login(request, settings)
+    form = await read_form(request)
+    if not csrf_ok(form, session.csrf):
+        return refused(request, session)
+    live = await campaign_or_none(campaigns, session, cid)
+    if live is None:
+        return not_found(request, session)
+    lang = lang_of(request)
+    note = form.get("note", "").strip()
+    decision, _, one = form.get("decide", "").partition(":")
+    ids = [one] if one else [i for i in form.get("id", "").split("\n") if i]
+    errors: list[str] = []
+    if decision not in ("approve", "deny"):
+        errors.append(gettext(lang, "reviews.bad_decision"))
+    elif not ids:
+        errors.append(gettext(lang, "reviews.none_selected"))
+    elif len(note) > NOTE_MAX:
+        errors.append(gettext(lang, "reviews.note_too_long", max=NOTE_MAX))
+    if errors:
+        return await _reviews_page(request, session, live, db, reviews, status=422, errors=errors, note=note)
+    decisions = [Decision(i, rid[:64], decision) for i, rid in enumerate(ids[:1000])]
+    try:
+        answer = await reviews.decide(session.operator.tenant_id, cid, decisions, note=note or None,
+                                      decided_by=f"operator:{session.operator.id}", now=clock.now_ms())
+    except LiveloopError as exc:
+        if exc.status >= 500:
+            raise
+        return await _reviews_page(request, session, live, db, reviews, status=exc.status, errors=[exc.message],
+                                   note=note)
+    if answer["rejected"]:
+        return await _reviews_page(request, session, live, db, reviews, status=422, note=note,
+                                   errors=[r["error"]["message"] for r in answer["rejected"]])
+    back = f"/console/campaigns/{quote(cid, safe='')}/reviews?{urlencode({'decided': answer['decided']})}"
+    return RedirectResponse(back, status_code=303, headers=HEADERS)

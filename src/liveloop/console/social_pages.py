@@ -1,0 +1,129 @@
+"""The host's question queue in the console's room view (questions/service.py, as
+`/v1/campaigns/{cid}/questions` does), and a campaign's group buys and circles (groups/ and
+circles/ services, read only)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from starlette.responses import RedirectResponse, Response
+
+from liveloop.circles.service import Circles
+from liveloop.console.pages import HEADERS, render
+from liveloop.console.web import (
+    campaign_or_none,
+    csrf_ok,
+    here,
+    instant_text,
+    lang_of,
+    not_found,
+    read_form,
+    refused,
+    session_of,
+    to_login,
+)
+from liveloop.deps import Campaigns, Db, SettingsDep, component
+from liveloop.groups.service import Groups
+from liveloop.kit import clock
+from liveloop.kit.errors import LiveloopError, NotFound
+from liveloop.questions import service as questions
+from liveloop.realtime.room import RoomHub
+from liveloop.users.repository import display_names
+
+router = APIRouter(include_in_schema=False)
+Room = Annotated[RoomHub, component("room")]
+GroupsDep = Annotated[Groups, component("groups")]
+CirclesDep = Annotated[Circles, component("circles")]
+
+QUESTIONS_SHOWN = 20
+SOCIAL_SHOWN = 200
+
+
+async def question_queue(db, tenant_id: str, cid: str, tz: str, lang: str) -> dict:
+    """The open questions, priority holders first, with the askers' names (the room view's block)."""
+    found = await db.read(lambda conn: questions.queue(conn, tenant_id=tenant_id, campaign_id=cid, status="open",
+                                                       limit=QUESTIONS_SHOWN + 1))
+    shown = found[:QUESTIONS_SHOWN]
+    askers = sorted({q["user_id"] for q in shown})
+    names = await db.read(lambda conn: display_names(conn, tenant_id=tenant_id, user_ids=askers)) if askers else {}
+    for q in shown:
+        q["name"] = names.get(q["user_id"]) or q["user_id"]
+        q["asked"] = instant_text(q["asked_at"], tz, lang)
+    return {"items": shown, "more": len(found) > QUESTIONS_SHOWN}
+
+
+@router.get("/console/campaigns/{cid}/questions")
+async def questions_block(cid: str, request: Request, db: Db, campaigns: Campaigns) -> Response:
+    """The room view's question queue, polled by htmx like the viewers in the room."""
+    session = await session_of(request, db)
+    if session is None:
+        return Response(status_code=401)
+    live = await campaign_or_none(campaigns, session, cid)
+    if live is None:
+        return Response(status_code=404)
+    lang = lang_of(request)
+    return render("questions.html", lang=lang, here=here(request), session=session, campaign=live.body,
+                  questions=await question_queue(db, session.operator.tenant_id, cid, live.body["timezone"], lang))
+
+
+@router.post("/console/campaigns/{cid}/questions/{qid}/answer")
+async def answer_question(cid: str, qid: str, request: Request, db: Db, campaigns: Campaigns, room: Room,
+                          settings: SettingsDep) -> Response:
+    """Marks a question answered as POST /v1/campaigns/{cid}/questions/{qid}/answer does; htmx gets the
+    queue back, a plain form post goes back to the room view. Answered already: the queue without it."""
+    session = await session_of(request, db)
+    if session is None:
+        return to_login(request, settings)
+    if not csrf_ok(await read_form(request), session.csrf):
+        return refused(request, session)
+    live = await campaign_or_none(campaigns, session, cid)
+    if live is None:
+        return not_found(request, session)
+    tenant_id = session.operator.tenant_id
+    now = clock.now_ms()
+    try:
+        await db.write(lambda conn: questions.answer(conn, tenant_id=tenant_id, campaign_id=cid, question_id=qid,
+                                                     now=now), isolated=True)
+    except NotFound:
+        return not_found(request, session)
+    except LiveloopError as exc:
+        if exc.status != 409:
+            raise
+    room.touch(tenant_id, cid)
+    if request.headers.get("hx-request") != "true":
+        return RedirectResponse(f"/console/campaigns/{quote(cid, safe='')}/room", status_code=303, headers=HEADERS)
+    lang = lang_of(request)
+    return render("questions.html", lang=lang, here=f"/console/campaigns/{quote(cid, safe='')}/room",
+                  session=session, campaign=live.body,
+                  questions=await question_queue(db, tenant_id, cid, live.body["timezone"], lang))
+
+
+# -- group buys and circles -----------------------------------------------------------------------------
+
+@router.get("/console/campaigns/{cid}/social")
+async def social_page(cid: str, request: Request, db: Db, campaigns: Campaigns, groups: GroupsDep,
+                      circles: CirclesDep, settings: SettingsDep) -> Response:
+    session = await session_of(request, db)
+    if session is None:
+        return to_login(request, settings)
+    live = await campaign_or_none(campaigns, session, cid)
+    if live is None:
+        return not_found(request, session)
+    tenant_id = session.operator.tenant_id
+    lang = lang_of(request)
+    tz = live.body["timezone"]
+    all_groups = await groups.all(tenant_id, cid)
+    all_circles = await circles.all(tenant_id, cid)
+    shown_groups, shown_circles = all_groups[:SOCIAL_SHOWN], all_circles[:SOCIAL_SHOWN]
+    people = sorted({g["leader"] for g in shown_groups} | {c["owner"] for c in shown_circles})
+    names = await db.read(lambda conn: display_names(conn, tenant_id=tenant_id, user_ids=people)) if people else {}
+    for g in shown_groups:
+        g["leader_name"] = names.get(g["leader"])
+        g["ends"] = instant_text(g["ended_at"] or g["expires_at"], tz, lang)
+    for c in shown_circles:
+        c["owner_name"] = names.get(c["owner"])
+    return render("social.html", lang=lang, here=here(request), session=session, campaign=live.body,
+                  groups=shown_groups, circles=shown_circles,
+                  more_groups=len(all_groups) - len(shown_groups), more_circles=len(all_circles) - len(shown_circles))
