@@ -571,7 +571,8 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(item, Row):
             print(f"  t={item.at:>5}s  {item.events_per_second:>9,.0f} ev/s  "
                   f"batch p99 {_fmt(item.batch_p99_ms):>8} ms  "
-                  f"clicks {item.share_per_second:>5,.0f}/s p99 {_fmt(item.share_p99_ms):>7} ms  pushes {item.pushes:>7,}  streams {item.streams:>4}  "
+                  f"clicks {item.share_per_second:>5,.0f}/s p99 {_fmt(item.share_p99_ms):>7} ms  "
+                  f"pushes {item.pushes:>7,}  streams {item.streams:>4}  "
                   f"RSS {item.rss_mb:>6,.0f} MB  backlog {item.backlog:>7,}  {item.note}", flush=True)
         else:
             print(item, flush=True)
