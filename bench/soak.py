@@ -41,6 +41,7 @@ DAY_MS = 24 * HOUR_MS
 BATCH = 500
 IN_FLIGHT = 4  # batches posted at once, as a shop back end with a few workers would
 RETRY_SECONDS = 0.5
+SHARE_WORKERS = 64  # share-link clicks in flight at most
 _START = "<!-- bench:soak:start -->"
 _END = "<!-- bench:soak:end -->"
 # What the soak's server is allowed beyond the defaults: all load comes from one address.
@@ -244,16 +245,21 @@ class Load:
         self.due = sent
 
     async def shares(self, client: httpx.AsyncClient, stop: asyncio.Event) -> None:
-        rng = random.Random(5)
-        interval = 1 / self.share_rate if self.share_rate else None
-        if interval is None:
+        """`share_rate` clicks a second, spread over SHARE_WORKERS paced workers, so that a slow
+        answer delays only its own worker's next click (one worker alone would click at 1/latency)."""
+        if not self.share_rate:
             return
-        next_at = time.monotonic()
+        await asyncio.gather(*(self._share_worker(client, stop, random.Random(5 + i), SHARE_WORKERS / self.share_rate)
+                               for i in range(SHARE_WORKERS)))
+
+    async def _share_worker(self, client: httpx.AsyncClient, stop: asyncio.Event, rng: random.Random,
+                            interval: float) -> None:
+        next_at = time.monotonic() + rng.random() * interval
         while not stop.is_set():
-            next_at += interval
             delay = next_at - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
+            next_at += interval
             try:
                 t0 = time.perf_counter()
                 r = await client.get(f"/s/{rng.choice(self.codes)}", headers={"User-Agent": "Mozilla/5.0 soak"})
@@ -329,7 +335,8 @@ async def _soak(server: Service, key: str, cid: str, audience: Audience, codes: 
     stop = asyncio.Event()
     rows: list[Row] = []
     async with (httpx.AsyncClient(base_url=server.url, headers=headers, timeout=30) as api,
-                httpx.AsyncClient(base_url=server.url, timeout=10) as web,
+                httpx.AsyncClient(base_url=server.url, timeout=10,
+                                  limits=httpx.Limits(max_connections=SHARE_WORKERS)) as web,
                 httpx.AsyncClient(base_url=server.url, timeout=timeout, limits=limits) as streams):
         tasks = [asyncio.create_task(load.events(api, stop)), asyncio.create_task(load.shares(web, stop))]
         tasks += [asyncio.create_task(load.viewer(streams, t, stop)) for t in tokens]
@@ -564,7 +571,8 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(item, Row):
             print(f"  t={item.at:>5}s  {item.events_per_second:>9,.0f} ev/s  "
                   f"batch p99 {_fmt(item.batch_p99_ms):>8} ms  "
-                  f"clicks p99 {_fmt(item.share_p99_ms):>7} ms  pushes {item.pushes:>7,}  streams {item.streams:>4}  "
+                  f"clicks {item.share_per_second:>5,.0f}/s p99 {_fmt(item.share_p99_ms):>7} ms  "
+                  f"pushes {item.pushes:>7,}  streams {item.streams:>4}  "
                   f"RSS {item.rss_mb:>6,.0f} MB  backlog {item.backlog:>7,}  {item.note}", flush=True)
         else:
             print(item, flush=True)
