@@ -282,11 +282,12 @@ class RoomHub:
                      "score": to_decimal_str(score, money) if gmv else score}
                     for rank, user_id, score in top],
             "counters": counters,
-            "draws": list(room.draws or ()),
-            "at": iso(clock.now_ms()),
         }
         for extra in self._extras:
             payload.update(await extra(*key))
+        # Taken after the last await: a draw pushed while the snapshot was being built is in it.
+        payload["draws"] = list(room.draws or ())
+        payload["at"] = iso(clock.now_ms())
         return self._frame(payload)
 
     async def _names(self, live: LiveCampaign, user_ids: list[str]) -> dict[str, dict]:
