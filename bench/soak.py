@@ -486,7 +486,8 @@ def run_soak(plan: SoakPlan, work: Path, progress=print) -> SoakResult:
         asyncio.run(_feed(fresh, key2, logged_events(db, cid, dict(zip(codes, codes2, strict=True)))))
     replay_seconds = time.monotonic() - t0
     uninterrupted = ledger_of(db2, cid)
-    warm = [r.rss_mb for r in rows if r.at >= plan.seconds * 0.2 and r.rss_mb and not r.note]
+    # Growth after warm-up: RSS over the last third of the run (a restart, half way, warms up again).
+    warm = [r.rss_mb for r in rows if r.at >= plan.seconds * 2 / 3 and r.rss_mb and not r.note]
     return SoakResult(
         plan=plan, rate=rate, capacity=capacity, rows=rows, acked=probed + load.acked, logged=logged,
         outage_seconds=load.outage, ledger_rows=len(soaked), ledger_equal=soaked == uninterrupted,
@@ -526,7 +527,7 @@ def summary(result: SoakResult) -> list[str]:
         f"- Ledger: {result.ledger_rows:,} rewards; equal to the uninterrupted run's: "
         f"{'yes' if result.ledger_equal else 'NO'} (digests {result.ledger_digest[0]} / {result.ledger_digest[1]}; "
         f"the uninterrupted run took {result.replay_seconds:.0f} s).",
-        f"- RSS after warm-up (from 20% of the run, the restart's rows aside): {first:,.0f} MB -> {last:,.0f} MB "
+        f"- RSS over the last third of the run (after the restart's warm-up): {first:,.0f} MB -> {last:,.0f} MB "
         f"({(last - first) / first * 100 if first else 0:+.1f}%).",
     ]
 
