@@ -8,7 +8,7 @@ import asyncio
 import orjson
 import pytest
 
-from liveloop.engine.model import Attributed, RewardIssued
+from liveloop.engine.model import Attributed, Event, RewardIssued
 from liveloop.events.committed import Committed, CommittedEffects
 from liveloop.events.gate import LocalGate
 from liveloop.events.ingest import Ingestor
@@ -36,7 +36,7 @@ class Pipeline:
         self.committed: list[Committed] = []
         self.bus = bus = CommittedEffects()
         bus.subscribe("test", self.committed.append)
-        db = FakeDatabase()
+        self.db = db = FakeDatabase()
         self.gate = LocalGate(self.store, db)
         db.on_failure = self.gate.drop
         self.ingestor = Ingestor(self.gate, self.store, FakeRates(), bus, future_tolerance_ms=300_000)
@@ -159,3 +159,39 @@ def test_the_viewer_hub_names_the_friend_after_the_commit_with_one_lookup_per_ba
     friends = [m["friend"]["display_name"] for m in messages if m["type"].startswith("friend_")]
     assert friends == ["Budi S.", "Ani"]
     assert names.asked == [["ani", "budi", "siti"]]
+
+
+def test_clicks_that_arrive_while_a_click_write_is_in_flight_go_together_in_the_next_write():
+    """A slow commit (a shared database under load) makes bigger click writes, not a growing queue
+    of one-click writes that a shutdown would have to wait for."""
+    p = Pipeline("c1")
+    p.store.invites.add(T, "c1", "code-siti", "siti")
+    writes: list[int] = []
+    original = p.store.write
+
+    def counting(conn, batch):
+        writes.append(len(batch.events))
+        original(conn, batch)
+
+    p.store.write = counting
+
+    async def run():
+        db = p.db
+        fast_write = db.write
+        open_ = asyncio.Event()
+
+        async def slow_write(fn, **kwargs):
+            await open_.wait()
+            return await fast_write(fn, **kwargs)
+
+        db.write = slow_write
+        live = await p.gate.get(T, "c1")
+        for i in range(6):
+            p.ingestor.record_click(T, live, Event(f"k{i}", "click", None, NOW, "code-siti"), ip=None, now=NOW)
+            await asyncio.sleep(0)  # each click in a loop turn of its own, as requests come
+        open_.set()
+        await p.ingestor.drain()
+
+    asyncio.run(run())
+    assert writes == [1, 5]
+    assert [row.id for row in p.store.log] == [f"k{i}" for i in range(6)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections import deque
 from dataclasses import dataclass
@@ -91,6 +92,9 @@ class Ingestor:
         self._clicks: dict[tuple[str, str], list[tuple[Event, EventRow]]] = {}
         self._click_flush_scheduled = False
         self._click_writes: set[asyncio.Task] = set()
+        # Tenants with a click write in flight: their next write takes every click that came meanwhile,
+        # so a slow commit (a shared database) makes bigger writes rather than a queue of small ones.
+        self._writing_clicks: set[str] = set()
 
     async def ingest(self, tenant_id: str, raw_events: list, *, now: int) -> BatchResult:
         try:
@@ -241,15 +245,27 @@ class Ingestor:
             asyncio.get_running_loop().call_soon(self._flush_clicks)
 
     def _flush_clicks(self) -> None:
-        pending, self._clicks = self._clicks, {}
         self._click_flush_scheduled = False
         by_tenant: dict[str, dict[str, list[tuple[Event, EventRow]]]] = {}
-        for (tenant_id, campaign_id), items in pending.items():
-            by_tenant.setdefault(tenant_id, {})[campaign_id] = items
+        waiting: dict[tuple[str, str], list[tuple[Event, EventRow]]] = {}
+        for (tenant_id, campaign_id), items in self._clicks.items():
+            if tenant_id in self._writing_clicks:
+                waiting[(tenant_id, campaign_id)] = items
+            else:
+                by_tenant.setdefault(tenant_id, {})[campaign_id] = items
+        self._clicks = waiting
         for tenant_id, clicks in by_tenant.items():
+            self._writing_clicks.add(tenant_id)
             task = asyncio.ensure_future(self._write_clicks(tenant_id, clicks))
             self._click_writes.add(task)
-            task.add_done_callback(self._click_writes.discard)
+            task.add_done_callback(functools.partial(self._clicks_written, tenant_id))
+
+    def _clicks_written(self, tenant_id: str, task: asyncio.Task) -> None:
+        self._click_writes.discard(task)
+        self._writing_clicks.discard(tenant_id)
+        if self._clicks and not self._click_flush_scheduled:  # the clicks that waited for this write
+            self._click_flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush_clicks)
 
     async def _write_clicks(self, tenant_id: str, clicks: dict[str, list[tuple[Event, EventRow]]]) -> None:
         received_at = min(items[0][1].received_at for items in clicks.values())
@@ -275,10 +291,11 @@ class Ingestor:
 
     async def drain(self) -> None:
         """Wait until every click recorded so far is committed (at shutdown)."""
-        if self._clicks:
-            self._flush_clicks()
-        while self._click_writes:
-            await asyncio.gather(*self._click_writes, return_exceptions=True)
+        while self._clicks or self._click_writes:
+            if self._clicks:
+                self._flush_clicks()
+            if self._click_writes:
+                await asyncio.gather(*self._click_writes, return_exceptions=True)
 
 
 def _cancelled_error(campaign_id: str) -> dict:
