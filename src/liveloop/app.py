@@ -43,6 +43,7 @@ from liveloop.realtime.api import router as realtime_router
 from liveloop.realtime.room_stream import RoomStream, add_room_stream_docs, is_room_stream
 from liveloop.realtime.room_tokens import router as room_tokens_router
 from liveloop.realtime.stream import ViewerStream
+from liveloop.realtime.viewer_cors import is_viewer_route, preflight, with_cors
 from liveloop.reports.api import router as reports_router
 from liveloop.rewards.api import router as rewards_router
 from liveloop.rooms.api import router as rooms_router
@@ -163,6 +164,11 @@ class Liveloop:
             if WebhookEndpoint.handles(path):
                 await self._webhooks(scope, receive, send)
                 return
+            if is_viewer_route(path):
+                if scope["method"] == "OPTIONS":
+                    await preflight(send)
+                    return
+                send = with_cors(send)
             # Every other endpoint too reads at most the body limit, in chunks, before parsing anything.
             try:
                 limit = MAX_SEGMENT_BODY_BYTES if path.startswith("/v1/segments/") else self._max_body_bytes

@@ -70,7 +70,8 @@ def test_every_catalogue_translates_every_message_with_the_same_placeholders(lan
 def test_every_message_renders_in_every_language(lang):
     values = {"name": "Ana", "rank": 3, "reward": "R", "prize": "P", "date": "D", "reason": "X", "when": "W",
               "title": "T", "url": "https://x", "amount": "$5", "percent": "20%", "count": 7, "orders": "O",
-              "times": "N", "current": 1, "target": 3, "total": 9, "entered": 2}
+              "times": "N", "current": 1, "target": 3, "total": 9, "entered": 2, "members": 2, "size": 3,
+              "time": "4:05", "max": 2000}
     for msgid in english():
         text = i18n.translate(lang, msgid, **values)
         assert text and "{" not in text and msgid not in text

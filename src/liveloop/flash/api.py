@@ -22,7 +22,7 @@ Jobs = Annotated[JobWorker, component("jobs")]
              summary="Announce a flash deal: early to early_notice holders, at starts_at to everyone else")
 async def create_flash_deal(cid: str, body: FlashDealCreate, db: Db, campaigns: Campaigns, jobs: Jobs,
                             tenant: Annotated[Tenant, Depends(current_tenant)]) -> dict:
-    """Viewers' streams get `flash_deal` `{phase, id, title, starts_at, early_minutes, early_at}`:
+    """Viewers' streams get `flash_deal` `{phase, id, title, starts_at, early_minutes, early_at, ends_at}`:
     phase `early` for holders of the `early_notice` privilege, `start` for the others. 409
     `flash_deal.exists` for a taken id."""
     live = await campaigns.get(tenant.id, cid)
@@ -30,7 +30,8 @@ async def create_flash_deal(cid: str, body: FlashDealCreate, db: Db, campaigns: 
     now = clock.now_ms()
     deal = await db.write(lambda conn: service.create(
         conn, tenant_id=tenant.id, campaign_id=cid, deal_id=body.id, title=body.title,
-        starts_at=to_ms(body.starts_at), early_ms=round(body.early_minutes * 60_000), now=now), isolated=True)
+        starts_at=to_ms(body.starts_at), early_ms=round(body.early_minutes * 60_000),
+        ends_at=to_ms(body.ends_at) if body.ends_at is not None else None, now=now), isolated=True)
     jobs.poke()  # a notice may be due at once
     return service.public(deal)
 

@@ -15,5 +15,6 @@ flash_deals = sa.Table(
     sa.Column("title", sa.String(200), nullable=False),
     sa.Column("starts_at", BigInt, nullable=False),
     sa.Column("early_ms", BigInt, nullable=False),
+    sa.Column("ends_at", BigInt, nullable=True),  # when the widgets take it down; none: it runs until the live ends
     sa.Column("created_at", BigInt, nullable=False),
 )

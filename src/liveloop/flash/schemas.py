@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from liveloop.kit.fields import Instant, Line
 
@@ -17,6 +17,16 @@ class FlashDealCreate(BaseModel):
     starts_at: Instant
     early_minutes: Annotated[float, Field(ge=0, le=24 * 60, description="how long before starts_at holders of "
                                                                        "early_notice hear of it (fractions allowed)")]
+    ends_at: Annotated[Instant | None, Field(description="when the deal ends: viewers' widgets take it down then "
+                                                         "(none: it runs until the live ends)")] = None
+
+    @field_validator("ends_at")
+    @classmethod
+    def _after_the_start(cls, value, info: ValidationInfo):
+        starts = info.data.get("starts_at")
+        if value is not None and starts is not None and value <= starts:
+            raise ValueError("must be after starts_at")
+        return value
 
 
 class FlashDealRead(BaseModel):
@@ -25,6 +35,7 @@ class FlashDealRead(BaseModel):
     starts_at: str
     early_minutes: float
     early_at: str
+    ends_at: str | None
 
 
 class FlashDealsRead(BaseModel):

@@ -34,7 +34,9 @@ def due_at(deal: dict, phase: str) -> int:
 
 def _read(row) -> dict:
     return {"id": row.id, "title": row.title, "starts_at": iso(row.starts_at), "early_minutes": row.early_ms / 60_000,
-            "early_at": iso(row.starts_at - row.early_ms), "starts_at_ms": row.starts_at, "early_ms": row.early_ms}
+            "early_at": iso(row.starts_at - row.early_ms),
+            "ends_at": iso(row.ends_at) if row.ends_at is not None else None,
+            "starts_at_ms": row.starts_at, "early_ms": row.early_ms}
 
 
 def public(deal: dict) -> dict:
@@ -42,13 +44,14 @@ def public(deal: dict) -> dict:
 
 
 def create(conn: sa.Connection, *, tenant_id: str, campaign_id: str, deal_id: str, title: str, starts_at: int,
-           early_ms: int, now: int) -> dict:
+           early_ms: int, now: int, ends_at: int | None = None) -> dict:
     exists = conn.execute(sa.select(f.id).where(f.tenant_id == tenant_id, f.campaign_id == campaign_id,
                                                 f.id == deal_id)).first()
     if exists is not None:
         raise Conflict(f"flash deal {deal_id!r} already exists", code="flash_deal.exists", field="id")
     conn.execute(flash_deals.insert().values(tenant_id=tenant_id, campaign_id=campaign_id, id=deal_id, title=title,
-                                             starts_at=starts_at, early_ms=early_ms, created_at=now))
+                                             starts_at=starts_at, early_ms=early_ms, ends_at=ends_at,
+                                             created_at=now))
     deal = get(conn, tenant_id=tenant_id, campaign_id=campaign_id, deal_id=deal_id)
     jobs.schedule(conn, tenant_id=tenant_id, campaign_id=campaign_id, now=now,
                   jobs=[Planned(FLASH_NOTICE, f"{deal_id}:{phase}", due_at(deal, phase)) for phase in PHASES])
@@ -56,7 +59,7 @@ def create(conn: sa.Connection, *, tenant_id: str, campaign_id: str, deal_id: st
 
 
 def get(conn: sa.Connection, *, tenant_id: str, campaign_id: str, deal_id: str) -> dict:
-    row = conn.execute(sa.select(f.id, f.title, f.starts_at, f.early_ms).where(
+    row = conn.execute(sa.select(f.id, f.title, f.starts_at, f.early_ms, f.ends_at).where(
         f.tenant_id == tenant_id, f.campaign_id == campaign_id, f.id == deal_id)).first()
     if row is None:
         raise NotFound(f"flash deal {deal_id!r} not found", code="flash_deal.not_found")
@@ -64,7 +67,7 @@ def get(conn: sa.Connection, *, tenant_id: str, campaign_id: str, deal_id: str) 
 
 
 def listed(conn: sa.Connection, *, tenant_id: str, campaign_id: str) -> list[dict]:
-    rows = conn.execute(sa.select(f.id, f.title, f.starts_at, f.early_ms).where(
+    rows = conn.execute(sa.select(f.id, f.title, f.starts_at, f.early_ms, f.ends_at).where(
         f.tenant_id == tenant_id, f.campaign_id == campaign_id).order_by(f.starts_at, f.id))
     return [_read(row) for row in rows]
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 from liveloop.i18n import _ALIASES, LANGS, RTL, template
 
 # Placeholders are filled in by the widget: {name} (a friend's name, or stream.friend_unknown), {rank},
-# {reward} (a reward in the viewer's words), {current}, {target}, {entered}, {total} (numbers).
+# {reward} (a reward in the viewer's words), {current}, {target}, {entered}, {total}, {members}, {size}, {max}
+# (numbers), {time} (a countdown the widget writes, such as 12:05), {title} (a flash deal's title).
 WIDGET_MESSAGES = (
     "widget.invite",
     "widget.copied",
@@ -30,6 +31,23 @@ WIDGET_MESSAGES = (
     "widget.share_with",
     "widget.copy_link",
     "widget.close",
+    "widget.group_title",
+    "widget.group_members",
+    "widget.group_time_left",
+    "widget.group_share",
+    "widget.group_completed",
+    "widget.group_failed",
+    "widget.flash_title",
+    "widget.flash_early",
+    "widget.flash_starts",
+    "widget.flash_ends",
+    "widget.flash_news",
+    "widget.ask_label",
+    "widget.ask_send",
+    "widget.ask_sent",
+    "widget.ask_empty",
+    "widget.ask_too_long",
+    "widget.ask_failed",
 )
 
 

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from liveloop.deps import Campaigns, Db, SigningDep
+from liveloop.deps import Campaigns, Db, SettingsDep, SigningDep
 from liveloop.i18n.stream import viewer_locale
 from liveloop.i18n.widget import widget_texts
 from liveloop.kit import clock
@@ -49,8 +49,8 @@ VIEWER_CORS = {"Access-Control-Allow-Origin": "*", "Cache-Control": "no-store"}
 
 @router.get("/v1/viewer/progress", response_model=ViewerProgressRead,
             summary="The viewer's standing now, for the widget: rank, next milestone, rewards, draw entries, "
-                    "share apps (viewer token)")
-async def viewer_progress(campaigns: Campaigns, db: Db, signing: SigningDep,
+                    "open group buys, share apps (viewer token)")
+async def viewer_progress(campaigns: Campaigns, db: Db, signing: SigningDep, settings: SettingsDep,
                           token: Annotated[str | None, Query(max_length=2000)] = None) -> Response:
     """Read by the widget across origins with its viewer token (no API key): CORS for any origin."""
     now = clock.now_ms()
@@ -63,7 +63,8 @@ async def viewer_progress(campaigns: Campaigns, db: Db, signing: SigningDep,
     people = await db.read(lambda conn: users_repository.names_and_locales(
         conn, tenant_id=viewer.tenant_id, user_ids=[viewer.user_id]))
     tag = viewer_locale(people.get(viewer.user_id, (None, None))[1], market)
-    body = viewer_view.viewer_progress(live.state, market=market, user_id=viewer.user_id, tag=tag, now=now)
+    body = viewer_view.viewer_progress(live.state, market=market, user_id=viewer.user_id, tag=tag, now=now,
+                                        base_url=settings.base_url)
     return JSONResponse(body, headers=VIEWER_CORS)
 
 

@@ -44,6 +44,17 @@ class ViewerDrawRead(BaseModel):
     entered: bool
 
 
+class ViewerGroupRead(BaseModel):
+    group_id: str
+    rule_id: str
+    leader: str
+    members: list[str] = Field(description="the users who have paid into the group")
+    group_size: int
+    expires_at: str
+    status: str
+    url: str = Field(description="the group's share link")
+
+
 class ViewerProgressRead(BaseModel):
     user_id: str
     metric: str
@@ -52,5 +63,6 @@ class ViewerProgressRead(BaseModel):
     next_milestone: NextMilestoneRead | None
     rewards: list[ViewerRewardRead] = Field(description="available and pending rewards")
     draws: list[ViewerDrawRead]
+    groups: list[ViewerGroupRead] = Field(description="the open group buys the viewer leads or has joined")
     share_apps: list[str] = Field(description="the share sheet's apps, most used in the campaign's market first")
     locale: str

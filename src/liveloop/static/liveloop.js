@@ -6,8 +6,10 @@
  * Optional attributes: data-lang (the widget's own words; default: the page's lang), data-title (share text),
  * data-position ("left" or "right", default "right"), data-api (default: where this script came from).
  * It sends a presence beat every 30 s, listens to the viewer's stream and shows a small panel with
- * the viewer's rank, progress to the next milestone, rewards and draw entries (GET /v1/viewer/progress,
- * read again when the stream brings news of them), what the viewer's friends did, and an invite button:
+ * the viewer's rank, progress to the next milestone, rewards, draw entries and group buys (GET
+ * /v1/viewer/progress, read again when the stream brings news of them; a group's progress follows its
+ * `group_progress` messages), the flash deals the stream announces (until they end), what the viewer's
+ * friends did, a box to ask the host a question (POST /v1/questions), and an invite button:
  * the browser's Web Share sheet, else the market's apps (WhatsApp, LINE, Telegram, Facebook, X, copy).
  * Every message is also dispatched on `window` as a `liveloop:message` CustomEvent, and
  * `liveloop:token-expired` when the token no longer works: hand a fresh one to
@@ -56,6 +58,7 @@
   root.innerHTML =
     "<style>" +
     ".p{position:fixed;bottom:16px;" + side + ":16px;z-index:2147483000;width:280px;max-width:calc(100vw - 32px);" +
+    "max-height:calc(100vh - 32px);overflow-y:auto;" +
     "font:14px/1.4 system-ui,-apple-system,'Segoe UI',Roboto,'Noto Sans','Noto Sans Arabic',sans-serif;color:#111;" +
     "background:#fff;border-radius:12px;box-shadow:0 6px 24px rgba(0,0,0,.18);overflow:hidden}" +
     ".st{padding:10px 12px;border-bottom:1px solid #eee;background:#fafafa}.st[hidden]{display:none}" +
@@ -76,16 +79,36 @@
     ".ap a,.ap button{display:block;padding:8px;border:1px solid #ddd;border-radius:8px;background:#fff;color:#111;" +
     "font:inherit;text-align:center;text-decoration:none;cursor:pointer}" +
     ".cl{margin-top:6px;width:100%;padding:6px;border:0;background:none;color:#555;font:inherit;cursor:pointer}" +
+    ".fl{margin:0;padding:0;list-style:none}.fl li{padding:10px 12px;background:#fff4d6;border-bottom:1px solid #f0d98a}" +
+    ".fl b{display:block;font-size:12px;text-transform:uppercase;letter-spacing:.04em;color:#8a5a00}" +
+    ".fl .tt{display:block;font-weight:700;font-size:15px;overflow-wrap:anywhere}.fl small{color:#5c4400}" +
+    ".gp{padding:10px 12px;border-bottom:1px solid #eee}.gp[hidden]{display:none}.gp ul{margin:0;padding:0;list-style:none}" +
+    ".gp p{margin:0 0 4px}.gp .gm{font-weight:600}.gp .gt{margin:4px 0 0}" +
+    ".gp li+li{margin-top:8px}.gp .gb{margin:6px 0 0;padding:6px 10px;border:1px solid #e4003a;border-radius:8px;" +
+    "background:#fff;color:#e4003a;font:inherit;font-weight:600;cursor:pointer}" +
+    ".q{display:flex;flex-wrap:wrap;gap:6px;padding:10px 12px;border-top:1px solid #eee}" +
+    ".q label{flex-basis:100%;font-size:12px;color:#555}" +
+    ".q input{flex:1;min-width:0;padding:7px 8px;border:1px solid #bbb;border-radius:8px;font:inherit}" +
+    ".q input[aria-invalid=true]{border-color:#b00020}" +
+    ".q button{padding:7px 12px;border:0;border-radius:8px;background:#111;color:#fff;font:inherit;cursor:pointer}" +
+    ".q button:disabled{opacity:.6;cursor:default}" +
+    ".qs{flex-basis:100%;margin:0;font-size:12px;color:#1b5e20}.qs.er{color:#b00020}.qs:empty{display:none}" +
+    "input:focus-visible{outline:3px solid #111;outline-offset:1px}" +
     "@keyframes f{from{opacity:0;transform:translateY(6px)}to{opacity:1;transform:none}}" +
     "@media (prefers-reduced-motion:reduce){.m li{animation:none}.bar i{transition:none}}" +
     "</style>" +
     "<div class='p' role='complementary'>" +
+    "<ul class='fl' role='region' hidden></ul>" +
     "<div class='st' hidden><p class='rk'></p>" +
     "<div class='ms' hidden><p class='lbl nr'></p><div class='bar' role='progressbar' aria-valuemin='0'><i></i></div>" +
     "<p class='lbl pg'></p></div>" +
     "<div class='rws' hidden><p class='lbl rh'></p><ul class='rw'></ul></div>" +
     "<p class='lbl dr' hidden></p></div>" +
+    "<div class='gp' role='region' hidden><p class='lbl gh'></p><ul></ul></div>" +
     "<ul class='m' aria-live='polite'></ul>" +
+    "<form class='q' novalidate><label for='liveloop-ask'></label><input id='liveloop-ask' name='text' " +
+    "autocomplete='off' aria-describedby='liveloop-ask-status'><button type='submit'></button>" +
+    "<p class='qs' id='liveloop-ask-status' role='status' aria-live='polite'></p></form>" +
     "<button type='button' class='inv' aria-expanded='false'></button>" +
     "<div class='sh' role='group' hidden><p></p><div class='ap'></div><button type='button' class='cl'></button></div>" +
     "</div>";
@@ -106,6 +129,11 @@
   sheet.setAttribute("aria-labelledby", "liveloop-share-label");
   sheet.querySelector(".cl").textContent = t["widget.close"];
   root.querySelector(".rh").textContent = t["widget.rewards"];
+  root.querySelector(".gh").textContent = t["widget.group_title"];
+  root.querySelector(".gp").setAttribute("aria-label", t["widget.group_title"]);
+  root.querySelector(".fl").setAttribute("aria-label", t["widget.flash_title"]);
+  root.querySelector(".q label").textContent = t["widget.ask_label"];
+  root.querySelector(".q button").textContent = t["widget.ask_send"];
   if (!inviteUrl) button.hidden = true;
 
   function say(text) {
@@ -159,6 +187,7 @@
     dr.hidden = !s.draws.length;
     dr.textContent = fmt(t["widget.draws"], { entered: num(entered), total: num(s.draws.length) });
     if (s.share_apps && s.share_apps.length) market.apps = s.share_apps;
+    if (s.groups) standingGroups(s.groups);
     standing.hidden = false;
   }
 
@@ -175,8 +204,9 @@
 
   // -- inviting: the Web Share sheet where the browser has one, else the market's apps ------------
   var APP_NAMES = { whatsapp: "WhatsApp", line: "LINE", telegram: "Telegram", facebook: "Facebook", x: "X" };
+  var sharing = "";  // the link the sheet shares: the viewer's invite, or one of their groups' links
   function appUrl(app) {
-    var u = encodeURIComponent(inviteUrl), both = encodeURIComponent(shareTitle + " " + inviteUrl);
+    var u = encodeURIComponent(sharing), both = encodeURIComponent(shareTitle + " " + sharing);
     switch (app) {
       case "whatsapp": return "https://wa.me/?text=" + both;
       case "line": return "https://line.me/R/share?text=" + both;
@@ -188,21 +218,26 @@
   }
 
   function copy() {
+    var url = sharing;
     if (navigator.clipboard && navigator.clipboard.writeText) {
-      navigator.clipboard.writeText(inviteUrl).then(function () { say(t["widget.copied"]); },
-        function () { prompt("", inviteUrl); });
+      navigator.clipboard.writeText(url).then(function () { say(t["widget.copied"]); },
+        function () { prompt("", url); });
     } else {
-      prompt("", inviteUrl);
+      prompt("", url);
     }
   }
 
+  var opener = button;  // the button that opened the sheet gets the focus back
   function closeSheet(focusButton) {
     sheet.hidden = true;
-    button.setAttribute("aria-expanded", "false");
-    if (focusButton) button.focus();
+    opener.setAttribute("aria-expanded", "false");
+    if (focusButton) opener.focus();
   }
 
-  function openSheet() {
+  function openSheet(url, from) {
+    if (!sheet.hidden) closeSheet(false);
+    sharing = url;
+    opener = from;
     while (apps.firstChild) apps.removeChild(apps.firstChild);
     market.apps.forEach(function (app) {
       var item;
@@ -225,8 +260,20 @@
       apps.appendChild(item);
     });
     sheet.hidden = false;
-    button.setAttribute("aria-expanded", "true");
+    from.setAttribute("aria-expanded", "true");
     if (apps.firstChild) apps.firstChild.focus();
+  }
+
+  // The invite button and each group's share button: the Web Share sheet, else ours (a second press closes it).
+  function share(url, from) {
+    var data = { title: shareTitle, url: url };
+    if (navigator.share && (!navigator.canShare || navigator.canShare(data))) {
+      navigator.share(data).catch(function () { /* the viewer closed the share sheet */ });
+    } else if (sheet.hidden || opener !== from) {
+      openSheet(url, from);
+    } else {
+      closeSheet(true);
+    }
   }
 
   sheet.querySelector(".cl").addEventListener("click", function () { closeSheet(true); });
@@ -234,16 +281,194 @@
     if (e.key === "Escape") { e.preventDefault(); closeSheet(true); }
   });
 
-  button.addEventListener("click", function () {
-    var data = { title: shareTitle, url: inviteUrl };
-    if (navigator.share && (!navigator.canShare || navigator.canShare(data))) {
-      navigator.share(data).catch(function () { /* the viewer closed the share sheet */ });
-    } else if (sheet.hidden) {
-      openSheet();
-    } else {
-      closeSheet(true);
+  button.addEventListener("click", function () { share(inviteUrl, button); });
+
+  // -- countdowns (group buys, flash deals): one timer while anything counts down -------------------
+  function clock(ms) {
+    var s = Math.max(0, Math.ceil(ms / 1000)), h = Math.floor(s / 3600), m = Math.floor(s / 60) % 60;
+    var two = function (n) {
+      try { return new Intl.NumberFormat(code, { minimumIntegerDigits: 2 }).format(n); } catch (e) { return (n < 10 ? "0" : "") + n; }
+    };
+    return (h ? num(h) + ":" + two(m) : num(m)) + ":" + two(s % 60);
+  }
+
+  var ticking = null;
+  function tick() {
+    var more = tickDeals() | tickGroups();
+    clearTimeout(ticking);
+    ticking = more ? setTimeout(tick, 1000 - (Date.now() % 1000)) : null;
+  }
+
+  // -- group buys: the viewer's groups from the standing, kept current by `group_progress` -----------
+  var groups = {};  // group_id -> {group_id, members, group_size, expires_at, status, url}
+  var groupBox = root.querySelector(".gp");
+  var groupList = groupBox.querySelector("ul");
+
+  function standingGroups(open) {
+    var listed = {};
+    open.forEach(function (g) { listed[g.group_id] = true; groups[g.group_id] = g; });
+    // An open group the standing no longer lists has ended without its message reaching us: gone.
+    Object.keys(groups).forEach(function (id) {
+      if (!listed[id] && groups[id].status === "open") delete groups[id];
+    });
+    drawGroups();
+  }
+
+  function groupProgress(msg) {
+    var known = groups[msg.group_id] || {};
+    groups[msg.group_id] = {
+      group_id: msg.group_id, members: msg.members || [], group_size: msg.group_size, expires_at: msg.expires_at,
+      status: msg.status || "open", url: known.url || api + "/s/" + encodeURIComponent(msg.group_id)
+    };
+    drawGroups();
+  }
+
+  function drawGroups() {
+    var ids = Object.keys(groups).sort(function (a, b) {
+      return String(groups[a].expires_at).localeCompare(String(groups[b].expires_at));
+    });
+    // Rebuilt only when the groups change; the countdowns are updated in place by tickGroups.
+    while (groupList.firstChild) groupList.removeChild(groupList.firstChild);
+    ids.forEach(function (id) {
+      var g = groups[id], size = Number(g.group_size) || 0, members = g.members.length;
+      var li = document.createElement("li");
+      li.setAttribute("data-group", id);
+      var count = document.createElement("p");
+      count.className = "gm";
+      count.textContent = fmt(t["widget.group_members"], { members: num(members), size: num(size) });
+      var bar = document.createElement("div");
+      bar.className = "bar";
+      bar.setAttribute("role", "progressbar");
+      bar.setAttribute("aria-valuemin", "0");
+      bar.setAttribute("aria-valuemax", String(size));
+      bar.setAttribute("aria-valuenow", String(members));
+      bar.setAttribute("aria-label", t["widget.group_title"]);
+      var fill = document.createElement("i");
+      fill.style.width = (size ? Math.round(Math.min(1, members / size) * 100) : 0) + "%";
+      bar.appendChild(fill);
+      var when = document.createElement("p");
+      when.className = "lbl gt";
+      li.appendChild(count);
+      li.appendChild(bar);
+      li.appendChild(when);
+      if (g.status === "open") {
+        var link = document.createElement("button");
+        link.type = "button";
+        link.className = "gb";
+        link.textContent = t["widget.group_share"];
+        link.setAttribute("aria-expanded", "false");
+        link.setAttribute("aria-controls", sheet.id);
+        link.addEventListener("click", function () { share(g.url, link); });
+        li.appendChild(link);
+      } else {
+        when.textContent = t[g.status === "completed" ? "widget.group_completed" : "widget.group_failed"];
+      }
+      groupList.appendChild(li);
+    });
+    groupBox.hidden = !ids.length;
+    tick();
+  }
+
+  function tickGroups() {
+    var counting = false;
+    Array.prototype.forEach.call(groupList.children, function (li) {
+      var g = groups[li.getAttribute("data-group")];
+      if (!g || g.status !== "open") return;
+      var left = Date.parse(g.expires_at) - Date.now();
+      li.querySelector(".gt").textContent = fmt(t["widget.group_time_left"], { time: clock(left) });
+      counting = counting || left > 0;
+    });
+    return counting;
+  }
+
+  // -- flash deals: shown from the stream's `flash_deal` (early for early_notice holders) to their end --
+  var deals = {};  // id -> {title, starts, ends (ms or null), early}
+  var dealList = root.querySelector(".fl");
+
+  function flashDeal(msg) {
+    var ends = msg.ends_at ? Date.parse(msg.ends_at) : null;
+    if (ends !== null && ends <= Date.now()) return;
+    var fresh = !deals[msg.id];
+    deals[msg.id] = { title: String(msg.title || ""), starts: Date.parse(msg.starts_at), ends: ends,
+                      early: msg.phase === "early" };
+    var li = dealList.querySelector("[data-deal='" + CSS.escape(msg.id) + "']");
+    if (!li) {
+      li = document.createElement("li");
+      li.setAttribute("data-deal", msg.id);
+      li.appendChild(document.createElement("b"));
+      li.appendChild(document.createElement("span")).className = "tt";
+      li.appendChild(document.createElement("small"));
+      dealList.insertBefore(li, dealList.firstChild);
     }
+    var deal = deals[msg.id];
+    li.querySelector("b").textContent = t["widget.flash_title"] + (deal.early ? " \u00b7 " + t["widget.flash_early"] : "");
+    li.querySelector(".tt").textContent = deal.title;
+    dealList.hidden = false;
+    if (fresh) say(fmt(t["widget.flash_news"], { title: deal.title }));
+    tick();
+  }
+
+  function tickDeals() {
+    var now = Date.now(), counting = false;
+    Object.keys(deals).forEach(function (id) {
+      var deal = deals[id], li = dealList.querySelector("[data-deal='" + CSS.escape(id) + "']");
+      if (deal.ends !== null && now >= deal.ends) {  // it ended: taken down
+        delete deals[id];
+        if (li) dealList.removeChild(li);
+        return;
+      }
+      var line = now < deal.starts ? fmt(t["widget.flash_starts"], { time: clock(deal.starts - now) })
+        : deal.ends !== null ? fmt(t["widget.flash_ends"], { time: clock(deal.ends - now) }) : "";
+      if (li) li.querySelector("small").textContent = line;
+      counting = counting || now < deal.starts || deal.ends !== null;
+    });
+    dealList.hidden = !dealList.children.length;
+    return counting;
+  }
+
+  // -- asking the host a question (POST /v1/questions with the viewer token) ------------------------
+  var form = root.querySelector(".q");
+  var askBox = form.querySelector("input");
+  var askButton = form.querySelector("button");
+  var askStatus = form.querySelector(".qs");
+  var MAX_QUESTION = 2000;  // the API refuses 2,000 characters or more
+
+  function asked(text, isError) {
+    askStatus.textContent = text;
+    askStatus.className = isError ? "qs er" : "qs";
+    if (isError) askBox.setAttribute("aria-invalid", "true"); else askBox.removeAttribute("aria-invalid");
+  }
+
+  form.addEventListener("submit", function (e) {
+    e.preventDefault();
+    if (askButton.disabled || !token || expired) return;
+    var text = askBox.value;
+    askButton.disabled = true;
+    asked("", false);
+    fetch(api + "/v1/questions", {
+      method: "POST", mode: "cors", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ token: token, text: text })
+    }).then(function (res) {
+      if (res.ok) {
+        askBox.value = "";
+        asked(t["widget.ask_sent"], false);
+      } else if (res.status === 401 || res.status === 403) {
+        asked(t["widget.ask_failed"], true);
+        expire();
+      } else if (res.status === 422) {
+        // The API says what is wrong with the text; the viewer reads it in their own words.
+        asked(!text.trim() ? t["widget.ask_empty"]
+          : text.length >= MAX_QUESTION ? fmt(t["widget.ask_too_long"], { max: num(MAX_QUESTION) })
+          : t["widget.ask_failed"], true);
+      } else {
+        asked(t["widget.ask_failed"], true);
+      }
+    }, function () { asked(t["widget.ask_failed"], true); }).then(function () {
+      askButton.disabled = false;
+      if (askStatus.className !== "qs") askBox.focus();
+    });
   });
+  askBox.addEventListener("input", function () { if (askBox.hasAttribute("aria-invalid")) asked("", false); });
 
   function friendName(friend) {
     return (friend && (friend.display_name || null)) || t["stream.friend_unknown"];
@@ -287,9 +512,12 @@
       var msg;
       try { msg = JSON.parse(e.data); } catch (err) { return; }
       window.dispatchEvent(new CustomEvent("liveloop:message", { detail: msg }));
+      if (msg.type === "group_progress") groupProgress(msg);
+      else if (msg.type === "flash_deal") flashDeal(msg);
       show(msg);
       // The viewer's standing moved: read it again (once for a burst of messages).
-      if (msg.type === "rank" || msg.type === "reward" || msg.type === "draw_entered" || msg.type === "draw_won") {
+      if (msg.type === "rank" || msg.type === "reward" || msg.type === "draw_entered" || msg.type === "draw_won" ||
+          msg.type === "group_progress") {
         refresh(300);
       }
     };
@@ -359,7 +587,11 @@
 
   window.liveloop = {
     setToken: function (next) { token = next || ""; expired = false; open(); beat(); refresh(); },
-    setInviteUrl: function (url) { inviteUrl = url || ""; button.hidden = !inviteUrl; if (!inviteUrl) closeSheet(false); },
+    setInviteUrl: function (url) {
+      inviteUrl = url || "";
+      button.hidden = !inviteUrl;
+      if (!inviteUrl && opener === button) closeSheet(false);
+    },
     say: say
   };
 
