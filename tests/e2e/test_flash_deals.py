@@ -65,6 +65,30 @@ def test_a_flash_deal_reaches_the_privileged_viewer_before_the_others(served, cl
     assert again.status_code == 409
 
 
+def test_a_deals_end_is_kept_told_on_the_stream_and_must_come_after_its_start(served, client):  # noqa: F811
+    server = served[0]
+    cid = "fd-" + uuid.uuid4().hex[:8]
+    privileged_campaign(client, cid)
+    starts = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
+    ends = starts + timedelta(minutes=15)
+    for bad in (starts, starts - timedelta(seconds=1)):
+        refused = client.post(f"/v1/campaigns/{cid}/flash-deals", json={
+            "id": "pan", "title": "Pan", "starts_at": iso(starts), "early_minutes": 0, "ends_at": iso(bad)})
+        assert refused.status_code == 422 and refused.json()["error"]["field"] == "ends_at", refused.text
+    with viewer(server, client, cid, "budi") as budi:
+        made = post_ok(client, f"/v1/campaigns/{cid}/flash-deals", {
+            "id": "pan", "title": "Pan", "starts_at": iso(starts), "early_minutes": 0, "ends_at": iso(ends)})
+        said = iso(ends).replace("Z", ".000Z")  # the API's times carry milliseconds
+        assert made["ends_at"] == said
+        open_ended = post_ok(client, f"/v1/campaigns/{cid}/flash-deals", {
+            "id": "lid", "title": "Lid", "starts_at": iso(starts), "early_minutes": 0})
+        assert open_ended["ends_at"] is None
+        heard = {m["id"]: m["ends_at"] for _at, m in deals_heard(budi, 4.0)}
+    assert heard == {"pan": said, "lid": None}
+    listed = client.get(f"/v1/campaigns/{cid}/flash-deals").json()["flash_deals"]
+    assert {d["id"]: d["ends_at"] for d in listed} == heard
+
+
 def test_the_notice_due_after_a_restart_is_sent_by_the_new_process_once(new_database, tmp_path):
     url = new_database("flash")
     key = create_tenant(url)
