@@ -92,6 +92,7 @@ class Components:
     privacy: Privacy  # erasure, export, and the retention of device ids and IPs
     circles: Circles  # family and friends circles, logged in the campaigns' event logs
     groups: Groups  # group buys, logged likewise; failed by a scheduled job when their window closes
+    flash_deals: FlashDeals  # flash deals: their notices, and the ones running for a viewer's widget
     fraud: FraudChecks  # the tenants' fraud signals, judged as referrals are attributed
     reviews: Reviews  # the review queue, its decisions, the blocklist
 
@@ -170,6 +171,7 @@ def build_components(settings: Settings) -> Components:
                         sweep_seconds=settings.retention_sweep_seconds),
         circles=Circles(db, campaigns, actions),
         groups=groups,
+        flash_deals=flash_deals,
         fraud=fraud,
         reviews=reviews,
     )

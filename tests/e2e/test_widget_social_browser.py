@@ -127,26 +127,35 @@ def test_a_flash_deal_comes_early_to_early_notice_holders_counts_down_and_goes_w
     dialogs = watch_dialogs(ana) + watch_dialogs(budi)
 
     # Early for the holder (its title is hostile: shown as typed), on time for everyone else.
-    flash_deal(client, cid, "wok-50", HOSTILE, starts_in=4, lasts=4, early_minutes=1)
+    flash_deal(client, cid, "wok-50", HOSTILE, starts_in=4, lasts=8, early_minutes=1)
     deal = panel(ana).locator(".fl li")
     expect(deal).to_have_count(1, timeout=WAIT)
     expect(deal.locator("b")).to_have_text("Flash deal · You hear it first")
     expect(deal.locator(".tt")).to_have_text(HOSTILE)
     expect(deal.locator("small")).to_have_text(re.compile(r"^Starts in 0:0[1-4]$"))
+    assert panel(budi).locator(".fl li").count() == 0
     expect(panel(ana).locator(".m li").first).to_have_text(f"Flash deal: {HOSTILE}")
     assert panel(budi).locator(".fl li").count() == 0
 
     expect(panel(budi).locator(".fl li .tt")).to_have_text(HOSTILE, timeout=(4 + PUSH_SECONDS) * 1000)
     expect(panel(budi).locator(".fl li b")).to_have_text("Flash deal")
-    expect(deal.locator("small")).to_have_text(re.compile(r"^Ends in 0:0[1-4]$"))
+    expect(deal.locator("small")).to_have_text(re.compile(r"^Ends in 0:0[1-8]$"))
+    # A viewer who opens the live page while it runs has it too, from the standing (the stream told it before).
+    chen = open_live_page(browser_context, live_page(server, shop, client, cid, "chen"))
+    expect(panel(chen).locator(".fl li .tt")).to_have_text(HOSTILE)
+    assert not [m for m in chen.evaluate("window.__heard") if m["type"] == "flash_deal"]
     for page in (ana, budi):
         assert panel(page).locator("img").count() == 0
         assert [m["phase"] for m in page.evaluate("window.__heard") if m["type"] == "flash_deal"] == (
             ["early"] if page is ana else ["start"])
 
     # At its end it is taken down on both panels.
-    expect(panel(ana).locator(".fl")).to_be_hidden(timeout=(4 + PUSH_SECONDS) * 1000)
-    expect(panel(budi).locator(".fl li")).to_have_count(0)
+    expect(panel(ana).locator(".fl")).to_be_hidden(timeout=(8 + PUSH_SECONDS) * 1000)
+    for page in (budi, chen):
+        expect(panel(page).locator(".fl li")).to_have_count(0)
+    late = open_live_page(browser_context, live_page(server, shop, client, cid, "dewi"))
+    expect(panel(late).locator(".rk")).to_be_visible()  # the standing was read: no deal in it
+    assert panel(late).locator(".fl li").count() == 0
     assert not dialogs
 
 

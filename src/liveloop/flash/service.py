@@ -13,6 +13,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from liveloop.engine.model import FLASH_DEAL, Event
+from liveloop.engine.state import CampaignState
 from liveloop.events.actions import LoggedActions
 from liveloop.events.gate import CampaignGate
 from liveloop.events.live import LiveCampaign
@@ -20,11 +21,13 @@ from liveloop.flash.models import flash_deals
 from liveloop.kit.db.database import Database
 from liveloop.kit.errors import Conflict, NotFound
 from liveloop.kit.times import iso
+from liveloop.questions.service import holds
 from liveloop.scheduler import repository as jobs
 from liveloop.scheduler.repository import Planned
 
 FLASH_NOTICE = "flash.notice"
 PHASES = ("early", "start")
+EARLY_NOTICE = "early_notice"
 f = flash_deals.c
 
 
@@ -36,7 +39,7 @@ def _read(row) -> dict:
     return {"id": row.id, "title": row.title, "starts_at": iso(row.starts_at), "early_minutes": row.early_ms / 60_000,
             "early_at": iso(row.starts_at - row.early_ms),
             "ends_at": iso(row.ends_at) if row.ends_at is not None else None,
-            "starts_at_ms": row.starts_at, "early_ms": row.early_ms}
+            "starts_at_ms": row.starts_at, "early_ms": row.early_ms, "ends_at_ms": row.ends_at}
 
 
 def public(deal: dict) -> dict:
@@ -86,6 +89,21 @@ class FlashDeals:
             found = self._deals[key] = await self._db.read(
                 lambda conn: get(conn, tenant_id=tenant_id, campaign_id=campaign_id, deal_id=deal_id))
         return found
+
+    async def running_for(self, tenant_id: str, state: CampaignState, user_id: str, *, now: int) -> list[dict]:
+        """The deals announced to the viewer (started, or told early to a holder of early_notice) that
+        have not ended: what their widget shows when it opens after the stream's `flash_deal`."""
+        sent = state.social.flash_sent
+        early = holds(state, user_id, EARLY_NOTICE, now)
+        running = []
+        for deal_id in sorted({d for d, _phase in sent}):
+            phase = "start" if (deal_id, "start") in sent else "early" if early and (deal_id, "early") in sent else None
+            if phase is None:
+                continue
+            deal = await self.deal(tenant_id, state.config.id, deal_id)
+            if deal["ends_at_ms"] is None or deal["ends_at_ms"] > now:
+                running.append({"phase": phase, **public(deal)})
+        return running
 
     async def notice_due(self, tenant_id: str, campaign_id: str, slot: str, *, now: int) -> int | None:
         """Log the phase's notice if it is due and not logged yet; returns when to look again (None: done)."""

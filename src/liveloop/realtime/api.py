@@ -11,7 +11,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from liveloop.deps import Campaigns, Db, SettingsDep, SigningDep
+from liveloop.deps import Campaigns, Db, SettingsDep, SigningDep, component
+from liveloop.flash.service import FlashDeals
 from liveloop.i18n.stream import viewer_locale
 from liveloop.i18n.widget import widget_texts
 from liveloop.kit import clock
@@ -26,6 +27,7 @@ from liveloop.users import repository as users_repository
 from liveloop.users import service as users_service
 
 router = APIRouter(tags=["realtime"])
+Deals = Annotated[FlashDeals, component("flash_deals")]
 
 
 @router.post("/v1/campaigns/{cid}/viewer-tokens", status_code=201, response_model=ViewerTokenRead,
@@ -49,8 +51,8 @@ VIEWER_CORS = {"Access-Control-Allow-Origin": "*", "Cache-Control": "no-store"}
 
 @router.get("/v1/viewer/progress", response_model=ViewerProgressRead,
             summary="The viewer's standing now, for the widget: rank, next milestone, rewards, draw entries, "
-                    "open group buys, share apps (viewer token)")
-async def viewer_progress(campaigns: Campaigns, db: Db, signing: SigningDep, settings: SettingsDep,
+                    "open group buys, running flash deals, share apps (viewer token)")
+async def viewer_progress(campaigns: Campaigns, db: Db, signing: SigningDep, settings: SettingsDep, deals: Deals,
                           token: Annotated[str | None, Query(max_length=2000)] = None) -> Response:
     """Read by the widget across origins with its viewer token (no API key): CORS for any origin."""
     now = clock.now_ms()
@@ -65,6 +67,7 @@ async def viewer_progress(campaigns: Campaigns, db: Db, signing: SigningDep, set
     tag = viewer_locale(people.get(viewer.user_id, (None, None))[1], market)
     body = viewer_view.viewer_progress(live.state, market=market, user_id=viewer.user_id, tag=tag, now=now,
                                         base_url=settings.base_url)
+    body["flash_deals"] = await deals.running_for(viewer.tenant_id, live.state, viewer.user_id, now=now)
     return JSONResponse(body, headers=VIEWER_CORS)
 
 

@@ -55,6 +55,16 @@ class ViewerGroupRead(BaseModel):
     url: str = Field(description="the group's share link")
 
 
+class ViewerFlashDealRead(BaseModel):
+    phase: str = Field(description="start, or early for a holder of early_notice before the deal's start")
+    id: str
+    title: str
+    starts_at: str
+    early_minutes: float
+    early_at: str
+    ends_at: str | None
+
+
 class ViewerProgressRead(BaseModel):
     user_id: str
     metric: str
@@ -64,5 +74,7 @@ class ViewerProgressRead(BaseModel):
     rewards: list[ViewerRewardRead] = Field(description="available and pending rewards")
     draws: list[ViewerDrawRead]
     groups: list[ViewerGroupRead] = Field(description="the open group buys the viewer leads or has joined")
+    flash_deals: list[ViewerFlashDealRead] = Field(description="the flash deals announced to the viewer that have "
+                                                               "not ended, as their `flash_deal` messages said them")
     share_apps: list[str] = Field(description="the share sheet's apps, most used in the campaign's market first")
     locale: str

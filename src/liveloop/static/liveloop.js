@@ -8,7 +8,8 @@
  * It sends a presence beat every 30 s, listens to the viewer's stream and shows a small panel with
  * the viewer's rank, progress to the next milestone, rewards, draw entries and group buys (GET
  * /v1/viewer/progress, read again when the stream brings news of them; a group's progress follows its
- * `group_progress` messages), the flash deals the stream announces (until they end), what the viewer's
+ * `group_progress` messages), the flash deals the stream announces or the standing lists (until they
+ * end), what the viewer's
  * friends did, a box to ask the host a question (POST /v1/questions), and an invite button:
  * the browser's Web Share sheet, else the market's apps (WhatsApp, LINE, Telegram, Facebook, X, copy).
  * Every message is also dispatched on `window` as a `liveloop:message` CustomEvent, and
@@ -188,6 +189,8 @@
     dr.textContent = fmt(t["widget.draws"], { entered: num(entered), total: num(s.draws.length) });
     if (s.share_apps && s.share_apps.length) market.apps = s.share_apps;
     if (s.groups) standingGroups(s.groups);
+    // A deal announced before this page opened (or while its stream was away) is shown too.
+    if (s.flash_deals) s.flash_deals.forEach(flashDeal);
     standing.hidden = false;
   }
 
@@ -294,7 +297,7 @@
 
   var ticking = null;
   function tick() {
-    var more = tickDeals() | tickGroups();
+    var more = tickDeals() | tickGroups();  // both, always: each updates its own countdowns
     clearTimeout(ticking);
     ticking = more ? setTimeout(tick, 1000 - (Date.now() % 1000)) : null;
   }
@@ -441,7 +444,8 @@
 
   form.addEventListener("submit", function (e) {
     e.preventDefault();
-    if (askButton.disabled || !token || expired) return;
+    if (askButton.disabled) return;
+    if (!token || expired) { asked(t["widget.ask_failed"], true); return; }
     var text = askBox.value;
     askButton.disabled = true;
     asked("", false);
