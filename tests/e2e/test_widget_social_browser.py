@@ -92,14 +92,16 @@ def test_a_groups_progress_follows_its_members_paid_orders_and_shares_its_own_li
     pay(client, cid, "mei", group["id"])
     expect(groups.locator(".gm")).to_have_text("1 of 3 joined", timeout=WAIT)
     assert bar.get_attribute("aria-valuenow") == "1"
-    pay(client, cid, "lin", group["id"])
-    expect(groups.locator(".gm")).to_have_text("2 of 3 joined", timeout=WAIT)
-    assert [m["type"] for m in page.evaluate("window.__heard")].count("group_progress") == 2
-
-    # Its share button shares the group's own link (the market's apps here: no Web Share in headless Linux).
+    # The group's line is updated in place: its share button keeps the keyboard focus as members join.
     share = groups.locator("button.gb")
     expect(share).to_have_text("Share group link")
     share.focus()
+    pay(client, cid, "lin", group["id"])
+    expect(groups.locator(".gm")).to_have_text("2 of 3 joined", timeout=WAIT)
+    assert [m["type"] for m in page.evaluate("window.__heard")].count("group_progress") == 2
+    assert page.evaluate("document.querySelector('[data-liveloop]').shadowRoot.activeElement.className") == "gb"
+
+    # It shares the group's own link (the market's apps here: no Web Share in headless Linux).
     page.keyboard.press("Enter")
     expect(box.locator(".sh")).to_be_visible()
     assert share.get_attribute("aria-expanded") == "true"

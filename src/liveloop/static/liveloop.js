@@ -9,8 +9,8 @@
  * the viewer's rank, progress to the next milestone, rewards, draw entries and group buys (GET
  * /v1/viewer/progress, read again when the stream brings news of them; a group's progress follows its
  * `group_progress` messages), the flash deals the stream announces or the standing lists (until they
- * end), what the viewer's
- * friends did, a box to ask the host a question (POST /v1/questions), and an invite button:
+ * end), what the viewer's friends did, a box to ask the host a question (POST /v1/questions), and an
+ * invite button:
  * the browser's Web Share sheet, else the market's apps (WhatsApp, LINE, Telegram, Facebook, X, copy).
  * Every message is also dispatched on `window` as a `liveloop:message` CustomEvent, and
  * `liveloop:token-expired` when the token no longer works: hand a fresh one to
@@ -61,7 +61,7 @@
     ".p{position:fixed;bottom:16px;" + side + ":16px;z-index:2147483000;width:280px;max-width:calc(100vw - 32px);" +
     "max-height:calc(100vh - 32px);overflow-y:auto;" +
     "font:14px/1.4 system-ui,-apple-system,'Segoe UI',Roboto,'Noto Sans','Noto Sans Arabic',sans-serif;color:#111;" +
-    "background:#fff;border-radius:12px;box-shadow:0 6px 24px rgba(0,0,0,.18);overflow:hidden}" +
+    "background:#fff;border-radius:12px;box-shadow:0 6px 24px rgba(0,0,0,.18);overflow-x:hidden}" +
     ".st{padding:10px 12px;border-bottom:1px solid #eee;background:#fafafa}.st[hidden]{display:none}" +
     ".st p{margin:0 0 4px}.rk{font-weight:700}.lbl{color:#555;font-size:12px;margin:6px 0 2px}" +
     ".bar{height:8px;border-radius:4px;background:#eee;overflow:hidden}" +
@@ -326,49 +326,56 @@
     drawGroups();
   }
 
+  // Each group's line is made once and updated in place, so that a share button keeps its focus (and
+  // stays the sheet's opener) while members join; the countdowns are updated by tickGroups.
+  function groupLine(id) {
+    var li = groupList.querySelector("[data-group='" + CSS.escape(id) + "']");
+    if (li) return li;
+    li = document.createElement("li");
+    li.setAttribute("data-group", id);
+    li.appendChild(document.createElement("p")).className = "gm";
+    var bar = li.appendChild(document.createElement("div"));
+    bar.className = "bar";
+    bar.setAttribute("role", "progressbar");
+    bar.setAttribute("aria-valuemin", "0");
+    bar.setAttribute("aria-label", t["widget.group_title"]);
+    bar.appendChild(document.createElement("i"));
+    li.appendChild(document.createElement("p")).className = "lbl gt";
+    var link = li.appendChild(document.createElement("button"));
+    link.type = "button";
+    link.className = "gb";
+    link.textContent = t["widget.group_share"];
+    link.setAttribute("aria-expanded", "false");
+    link.setAttribute("aria-controls", sheet.id);
+    link.addEventListener("click", function () { if (groups[id]) share(groups[id].url, link); });
+    groupList.appendChild(li);
+    return li;
+  }
+
   function drawGroups() {
-    var ids = Object.keys(groups).sort(function (a, b) {
-      return String(groups[a].expires_at).localeCompare(String(groups[b].expires_at));
+    Array.prototype.slice.call(groupList.children).forEach(function (li) {
+      if (!groups[li.getAttribute("data-group")]) groupList.removeChild(li);
     });
-    // Rebuilt only when the groups change; the countdowns are updated in place by tickGroups.
-    while (groupList.firstChild) groupList.removeChild(groupList.firstChild);
-    ids.forEach(function (id) {
-      var g = groups[id], size = Number(g.group_size) || 0, members = g.members.length;
-      var li = document.createElement("li");
-      li.setAttribute("data-group", id);
-      var count = document.createElement("p");
-      count.className = "gm";
-      count.textContent = fmt(t["widget.group_members"], { members: num(members), size: num(size) });
-      var bar = document.createElement("div");
-      bar.className = "bar";
-      bar.setAttribute("role", "progressbar");
-      bar.setAttribute("aria-valuemin", "0");
+    Object.keys(groups).sort(function (a, b) {
+      return String(groups[a].expires_at).localeCompare(String(groups[b].expires_at));
+    }).forEach(function (id) {
+      var g = groups[id], size = Number(g.group_size) || 0, members = g.members.length, li = groupLine(id);
+      li.querySelector(".gm").textContent = fmt(t["widget.group_members"], { members: num(members), size: num(size) });
+      var bar = li.querySelector(".bar");
       bar.setAttribute("aria-valuemax", String(size));
       bar.setAttribute("aria-valuenow", String(members));
-      bar.setAttribute("aria-label", t["widget.group_title"]);
-      var fill = document.createElement("i");
-      fill.style.width = (size ? Math.round(Math.min(1, members / size) * 100) : 0) + "%";
-      bar.appendChild(fill);
-      var when = document.createElement("p");
-      when.className = "lbl gt";
-      li.appendChild(count);
-      li.appendChild(bar);
-      li.appendChild(when);
-      if (g.status === "open") {
-        var link = document.createElement("button");
-        link.type = "button";
-        link.className = "gb";
-        link.textContent = t["widget.group_share"];
-        link.setAttribute("aria-expanded", "false");
-        link.setAttribute("aria-controls", sheet.id);
-        link.addEventListener("click", function () { share(g.url, link); });
-        li.appendChild(link);
-      } else {
-        when.textContent = t[g.status === "completed" ? "widget.group_completed" : "widget.group_failed"];
+      bar.querySelector("i").style.width = (size ? Math.round(Math.min(1, members / size) * 100) : 0) + "%";
+      var link = li.querySelector(".gb");
+      if (g.status !== "open") {
+        li.querySelector(".gt").textContent =
+          t[g.status === "completed" ? "widget.group_completed" : "widget.group_failed"];
+        if (link) {
+          if (opener === link && !sheet.hidden) closeSheet(false);
+          li.removeChild(link);
+        }
       }
-      groupList.appendChild(li);
     });
-    groupBox.hidden = !ids.length;
+    groupBox.hidden = !groupList.children.length;
     tick();
   }
 
