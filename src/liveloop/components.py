@@ -178,7 +178,9 @@ def build_components(settings: Settings) -> Components:
     committed.subscribe("room streams", room.on_committed)
     committed.subscribe("draw notices", DrawNotices(hub.publish))
     committed.subscribe("group notices", GroupNotices(hub.publish))
-    committed.subscribe("flash deals", FlashNotices(flash_deals, hub.publish, hub.viewers_of))
+    flash_notices = FlashNotices(flash_deals, db, campaigns, hub.publish, hub.viewers_of)
+    committed.subscribe("flash deals", flash_notices)
+    hub.opened.append(flash_notices.opened)  # a viewer connecting later hears of a running deal then
     # Webhook messages are written with their cause (the outbox), then delivered by the worker.
     committed.stage_with(components.outbox.stage)
     committed.stage_with(GroupMessages(outbox, base_url=settings.base_url).stage)

@@ -109,7 +109,9 @@ class Social:
         self._grant = grant
         self._metric_of = metric_of  # (user_id, metric) -> (value, when it was reached)
         self._holders = holders  # (privilege name, at) -> users holding it then
-        self.flash_sent: set[tuple[str, str]] = set()  # (deal, phase) whose notice was logged
+        # (deal, phase) whose notice was logged -> the holders of early_notice at that place in the log
+        # (a viewer whose stream opens later is told from this, flash/notices.py)
+        self.flash_sent: dict[tuple[str, str], frozenset[str]] = {}
         self.circles: dict[str, Circle] = {}
         self.circle_of: dict[str, str] = {}  # user -> circle
         self.circle_board = Leaderboard()
@@ -148,8 +150,8 @@ class Social:
         elif kind == FLASH_DEAL:
             key = (ev.ref or "", ev.order_id or "")
             if key not in self.flash_sent:
-                self.flash_sent.add(key)
-                effects.append(FlashDealDue(key[0], key[1], self._holders("early_notice", ev.at)))
+                holders = self.flash_sent[key] = self._holders("early_notice", ev.at)
+                effects.append(FlashDealDue(key[0], key[1], holders))
         return effects
 
     # -- circles ---------------------------------------------------------------------------
