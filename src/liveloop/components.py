@@ -118,6 +118,7 @@ def build_components(settings: Settings) -> Components:
     hub = Hub(names=names)
     # The room's snapshot shows the host's question queue (its head and length) too.
     room = RoomHub(db, campaigns, names, extras=(question_head(db),))
+    campaigns.on_touched(room.touched_elsewhere)  # a question asked on another process: a snapshot here
     signing = Signing(settings.secret_key)
     outbox = Outbox(db.dialect)
     webhooks = WebhookWorker(db, allow_private=settings.webhooks_allow_private,
