@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import random
 import statistics
 import time
@@ -98,6 +99,7 @@ class CirclesResult:
     engine: TickRun
     alone: TickRun
     per_tick: int
+    loadavg: tuple[float, float] = (0.0, 0.0)  # the machine's 1-minute load average before and after
 
 
 def _p(values: list[int], p: float) -> float:
@@ -146,6 +148,7 @@ def _ticks(seconds: float, per_tick: int, update: Callable[[], None], read_top: 
 def bench_circles(circles: int = 100_000, seconds: float = 10.0, events_per_second: int = TARGET_RATE,
                   seed: int = 13) -> CirclesResult:
     rng = random.Random(seed)
+    load_before = os.getloadavg()[0]
     config = CampaignConfig("tn_bench", "circles", "USD", 0, 10**13, leaderboard_metric="joins",
                             leaderboard_by="circle", rules=(MilestoneRule(
                                 "family", "joins", (Tier(5, RewardSpec("points", points=10)),), scope="circle"),))
@@ -206,7 +209,8 @@ def bench_circles(circles: int = 100_000, seconds: float = 10.0, events_per_seco
         alone = _ticks(seconds, per_tick, circle_update, top, rank)
     finally:
         gc.unfreeze()
-    return CirclesResult(circles, len(codes), load_seconds, engine, alone, per_tick)
+    return CirclesResult(circles, len(codes), load_seconds, engine, alone, per_tick,
+                         (load_before, os.getloadavg()[0]))
 
 
 # -- report ----------------------------------------------------------------------------------
@@ -263,6 +267,11 @@ def circles_notes(result: CirclesResult, plan: CirclesPlan) -> list[str]:
         f"(p99).",
         "As for the users' board, this is the structure in one thread: in the server a read also waits for "
         "whatever the event loop is doing (e.g. applying a 500-event batch).",
+        f"Machine load (1-minute load average) {result.loadavg[0]:.1f} before and {result.loadavg[1]:.1f} after, "
+        f"on {os.cpu_count()} cores: above the number of cores the thread is preempted and the wall-clock "
+        "figures (rates, p99 and max) measure the machine's queue rather than the board; the CPU-time rows "
+        "(`time.thread_time_ns`, this thread only) do not count that wait, though a busy machine still slows "
+        "each instruction a little (shared caches, hyper-threads).",
     ]
 
 
@@ -278,7 +287,7 @@ def run_circles(*, quick: bool, output, command: str, when: str) -> list[tuple[s
     if output is not None:
         live_plan = LIVE_QUICK if quick else LIVE_FULL  # only its name is shown
         block = live_markdown("circles", "Circle leaderboard of 100,000 circles", rows, notes, live_plan, command,
-                              when)
+                              when, source="bench/circles.py")
         write_live_markdown(output, "circles", block)
         print(f"wrote {output}")
     return rows

@@ -79,8 +79,8 @@ def test_the_notice_due_after_a_restart_is_sent_by_the_new_process_once(new_data
     # The process stops before the start; the next one sends it, from the stored job.
     with Server(url, log_path=tmp_path / "second.log", env=FAST).start() as second, second.client(key) as c:
         with viewer(second, c, cid, "budi") as budi, viewer(second, c, cid, "ana") as ana:
-            wait = (starts - datetime.now(UTC)).total_seconds()
-            assert wait > 0.5, "the second process started too late for this test"
+            # Sent at the start, or when budi's stream opened if this process came up after it.
+            wait = max(0.0, (starts - datetime.now(UTC)).total_seconds())
             heard = deals_heard(budi, wait + 2.0)
             assert [(m["phase"], m["id"]) for _at, m in heard] == [("start", "late")]
             assert deals_heard(ana, 0.2) == []  # told early already

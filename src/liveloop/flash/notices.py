@@ -57,6 +57,9 @@ class FlashNotices:
         self._publish = publish
         self._viewers = viewers
         self._tasks: set[asyncio.Task] = set()
+        # (tenant, campaign, deal, user) known to be told (here or elsewhere): a stream reopened by a
+        # viewer told already costs no write
+        self._told: set[tuple[str, str, str, str]] = set()
 
     def __call__(self, committed: Committed) -> None:
         for live, effect in committed.effects:
@@ -64,8 +67,26 @@ class FlashNotices:
                 self._spawn(self._push(committed.tenant_id, live.state.config.id, effect))
 
     def opened(self, key: tuple[str, str, str]) -> None:
-        """A viewer's stream opened on this process (the hub calls this): deals running they missed."""
-        self._spawn(self._catch_up(*key))
+        """A viewer's stream opened on this process (the hub calls this): deals running they missed.
+
+        Read from the state as this process has it (the stream loaded it), with no catch-up read per
+        stream opened: a notice logged elsewhere and not applied here yet reaches this viewer by
+        `_push` when it is, since the stream is open by then."""
+        tenant_id, campaign_id, user_id = key
+        live = self._campaigns.peek(tenant_id, campaign_id)
+        if live is None:
+            return
+        state = live.state
+        sent = state.social.flash_sent
+        if not sent or state.config.cancelled or clock.now_ms() >= state.config.ends_at:
+            return  # no deal announced, or the live is over: nothing runs any more
+        for deal_id in sorted({deal for deal, _phase in sent}):
+            if (tenant_id, campaign_id, deal_id, user_id) in self._told:
+                continue
+            if (deal_id, "start") in sent:
+                self._spawn(self._tell(tenant_id, campaign_id, deal_id, "start", [user_id]))
+            elif user_id in sent.get((deal_id, "early"), ()):
+                self._spawn(self._tell(tenant_id, campaign_id, deal_id, "early", [user_id]))
 
     def _spawn(self, coro) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -76,22 +97,6 @@ class FlashNotices:
         viewers = self._viewers(tenant_id, campaign_id)
         users = [u for u in viewers if u in due.holders] if due.phase == "early" else viewers
         await self._tell(tenant_id, campaign_id, due.deal_id, due.phase, users)
-
-    async def _catch_up(self, tenant_id: str, campaign_id: str, user_id: str) -> None:
-        try:
-            live = await self._campaigns.get(tenant_id, campaign_id)
-        except Exception:  # noqa: BLE001 - the stream works without it; a later open tries again
-            log.exception("flash deals of %s/%s could not be checked for a new stream", tenant_id, campaign_id)
-            return
-        state = live.state
-        sent = state.social.flash_sent
-        if not sent or state.config.cancelled or clock.now_ms() >= state.config.ends_at:
-            return  # no deal announced, or the live is over: nothing runs any more
-        for deal_id in sorted({deal for deal, _phase in sent}):
-            if (deal_id, "start") in sent:
-                await self._tell(tenant_id, campaign_id, deal_id, "start", [user_id])
-            elif user_id in sent.get((deal_id, "early"), ()):
-                await self._tell(tenant_id, campaign_id, deal_id, "early", [user_id])
 
     async def _tell(self, tenant_id: str, campaign_id: str, deal_id: str, phase: str, users: list[str]) -> None:
         if not users:
@@ -104,6 +109,7 @@ class FlashNotices:
         except Exception:  # noqa: BLE001 - a notice that cannot be read or recorded is logged, the others go on
             log.exception("flash deal %s of %s/%s could not be told", deal_id, tenant_id, campaign_id)
             return
+        self._told.update((tenant_id, campaign_id, deal_id, user) for user in users)
         message = {"type": "flash_deal", "phase": phase, **public(deal)}
         for user in users:
             if user in told:
