@@ -31,8 +31,9 @@ bench-scaleout: $(STAMP)
 soak: $(STAMP)
 	$(BIN)/python -m bench.soak $(SOAK_ARGS)
 
+# The circle leaderboard alone (also part of a full `make bench`).
 bench-circles: $(STAMP)
-	$(BIN)/python -m bench.circles
+	$(BIN)/python -m bench --only circles $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -9,6 +9,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.circles import run_circles
 from bench.fraud import bench_fraud
 from bench.fraud import notes_of as fraud_notes
 from bench.fraud import rows_of as fraud_rows
@@ -49,9 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="short runs (about 25 s), indicative only; writes no docs unless --output")
     parser.add_argument("--only", choices=("share", "ingest", "webhooks", "fraud", "leaderboard", "streams",
-                                           "observability"),
-                        help="run one benchmark (leaderboard and streams: bench/live.py; observability: what "
-                        "metrics and JSON logs cost, bench/observability.py)")
+                                           "circles", "observability"),
+                        help="run one benchmark (leaderboard and streams: bench/live.py; circles: a circle "
+                        "leaderboard of 100,000 circles, bench/circles.py; observability: what metrics and JSON "
+                        "logs cost, bench/observability.py)")
     parser.add_argument("--output", type=Path, help="markdown report to update (default: docs/benchmarks.md "
                         "for a full run of both benchmarks)")
     parser.add_argument("--profile", type=Path, metavar="DIR",
@@ -65,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.only in ("leaderboard", "streams"):
         return _live_only(args, argv)
+    if args.only == "circles":
+        return _circles_only(args, argv)
     if args.only == "observability":
         return _observability(args, argv, output=args.output or (None if args.quick else default_output()))
 
@@ -108,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     live = []
     if args.only is None:
         live = run_live(None, quick=args.quick, output=output, command=command_of(argv), when=when, keep=args.keep)
+        live += run_circles(quick=args.quick, output=output, command=command_of(argv), when=when)
         if _observability(args, argv, output=output):
             live.append(("observability", "", "", "NOT met"))
     failed = any(row[5] == "NOT met" for row in rows) or any(row[3] == "NOT met" for row in live)
@@ -140,6 +145,14 @@ def _live_only(args: argparse.Namespace, argv: list[str] | None) -> int:
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     output = args.output or (None if args.quick else default_output())
     rows = run_live(args.only, quick=args.quick, output=output, command=command_of(argv), when=when, keep=args.keep)
+    return 1 if args.strict and any(row[3] == "NOT met" for row in rows) else 0
+
+
+def _circles_only(args: argparse.Namespace, argv: list[str] | None) -> int:
+    """`--only circles`: the circle leaderboard alone (it writes its own block)."""
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    output = args.output or (None if args.quick else default_output())
+    rows = run_circles(quick=args.quick, output=output, command=command_of(argv), when=when)
     return 1 if args.strict and any(row[3] == "NOT met" for row in rows) else 0
 
 

@@ -352,12 +352,13 @@ def live_notes(board: LeaderboardResult | None, streams: StreamsResult | None, p
     return notes
 
 
-def live_markdown(name: str, title: str, rows, notes, plan: LivePlan, command: str, when: str) -> str:
+def live_markdown(name: str, title: str, rows, notes, plan: LivePlan, command: str, when: str,
+                  source: str = "bench/live.py") -> str:
     info = hotpaths.machine()
     start, end = _markers(name)
     return "\n".join([
         start,
-        "<!-- written by `make bench` (bench/live.py); everything between these markers is replaced "
+        f"<!-- written by `make bench` ({source}); everything between these markers is replaced "
         "when this benchmark runs again -->",
         "",
         f"### {title}",

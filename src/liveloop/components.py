@@ -119,6 +119,7 @@ def build_components(settings: Settings) -> Components:
     hub = Hub(names=names)
     # The room's snapshot shows the host's question queue (its head and length) too.
     room = RoomHub(db, campaigns, names, extras=(question_head(db),))
+    campaigns.on_touched(room.touched_elsewhere)  # a question asked on another process: a snapshot here
     signing = Signing(settings.secret_key)
     outbox = Outbox(db.dialect)
     webhooks = WebhookWorker(db, allow_private=settings.webhooks_allow_private,
@@ -180,7 +181,9 @@ def build_components(settings: Settings) -> Components:
     committed.subscribe("room streams", room.on_committed)
     committed.subscribe("draw notices", DrawNotices(hub.publish))
     committed.subscribe("group notices", GroupNotices(hub.publish))
-    committed.subscribe("flash deals", FlashNotices(flash_deals, hub.publish, hub.viewers_of))
+    flash_notices = FlashNotices(flash_deals, db, campaigns, hub.publish, hub.viewers_of)
+    committed.subscribe("flash deals", flash_notices)
+    hub.opened.append(flash_notices.opened)  # a viewer connecting later hears of a running deal then
     # Webhook messages are written with their cause (the outbox), then delivered by the worker.
     committed.stage_with(components.outbox.stage)
     committed.stage_with(GroupMessages(outbox, base_url=settings.base_url).stage)

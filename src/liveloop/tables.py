@@ -7,7 +7,7 @@ from liveloop.clips.models import clips
 from liveloop.console.models import login_failures, operator_sessions, operators
 from liveloop.draws.models import draw_entries, draw_results
 from liveloop.events.models import events
-from liveloop.flash.models import flash_deals
+from liveloop.flash.models import flash_deals, flash_deliveries
 from liveloop.fraud.models import fraud_blocklist, fraud_reviews
 from liveloop.fx.models import fx_rates
 from liveloop.integrations.models import integrations
@@ -36,6 +36,7 @@ __all__ = [
     "erasures",
     "events",
     "flash_deals",
+    "flash_deliveries",
     "fraud_blocklist",
     "fraud_reviews",
     "fx_rates",

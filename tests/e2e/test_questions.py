@@ -4,10 +4,14 @@ in the host's queue, answering, the queue's head on the room stream, and the 4xx
 
 from __future__ import annotations
 
+import os
 import time
+
+import pytest
 
 from tests.e2e.helpers import campaign, during, event, invite, post_ok, send
 from tests.e2e.test_room_stream import Room
+from tests.support import Server, create_tenant, fresh_postgres_database, redis_env
 
 PRIORITY = {"id": "vip", "type": "milestone", "metric": "joins",
             "tiers": [{"at": 1, "reward": {"kind": "privilege", "name": "priority_question"}}]}
@@ -72,3 +76,30 @@ def test_bad_questions_are_refused_naming_the_problem(client, cid):
     assert forged.status_code == 401
     assert client.post(f"/v1/campaigns/{cid}/questions/q_nope/answer").status_code == 404
     assert client.get("/v1/campaigns/no-such-campaign/questions").status_code == 404
+
+
+@pytest.mark.service
+def test_a_question_asked_on_one_process_reaches_the_room_stream_on_another(tmp_path):
+    # Questions are rows, not logged events: the process that took one says so on Redis, and the
+    # room streams of the others take a new snapshot (events/fanout.py `liveloop:touched`).
+    base = os.environ.get("LIVELOOP_TEST_DATABASE_URL")
+    if not base:
+        pytest.skip("LIVELOOP_TEST_DATABASE_URL is not set")
+    cid = "asked-elsewhere"
+    with fresh_postgres_database(base) as url:
+        key = create_tenant(url)
+        one, two = (Server(url, log_path=tmp_path / f"p{i}.log", env=redis_env()).start() for i in (1, 2))
+        try:
+            with one.client(key) as a, two.client(key) as b:
+                post_ok(a, "/v1/campaigns", campaign(cid, leaderboard={"metric": "joins"}, rules=[PRIORITY]))
+                with Room(two, api_key=key, cid=cid) as room:
+                    head_of(room, None)  # the first snapshot: no question yet
+                    asked = post_ok(a, f"/v1/campaigns/{cid}/questions", {"user_id": "budi", "text": "Gift wrap?"})
+                    shown = head_of(room, "Gift wrap?", timeout=3.0)
+                    assert shown["open_questions"] == 1
+                    post_ok(a, f"/v1/campaigns/{cid}/questions/{asked['id']}/answer", {}, status=200)
+                    head_of(room, None, timeout=3.0)
+                    assert b.get(f"/v1/campaigns/{cid}/questions").json()["questions"] == []
+        finally:
+            one.stop()
+            two.stop()

@@ -102,13 +102,22 @@ def test_the_report_keeps_what_people_wrote_around_the_results(tmp_path):
     assert text.endswith("\n## Where the time goes\n\nhand-written analysis\n")
 
 
-def test_the_circle_leaderboard_bench_runs_through_the_engine():
-    from bench.circles import bench_circles, report
+def test_the_circle_leaderboard_bench_runs_through_the_engine_and_the_circle_part_alone(tmp_path):
+    from bench.circles import CirclesPlan, bench_circles, circles_notes, circles_rows
+    from bench.live import LIVE_QUICK, live_markdown, write_live_markdown
 
     result = bench_circles(circles=500, seconds=0.2)
-    assert result.ticks > 0 and result.events > 0 and len(result.top_ns) == result.ticks
-    lines = report(result)
-    assert "500 circles" in lines[0] and "top 50 p99" in lines[2]
+    for run in (result.engine, result.alone):
+        assert run.ticks > 0 and run.updates > 0 and len(run.top_ns) == run.ticks == len(run.rank_ns)
+    rows = circles_rows(result)
+    assert len(rows) == 10 and "500 circles" in rows[0][0]
+    out = tmp_path / "benchmarks.md"
+    write_live_markdown(out, "circles", live_markdown("circles", "Circles", rows,
+                                                      circles_notes(result, CirclesPlan("t", 500, 0.2)),
+                                                      LIVE_QUICK, "make bench", "now"))
+    assert "<!-- bench:circles:start -->" in out.read_text() and "circle part alone" in out.read_text()
+
+
 def test_the_observability_section_runs_both_servers_alternately_and_checks_their_work(tmp_path):
     # Tiny sizes, real servers: each round of each mode is run, "on" logs and counts every answer,
     # "off" logs none, and the report block is written. Timing is make bench's business, not asserted.

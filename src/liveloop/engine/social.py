@@ -45,6 +45,36 @@ class Circle:
     owner: str
     created_at: int
     members: list[str] = field(default_factory=list)
+    # Per metric the circle counts (its milestones' and its board's): the sum of the members' values,
+    # and each member's (value, reached_at) as it was last added in, so a member's move changes the
+    # sum by its difference instead of a walk over every member (CircleSums).
+    sums: dict[str, CircleSum] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class CircleSum:
+    """One metric of one circle, kept up to date member by member.
+
+    `reached` is the latest of the members' reached-at times among members with a value: the n-th
+    earliest of all their qualifying times together (SPEC section 3's tie rule over the summed
+    times). It only moves back when the member holding it drops, and then it is recomputed from the
+    members' kept values (at most `max_circle_size`, no state reads).
+    """
+
+    total: int = 0
+    reached: int = 0
+    parts: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    def set(self, member: str, value: int, at: int) -> None:
+        old_value, old_at = self.parts.get(member, (0, 0))
+        if value == old_value and at == old_at:
+            return
+        self.parts[member] = (value, at)
+        self.total += value - old_value
+        if value and at >= self.reached:
+            self.reached = at
+        elif old_value and old_at == self.reached:
+            self.reached = max((t for v, t in self.parts.values() if v), default=0)
 
 
 @dataclass(slots=True)
@@ -79,7 +109,9 @@ class Social:
         self._grant = grant
         self._metric_of = metric_of  # (user_id, metric) -> (value, when it was reached)
         self._holders = holders  # (privilege name, at) -> users holding it then
-        self.flash_sent: set[tuple[str, str]] = set()  # (deal, phase) whose notice was logged
+        # (deal, phase) whose notice was logged -> the holders of early_notice at that place in the log
+        # (a viewer whose stream opens later is told from this, flash/notices.py)
+        self.flash_sent: dict[tuple[str, str], frozenset[str]] = {}
         self.circles: dict[str, Circle] = {}
         self.circle_of: dict[str, str] = {}  # user -> circle
         self.circle_board = Leaderboard()
@@ -93,6 +125,9 @@ class Social:
         self.circle_rules = [r for r in config.rules if isinstance(r, MilestoneRule) and r.scope == "circle"]
         self.group_rules = {r.id: r for r in config.rules if isinstance(r, GroupBuyRule)}
         self._board_metric = config.leaderboard_metric if config.leaderboard_by == "circle" else None
+        # The metrics whose sums circles keep (CircleSum): their milestones' and their board's.
+        self._circle_metrics = tuple(dict.fromkeys(
+            [r.metric for r in self.circle_rules] + ([self._board_metric] if self._board_metric else [])))
 
     # -- logged events ---------------------------------------------------------------------
 
@@ -115,8 +150,8 @@ class Social:
         elif kind == FLASH_DEAL:
             key = (ev.ref or "", ev.order_id or "")
             if key not in self.flash_sent:
-                self.flash_sent.add(key)
-                effects.append(FlashDealDue(key[0], key[1], self._holders("early_notice", ev.at)))
+                holders = self.flash_sent[key] = self._holders("early_notice", ev.at)
+                effects.append(FlashDealDue(key[0], key[1], holders))
         return effects
 
     # -- circles ---------------------------------------------------------------------------
@@ -144,7 +179,7 @@ class Social:
         circle = self.circles[cid] = Circle(cid, owner, ev.at, [owner])
         self.circle_of[owner] = cid
         effects.append(CircleChanged(cid, tuple(circle.members)))
-        self._circle_moved(circle, None, ev, now, effects)
+        self._circle_moved(circle, None, None, ev, now, effects)
 
     def _join_circle(self, ev: Event, now: int, effects: list[Effect]) -> None:
         user, cid = ev.user_id or "", ev.ref or ""
@@ -154,17 +189,18 @@ class Social:
         circle.members.append(user)
         self.circle_of[user] = cid
         effects.append(CircleChanged(cid, tuple(circle.members)))
-        self._circle_moved(circle, None, ev, now, effects)
+        self._circle_moved(circle, user, None, ev, now, effects)
 
     def metric_changed(self, user_id: str, changed: tuple[str, ...], ev: Event, now: int,
                        effects: list[Effect]) -> None:
         """A referrer's metrics in `changed` may have moved: their circle's milestones and rank follow."""
         cid = self.circle_of.get(user_id)
         if cid is not None:
-            self._circle_moved(self.circles[cid], changed, ev, now, effects)
+            self._circle_moved(self.circles[cid], user_id, changed, ev, now, effects)
 
     def circle_score(self, circle: Circle, metric: str) -> tuple[int, int]:
-        """(the members' metric summed, when that sum was reached)."""
+        """(the members' metric summed, when that sum was reached), from the members' stats: what
+        the kept sums (CircleSum) must equal; the tests compare the two."""
         total = reached = 0
         for member in circle.members:
             value, at = self._metric_of(member, metric)
@@ -173,19 +209,26 @@ class Social:
                 reached = max(reached, at)
         return total, reached
 
-    def _circle_moved(self, circle: Circle, changed: tuple[str, ...] | None, ev: Event, now: int,
-                      effects: list[Effect]) -> None:
-        scores: dict[str, tuple[int, int]] = {}  # each moved metric's sum, computed once per change
+    def _circle_moved(self, circle: Circle, member: str | None, changed: tuple[str, ...] | None, ev: Event,
+                      now: int, effects: list[Effect]) -> None:
+        """`member`'s metrics in `changed` moved (None, None: the member joined, every metric counts)."""
+        sums = circle.sums
+        for metric in self._circle_metrics:
+            if changed is None or metric in changed:
+                kept = sums.get(metric)
+                movers = (member,) if member is not None else circle.members
+                if kept is None:  # a metric the circle did not count yet (a changed campaign): every member
+                    kept = sums[metric] = CircleSum()
+                    movers = circle.members
+                for who in movers:
+                    kept.set(who, *self._metric_of(who, metric))
         for rule in self.circle_rules:
             if changed is None or rule.metric in changed:
-                found = scores.get(rule.metric)
-                if found is None:
-                    found = scores[rule.metric] = self.circle_score(circle, rule.metric)
-                self._circle_tiers(rule, circle, found[0], ev, now, effects)
+                self._circle_tiers(rule, circle, sums[rule.metric].total, ev, now, effects)
         metric = self._board_metric
         if metric is not None and (changed is None or metric in changed):
-            score, reached = scores.get(metric) or self.circle_score(circle, metric)
-            self.circle_board.update(circle.id, score, reached)
+            kept = sums[metric]
+            self.circle_board.update(circle.id, kept.total, kept.reached)
 
     def _circle_tiers(self, rule: MilestoneRule, circle: Circle, value: int, ev: Event, now: int,
                       effects: list[Effect]) -> None:

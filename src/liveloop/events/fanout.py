@@ -7,12 +7,19 @@ resulting messages to the viewers connected to it. Redis pub/sub may drop a mess
 reconnect, a slow consumer), so each process also catches up its loaded campaigns every few
 seconds; without Redis that poll, twice a second, is the only way and still within a second.
 The same poll repairs Redis's copy of a leaderboard that is behind the log (leaderboards/shared.py).
+
+What a room shows beside the log (the host's question queue) changes without a logged event: the
+process where it changed announces the campaign on `liveloop:touched`, and every other process
+calls its `touched` listeners (the room streams take a new snapshot). Without Redis the other
+processes see it at the room's next snapshot.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import orjson
@@ -25,6 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("liveloop.fanout")
 
 CHANNEL = "liveloop:logged"
+TOUCHED = "liveloop:touched"
 
 
 class LogFanout:
@@ -34,6 +42,8 @@ class LogFanout:
         self._redis = None
         self._tasks: list[asyncio.Task] = []
         self.poll_seconds = 5.0 if redis_url else 0.5
+        self.touched_listeners: list[Callable[[str, str], None]] = []
+        self._origin = secrets.token_hex(8)  # this process's announcements come back to it: skipped
 
     async def start(self) -> None:
         if self._redis_url:
@@ -59,6 +69,23 @@ class LogFanout:
     async def _announce(self, tenant_id: str, campaign_id: str, position: int) -> None:
         await self._redis.publish(CHANNEL, orjson.dumps([tenant_id, campaign_id, position]))
 
+    def touched(self, tenant_id: str, campaign_id: str) -> None:
+        """Something the campaign's room shows changed here outside the log: tell the other processes."""
+        if self._redis is not None:
+            task = asyncio.ensure_future(
+                self._redis.publish(TOUCHED, orjson.dumps([tenant_id, campaign_id, self._origin])))
+            task.add_done_callback(_log_failure)
+
+    def _on_touched(self, data: bytes) -> None:
+        tenant_id, campaign_id, origin = orjson.loads(data)
+        if origin == self._origin:
+            return
+        for listener in self.touched_listeners:
+            try:
+                listener(tenant_id, campaign_id)
+            except Exception:  # noqa: BLE001 - one listener's failure does not stop the fan-out
+                log.exception("a touched listener failed for campaign %s", campaign_id)
+
     async def _listen(self) -> None:
         up = metrics.REDIS_UP.labels("fanout")
         up.set(1)
@@ -66,12 +93,15 @@ class LogFanout:
         while True:
             try:
                 pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-                await pubsub.subscribe(CHANNEL)
+                await pubsub.subscribe(CHANNEL, TOUCHED)
                 if away:
                     away = False
                     up.set(1)
                     log.warning("Redis fan-out is back", extra={"event": "redis_back", "use": "fanout"})
                 async for message in pubsub.listen():
+                    if message["channel"] in (TOUCHED, TOUCHED.encode()):
+                        self._on_touched(message["data"])
+                        continue
                     tenant_id, campaign_id, *position = orjson.loads(message["data"])
                     live = self._live.peek(tenant_id, campaign_id)
                     if live is not None and position and live.state.last_seq >= position[0]:

@@ -72,6 +72,12 @@ class LocalGate(LiveCampaigns):
         writer has the held states dropped: they hold what was never stored."""
         await self._db.write(write, campaigns=[(tenant_id, cid) for cid in lives])
 
+    def touched(self, tenant_id: str, campaign_id: str) -> None:
+        """Something a room shows changed outside the log: no other process to tell."""
+
+    def on_touched(self, listener: Callable[[str, str], None]) -> None:
+        """Listeners of other processes' `touched`: none here."""
+
     async def start(self) -> None:
         return None
 
@@ -94,6 +100,15 @@ class SharedGate(LiveCampaigns):
         # With Redis: the leaderboards' shared copy, written under the lock.
         self.boards = boards
         self.fanout = LogFanout(self, redis_url=redis_url)
+
+    def touched(self, tenant_id: str, campaign_id: str) -> None:
+        """Something a room shows changed here outside the log (a question): the other processes hear
+        of it on Redis (events/fanout.py)."""
+        self.fanout.touched(tenant_id, campaign_id)
+
+    def on_touched(self, listener: Callable[[str, str], None]) -> None:
+        """`listener(tenant_id, campaign_id)` when another process says a campaign's room changed."""
+        self.fanout.touched_listeners.append(listener)
 
     async def start(self) -> None:
         await self.fanout.start()

@@ -18,3 +18,17 @@ flash_deals = sa.Table(
     sa.Column("ends_at", BigInt, nullable=True),  # when the widgets take it down; none: it runs until the live ends
     sa.Column("created_at", BigInt, nullable=False),
 )
+
+# Which viewer was told of which deal (once per viewer and deal, whichever process or restart): a
+# viewer connected when a notice is sent, or one whose stream opens later while the deal still runs,
+# is told only if this row could be written first (flash/notices.py).
+flash_deliveries = sa.Table(
+    "flash_deliveries",
+    metadata,
+    sa.Column("tenant_id", sa.String(40), primary_key=True),
+    sa.Column("campaign_id", sa.String(64), primary_key=True),
+    sa.Column("deal_id", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.String(128), primary_key=True),
+    sa.Column("phase", sa.String(8), nullable=False),
+    sa.Column("delivered_at", BigInt, nullable=False),
+)

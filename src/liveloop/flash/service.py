@@ -21,13 +21,11 @@ from liveloop.flash.models import flash_deals
 from liveloop.kit.db.database import Database
 from liveloop.kit.errors import Conflict, NotFound
 from liveloop.kit.times import iso
-from liveloop.questions.service import holds
 from liveloop.scheduler import repository as jobs
 from liveloop.scheduler.repository import Planned
 
 FLASH_NOTICE = "flash.notice"
 PHASES = ("early", "start")
-EARLY_NOTICE = "early_notice"
 f = flash_deals.c
 
 
@@ -93,11 +91,12 @@ class FlashDeals:
     async def running_for(self, tenant_id: str, state: CampaignState, user_id: str, *, now: int) -> list[dict]:
         """The deals announced to the viewer (started, or told early to a holder of early_notice) that
         have not ended: what their widget shows when it opens after the stream's `flash_deal`."""
-        sent = state.social.flash_sent
-        early = holds(state, user_id, EARLY_NOTICE, now)
+        sent = state.social.flash_sent  # (deal, phase) -> the holders of early_notice when it was logged
         running = []
         for deal_id in sorted({d for d, _phase in sent}):
-            phase = "start" if (deal_id, "start") in sent else "early" if early and (deal_id, "early") in sent else None
+            # the early phase only to who held early_notice when it was sent, as the stream told them
+            phase = ("start" if (deal_id, "start") in sent
+                     else "early" if user_id in sent.get((deal_id, "early"), ()) else None)
             if phase is None:
                 continue
             deal = await self.deal(tenant_id, state.config.id, deal_id)

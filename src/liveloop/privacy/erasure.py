@@ -27,6 +27,7 @@ from liveloop.draws.models import draw_entries, draw_results
 from liveloop.engine.audiences import KNOWN
 from liveloop.events.models import events
 from liveloop.events.store import load
+from liveloop.flash.models import flash_deliveries
 from liveloop.invites.models import invites
 from liveloop.privacy.models import erasures
 from liveloop.questions.models import questions
@@ -37,8 +38,9 @@ from liveloop.segments.models import segment_members
 from liveloop.users.models import users
 from liveloop.webhooks.models import webhook_messages
 
-# A question's text is the user's own words: it goes with them (the host's queue loses it).
-DELETED: tuple[sa.Table, ...] = (users, room_users, questions)
+# A question's text is the user's own words: it goes with them (the host's queue loses it). Which
+# flash deals a user was told of goes too (the same user_id afterwards is a new user).
+DELETED: tuple[sa.Table, ...] = (users, room_users, questions, flash_deliveries)
 # Segment members keep the user's place in a rule's audience, so a replay grants the same.
 PSEUDONYMIZED: tuple[sa.Table, ...] = (events, rewards, invites, draw_entries, segment_members)
 # (a cleared table is one of PSEUDONYMIZED: its rows are cleared as their user_id is replaced)

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import random
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import orjson
@@ -124,6 +125,9 @@ class Hub:
         self._pending: deque[tuple[str, list, dict, int | None]] = deque()
         self._pump: asyncio.Task | None = None
         self._closed_with: int | None = None  # shutting down: streams end at once, reconnecting within this
+        # Called with a viewer's key when a stream of theirs opens (what they missed that is still
+        # worth telling, e.g. a running flash deal); each must return at once.
+        self.opened: list[Callable[[Key], None]] = []
 
     # -- connections -----------------------------------------------------------------------
 
@@ -138,6 +142,8 @@ class Hub:
         if self._closed_with is not None:
             sub.close(reconnect_after(self._closed_with))
         replay = [] if last_event_id is None else [frame for i, frame in viewer.buffer if i > last_event_id]
+        for listener in self.opened:
+            listener(key)
         return sub, replay
 
     def unsubscribe(self, sub: Subscriber) -> None:
@@ -193,8 +199,10 @@ class Hub:
             sub.push(frame)
 
     def viewers_of(self, tenant_id: str, campaign_id: str) -> list[str]:
-        """The users of a campaign with a stream on this process (a flash deal for everyone)."""
-        return [key[2] for key in self._viewers if key[1] == campaign_id and key[0] == tenant_id]
+        """The users of a campaign with a stream open on this process (a flash deal for everyone; the
+        others are told when their stream opens, see `opened`)."""
+        return [key[2] for key, viewer in self._viewers.items()
+                if viewer.subscribers and key[1] == campaign_id and key[0] == tenant_id]
 
     def on_committed(self, committed: Committed) -> None:
         """Effects that are durable now become messages on the viewers' streams."""

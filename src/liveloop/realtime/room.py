@@ -154,7 +154,13 @@ class RoomHub:
                 self._mark(key, room)
 
     def touch(self, tenant_id: str, campaign_id: str) -> None:
-        """Something an extra shows changed (a question asked or answered): a new snapshot soon."""
+        """Something an extra shows changed (a question asked or answered): a new snapshot soon, here
+        and on the other processes (the gate tells them; they call `touched_elsewhere`)."""
+        self.touched_elsewhere(tenant_id, campaign_id)
+        self._live.touched(tenant_id, campaign_id)
+
+    def touched_elsewhere(self, tenant_id: str, campaign_id: str) -> None:
+        """The room's extras changed (here, or on another process): a new snapshot soon."""
         key = (tenant_id, campaign_id)
         room = self._rooms.get(key)
         if room is not None:
