@@ -14,16 +14,11 @@ from liveloop.console.operators import Session
 from liveloop.console.pages import HEADERS, render
 from liveloop.console.texts import gettext
 from liveloop.console.web import (
-    campaign_or_none,
-    csrf_ok,
     here,
     instant_text,
     lang_of,
-    not_found,
+    operator_campaign,
     read_form,
-    refused,
-    session_of,
-    to_login,
 )
 from liveloop.deps import Campaigns, Db, SettingsDep, component
 from liveloop.fraud.service import Decision, Reviews
@@ -65,12 +60,10 @@ async def _reviews_page(request: Request, session: Session, live, db, reviews: R
 @router.get("/console/campaigns/{cid}/reviews")
 async def reviews_page(cid: str, request: Request, db: Db, campaigns: Campaigns, reviews: ReviewsDep,
                        settings: SettingsDep) -> Response:
-    session = await session_of(request, db)
-    if session is None:
-        return to_login(request, settings)
-    live = await campaign_or_none(campaigns, session, cid)
-    if live is None:
-        return not_found(request, session)
+    found = await operator_campaign(request, db, campaigns, settings, cid)
+    if isinstance(found, Response):
+        return found
+    session, live = found
     return await _reviews_page(request, session, live, db, reviews)
 
 
@@ -79,15 +72,11 @@ async def decide(cid: str, request: Request, db: Db, campaigns: Campaigns, revie
                  settings: SettingsDep) -> Response:
     """One review (a row's button: `decide=approve:<id>`) or the checked ones (`decide=approve`, `id`
     given once per checkbox), with the optional note; decided by the operator, as the audit log says."""
-    session = await session_of(request, db)
-    if session is None:
-        return to_login(request, settings)
     form = await read_form(request)
-    if not csrf_ok(form, session.csrf):
-        return refused(request, session)
-    live = await campaign_or_none(campaigns, session, cid)
-    if live is None:
-        return not_found(request, session)
+    found = await operator_campaign(request, db, campaigns, settings, cid, form=form)
+    if isinstance(found, Response):
+        return found
+    session, live = found
     lang = lang_of(request)
     note = form.get("note", "").strip()
     decision, _, one = form.get("decide", "").partition(":")

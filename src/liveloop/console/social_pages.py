@@ -13,16 +13,12 @@ from starlette.responses import RedirectResponse, Response
 from liveloop.circles.service import Circles
 from liveloop.console.pages import HEADERS, render
 from liveloop.console.web import (
-    campaign_or_none,
-    csrf_ok,
     here,
     instant_text,
     lang_of,
     not_found,
+    operator_campaign,
     read_form,
-    refused,
-    session_of,
-    to_login,
 )
 from liveloop.deps import Campaigns, Db, SettingsDep, component
 from liveloop.groups.service import Groups
@@ -55,14 +51,12 @@ async def question_queue(db, tenant_id: str, cid: str, tz: str, lang: str) -> di
 
 
 @router.get("/console/campaigns/{cid}/questions")
-async def questions_block(cid: str, request: Request, db: Db, campaigns: Campaigns) -> Response:
+async def questions_block(cid: str, request: Request, db: Db, campaigns: Campaigns, settings: SettingsDep) -> Response:
     """The room view's question queue, polled by htmx like the viewers in the room."""
-    session = await session_of(request, db)
-    if session is None:
-        return Response(status_code=401)
-    live = await campaign_or_none(campaigns, session, cid)
-    if live is None:
-        return Response(status_code=404)
+    found = await operator_campaign(request, db, campaigns, settings, cid, fragment=True)
+    if isinstance(found, Response):
+        return found
+    session, live = found
     lang = lang_of(request)
     return render("questions.html", lang=lang, here=here(request), session=session, campaign=live.body,
                   questions=await question_queue(db, session.operator.tenant_id, cid, live.body["timezone"], lang))
@@ -73,14 +67,10 @@ async def answer_question(cid: str, qid: str, request: Request, db: Db, campaign
                           settings: SettingsDep) -> Response:
     """Marks a question answered as POST /v1/campaigns/{cid}/questions/{qid}/answer does; htmx gets the
     queue back, a plain form post goes back to the room view. Answered already: the queue without it."""
-    session = await session_of(request, db)
-    if session is None:
-        return to_login(request, settings)
-    if not csrf_ok(await read_form(request), session.csrf):
-        return refused(request, session)
-    live = await campaign_or_none(campaigns, session, cid)
-    if live is None:
-        return not_found(request, session)
+    found = await operator_campaign(request, db, campaigns, settings, cid, form=await read_form(request))
+    if isinstance(found, Response):
+        return found
+    session, live = found
     tenant_id = session.operator.tenant_id
     now = clock.now_ms()
     try:
@@ -105,12 +95,10 @@ async def answer_question(cid: str, qid: str, request: Request, db: Db, campaign
 @router.get("/console/campaigns/{cid}/social")
 async def social_page(cid: str, request: Request, db: Db, campaigns: Campaigns, groups: GroupsDep,
                       circles: CirclesDep, settings: SettingsDep) -> Response:
-    session = await session_of(request, db)
-    if session is None:
-        return to_login(request, settings)
-    live = await campaign_or_none(campaigns, session, cid)
-    if live is None:
-        return not_found(request, session)
+    found = await operator_campaign(request, db, campaigns, settings, cid)
+    if isinstance(found, Response):
+        return found
+    session, live = found
     tenant_id = session.operator.tenant_id
     lang = lang_of(request)
     tz = live.body["timezone"]
