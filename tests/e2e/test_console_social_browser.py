@@ -224,3 +224,100 @@ def test_the_groups_and_circles_page_lists_group_buys_and_circles(server, chromi
             assert not errors, errors
         finally:
             context.close()
+
+
+def test_a_long_review_queue_is_paged_forward_and_back(server, chromium, login, cid):  # noqa: F811
+    """More open reviews than a page holds (50): the first page, *Next* to the rest, *Previous* back; a
+    decision taken on the second page comes back to the second page."""
+    with server.client(login.api_key) as api:
+        post_ok(api, "/v1/campaigns", campaign(cid, title="Farm", rules=RULES, budget="1000.00",
+                                               fraud={"review_at": 50, "decline_at": 101}))
+        owner, device = _u("farmer"), _u("dev")
+        code = invite(api, cid, owner)
+        send(api, [event("o", "click", cid, owner, before_start(200), device_id=device)]
+             + [event(f"a{i}", "reservation", cid, _u("acct"), before_start(180 - 2 * i), code, device_id=device)
+                for i in range(53)])
+        queue, cursor = [], None
+        while True:  # the API's own order, a page at a time
+            params = {"limit": 20, **({"cursor": cursor} if cursor else {})}
+            got = api.get(f"/v1/campaigns/{cid}/reviews", params=params)
+            queue += [r["id"] for r in got.json()["reviews"]]
+            cursor = got.json()["next_cursor"]
+            if cursor is None:
+                break
+    assert len(queue) == 53
+    context = chromium.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        errors = watch_errors(page)
+        sign_in(page, server.url, login)
+        page.goto(f"{server.url}/console/campaigns/{cid}/reviews")
+        rows = page.locator("[data-test=reviews] tbody tr")
+
+        def shown() -> list[str]:
+            return rows.evaluate_all("rs => rs.map(r => r.dataset.review)")
+
+        assert shown() == queue[:50]
+        assert page.locator("[data-test=previous]").count() == 0
+        page.click("[data-test=next]")
+        page.wait_for_url("**/reviews?cursor=*")
+        assert shown() == queue[50:]
+        assert page.locator("[data-test=next]").count() == 0
+        page.click("[data-test=previous]")
+        page.wait_for_url("**/reviews?before=*")
+        assert shown() == queue[:50]
+        assert page.locator("[data-test=previous]").count() == 0
+        page.click("[data-test=next]")
+        page.wait_for_url("**/reviews?cursor=*")
+        page.check(f"tr[data-review={queue[51]}] input[name=id]")
+        page.click("[data-test=bulk-approve]")
+        page.wait_for_url("**/reviews?decided=1&cursor=*")
+        assert shown() == [queue[50], queue[52]]  # still the second page, without the one approved
+        assert not errors, errors
+    finally:
+        context.close()
+
+
+def test_the_room_view_pages_a_long_question_queue(server, chromium, login, cid):  # noqa: F811
+    """More open questions than the room view lists (20): *Next* and *Previous* swap the block in place, the
+    page it shows stays while it is polled, and a question answered there leaves that page."""
+    with server.client(login.api_key) as api:
+        post_ok(api, "/v1/campaigns", campaign(cid))
+        for i in range(23):
+            post_ok(api, f"/v1/campaigns/{cid}/questions", {"user_id": f"v{i}", "text": f"Question {i}"})
+        asked = [q["id"] for q in api.get(f"/v1/campaigns/{cid}/questions").json()["questions"]]  # the queue's order
+    assert len(asked) == 23
+    context = chromium.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        errors = watch_errors(page)
+        sign_in(page, server.url, login)
+        page.goto(f"{server.url}/console/campaigns/{cid}/room")
+        items = page.locator("[data-test=questions] li")
+
+        def shown() -> list[str]:
+            return items.evaluate_all("ls => ls.map(l => l.dataset.question)")
+
+        assert shown() == asked[:20]
+        assert page.locator("[data-test=questions-count]").inner_text() == "23"
+        page.evaluate("window.__same_page = true")
+        page.click("#questions [data-test=next]")
+        expect(items).to_have_count(3)
+        assert shown() == asked[20:]
+        # The block is read again every 5 s: it stays on the page the operator is on.
+        with page.expect_response(lambda r: "/questions?cursor=" in r.url, timeout=12_000):
+            pass
+        assert shown() == asked[20:]
+        items.nth(0).locator("[data-test=answered]").click()
+        expect(items).to_have_count(2)
+        assert shown() == asked[21:] and page.locator("[data-test=questions-count]").inner_text() == "22"
+        page.click("#questions [data-test=previous]")
+        expect(items).to_have_count(20)
+        assert shown() == asked[:20] and page.locator("#questions [data-test=previous]").count() == 0
+        assert page.evaluate("window.__same_page") is True
+        # Without script the links lead to the room view at that page.
+        page.goto(server.url + page.locator("#questions [data-test=next]").get_attribute("href"))
+        assert shown() == asked[21:]
+        assert not errors, errors
+    finally:
+        context.close()

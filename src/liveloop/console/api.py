@@ -37,6 +37,7 @@ from liveloop.console.web import (
     not_found,
     operator_campaign,
     operator_session,
+    page_position,
     read_form,
     refused,
     secure,
@@ -262,7 +263,8 @@ async def room_page(cid: str, request: Request, db: Db, campaigns: Campaigns, si
     return render("room.html", lang=lang, here=here(request), session=session, campaign=live.body,
                   stream_url=f"/v1/campaigns/{quote(cid, safe='')}/room-stream?token={token}",
                   k_factor=await _k_factor(db, live, tenant_id, cid), viewers=await _viewers(db, live, tenant_id),
-                  questions=await social_pages.question_queue(db, tenant_id, cid, live.body["timezone"], lang),
+                  questions=await social_pages.question_queue(db, tenant_id, cid, live.body["timezone"], lang,
+                                                              page_position(request)),
                   seed={"since": since, "minutes": CHART_MINUTES, "joins": {str(m): n for m, n in joins.items()}},
                   texts={name: gettext(lang, name) for name in names})
 

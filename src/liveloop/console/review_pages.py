@@ -17,7 +17,10 @@ from liveloop.console.web import (
     here,
     instant_text,
     lang_of,
+    not_found,
     operator_campaign,
+    page_position,
+    pager,
     read_form,
 )
 from liveloop.deps import Campaigns, Db, SettingsDep, component
@@ -30,8 +33,19 @@ router = APIRouter(include_in_schema=False)
 ReviewsDep = Annotated[Reviews, component("reviews")]
 
 REVIEW_STATUSES = ("open", "approved", "denied")
-REVIEWS_SHOWN = 200
+REVIEWS_PAGE = 50  # reviews a page shows; the others a page at a time, by the API's cursor
 NOTE_MAX = 1000
+
+
+def _shown(request: Request) -> str:
+    shown = request.query_params.get("status")
+    return shown if shown in REVIEW_STATUSES else "open"
+
+
+def _where(request: Request) -> dict[str, str]:
+    """The list the operator is on: its filter (when not the open reviews) and its page."""
+    shown = _shown(request)
+    return {**({"status": shown} if shown != "open" else {}), **page_position(request)}
 
 
 async def _reviews_page(request: Request, session: Session, live, db, reviews: Reviews, *, status: int = 200,
@@ -40,9 +54,15 @@ async def _reviews_page(request: Request, session: Session, live, db, reviews: R
     cid = live.state.config.id
     lang = lang_of(request)
     tz = live.body["timezone"]
-    shown = request.query_params.get("status")
-    shown = shown if shown in REVIEW_STATUSES else "open"
-    page = await reviews.page(tenant_id, cid, status=shown, limit=REVIEWS_SHOWN, cursor=None)
+    shown = _shown(request)
+    position = page_position(request)
+    try:
+        page = await reviews.page(tenant_id, cid, status=shown, limit=REVIEWS_PAGE, cursor=position.get("cursor"),
+                                  before=position.get("before"))
+    except LiveloopError as exc:  # a cursor this console did not give
+        if exc.status >= 500:
+            raise
+        return not_found(request, session)
     rows = page["reviews"]
     people = sorted({u for r in rows for u in (r["referrer"], r["referee"])})
     names = await db.read(lambda conn: display_names(conn, tenant_id=tenant_id, user_ids=people)) if people else {}
@@ -51,10 +71,14 @@ async def _reviews_page(request: Request, session: Session, live, db, reviews: R
         r["referee_name"] = names.get(r["referee"])
         r["opened"] = instant_text(r["opened_at"], tz, lang)
         r["decided"] = instant_text(r["decided_at"], tz, lang)
+    path = f"/console/campaigns/{quote(cid, safe='')}/reviews"
+    where = _where(request)
     return render("reviews.html", lang=lang, here=here(request), session=session, status=status,
-                  campaign=live.body, reviews=rows, more=page["next_cursor"] is not None, current=shown,
-                  statuses=REVIEW_STATUSES, errors=errors or [], note=note,
-                  decided=request.query_params.get("decided"))
+                  campaign=live.body, reviews=rows, current=shown, statuses=REVIEW_STATUSES, errors=errors or [],
+                  note=note, decided=request.query_params.get("decided"),
+                  action=f"{path}/decisions" + (f"?{urlencode(where)}" if where else ""),
+                  pages=pager(path, {"status": shown} if shown != "open" else {},
+                              next_cursor=page["next_cursor"], previous_cursor=page["previous_cursor"]))
 
 
 @router.get("/console/campaigns/{cid}/reviews")
@@ -102,5 +126,7 @@ async def decide(cid: str, request: Request, db: Db, campaigns: Campaigns, revie
     if answer["rejected"]:
         return await _reviews_page(request, session, live, db, reviews, status=422, note=note,
                                    errors=[r["error"]["message"] for r in answer["rejected"]])
-    back = f"/console/campaigns/{quote(cid, safe='')}/reviews?{urlencode({'decided': answer['decided']})}"
+    # Back to the page the operator was on (the queue's position is a row's, so it holds as rows leave it).
+    query = urlencode({"decided": answer["decided"], **_where(request)})
+    back = f"/console/campaigns/{quote(cid, safe='')}/reviews?{query}"
     return RedirectResponse(back, status_code=303, headers=HEADERS)

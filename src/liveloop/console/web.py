@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import Request
 from starlette.responses import RedirectResponse, Response
@@ -113,6 +113,26 @@ async def operator_campaign(request: Request, db, campaigns, settings: Settings,
     if live is None:
         return Response(status_code=404) if fragment else not_found(request, session)
     return session, live
+
+
+PAGE_PARAMS = ("cursor", "before")  # where a cursor-paged list is: after `cursor`, or just before `before`
+
+
+def page_position(request: Request) -> dict[str, str]:
+    """The page of a cursor-paged list the request asks for: {"cursor": c}, {"before": c} or {} (the first)."""
+    for name in PAGE_PARAMS:
+        value = request.query_params.get(name)
+        if value:
+            return {name: value[:200]}
+    return {}
+
+
+def pager(path: str, keep: dict[str, str], *, next_cursor: str | None, previous_cursor: str | None) -> dict:
+    """Links to a list's neighbouring pages (None where there is none), keeping the list's filters `keep`."""
+    def link(name: str, cursor: str | None) -> str | None:
+        return None if cursor is None else f"{path}?{urlencode({**keep, name: cursor})}"
+
+    return {"next": link("cursor", next_cursor), "previous": link("before", previous_cursor)}
 
 
 def instant_text(text: str | None, tz: str, lang: str) -> str:
