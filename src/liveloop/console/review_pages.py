@@ -25,6 +25,7 @@ from liveloop.console.web import (
 )
 from liveloop.deps import Campaigns, Db, SettingsDep, component
 from liveloop.fraud.service import Decision, Reviews
+from liveloop.fraud.signals import WEIGHTS, explain
 from liveloop.kit import clock
 from liveloop.kit.errors import LiveloopError
 from liveloop.users.repository import display_names
@@ -35,6 +36,20 @@ ReviewsDep = Annotated[Reviews, component("reviews")]
 REVIEW_STATUSES = ("open", "approved", "denied")
 REVIEWS_PAGE = 50  # reviews a page shows; the others a page at a time, by the API's cursor
 NOTE_MAX = 1000
+
+
+def _signal_texts(signal: dict, lang: str) -> dict:
+    """A signal as the operator reads it: its name and detail in their language, each value (an id, an
+    address, a domain, a count) isolated so it keeps its own direction inside a right-to-left sentence.
+    A detail not written from signals.DETAILS (an older wording) is shown as the API gives it."""
+    code = signal["code"]
+    explained = explain(signal["detail"])
+    name = gettext(lang, f"signal.{code}") if code in WEIGHTS else code
+    if explained is None:
+        return {"code": code, "name": name, "text": signal["detail"], "translated": False}
+    key, values = explained
+    text = gettext(lang, f"signal.detail.{key}", **{k: f"\u2068{v}\u2069" for k, v in values.items()})
+    return {"code": code, "name": name, "text": text, "translated": True}
 
 
 def _shown(request: Request) -> str:
@@ -71,6 +86,7 @@ async def _reviews_page(request: Request, session: Session, live, db, reviews: R
         r["referee_name"] = names.get(r["referee"])
         r["opened"] = instant_text(r["opened_at"], tz, lang)
         r["decided"] = instant_text(r["decided_at"], tz, lang)
+        r["signals"] = [_signal_texts(signal, lang) for signal in r["signals"]]
     path = f"/console/campaigns/{quote(cid, safe='')}/reviews"
     where = _where(request)
     return render("reviews.html", lang=lang, here=here(request), session=session, status=status,
