@@ -31,7 +31,7 @@ def _u(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:6]}"
 
 
-def _held_reviews(api, cid: str) -> tuple[str, list[str]]:
+def _held_reviews(api, cid: str) -> tuple[str, list[str], str]:
     """A farmer's invite used by three accounts on one device: three open reviews of rising risk."""
     post_ok(api, "/v1/campaigns", campaign(cid, title="Farm <night>", rules=RULES, budget="100.00",
                                            fraud={"review_at": 50, "decline_at": 101}))
@@ -42,12 +42,12 @@ def _held_reviews(api, cid: str) -> tuple[str, list[str]]:
     send(api, [event("o", "click", cid, owner, before_start(90), device_id=device)]
          + [event(f"a{i}", "reservation", cid, f, before_start(80 - i), code, device_id=device)
             for i, f in enumerate(farmed)])
-    return owner, farmed
+    return owner, farmed, device
 
 
 def test_an_operator_decides_reviews_one_at_a_time_and_in_bulk(server, chromium, login, cid, shots):  # noqa: F811
     with server.client(login.api_key) as api:
-        owner, farmed = _held_reviews(api, cid)
+        owner, farmed, device = _held_reviews(api, cid)
         opened = api.get(f"/v1/campaigns/{cid}/reviews").json()["reviews"]
     assert len(opened) == 3
     by_risk = [r["id"] for r in opened]  # the API's order: highest risk first
@@ -62,6 +62,9 @@ def test_an_operator_decides_reviews_one_at_a_time_and_in_bulk(server, chromium,
         assert page.locator("html").get_attribute("dir") == "rtl"
         assert page.locator("h1").inner_text().startswith("قائمة المراجعة")
         expect(page.locator("[data-test=reviews] tbody tr")).to_have_count(3)
+        # The signals in Arabic, the device id kept in its own direction.
+        farm = page.locator("[data-test=reviews] tbody tr").first.locator("[data-signal=device_farm]").inner_text()
+        assert farm.startswith("جهاز لحسابات كثيرة") and f"\u2068{device}\u2069" in farm, farm
         page.screenshot(path=str(shots / "reviews-ar.png"), full_page=True)
         assert not errors, errors
     finally:
@@ -82,7 +85,10 @@ def test_an_operator_decides_reviews_one_at_a_time_and_in_bulk(server, chromium,
         risks = [int(r) for r in rows.evaluate_all("rs => rs.map(r => r.dataset.risk)")]
         assert risks == sorted(risks, reverse=True) and risks[0] > risks[-1]
         top = rows.nth(0)
-        assert "same_device" in top.inner_text() and "device_farm" in top.inner_text()
+        signals = top.locator("[data-signal]")
+        assert set(signals.evaluate_all("ls => ls.map(l => l.dataset.signal)")) >= {"same_device", "device_farm"}
+        farm = top.locator("[data-signal=device_farm]").inner_text()
+        assert farm.startswith("Device farm") and "is used by" in farm
         assert "2 held" in top.locator("[data-test=held]").inner_text()
         assert top.locator("bdi.name").first.inner_text() == HOSTILE and top.locator("img").count() == 0
         page.screenshot(path=str(shots / "reviews-en.png"), full_page=True)
@@ -224,3 +230,114 @@ def test_the_groups_and_circles_page_lists_group_buys_and_circles(server, chromi
             assert not errors, errors
         finally:
             context.close()
+
+
+def test_a_long_review_queue_is_paged_forward_and_back(server, chromium, login, cid, shots):  # noqa: F811
+    """More open reviews than a page holds (50): the first page, *Next* to the rest, *Previous* back; a
+    decision taken on the second page comes back to the second page."""
+    with server.client(login.api_key) as api:
+        post_ok(api, "/v1/campaigns", campaign(cid, title="Farm", rules=RULES, budget="1000.00",
+                                               fraud={"review_at": 50, "decline_at": 101}))
+        owner, device = _u("farmer"), _u("dev")
+        code = invite(api, cid, owner)
+        send(api, [event("o", "click", cid, owner, before_start(200), device_id=device)]
+             + [event(f"a{i}", "reservation", cid, _u("acct"), before_start(180 - 2 * i), code, device_id=device)
+                for i in range(53)])
+        queue, cursor = [], None
+        while True:  # the API's own order, a page at a time
+            params = {"limit": 20, **({"cursor": cursor} if cursor else {})}
+            got = api.get(f"/v1/campaigns/{cid}/reviews", params=params)
+            queue += [r["id"] for r in got.json()["reviews"]]
+            cursor = got.json()["next_cursor"]
+            if cursor is None:
+                break
+    assert len(queue) == 53
+    context = chromium.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        errors = watch_errors(page)
+        sign_in(page, server.url, login)
+        page.goto(f"{server.url}/console/campaigns/{cid}/reviews")
+        rows = page.locator("[data-test=reviews] tbody tr")
+
+        def shown() -> list[str]:
+            return rows.evaluate_all("rs => rs.map(r => r.dataset.review)")
+
+        assert shown() == queue[:50]
+        assert page.locator("[data-test=previous]").count() == 0
+        page.click("[data-test=next]")
+        page.wait_for_url("**/reviews?cursor=*")
+        assert shown() == queue[50:]
+        assert page.locator("[data-test=next]").count() == 0
+        page.screenshot(path=str(shots / "reviews-page2-en.png"), full_page=True)
+        page.click("[data-test=previous]")
+        page.wait_for_url("**/reviews?before=*")
+        assert shown() == queue[:50]
+        assert page.locator("[data-test=previous]").count() == 0
+        page.click("[data-test=next]")
+        page.wait_for_url("**/reviews?cursor=*")
+        page.check(f"tr[data-review={queue[51]}] input[name=id]")
+        page.click("[data-test=bulk-approve]")
+        page.wait_for_url("**/reviews?decided=1&cursor=*")
+        assert shown() == [queue[50], queue[52]]  # still the second page, without the one approved
+        assert not errors, errors
+    finally:
+        context.close()
+    context = chromium.new_context(locale="ar-SA", viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        sign_in(page, server.url, login)
+        page.goto(f"{server.url}/console/campaigns/{cid}/reviews")
+        page.click("[data-test=next]")
+        page.wait_for_url("**/reviews?cursor=*")
+        assert page.locator("html").get_attribute("dir") == "rtl"
+        assert page.locator("[data-test=previous]").inner_text() == "‹ السابق"
+        page.screenshot(path=str(shots / "reviews-page2-ar.png"), full_page=True)
+    finally:
+        context.close()
+
+
+def test_the_room_view_pages_a_long_question_queue(server, chromium, login, cid, shots):  # noqa: F811
+    """More open questions than the room view lists (20): *Next* and *Previous* swap the block in place, the
+    page it shows stays while it is polled, and a question answered there leaves that page."""
+    with server.client(login.api_key) as api:
+        post_ok(api, "/v1/campaigns", campaign(cid))
+        for i in range(23):
+            post_ok(api, f"/v1/campaigns/{cid}/questions", {"user_id": f"v{i}", "text": f"Question {i}"})
+        asked = [q["id"] for q in api.get(f"/v1/campaigns/{cid}/questions").json()["questions"]]  # the queue's order
+    assert len(asked) == 23
+    context = chromium.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        errors = watch_errors(page)
+        sign_in(page, server.url, login)
+        page.goto(f"{server.url}/console/campaigns/{cid}/room")
+        items = page.locator("[data-test=questions] li")
+
+        def shown() -> list[str]:
+            return items.evaluate_all("ls => ls.map(l => l.dataset.question)")
+
+        assert shown() == asked[:20]
+        assert page.locator("[data-test=questions-count]").inner_text() == "23"
+        page.evaluate("window.__same_page = true")
+        page.click("#questions [data-test=next]")
+        expect(items).to_have_count(3)
+        assert shown() == asked[20:]
+        # The block is read again every 5 s: it stays on the page the operator is on.
+        with page.expect_response(lambda r: "/questions?cursor=" in r.url, timeout=12_000):
+            pass
+        assert shown() == asked[20:]
+        items.nth(0).locator("[data-test=answered]").click()
+        expect(items).to_have_count(2)
+        assert shown() == asked[21:] and page.locator("[data-test=questions-count]").inner_text() == "22"
+        page.locator("#questions").screenshot(path=str(shots / "room-questions-page2-en.png"))
+        page.click("#questions [data-test=previous]")
+        expect(items).to_have_count(20)
+        assert shown() == asked[:20] and page.locator("#questions [data-test=previous]").count() == 0
+        assert page.evaluate("window.__same_page") is True
+        # Without script the links lead to the room view at that page.
+        page.goto(server.url + page.locator("#questions [data-test=next]").get_attribute("href"))
+        assert shown() == asked[21:]
+        assert not errors, errors
+    finally:
+        context.close()

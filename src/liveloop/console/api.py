@@ -31,16 +31,16 @@ from liveloop.console.web import (
     LANG_COOKIE,
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
-    campaign_or_none,
     csrf_ok,
     here,
     lang_of,
     not_found,
+    operator_campaign,
+    operator_session,
+    page_position,
     read_form,
     refused,
     secure,
-    session_of,
-    to_login,
 )
 from liveloop.deps import Campaigns, Db, Fx, SettingsDep, SigningDep, component
 from liveloop.draws import periods as draw_periods
@@ -130,11 +130,9 @@ async def login(request: Request, db: Db, settings: SettingsDep) -> Response:
 
 @router.post("/console/logout")
 async def logout(request: Request, db: Db, settings: SettingsDep) -> Response:
-    session = await session_of(request, db)
-    if session is None:
-        return to_login(request, settings)
-    if not csrf_ok(await read_form(request), session.csrf):
-        return refused(request, session)
+    session = await operator_session(request, db, settings, form=await read_form(request))
+    if isinstance(session, Response):
+        return session
     token = request.cookies[SESSION_COOKIE]
     await db.write(lambda conn: operators.close_session(conn, token))
     response = RedirectResponse("/console/login?out=1", status_code=303, headers=HEADERS)
@@ -173,9 +171,9 @@ LIST_PAGE = 50  # campaigns a section shows; more a page at a time (the API's cu
 async def campaigns_page(request: Request, db: Db, settings: SettingsDep) -> Response:
     """The tenant's campaigns by status, each section a page of `GET /v1/campaigns?status=` (the same service);
     `?status=X&cursor=C` shows the next page of one section."""
-    session = await session_of(request, db)
-    if session is None:
-        return to_login(request, settings)
+    session = await operator_session(request, db, settings)
+    if isinstance(session, Response):
+        return session
     now = clock.now_ms()
     tenant_id = session.operator.tenant_id
     only = request.query_params.get("status")
@@ -217,20 +215,18 @@ def _new_page(request: Request, session: Session, *, form: dict, errors: dict, g
 
 @router.get("/console/campaigns/new")
 async def new_campaign_page(request: Request, db: Db, settings: SettingsDep) -> Response:
-    session = await session_of(request, db)
-    if session is None:
-        return to_login(request, settings)
+    session = await operator_session(request, db, settings)
+    if isinstance(session, Response):
+        return session
     return _new_page(request, session, form={}, errors={}, general=[])
 
 
 @router.post("/console/campaigns")
 async def create_campaign(request: Request, db: Db, campaigns: Campaigns, fx: Fx, settings: SettingsDep) -> Response:
-    session = await session_of(request, db)
-    if session is None:
-        return to_login(request, settings)
     raw = await read_form(request)
-    if not csrf_ok(raw, session.csrf):
-        return refused(request, session)
+    session = await operator_session(request, db, settings, form=raw)
+    if isinstance(session, Response):
+        return session
     form = {k: v for k, v in raw.items() if k in campaign_form.FIELDS}
     tenant_id = session.operator.tenant_id
     tenant = await db.read(lambda conn: get_tenant(conn, tenant_id))
@@ -249,12 +245,10 @@ CHART_MINUTES = 30  # the joins-per-minute chart's span
 @router.get("/console/campaigns/{cid}/room")
 async def room_page(cid: str, request: Request, db: Db, campaigns: Campaigns, signing: SigningDep,
                     settings: SettingsDep) -> Response:
-    session = await session_of(request, db)
-    if session is None:
-        return to_login(request, settings)
-    live = await campaign_or_none(campaigns, session, cid)
-    if live is None:
-        return not_found(request, session)
+    found = await operator_campaign(request, db, campaigns, settings, cid)
+    if isinstance(found, Response):
+        return found
+    session, live = found
     now = clock.now_ms()
     tenant_id = session.operator.tenant_id
     # The page reads the room stream itself, with a token for this room only, valid as long as the session.
@@ -269,7 +263,8 @@ async def room_page(cid: str, request: Request, db: Db, campaigns: Campaigns, si
     return render("room.html", lang=lang, here=here(request), session=session, campaign=live.body,
                   stream_url=f"/v1/campaigns/{quote(cid, safe='')}/room-stream?token={token}",
                   k_factor=await _k_factor(db, live, tenant_id, cid), viewers=await _viewers(db, live, tenant_id),
-                  questions=await social_pages.question_queue(db, tenant_id, cid, live.body["timezone"], lang),
+                  questions=await social_pages.question_queue(db, tenant_id, cid, live.body["timezone"], lang,
+                                                              page_position(request)),
                   seed={"since": since, "minutes": CHART_MINUTES, "joins": {str(m): n for m, n in joins.items()}},
                   texts={name: gettext(lang, name) for name in names})
 
@@ -287,14 +282,12 @@ async def _viewers(db, live, tenant_id: str) -> dict:
 
 
 @router.get("/console/campaigns/{cid}/viewers")
-async def viewers(cid: str, request: Request, db: Db, campaigns: Campaigns) -> Response:
+async def viewers(cid: str, request: Request, db: Db, campaigns: Campaigns, settings: SettingsDep) -> Response:
     """The room view's viewers in the room, polled by htmx (presence changes reach no stream message)."""
-    session = await session_of(request, db)
-    if session is None:
-        return Response(status_code=401)
-    live = await campaign_or_none(campaigns, session, cid)
-    if live is None:
-        return Response(status_code=404)
+    found = await operator_campaign(request, db, campaigns, settings, cid, fragment=True)
+    if isinstance(found, Response):
+        return found
+    session, live = found
     return render("viewers.html", lang=lang_of(request), here=here(request), session=session,
                   campaign=live.body, viewers=await _viewers(db, live, session.operator.tenant_id))
 
@@ -307,12 +300,10 @@ async def _k_factor(db, live, tenant_id: str, cid: str) -> str:
 @router.get("/console/campaigns/{cid}/k-factor")
 async def k_factor(cid: str, request: Request, db: Db, campaigns: Campaigns, settings: SettingsDep) -> Response:
     """The room view's K-factor, polled by htmx (it needs the invite holders, which the stream does not carry)."""
-    session = await session_of(request, db)
-    if session is None:
-        return Response(status_code=401)
-    live = await campaign_or_none(campaigns, session, cid)
-    if live is None:
-        return Response(status_code=404)
+    found = await operator_campaign(request, db, campaigns, settings, cid, fragment=True)
+    if isinstance(found, Response):
+        return found
+    session, live = found
     value = await _k_factor(db, live, session.operator.tenant_id, cid)
     return HTMLResponse(escape(value), headers=HEADERS)
 
@@ -356,12 +347,10 @@ async def _draws_page(request: Request, session: Session, live, db, draws: DrawR
 @router.get("/console/campaigns/{cid}/draws")
 async def draws_page(cid: str, request: Request, db: Db, campaigns: Campaigns, draws: DrawsDep,
                      signing: SigningDep, settings: SettingsDep) -> Response:
-    session = await session_of(request, db)
-    if session is None:
-        return to_login(request, settings)
-    live = await campaign_or_none(campaigns, session, cid)
-    if live is None:
-        return not_found(request, session)
+    found = await operator_campaign(request, db, campaigns, settings, cid)
+    if isinstance(found, Response):
+        return found
+    session, live = found
     ran = (request.query_params.get("period", ""), request.query_params.get("rule", "")) \
         if request.query_params.get("ran") else None
     return await _draws_page(request, session, live, db, draws, signing, settings, ran=ran)
@@ -371,15 +360,11 @@ async def draws_page(cid: str, request: Request, db: Db, campaigns: Campaigns, d
 async def run_draw(cid: str, rule_id: str, request: Request, db: Db, campaigns: Campaigns, draws: DrawsDep,
                    signing: SigningDep, settings: SettingsDep) -> Response:
     """Runs a period as POST /v1/campaigns/{cid}/draws/{rule_id}/run does (the same runner)."""
-    session = await session_of(request, db)
-    if session is None:
-        return to_login(request, settings)
     form = await read_form(request)
-    if not csrf_ok(form, session.csrf):
-        return refused(request, session)
-    live = await campaign_or_none(campaigns, session, cid)
-    if live is None:
-        return not_found(request, session)
+    found = await operator_campaign(request, db, campaigns, settings, cid, form=form)
+    if isinstance(found, Response):
+        return found
+    session, live = found
     period = form.get("period") or None
     try:
         await draws.run(session.operator.tenant_id, cid, rule_id, period, secret=signing.key, now=clock.now_ms())
@@ -403,12 +388,10 @@ FUNNEL = (("clicks", "room.clicks"), ("users", "report.users"), ("reservations",
 @router.get("/console/campaigns/{cid}/report")
 async def report_page(cid: str, request: Request, db: Db, campaigns: Campaigns, settings: SettingsDep) -> Response:
     """The campaign's report as GET /v1/campaigns/{cid}/report gives it, with charts."""
-    session = await session_of(request, db)
-    if session is None:
-        return to_login(request, settings)
-    live = await campaign_or_none(campaigns, session, cid)
-    if live is None:
-        return not_found(request, session)
+    found = await operator_campaign(request, db, campaigns, settings, cid)
+    if isinstance(found, Response):
+        return found
+    session, live = found
     tenant_id = session.operator.tenant_id
     referrers = list(live.state.referrers)
 
@@ -470,12 +453,10 @@ def _sorted(rows: list[dict], key: str, descending: bool) -> list[dict]:
 
 @router.get("/console/campaigns/{cid}/referrers")
 async def referrers_page(cid: str, request: Request, db: Db, campaigns: Campaigns, settings: SettingsDep) -> Response:
-    session = await session_of(request, db)
-    if session is None:
-        return to_login(request, settings)
-    live = await campaign_or_none(campaigns, session, cid)
-    if live is None:
-        return not_found(request, session)
+    found = await operator_campaign(request, db, campaigns, settings, cid)
+    if isinstance(found, Response):
+        return found
+    session, live = found
     rows, currency = await _referrer_rows(db, live, session.operator.tenant_id, cid)
     key = request.query_params.get("sort", "rank")
     key = key if key in _SORTABLE else "rank"
@@ -494,12 +475,10 @@ def _csv_cell(value) -> str:
 
 @router.get("/console/campaigns/{cid}/referrers.csv")
 async def referrers_csv(cid: str, request: Request, db: Db, campaigns: Campaigns, settings: SettingsDep) -> Response:
-    session = await session_of(request, db)
-    if session is None:
-        return to_login(request, settings)
-    live = await campaign_or_none(campaigns, session, cid)
-    if live is None:
-        return not_found(request, session)
+    found = await operator_campaign(request, db, campaigns, settings, cid)
+    if isinstance(found, Response):
+        return found
+    session, live = found
     rows, currency = await _referrer_rows(db, live, session.operator.tenant_id, cid)
     out = io.StringIO()
     writer = csv.writer(out)

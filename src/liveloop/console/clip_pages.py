@@ -20,15 +20,10 @@ from liveloop.clips.schemas import ClipCreate
 from liveloop.console.operators import Session
 from liveloop.console.pages import HEADERS, render
 from liveloop.console.web import (
-    campaign_or_none,
-    csrf_ok,
     here,
     lang_of,
-    not_found,
+    operator_campaign,
     read_form,
-    refused,
-    session_of,
-    to_login,
 )
 from liveloop.deps import Campaigns, Db, SettingsDep, component
 from liveloop.events.live import LiveCampaign
@@ -88,12 +83,10 @@ async def _page(request: Request, session: Session, live: LiveCampaign, db, repo
 @router.get("/console/campaigns/{cid}/clips")
 async def clips_page(cid: str, request: Request, db: Db, campaigns: Campaigns, reports: Reports,
                      settings: SettingsDep) -> Response:
-    session = await session_of(request, db)
-    if session is None:
-        return to_login(request, settings)
-    live = await campaign_or_none(campaigns, session, cid)
-    if live is None:
-        return not_found(request, session)
+    found = await operator_campaign(request, db, campaigns, settings, cid)
+    if isinstance(found, Response):
+        return found
+    session, live = found
     return await _page(request, session, live, db, reports)
 
 
@@ -101,15 +94,11 @@ async def clips_page(cid: str, request: Request, db: Db, campaigns: Campaigns, r
 async def add_clip(cid: str, request: Request, db: Db, campaigns: Campaigns, reports: Reports,
                    settings: SettingsDep) -> Response:
     """Adds a clip as POST /v1/campaigns/{cid}/clips does; a refusal is shown on the field it is about."""
-    session = await session_of(request, db)
-    if session is None:
-        return to_login(request, settings)
     raw = await read_form(request)
-    if not csrf_ok(raw, session.csrf):
-        return refused(request, session)
-    live = await campaign_or_none(campaigns, session, cid)
-    if live is None:
-        return not_found(request, session)
+    found = await operator_campaign(request, db, campaigns, settings, cid, form=raw)
+    if isinstance(found, Response):
+        return found
+    session, live = found
     form = {k: raw.get(k, "").strip() for k in CLIP_FIELDS}
     tenant_id = session.operator.tenant_id
     errors: dict[str, list[str]] = {}

@@ -5,7 +5,7 @@ circles/ services, read only)."""
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
@@ -13,21 +13,19 @@ from starlette.responses import RedirectResponse, Response
 from liveloop.circles.service import Circles
 from liveloop.console.pages import HEADERS, render
 from liveloop.console.web import (
-    campaign_or_none,
-    csrf_ok,
     here,
     instant_text,
     lang_of,
     not_found,
+    operator_campaign,
+    page_position,
+    pager,
     read_form,
-    refused,
-    session_of,
-    to_login,
 )
 from liveloop.deps import Campaigns, Db, SettingsDep, component
 from liveloop.groups.service import Groups
 from liveloop.kit import clock
-from liveloop.kit.errors import LiveloopError, NotFound
+from liveloop.kit.errors import Invalid, LiveloopError, NotFound
 from liveloop.questions import service as questions
 from liveloop.realtime.room import RoomHub
 from liveloop.users.repository import display_names
@@ -37,50 +35,58 @@ Room = Annotated[RoomHub, component("room")]
 GroupsDep = Annotated[Groups, component("groups")]
 CirclesDep = Annotated[Circles, component("circles")]
 
-QUESTIONS_SHOWN = 20
+QUESTIONS_PAGE = 20  # questions the room view lists; the others a page at a time
 SOCIAL_SHOWN = 200
 
 
-async def question_queue(db, tenant_id: str, cid: str, tz: str, lang: str) -> dict:
-    """The open questions, priority holders first, with the askers' names (the room view's block)."""
-    found = await db.read(lambda conn: questions.queue(conn, tenant_id=tenant_id, campaign_id=cid, status="open",
-                                                       limit=QUESTIONS_SHOWN + 1))
-    shown = found[:QUESTIONS_SHOWN]
+async def question_queue(db, tenant_id: str, cid: str, tz: str, lang: str, position: dict[str, str]) -> dict:
+    """A page of the open questions, priority holders first, with the askers' names (the room view's block):
+    the first, or the one `position` (console/web.py page_position) names. A position this console did not
+    give reads as the first page (the block is polled: it must always answer)."""
+    def read(conn) -> dict:
+        try:
+            return questions.open_page(conn, tenant_id=tenant_id, campaign_id=cid, limit=QUESTIONS_PAGE, **position)
+        except Invalid:
+            return questions.open_page(conn, tenant_id=tenant_id, campaign_id=cid, limit=QUESTIONS_PAGE)
+
+    found = await db.read(read)
+    shown = found["questions"]
     askers = sorted({q["user_id"] for q in shown})
     names = await db.read(lambda conn: display_names(conn, tenant_id=tenant_id, user_ids=askers)) if askers else {}
     for q in shown:
         q["name"] = names.get(q["user_id"]) or q["user_id"]
         q["asked"] = instant_text(q["asked_at"], tz, lang)
-    return {"items": shown, "more": len(found) > QUESTIONS_SHOWN}
+    path = f"/console/campaigns/{quote(cid, safe='')}"
+    at = f"?{urlencode(position)}" if position else ""
+    return {"items": shown, "open": found["open"], "poll": f"{path}/questions{at}", "at": at,
+            "pages": pager(f"{path}/questions", {}, next_cursor=found["next_cursor"],
+                           previous_cursor=found["previous_cursor"]),
+            "room_pages": pager(f"{path}/room", {}, next_cursor=found["next_cursor"],
+                                previous_cursor=found["previous_cursor"])}
 
 
 @router.get("/console/campaigns/{cid}/questions")
-async def questions_block(cid: str, request: Request, db: Db, campaigns: Campaigns) -> Response:
-    """The room view's question queue, polled by htmx like the viewers in the room."""
-    session = await session_of(request, db)
-    if session is None:
-        return Response(status_code=401)
-    live = await campaign_or_none(campaigns, session, cid)
-    if live is None:
-        return Response(status_code=404)
+async def questions_block(cid: str, request: Request, db: Db, campaigns: Campaigns, settings: SettingsDep) -> Response:
+    """The room view's question queue (the page asked for), polled by htmx like the viewers in the room."""
+    found = await operator_campaign(request, db, campaigns, settings, cid, fragment=True)
+    if isinstance(found, Response):
+        return found
+    session, live = found
     lang = lang_of(request)
     return render("questions.html", lang=lang, here=here(request), session=session, campaign=live.body,
-                  questions=await question_queue(db, session.operator.tenant_id, cid, live.body["timezone"], lang))
+                  questions=await question_queue(db, session.operator.tenant_id, cid, live.body["timezone"], lang,
+                                                 page_position(request)))
 
 
 @router.post("/console/campaigns/{cid}/questions/{qid}/answer")
 async def answer_question(cid: str, qid: str, request: Request, db: Db, campaigns: Campaigns, room: Room,
                           settings: SettingsDep) -> Response:
     """Marks a question answered as POST /v1/campaigns/{cid}/questions/{qid}/answer does; htmx gets the
-    queue back, a plain form post goes back to the room view. Answered already: the queue without it."""
-    session = await session_of(request, db)
-    if session is None:
-        return to_login(request, settings)
-    if not csrf_ok(await read_form(request), session.csrf):
-        return refused(request, session)
-    live = await campaign_or_none(campaigns, session, cid)
-    if live is None:
-        return not_found(request, session)
+    queue's page back, a plain form post goes back to the room view. Answered already: the page without it."""
+    found = await operator_campaign(request, db, campaigns, settings, cid, form=await read_form(request))
+    if isinstance(found, Response):
+        return found
+    session, live = found
     tenant_id = session.operator.tenant_id
     now = clock.now_ms()
     try:
@@ -92,12 +98,13 @@ async def answer_question(cid: str, qid: str, request: Request, db: Db, campaign
         if exc.status != 409:
             raise
     room.touch(tenant_id, cid)
+    position = page_position(request)
+    room_url = f"/console/campaigns/{quote(cid, safe='')}/room" + (f"?{urlencode(position)}" if position else "")
     if request.headers.get("hx-request") != "true":
-        return RedirectResponse(f"/console/campaigns/{quote(cid, safe='')}/room", status_code=303, headers=HEADERS)
+        return RedirectResponse(room_url, status_code=303, headers=HEADERS)
     lang = lang_of(request)
-    return render("questions.html", lang=lang, here=f"/console/campaigns/{quote(cid, safe='')}/room",
-                  session=session, campaign=live.body,
-                  questions=await question_queue(db, tenant_id, cid, live.body["timezone"], lang))
+    return render("questions.html", lang=lang, here=room_url, session=session, campaign=live.body,
+                  questions=await question_queue(db, tenant_id, cid, live.body["timezone"], lang, position))
 
 
 # -- group buys and circles -----------------------------------------------------------------------------
@@ -105,12 +112,10 @@ async def answer_question(cid: str, qid: str, request: Request, db: Db, campaign
 @router.get("/console/campaigns/{cid}/social")
 async def social_page(cid: str, request: Request, db: Db, campaigns: Campaigns, groups: GroupsDep,
                       circles: CirclesDep, settings: SettingsDep) -> Response:
-    session = await session_of(request, db)
-    if session is None:
-        return to_login(request, settings)
-    live = await campaign_or_none(campaigns, session, cid)
-    if live is None:
-        return not_found(request, session)
+    found = await operator_campaign(request, db, campaigns, settings, cid)
+    if isinstance(found, Response):
+        return found
+    session, live = found
     tenant_id = session.operator.tenant_id
     lang = lang_of(request)
     tz = live.body["timezone"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import Request
 from starlette.responses import RedirectResponse, Response
@@ -12,6 +12,7 @@ from liveloop.console import operators
 from liveloop.console.operators import Session
 from liveloop.console.pages import HEADERS, render
 from liveloop.console.texts import pick
+from liveloop.events.live import LiveCampaign
 from liveloop.i18n import format as fmt
 from liveloop.kit import clock
 from liveloop.kit.errors import NotFound
@@ -80,12 +81,58 @@ def not_found(request: Request, session: Session) -> Response:
     return render("not_found.html", lang=lang_of(request), here="/console/campaigns", status=404, session=session)
 
 
-async def campaign_or_none(campaigns, session: Session, cid: str):
+async def campaign_or_none(campaigns, session: Session, cid: str) -> LiveCampaign | None:
     """The operator's tenant's campaign `cid` (its live state), or None."""
     try:
         return await campaigns.get(session.operator.tenant_id, cid)
     except NotFound:
         return None
+
+
+async def operator_session(request: Request, db, settings: Settings, *, form: dict[str, str] | None = None,
+                           fragment: bool = False) -> Session | Response:
+    """The signed-in operator's session, or the answer that says why not: the sign-in page (a bare 401 for
+    a `fragment` that htmx polls), or 403 for a `form` without the session's CSRF token."""
+    session = await session_of(request, db)
+    if session is None:
+        return Response(status_code=401) if fragment else to_login(request, settings)
+    if form is not None and not csrf_ok(form, session.csrf):
+        return refused(request, session)
+    return session
+
+
+async def operator_campaign(request: Request, db, campaigns, settings: Settings, cid: str, *,
+                            form: dict[str, str] | None = None,
+                            fragment: bool = False) -> tuple[Session, LiveCampaign] | Response:
+    """The preamble of every campaign page: `operator_session`, then the operator's tenant's campaign
+    `cid`, or the not-found page (a bare 404 for a `fragment`) when the tenant has no such campaign."""
+    session = await operator_session(request, db, settings, form=form, fragment=fragment)
+    if isinstance(session, Response):
+        return session
+    live = await campaign_or_none(campaigns, session, cid)
+    if live is None:
+        return Response(status_code=404) if fragment else not_found(request, session)
+    return session, live
+
+
+PAGE_PARAMS = ("cursor", "before")  # where a cursor-paged list is: after `cursor`, or just before `before`
+
+
+def page_position(request: Request) -> dict[str, str]:
+    """The page of a cursor-paged list the request asks for: {"cursor": c}, {"before": c} or {} (the first)."""
+    for name in PAGE_PARAMS:
+        value = request.query_params.get(name)
+        if value:
+            return {name: value[:200]}
+    return {}
+
+
+def pager(path: str, keep: dict[str, str], *, next_cursor: str | None, previous_cursor: str | None) -> dict:
+    """Links to a list's neighbouring pages (None where there is none), keeping the list's filters `keep`."""
+    def link(name: str, cursor: str | None) -> str | None:
+        return None if cursor is None else f"{path}?{urlencode({**keep, name: cursor})}"
+
+    return {"next": link("cursor", next_cursor), "previous": link("before", previous_cursor)}
 
 
 def instant_text(text: str | None, tz: str, lang: str) -> str:

@@ -14,7 +14,7 @@ from starlette.responses import RedirectResponse, Response
 
 from liveloop.console.operators import Session
 from liveloop.console.pages import HEADERS, render
-from liveloop.console.web import csrf_ok, here, lang_of, not_found, read_form, refused, session_of, to_login
+from liveloop.console.web import here, lang_of, not_found, operator_session, read_form
 from liveloop.deps import Db, SettingsDep, component
 from liveloop.i18n import format as fmt
 from liveloop.kit import clock
@@ -50,27 +50,20 @@ async def _endpoints_page(request: Request, session: Session, db, *, status: int
                   deleted=request.query_params.get("deleted"))
 
 
-async def _signed_in(request: Request, db, settings) -> tuple[Session | None, Response | None]:
-    session = await session_of(request, db)
-    return (session, None) if session is not None else (None, to_login(request, settings))
-
-
 @router.get("/console/webhooks")
 async def endpoints_page(request: Request, db: Db, settings: SettingsDep) -> Response:
-    session, away = await _signed_in(request, db, settings)
-    if session is None:
-        return away
+    session = await operator_session(request, db, settings)
+    if isinstance(session, Response):
+        return session
     return await _endpoints_page(request, session, db)
 
 
 @router.post("/console/webhooks")
 async def create_endpoint(request: Request, db: Db, settings: SettingsDep, worker: Worker) -> Response:
-    session, away = await _signed_in(request, db, settings)
-    if session is None:
-        return away
     raw = await read_form(request)
-    if not csrf_ok(raw, session.csrf):
-        return refused(request, session)
+    session = await operator_session(request, db, settings, form=raw)
+    if isinstance(session, Response):
+        return session
     events = [e for e in raw.get("events", "").split("\n") if e]
     form = {"url": raw.get("url", "").strip(), "description": raw.get("description", "").strip(), "events": events}
     body = {"url": form["url"], "events": events or None, "description": form["description"] or None}
@@ -100,11 +93,9 @@ async def create_endpoint(request: Request, db: Db, settings: SettingsDep, worke
 
 @router.post("/console/webhooks/{endpoint_id}/rotate")
 async def rotate(endpoint_id: str, request: Request, db: Db, settings: SettingsDep) -> Response:
-    session, away = await _signed_in(request, db, settings)
-    if session is None:
-        return away
-    if not csrf_ok(await read_form(request), session.csrf):
-        return refused(request, session)
+    session = await operator_session(request, db, settings, form=await read_form(request))
+    if isinstance(session, Response):
+        return session
     if not ENDPOINT_ID.match(endpoint_id):
         return not_found(request, session)
     tenant_id = session.operator.tenant_id
@@ -126,11 +117,9 @@ async def rotate(endpoint_id: str, request: Request, db: Db, settings: SettingsD
 
 @router.post("/console/webhooks/{endpoint_id}/delete")
 async def delete(endpoint_id: str, request: Request, db: Db, settings: SettingsDep) -> Response:
-    session, away = await _signed_in(request, db, settings)
-    if session is None:
-        return away
-    if not csrf_ok(await read_form(request), session.csrf):
-        return refused(request, session)
+    session = await operator_session(request, db, settings, form=await read_form(request))
+    if isinstance(session, Response):
+        return session
     if not ENDPOINT_ID.match(endpoint_id):
         return not_found(request, session)
     tenant_id = session.operator.tenant_id
@@ -155,9 +144,9 @@ def _attempt_rows(delivery: dict, lang: str) -> None:
 
 @router.get("/console/webhooks/{endpoint_id}/deliveries")
 async def deliveries_page(endpoint_id: str, request: Request, db: Db, settings: SettingsDep) -> Response:
-    session, away = await _signed_in(request, db, settings)
-    if session is None:
-        return away
+    session = await operator_session(request, db, settings)
+    if isinstance(session, Response):
+        return session
     status = request.query_params.get("status") or None
     status = status if status in service.DELIVERY_STATUSES else None
     cursor = request.query_params.get("cursor") or None
@@ -187,9 +176,9 @@ async def deliveries_page(endpoint_id: str, request: Request, db: Db, settings: 
 @router.get("/console/webhooks/{endpoint_id}/deliveries/{message_id}")
 async def delivery_page(endpoint_id: str, message_id: str, request: Request, db: Db,
                         settings: SettingsDep) -> Response:
-    session, away = await _signed_in(request, db, settings)
-    if session is None:
-        return away
+    session = await operator_session(request, db, settings)
+    if isinstance(session, Response):
+        return session
     if not ENDPOINT_ID.match(endpoint_id) or not MESSAGE_ID.match(message_id):
         return not_found(request, session)
     tenant_id = session.operator.tenant_id
@@ -212,11 +201,9 @@ async def delivery_page(endpoint_id: str, message_id: str, request: Request, db:
 @router.post("/console/webhooks/{endpoint_id}/deliveries/{message_id}/retry")
 async def retry(endpoint_id: str, message_id: str, request: Request, db: Db, settings: SettingsDep,
                 worker: Worker) -> Response:
-    session, away = await _signed_in(request, db, settings)
-    if session is None:
-        return away
-    if not csrf_ok(await read_form(request), session.csrf):
-        return refused(request, session)
+    session = await operator_session(request, db, settings, form=await read_form(request))
+    if isinstance(session, Response):
+        return session
     if not ENDPOINT_ID.match(endpoint_id) or not MESSAGE_ID.match(message_id):
         return not_found(request, session)
     tenant_id = session.operator.tenant_id

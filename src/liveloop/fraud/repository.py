@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from liveloop.fraud.models import fraud_blocklist, fraud_reviews
 from liveloop.fraud.signals import Blocklist
+from liveloop.kit.db import keyset
 from liveloop.kit.errors import Invalid
 from liveloop.kit.times import iso
 
@@ -41,19 +42,22 @@ def open_reviews(conn: sa.Connection, rows: list[dict]) -> None:
         conn.execute(fraud_reviews.insert(), rows)
 
 
+_QUEUE_ORDER = ((r.risk, True), (r.id, False))  # highest risk first, then by id
+
+
 def page(conn: sa.Connection, *, tenant_id: str, campaign_id: str, status: str | None, limit: int,
-         cursor: str | None) -> tuple[list[dict], str | None]:
-    """Reviews by risk, highest first (then id); `next_cursor` while more follow."""
+         cursor: str | None, before: str | None = None) -> tuple[list[dict], str | None, str | None]:
+    """Reviews by risk, highest first (then id): the first `limit`, those after `cursor`, or those just
+    before `before`; with `next_cursor` while more follow and the cursor of the page before, if any."""
     query = sa.select(fraud_reviews).where(r.tenant_id == tenant_id, r.campaign_id == campaign_id)
     if status is not None:
         query = query.where(r.status == status)
-    if cursor is not None:
-        risk, last_id = _read_cursor(cursor)
-        query = query.where(sa.or_(r.risk < risk, sa.and_(r.risk == risk, r.id > last_id)))
-    rows = [dict(row) for row in conn.execute(query.order_by(r.risk.desc(), r.id).limit(limit + 1)).mappings()]
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, _cursor(rows[-1]["risk"], rows[-1]["id"]) if more else None
+    at = _read_cursor(before if before is not None else cursor) if before is not None or cursor is not None \
+        else None
+    found = keyset.page(conn, query, _QUEUE_ORDER, position_of=lambda row: (row["risk"], row["id"]), limit=limit,
+                        at=at, backward=before is not None)
+    return (found.rows, _cursor(*found.next) if found.next else None,
+            _cursor(*found.previous) if found.previous else None)
 
 
 def by_ids(conn: sa.Connection, *, tenant_id: str, ids: list[str]) -> dict[str, dict]:

@@ -49,12 +49,15 @@ class Reviews:
         self._checks = checks
 
     async def page(self, tenant_id: str, campaign_id: str, *, status: str | None, limit: int,
-                   cursor: str | None) -> dict:
+                   cursor: str | None, before: str | None = None) -> dict:
+        """A page of the queue (after `cursor`, or just before `before`); `previous_cursor` reads the page
+        before it with `before` (the console's; the API pages forward only)."""
         live = await self._gate.get(tenant_id, campaign_id)  # NotFound for another tenant's campaign
-        rows, next_cursor = await self._db.read(lambda conn: repository.page(
-            conn, tenant_id=tenant_id, campaign_id=campaign_id, status=status, limit=limit, cursor=cursor))
+        rows, next_cursor, previous_cursor = await self._db.read(lambda conn: repository.page(
+            conn, tenant_id=tenant_id, campaign_id=campaign_id, status=status, limit=limit, cursor=cursor,
+            before=before))
         return {"reviews": [repository.review_read(row, reward_ids(live.state, row["referee"])) for row in rows],
-                "next_cursor": next_cursor}
+                "next_cursor": next_cursor, "previous_cursor": previous_cursor}
 
     async def decide(self, tenant_id: str, campaign_id: str, decisions: list[Decision], *, note: str | None,
                      decided_by: str, now: int) -> dict:

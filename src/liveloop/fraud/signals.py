@@ -9,6 +9,7 @@ event. What it decides is logged (a `fraud_check` event), so a replay never reco
 from __future__ import annotations
 
 import ipaddress
+import re
 from bisect import bisect_left, insort
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,6 +65,47 @@ class Blocklist:
 class Signal:
     code: str
     detail: str
+
+
+# Every detail a signal can carry, by a key of its own: the API gives the English text; the console reads
+# the key and values back from it (`explain`) to say the same in the operator's language.
+DETAILS: dict[str, str] = {
+    "same_device": "device {device} was used by both",
+    "device_farm": "device {device} is used by {users} users",
+    "same_ip": "address {address} was used by both",
+    "email_alias.referrer": "the same normalized email as the referrer",
+    "email_alias.referee": "the same normalized email as another referee of the referrer",
+    "disposable_email": "{domain} is a disposable mail domain",
+    "velocity": "{count} referees within one minute",
+    "ring.direct": "the referee referred the referrer",
+    "ring.via": "the referee referred the referrer through {user}",
+    "blocklist.device": "device {device} is on the blocklist",
+    "blocklist.network": "address {address} is in a blocked network",
+    "blocklist.email_domain": "email domain {domain} is on the blocklist",
+}
+
+
+def _signal(code: str, key: str, **values: object) -> Signal:
+    return Signal(code, DETAILS[key].format_map(values))
+
+
+def _pattern(template: str) -> re.Pattern[str]:
+    parts = re.split(r"\{(\w+)\}", template)  # literal, name, literal, name, ..., literal
+    return re.compile("".join(re.escape(part) if i % 2 == 0 else f"(?P<{part}>.+)" for i, part in enumerate(parts))
+                      + r"\Z", re.DOTALL)
+
+
+_PATTERNS = {key: _pattern(template) for key, template in DETAILS.items()}
+
+
+def explain(detail: str) -> tuple[str, dict[str, str]] | None:
+    """The key of DETAILS a detail was written from, and its values; None for a text not written from one
+    (a review stored before its wording changed)."""
+    for key, pattern in _PATTERNS.items():
+        found = pattern.match(detail)
+        if found is not None:
+            return key, found.groupdict()
+    return None
 
 
 # Most viewers have one device, one address and one referrer, and most devices and addresses one
@@ -162,40 +204,40 @@ class TenantSignals:
         theirs = _members(self.devices_of, referrer)
         common = mine & theirs if mine and theirs else _NONE
         if common:
-            found.append(Signal("same_device", f"device {min(common)} was used by both"))
+            found.append(_signal("same_device", "same_device", device=min(common)))
         farmed = [d for d in mine if _count(self.users_of_device, d) >= 3]
         if farmed:
             device = min(farmed)
             users = _count(self.users_of_device, device)
-            found.append(Signal("device_farm", f"device {device} is used by {users} users"))
+            found.append(_signal("device_farm", "device_farm", device=device, users=users))
         my_ips = _members(self.ips_of, referee)
         their_ips = _members(self.ips_of, referrer)
         shared_ips = [ip for ip in my_ips & their_ips if not self.shared(ip, at)] if my_ips and their_ips else ()
         if shared_ips:
-            found.append(Signal("same_ip", f"address {min(shared_ips)} was used by both"))
+            found.append(_signal("same_ip", "same_ip", address=min(shared_ips)))
         email = self.emails.get(referee)
         if email is not None:
             theirs_email = self.emails.get(referrer)
             if theirs_email is not None and theirs_email[0] == email[0]:
-                found.append(Signal("email_alias", "the same normalized email as the referrer"))
+                found.append(_signal("email_alias", "email_alias.referrer"))
             elif email[0] in self.referee_emails.get(referrer, ()):
-                found.append(Signal("email_alias", "the same normalized email as another referee of the referrer"))
+                found.append(_signal("email_alias", "email_alias.referee"))
             if disposable(email[1]):
-                found.append(Signal("disposable_email", f"{email[1]} is a disposable mail domain"))
+                found.append(_signal("disposable_email", "disposable_email", domain=email[1]))
         times = self.referee_times.get((campaign_id, referrer))
         if times is None:
             times = self.referee_times[(campaign_id, referrer)] = []
         insort(times, at)
         within = _busiest_minute(times, at, velocity_per_minute)
         if within > velocity_per_minute:
-            found.append(Signal("velocity", f"{within} referees within one minute"))
+            found.append(_signal("velocity", "velocity", count=within))
         upstream = _members(self.referrers_of, referrer)
         if referee in upstream:
-            found.append(Signal("ring", "the referee referred the referrer"))
+            found.append(_signal("ring", "ring.direct"))
         else:
             via = sorted(x for x in upstream if referee in _members(self.referrers_of, x))
             if via:
-                found.append(Signal("ring", f"the referee referred the referrer through {via[0]}"))
+                found.append(_signal("ring", "ring.via", user=via[0]))
         blocklist = self.blocklist
         blocked = (self._blocked(referee, mine, my_ips, email)
                    if blocklist.devices or blocklist.networks or blocklist.email_domains else None)
@@ -210,12 +252,12 @@ class TenantSignals:
         blocklist = self.blocklist
         hit = devices & blocklist.devices
         if hit:
-            return f"device {min(hit)} is on the blocklist"
+            return DETAILS["blocklist.device"].format(device=min(hit))
         for ip in sorted(ips):
             if blocklist.blocks_ip(ip):
-                return f"address {ip} is in a blocked network"
+                return DETAILS["blocklist.network"].format(address=ip)
         if email is not None and email[1] in blocklist.email_domains:
-            return f"email domain {email[1]} is on the blocklist"
+            return DETAILS["blocklist.email_domain"].format(domain=email[1])
         return None
 
     def forget_older(self, before: int) -> None:
