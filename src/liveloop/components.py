@@ -174,7 +174,7 @@ def build_components(settings: Settings) -> Components:
         groups=groups,
         fraud=fraud,
         reviews=reviews,
-        snapshotter=Snapshotter(campaigns, settings.database_url, every_events=settings.snapshot_every_events,
+        snapshotter=Snapshotter(campaigns, db, every_events=settings.snapshot_every_events,
                                 check_seconds=settings.snapshot_check_seconds),
     )
     # Viewers, rooms and draw notices hear of effects only once they are durable.

@@ -134,8 +134,8 @@ def put(conn: sa.Connection, *, tenant_id: str, campaign_id: str, seen: Stored |
     values = {"seq": seq, "format": FORMAT, "digest": sign(key, body), "taken_at": now, "body": body}
     if seen is None:
         inserted = conn.execute(insert_ignore(conn.dialect.name, campaign_snapshots).values(
-            tenant_id=tenant_id, campaign_id=campaign_id, generation=0, **values))
-        return inserted.rowcount == 1
+            tenant_id=tenant_id, campaign_id=campaign_id, generation=0, **values).returning(s.seq))
+        return inserted.first() is not None
     updated = conn.execute(
         campaign_snapshots.update()
         .where(s.tenant_id == tenant_id, s.campaign_id == campaign_id, s.generation == seen.generation,
@@ -155,6 +155,6 @@ def invalidate(conn: sa.Connection, *, tenant_id: str, campaign_ids: set[str] | 
             continue
         inserted = conn.execute(insert_ignore(conn.dialect.name, campaign_snapshots).values(
             tenant_id=tenant_id, campaign_id=campaign_id, generation=1, seq=0, format="", digest="", taken_at=0,
-            body=None))
-        if not inserted.rowcount:  # a first snapshot was stored meanwhile
+            body=None).returning(s.seq))
+        if inserted.first() is None:  # a first snapshot was stored meanwhile
             conn.execute(campaign_snapshots.update().where(*where).values(**cleared))

@@ -23,6 +23,7 @@ from liveloop.events import snapshots
 from liveloop.events.live import LiveCampaigns
 from liveloop.events.store import last_seq, load
 from liveloop.kit import clock
+from liveloop.kit.db.database import Database
 from liveloop.kit.db.dialect import create_engine
 
 log = logging.getLogger("liveloop.snapshots")
@@ -58,10 +59,11 @@ def take(database_url: str, tenant_id: str, campaign_id: str, *, min_events: int
 class Snapshotter:
     """Snapshots of the loaded campaigns whose logs grow, taken in a child process."""
 
-    def __init__(self, campaigns: LiveCampaigns, database_url: str, *, every_events: int,
+    def __init__(self, campaigns: LiveCampaigns, db: Database, *, every_events: int,
                  check_seconds: float) -> None:
         self._campaigns = campaigns
-        self._url = database_url
+        self._db = db
+        self._url = db.url
         self._every = every_events
         self._check_seconds = check_seconds
         self._taken: dict[tuple[str, str], int] = {}  # the newest snapshot's position, as last heard
@@ -90,10 +92,14 @@ class Snapshotter:
 
     async def round(self) -> None:
         """Look at every loaded campaign once (and take the snapshots that are due)."""
-        for key in self._campaigns.loaded():
-            live = self._campaigns.peek(*key)
+        keys = self._campaigns.loaded()
+        if not keys:
+            return
+        # Read from the log (one indexed query each): one process alone does not track positions.
+        heads = await self._db.read(lambda conn: {key: last_seq(conn, *key) for key in keys})
+        for key, head in heads.items():
             taken = self._taken.get(key)
-            if live is None or (taken is not None and live.state.last_seq - taken < self._every):
+            if taken is not None and head - taken < self._every:
                 continue
             started = clock.monotonic()
             try:
