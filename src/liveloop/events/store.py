@@ -20,6 +20,7 @@ from liveloop.events import snapshots
 from liveloop.events.models import events
 from liveloop.invites import repository as invites_repository
 from liveloop.invites.repository import InviteLookup
+from liveloop.kit import gcpause
 from liveloop.kit.db.bulk import BulkInsert, ExistingKeys
 from liveloop.kit.db.database import Database
 from liveloop.rewards.ledger import LedgerRows
@@ -185,15 +186,16 @@ def load(conn: sa.Connection, tenant_id: str, campaign_id: str, *,
     first = campaigns_service.versions(conn, tenant_id=tenant_id, campaign_id=campaign_id, numbers=[1])[1]
     config = campaigns_service.to_config(tenant_id, first)
     codes = invites_repository.owners(conn, tenant_id=tenant_id, campaign_ids=code_campaigns(config))
-    state = snapshots.restore(conn, tenant_id, campaign_id) if snapshot else None
-    if state is None:
-        segments_service.warm(conn, KNOWN, tenant_id=tenant_id, bodies=[first])
-        state = CampaignState(config, codes)
-    else:
-        # Codes are only ever added (an erasure, which renames owners, invalidates snapshots): the
-        # snapshot's and today's together are what a replay from the start is handed.
-        state.codes.update(codes)
-    replay(conn, state)
+    with gcpause.paused():
+        state = snapshots.restore(conn, tenant_id, campaign_id) if snapshot else None
+        if state is None:
+            segments_service.warm(conn, KNOWN, tenant_id=tenant_id, bodies=[first])
+            state = CampaignState(config, codes)
+        else:
+            # Codes are only ever added (an erasure, which renames owners, invalidates snapshots):
+            # the snapshot's and today's together are what a replay from the start is handed.
+            state.codes.update(codes)
+        replay(conn, state)
     return body, state
 
 
