@@ -206,11 +206,14 @@ def markdown(results: list[Backend], *, command: str, when: str, load_before: st
                          f"{grown / b.participants * 1_000_000:,.0f} MB |")
     lines.append("")
     for b in results:
-        runs = ", ".join(f"{r.first_read_seconds:.2f}" for r in b.restarts if r.snapshot)
-        full = ", ".join(f"{r.first_read_seconds:.2f}" for r in b.restarts if not r.snapshot)
+        runs = ", ".join(f"{r.first_read_seconds:.2f} ({r.first_read_cpu:.2f} CPU)" for r in b.restarts if r.snapshot)
+        full = ", ".join(f"{r.first_read_seconds:.2f} ({r.first_read_cpu:.2f} CPU)" for r in b.restarts
+                         if not r.snapshot)
         with_snap, without = b.best(True).first_read_seconds, b.best(False).first_read_seconds
+        cpu_ratio = (min(r.first_read_cpu for r in b.restarts if not r.snapshot)
+                     / min(r.first_read_cpu for r in b.restarts if r.snapshot))
         lines.append(f"- {b.name}: every round, snapshot + tail {runs} s; whole log {full} s (best of each: "
-                     f"{without / with_snap:.1f} times faster with the snapshot). Writing the log took "
+                     f"{without / with_snap:.1f} times faster with the snapshot, {cpu_ratio:.1f} times less CPU). Writing the log took "
                      f"{b.write_seconds:.0f} s; taking the snapshot {b.snapshot_seconds:.1f} s "
                      f"({b.snapshot_mb:.0f} MB, in `take`, as the background snapshotter does in its own process).")
     lines.append(_END)
