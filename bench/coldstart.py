@@ -213,7 +213,8 @@ def markdown(results: list[Backend], *, command: str, when: str, load_before: st
         cpu_ratio = (min(r.first_read_cpu for r in b.restarts if not r.snapshot)
                      / min(r.first_read_cpu for r in b.restarts if r.snapshot))
         lines.append(f"- {b.name}: every round, snapshot + tail {runs} s; whole log {full} s (best of each: "
-                     f"{without / with_snap:.1f} times faster with the snapshot, {cpu_ratio:.1f} times less CPU). Writing the log took "
+                     f"{without / with_snap:.1f} times faster with the snapshot, {cpu_ratio:.1f} times less CPU). "
+                     f"Writing the log took "
                      f"{b.write_seconds:.0f} s; taking the snapshot {b.snapshot_seconds:.1f} s "
                      f"({b.snapshot_mb:.0f} MB, in `take`, as the background snapshotter does in its own process).")
     lines.append(_END)
