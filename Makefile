@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench bench-scaleout bench-circles soak lint serve clean
+.PHONY: install demo test bench bench-scaleout bench-coldstart bench-circles soak lint serve clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ bench-scaleout: $(STAMP)
 # The long-run soak: 30 minutes at half capacity, a kill -9 half way, the ledger checked (not in `make test`).
 soak: $(STAMP)
 	$(BIN)/python -m bench.soak $(SOAK_ARGS)
+
+# A campaign of 1,000,000 logged events restarted, with and without a snapshot (SQLite; PostgreSQL too
+# with LIVELOOP_BENCH_DATABASE_URL); several minutes, so not part of a full `make bench`.
+bench-coldstart: $(STAMP)
+	$(BIN)/python -m bench --only coldstart $(BENCH_ARGS)
 
 # The circle leaderboard alone (also part of a full `make bench`).
 bench-circles: $(STAMP)

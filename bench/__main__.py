@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.circles import run_circles
+from bench.coldstart import TARGET_SECONDS as COLDSTART_TARGET
+from bench.coldstart import run_coldstart
 from bench.fraud import bench_fraud
 from bench.fraud import notes_of as fraud_notes
 from bench.fraud import rows_of as fraud_rows
@@ -50,10 +52,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="short runs (about 25 s), indicative only; writes no docs unless --output")
     parser.add_argument("--only", choices=("share", "ingest", "webhooks", "fraud", "leaderboard", "streams",
-                                           "circles", "observability"),
+                                           "circles", "observability", "coldstart"),
                         help="run one benchmark (leaderboard and streams: bench/live.py; circles: a circle "
                         "leaderboard of 100,000 circles, bench/circles.py; observability: what metrics and JSON "
-                        "logs cost, bench/observability.py)")
+                        "logs cost, bench/observability.py; coldstart: a campaign of 1,000,000 logged events "
+                        "restarted with and without a snapshot, bench/coldstart.py, not in a full run: it takes "
+                        "several minutes)")
     parser.add_argument("--output", type=Path, help="markdown report to update (default: docs/benchmarks.md "
                         "for a full run of both benchmarks)")
     parser.add_argument("--profile", type=Path, metavar="DIR",
@@ -69,6 +73,11 @@ def main(argv: list[str] | None = None) -> int:
         return _live_only(args, argv)
     if args.only == "circles":
         return _circles_only(args, argv)
+    if args.only == "coldstart":
+        output = args.output or (None if args.quick else default_output())
+        results = run_coldstart(quick=args.quick, output=output, command=command_of(argv), keep=args.keep)
+        met = all(b.best(True).first_read_seconds < COLDSTART_TARGET for b in results)
+        return 1 if args.strict and not met else 0
     if args.only == "observability":
         return _observability(args, argv, output=args.output or (None if args.quick else default_output()))
 

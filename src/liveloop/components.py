@@ -24,6 +24,7 @@ from liveloop.events.changes import CampaignChanges
 from liveloop.events.committed import CommittedEffects
 from liveloop.events.gate import CampaignGate, SharedGate, build_gate
 from liveloop.events.ingest import Ingestor
+from liveloop.events.snapshotter import Snapshotter
 from liveloop.events.store import SqlEventStore
 from liveloop.flash.jobs import FlashJobs
 from liveloop.flash.notices import FlashNotices
@@ -95,6 +96,7 @@ class Components:
     flash_deals: FlashDeals  # flash deals: their notices, and the ones running for a viewer's widget
     fraud: FraudChecks  # the tenants' fraud signals, judged as referrals are attributed
     reviews: Reviews  # the review queue, its decisions, the blocklist
+    snapshotter: Snapshotter  # snapshots of busy campaigns' states, so that a restart replays only the log's tail
 
     def begin_shutdown(self) -> int:
         """SIGTERM: readiness says so, and the open streams end, each told to reconnect (to another
@@ -175,6 +177,8 @@ def build_components(settings: Settings) -> Components:
         flash_deals=flash_deals,
         fraud=fraud,
         reviews=reviews,
+        snapshotter=Snapshotter(campaigns, db, every_events=settings.snapshot_every_events,
+                                check_seconds=settings.snapshot_check_seconds),
     )
     # Viewers, rooms and draw notices hear of effects only once they are durable.
     committed.subscribe("viewer streams", hub.on_committed)
@@ -212,7 +216,7 @@ async def running(components: Components, *background) -> AsyncIterator[Componen
         stack.callback(c.hub.close)
         # Clicks recorded but not yet committed are written before the database closes.
         stack.push_async_callback(c.ingestor.drain)
-        for task in (c.webhooks, c.jobs, *background):
+        for task in (c.webhooks, c.jobs, c.snapshotter, *background):
             task.start()
             stack.push_async_callback(task.stop)
         yield c

@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
     # Device ids and IP addresses of stored events are dropped this many days after they were
     # received (docs/privacy.md); the signals computed from them stay. Each process looks this often.
+    # Cold start (docs/operations.md, snapshots): a loaded campaign whose log grew by this many events
+    # since its newest snapshot gets a new one (0: none are taken; stored ones are still used); the
+    # loaded campaigns are looked at this often.
+    snapshot_every_events: int = 100_000
+    snapshot_check_seconds: float = 30.0
     signal_retention_days: float = 30.0
     retention_sweep_seconds: float = 3600.0
     # On SIGTERM: stop accepting, end streams, answer what is in flight, flush, exit within this.

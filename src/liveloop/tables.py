@@ -6,7 +6,7 @@ from liveloop.circles.models import circles
 from liveloop.clips.models import clips
 from liveloop.console.models import login_failures, operator_sessions, operators
 from liveloop.draws.models import draw_entries, draw_results
-from liveloop.events.models import events
+from liveloop.events.models import campaign_snapshots, events
 from liveloop.flash.models import flash_deals, flash_deliveries
 from liveloop.fraud.models import fraud_blocklist, fraud_reviews
 from liveloop.fx.models import fx_rates
@@ -27,6 +27,7 @@ __all__ = [
     "api_keys",
     "audit_log",
     "campaign_follow_ups",
+    "campaign_snapshots",
     "campaign_versions",
     "campaigns",
     "circles",

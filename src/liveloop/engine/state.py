@@ -201,6 +201,21 @@ class CampaignState:
         self.tier_rewards: dict[tuple[str, str, int], Reward] = {}  # (rule, user, tier index) -> its reward
         self._configure(config)
 
+    # A snapshot (events/snapshots.py) pickles the state; the segments' members it reads from are
+    # the process's shared cache (KNOWN), not part of one campaign, so they are left out and the
+    # restored state reads from the restoring process's cache (the rules' members themselves,
+    # `_audience`, are kept: a segment version never changes).
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        if state["_audiences"] is KNOWN:
+            state["_audiences"] = None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if self._audiences is None:
+            self._audiences = KNOWN
+
     def _configure(self, config: CampaignConfig) -> None:
         self.config: CampaignConfig = config
         self.window = Window(config.starts_at, config.ends_at, config.min_watch_ms)

@@ -29,3 +29,21 @@ events = sa.Table(
     sa.UniqueConstraint("tenant_id", "id"),
     sa.Index("ix_events_campaign_seq", "tenant_id", "campaign_id", "seq"),
 )
+
+
+# The newest snapshot of each campaign's state (events/snapshots.py): the state replayed up to `seq`,
+# pickled, so a restart replays only the log after it. Derived data: dropping every row changes no
+# result, only the next load's time. `generation` grows when the log is rewritten (an erasure), so a
+# snapshot taken from the log as it was before cannot be stored after it.
+campaign_snapshots = sa.Table(
+    "campaign_snapshots",
+    metadata,
+    sa.Column("tenant_id", sa.String(40), primary_key=True),
+    sa.Column("campaign_id", sa.String(64), primary_key=True),
+    sa.Column("generation", sa.Integer, nullable=False),
+    sa.Column("seq", BigInt, nullable=False),
+    sa.Column("format", sa.String(32), nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),  # HMAC-SHA256 of `body`
+    sa.Column("taken_at", BigInt, nullable=False),
+    sa.Column("body", sa.LargeBinary),  # NULL: invalidated
+)

@@ -16,9 +16,11 @@ from liveloop.campaigns import service as campaigns_service
 from liveloop.engine.audiences import KNOWN
 from liveloop.engine.model import CAMPAIGN_CHANGE, CampaignConfig, Effect, Event
 from liveloop.engine.state import CampaignState
+from liveloop.events import snapshots
 from liveloop.events.models import events
 from liveloop.invites import repository as invites_repository
 from liveloop.invites.repository import InviteLookup
+from liveloop.kit import gcpause
 from liveloop.kit.db.bulk import BulkInsert, ExistingKeys
 from liveloop.kit.db.database import Database
 from liveloop.rewards.ledger import LedgerRows
@@ -172,18 +174,28 @@ ledger rows go to `ledger` in the same transaction, and codes seen in events are
         return last_seq(conn, tenant_id, campaign_id)
 
 
-def load(conn: sa.Connection, tenant_id: str, campaign_id: str) -> tuple[dict, CampaignState] | None:
+def load(conn: sa.Connection, tenant_id: str, campaign_id: str, *,
+         snapshot: bool = True) -> tuple[dict, CampaignState] | None:
     """Rebuild a campaign's state by replaying its events in log order, from the campaign as it was
-    created: each change logged since takes effect at its place."""
+    created: each change logged since takes effect at its place. The replay starts from the newest
+    usable snapshot (events/snapshots.py) when there is one (unless `snapshot` is False), or from
+    the start of the log; both give the same state."""
     body = campaigns_service.get(conn, tenant_id=tenant_id, campaign_id=campaign_id)
     if body is None:
         return None
     first = campaigns_service.versions(conn, tenant_id=tenant_id, campaign_id=campaign_id, numbers=[1])[1]
-    segments_service.warm(conn, KNOWN, tenant_id=tenant_id, bodies=[first])
     config = campaigns_service.to_config(tenant_id, first)
     codes = invites_repository.owners(conn, tenant_id=tenant_id, campaign_ids=code_campaigns(config))
-    state = CampaignState(config, codes)
-    replay(conn, state)
+    with gcpause.paused():
+        state = snapshots.restore(conn, tenant_id, campaign_id) if snapshot else None
+        if state is None:
+            segments_service.warm(conn, KNOWN, tenant_id=tenant_id, bodies=[first])
+            state = CampaignState(config, codes)
+        else:
+            # Codes are only ever added (an erasure, which renames owners, invalidates snapshots):
+            # the snapshot's and today's together are what a replay from the start is handed.
+            state.codes.update(codes)
+        replay(conn, state)
     return body, state
 
 

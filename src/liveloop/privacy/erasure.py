@@ -25,6 +25,7 @@ import sqlalchemy as sa
 
 from liveloop.draws.models import draw_entries, draw_results
 from liveloop.engine.audiences import KNOWN
+from liveloop.events import snapshots
 from liveloop.events.models import events
 from liveloop.events.store import load
 from liveloop.flash.models import flash_deliveries
@@ -108,6 +109,8 @@ def erase(conn: sa.Connection, *, tenant_id: str, user_id: str, secret: str, now
     for table in DELETED:
         conn.execute(table.delete().where(table.c.tenant_id == tenant_id, table.c.user_id == user_id))
     KNOWN.forget(tenant_id)  # segment versions cached with the old id are read again
+    # Snapshots hold the old id, and the ledger is re-keyed below from a replay of the rewritten log.
+    snapshots.invalidate(conn, tenant_id=tenant_id, campaign_ids=campaigns | rekey)
     for campaign_id in sorted(rekey):
         _rekey_rewards(conn, tenant_id=tenant_id, campaign_id=campaign_id)
     conn.execute(erasures.insert().values(tenant_id=tenant_id, pseudonym=pseudonym, user_hash=digest, erased_at=now,
