@@ -47,9 +47,9 @@ CURRENCY = "SGD"  # the campaign's market (SG) currency; two decimals
 LANDING = "https://shop.example.com/live/spring-drop"
 
 # SPEC.md section 8.
-SHARE_RATIO_TARGET = 0.5
+SHARE_RATIO_TARGET = 0.6
 SHARE_P99_TARGET_MS = 10.0
-INGEST_RATIO_TARGET = 0.15
+INGEST_RATIO_TARGET = 0.3
 INGEST_RATE_TARGET = 50_000
 
 
