@@ -271,17 +271,27 @@ class Hub:
     async def _drain(self) -> None:
         try:
             while self._pending:
-                tenant_id, messages, unheard, received_at = self._pending[0]
-                wanted = sorted({friend for _k, _p, friend in messages if friend} | {key[2] for key in unheard})
-                people: dict[str, tuple[str | None, str | None]] = {}
-                if wanted and self._names is not None:
-                    try:
-                        people = await self._names.names_and_locales(tenant_id, wanted)
-                    except (sa.exc.SQLAlchemyError, OSError):
-                        log.warning("display names and locales unavailable; pushed without them", exc_info=True)
-                self._pending.popleft()
-                self._publish_all(messages, people, unheard)
-                _timed(received_at)
+                # Every batch queued meanwhile goes with this lookup: one read per tenant for all of
+                # them, not one per committed batch (under a burst the reads, one after another, were
+                # what the pushes waited for). Batches queued during the read wait for the next round.
+                batches = list(self._pending)
+                wanted: dict[str, set[str]] = {}
+                for tenant_id, messages, unheard, _received_at in batches:
+                    users = wanted.setdefault(tenant_id, set())
+                    users.update(friend for _k, _p, friend in messages if friend)
+                    users.update(key[2] for key in unheard)
+                people: dict[str, dict[str, tuple[str | None, str | None]]] = {}
+                for tenant_id, users in wanted.items():
+                    people[tenant_id] = {}
+                    if users and self._names is not None:
+                        try:
+                            people[tenant_id] = await self._names.names_and_locales(tenant_id, sorted(users))
+                        except (sa.exc.SQLAlchemyError, OSError):
+                            log.warning("display names and locales unavailable; pushed without them", exc_info=True)
+                for tenant_id, messages, unheard, received_at in batches:
+                    self._pending.popleft()
+                    self._publish_all(messages, people[tenant_id], unheard)
+                    _timed(received_at)
         finally:
             self._pump = None
 
