@@ -4,11 +4,13 @@
   of 1 ms that each apply 20 score updates (20,000 updates/s) and then time one top-50 read and
   one rank read of a random user. Interleaving them in one thread is what the server does: reads
   and updates share its event loop.
-- Viewer streams: one `liveloop serve` on a fresh SQLite file, 10,000 SSE viewer streams opened
-  on raw asyncio sockets (one per referrer), then reservations by new friends, each carrying one
-  referrer's invite code, posted in small batches; the time from posting an event to its
-  `friend_reserved` message arriving on that referrer's stream, which includes the durable commit
-  the push waits for.
+- Viewer streams: one `liveloop serve` on a fresh SQLite file, 18,000 SSE viewer streams (under this
+  machine's limit of 20,000 open files) opened from this process, another than the server's, on bare
+  asyncio protocols from several loopback source addresses (one per referrer); then reservations by
+  new friends, each carrying one referrer's invite code, posted at 5,000 a second in batches of 100
+  on ten connections; the time from posting an event to its `friend_reserved` message arriving on
+  that referrer's stream, which includes the durable commit the push waits for; the server's memory
+  per open stream, its CPU per event, and the machine's load.
 
 Run with `make bench BENCH_ARGS='--only leaderboard'` or `--only streams`; a full `make bench` runs
 them after the share-link and ingestion benchmarks. Each writes its own block of docs/benchmarks.md
