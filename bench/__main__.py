@@ -153,7 +153,8 @@ def _live_only(args: argparse.Namespace, argv: list[str] | None) -> int:
     """`--only leaderboard` / `--only streams`: the live-room benchmarks alone (they write their own block)."""
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     output = args.output or (None if args.quick else default_output())
-    rows = run_live(args.only, quick=args.quick, output=output, command=command_of(argv), when=when, keep=args.keep)
+    rows = run_live(args.only, quick=args.quick, output=output, command=command_of(argv), when=when, keep=args.keep,
+                    profile=args.profile)
     return 1 if args.strict and any(row[3] == "NOT met" for row in rows) else 0
 
 

@@ -161,6 +161,47 @@ def test_the_viewer_hub_names_the_friend_after_the_commit_with_one_lookup_per_ba
     assert names.asked == [["ani", "budi", "siti"]]
 
 
+class GatedNames(FakeNames):
+    """Names whose first lookup waits until the test opens the gate (a slow read under a burst)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+
+    async def names_and_locales(self, tenant_id: str, user_ids: list[str]) -> dict:
+        if not self.asked:
+            self.asked.append(list(user_ids))
+            await self.gate.wait()
+            self.asked.pop()
+        return await super().names_and_locales(tenant_id, user_ids)
+
+
+def test_batches_committed_during_a_name_lookup_share_the_next_one_and_keep_their_order():
+    p = Pipeline("c1")
+    p.store.invites.add(T, "c1", "code-siti", "siti")
+    names = GatedNames()
+    for user, name in (("budi", "Budi"), ("ani", "Ani"), ("citra", "Citra")):
+        names.add(T, user, name)
+    hub = Hub(names=names)
+    p.bus.subscribe("viewer streams", hub.on_committed)
+
+    async def run():
+        sub, _replay = hub.subscribe((T, "c1", "siti"))
+        for n, friend in enumerate(("budi", "ani", "citra")):
+            await p.ingestor.ingest(T, [reservation(f"e{n}", "c1", friend, ref="code-siti")], now=NOW)
+            await asyncio.sleep(0)
+        names.gate.set()
+        async with asyncio.timeout(5):
+            while sum(b'"friend_reserved"' in frame for frame in sub.frames) < 3:
+                await sub.wait(1.0)
+        return [orjson.loads(frame.split(b"data: ", 1)[1]) for frame in sub.frames]
+
+    messages = asyncio.run(run())
+    friends = [m["friend"]["display_name"] for m in messages if m["type"].startswith("friend_")]
+    assert friends == ["Budi", "Ani", "Citra"]
+    assert names.asked == [["budi", "siti"], ["ani", "citra", "siti"]]
+
+
 def test_clicks_that_arrive_while_a_click_write_is_in_flight_go_together_in_the_next_write():
     """A slow commit (a shared database under load) makes bigger click writes, not a growing queue
     of one-click writes that a shutdown would have to wait for."""

@@ -107,28 +107,35 @@ class ViewerStream:
 
 
 async def pump_frames(send, sub: Subscriber, heartbeat: float, deadline: float) -> None:
-    """Send a subscriber's frames as they come, a ping when quiet, and `reconnect` at the end."""
-    while True:
-        left = deadline - clock.monotonic()
-        if left <= 0:
-            await send({"type": "http.response.body", "body": _RECONNECT, "more_body": False})
-            return
-        await sub.wait(min(heartbeat, left))
-        if sub.closed:
-            # The client went away (nothing to say), or the server is shutting down: what was queued
-            # goes out, and when to reconnect (to another process, through the load balancer).
-            hint = b"retry: %d\n" % sub.retry_ms if sub.retry_ms is not None else b""
-            await send({"type": "http.response.body", "body": b"".join(sub.frames) + hint + _RECONNECT,
-                        "more_body": False})
-            return
-        if sub.frames:
-            body = b"".join(sub.frames)
-            sub.frames.clear()
-        elif deadline - clock.monotonic() > 0:
-            body = _PING
-        else:
-            continue
-        await send({"type": "http.response.body", "body": body, "more_body": True})
+    """Send a subscriber's frames as they come, a ping when quiet, and `reconnect` at the end.
+
+    The frames queued while this waited to run go out in one write."""
+    sub.start(heartbeat, deadline)
+    try:
+        while True:
+            await sub.woken()
+            if sub.closed:
+                # The client went away (nothing to say), or the server is shutting down: what was queued
+                # goes out, and when to reconnect (to another process, through the load balancer).
+                hint = b"retry: %d\n" % sub.retry_ms if sub.retry_ms is not None else b""
+                await send({"type": "http.response.body", "body": b"".join(sub.frames) + hint + _RECONNECT,
+                            "more_body": False})
+                return
+            now = clock.monotonic()
+            if now >= deadline:
+                await send({"type": "http.response.body", "body": _RECONNECT, "more_body": False})
+                return
+            if sub.frames:
+                body = b"".join(sub.frames)
+                sub.frames.clear()
+            elif sub.due:
+                body = _PING
+            else:
+                continue
+            await send({"type": "http.response.body", "body": body, "more_body": True})
+            sub.sent(now)
+    finally:
+        sub.stop()
 
 
 async def close_on_disconnect(receive, sub: Subscriber) -> None:

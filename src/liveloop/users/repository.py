@@ -77,15 +77,17 @@ def names_and_consents(conn: sa.Connection, *, tenant_id: str,
 
 def names_and_locales(conn: sa.Connection, *, tenant_id: str,
                       user_ids: list[str]) -> dict[str, tuple[str | None, str | None]]:
-    """Display name and locale of each known user, in one query (stream messages are written in the locale)."""
-    if not user_ids:
-        return {}
-    rows = conn.execute(
-        sa.select(users.c.user_id, users.c.display_name, users.c.locale).where(
-            users.c.tenant_id == tenant_id, users.c.user_id.in_(user_ids)
-        )
-    ).all()
-    return {uid: (name, locale) for uid, name, locale in rows}
+    """Display name and locale of each known user, a query per `NAMES_PER_QUERY` of them (stream messages are
+    written in the locale; the hub asks for all the batches of a burst at once)."""
+    found: dict[str, tuple[str | None, str | None]] = {}
+    for start in range(0, len(user_ids), NAMES_PER_QUERY):
+        rows = conn.execute(
+            sa.select(users.c.user_id, users.c.display_name, users.c.locale).where(
+                users.c.tenant_id == tenant_id, users.c.user_id.in_(user_ids[start:start + NAMES_PER_QUERY])
+            )
+        ).all()
+        found.update((uid, (name, locale)) for uid, name, locale in rows)
+    return found
 
 
 def profiles(conn: sa.Connection, *, tenant_id: str, user_ids: list[str]) -> dict[str, dict]:
