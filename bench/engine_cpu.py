@@ -5,7 +5,7 @@ path (`decode_batch`), each event parsed (`parse_event`) and applied to one camp
 the collector set as `liveloop serve` sets it. What is left of the per-event cost on the event
 loop (HTTP, the gate, rows for the writer, committed effects) is not here; the writer is not here.
 
-    .venv/bin/python -m bench.engine_cpu [--events N] [--repeat R] [--profile FILE] [--no-gc]
+    .venv/bin/python -m bench.engine_cpu [--events N] [--repeat R] [--profile FILE] [--no-gc | --gc-young N]
 """
 
 from __future__ import annotations
@@ -52,12 +52,13 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--profile", help="write a cProfile of one run to FILE and print its top entries")
     parser.add_argument("--no-gc", action="store_true", help="collector off (what the collector costs)")
+    parser.add_argument("--gc-young", type=int, default=5_000, help="the youngest generation's threshold")
     args = parser.parse_args()
     bodies = _bodies(args.events)
     if args.no_gc:
         gc.disable()
     else:
-        gc.set_threshold(5_000, 20, 100)  # as cli.serve
+        gc.set_threshold(args.gc_young, 20, 100)  # 5,000 as cli.serve
         gc.freeze()
     if args.profile:
         cProfile.runctx("_run(bodies)", globals(), {"bodies": bodies}, args.profile)
