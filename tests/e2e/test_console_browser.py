@@ -264,6 +264,8 @@ def test_the_room_view_follows_the_room_stream_without_reload(server, context, l
         assert counter(page, "referred_joins") == "1"
         expect(page.locator("#leaderboard tr")).to_have_count(1)
         assert page.locator("#k-factor").inner_text() == "0.50"
+        k_points = "Chart.getChart('k-chart').data.datasets[0].data"
+        assert page.evaluate(k_points)[-1] == 0.5
 
         # Events posted through the API move the counters and the leaderboard, without a reload.
         page.evaluate("window.__same_page = true")
@@ -285,6 +287,9 @@ def test_the_room_view_follows_the_room_stream_without_reload(server, context, l
         assert sum(per_minute) >= 4 and len(per_minute) == 30
         # The K-factor is polled by htmx every 10 s: 1 referred viewer for 2 invite holders at first, then 4.
         expect(page.locator("#k-factor")).to_have_text("2.00", timeout=15_000)
+        # ... and the K-factor chart's last point (this 5 minutes) moves with it, without a reload.
+        page.wait_for_function(f"{k_points}.slice(-1)[0] === 2")
+        assert page.evaluate("window.__same_page") is True
         page.screenshot(path=str(shots / "room-en.png"), full_page=True)
         assert not errors, errors
 

@@ -48,7 +48,7 @@ from liveloop.draws.notices import rule_periods
 from liveloop.draws.runner import DrawRunner
 from liveloop.engine.model import DrawRule
 from liveloop.i18n import format as fmt
-from liveloop.invites.repository import holders
+from liveloop.invites.repository import holder_times, holders
 from liveloop.kit import clock
 from liveloop.kit.errors import LiveloopError
 from liveloop.kit.times import parse_iso
@@ -240,6 +240,8 @@ async def create_campaign(request: Request, db: Db, campaigns: Campaigns, fx: Fx
 # -- a live campaign's room -------------------------------------------------------------------------
 
 CHART_MINUTES = 30  # the joins-per-minute chart's span
+K_STEP_MS = 5 * 60_000  # the K-factor chart: one point per 5 minutes since the campaign's start,
+K_POINTS = 36  # the last 3 hours of them at most
 
 
 @router.get("/console/campaigns/{cid}/room")
@@ -257,15 +259,18 @@ async def room_page(cid: str, request: Request, db: Db, campaigns: Campaigns, si
     since = now // 60_000 * 60_000 - (CHART_MINUTES - 1) * 60_000
     joins = await db.read(lambda conn: queries.joins_per_minute(conn, tenant_id=tenant_id, campaign_id=cid,
                                                                 since=since))
+    k_seed = await _k_seed(db, live, tenant_id, cid, now)
     lang = lang_of(request)
     names = ("room.status.connecting", "room.status.live", "room.status.lost", "room.no_name", "room.no_draws",
-             "room.clicks", "room.joins", "room.reservations", "room.orders", "room.joins_per_minute")
+             "room.clicks", "room.joins", "room.reservations", "room.orders", "room.joins_per_minute",
+             "room.k_factor")
     return render("room.html", lang=lang, here=here(request), session=session, campaign=live.body,
                   stream_url=f"/v1/campaigns/{quote(cid, safe='')}/room-stream?token={token}",
                   k_factor=await _k_factor(db, live, tenant_id, cid), viewers=await _viewers(db, live, tenant_id),
                   questions=await social_pages.question_queue(db, tenant_id, cid, live.body["timezone"], lang,
                                                               page_position(request)),
-                  seed={"since": since, "minutes": CHART_MINUTES, "joins": {str(m): n for m, n in joins.items()}},
+                  seed={"since": since, "minutes": CHART_MINUTES, "joins": {str(m): n for m, n in joins.items()},
+                        "k": k_seed},
                   texts={name: gettext(lang, name) for name in names})
 
 
@@ -290,6 +295,23 @@ async def viewers(cid: str, request: Request, db: Db, campaigns: Campaigns, sett
     session, live = found
     return render("viewers.html", lang=lang_of(request), here=here(request), session=session,
                   campaign=live.body, viewers=await _viewers(db, live, session.operator.tenant_id))
+
+
+async def _k_seed(db, live, tenant_id: str, cid: str, now: int) -> dict:
+    """The K-factor chart's history, read from the log once when the page opens (the page then moves its last
+    point with the 10-second poll): 5-minute periods from the campaign's start, the last K_POINTS of them."""
+    start = live.state.config.starts_at // K_STEP_MS * K_STEP_MS
+    current = now // K_STEP_MS * K_STEP_MS
+    since = max(start, current - (K_POINTS - 1) * K_STEP_MS) if start <= current else current
+    points = (current - since) // K_STEP_MS + 1
+
+    def read(conn) -> tuple[list[int], list[int]]:
+        return (queries.referred_times(conn, tenant_id=tenant_id, campaign_id=cid),
+                holder_times(conn, tenant_id=tenant_id, campaign_id=cid))
+
+    referred, held = await db.read(read)
+    return {"since": since, "step": K_STEP_MS, "points": K_POINTS,
+            "values": queries.k_series(referred, held, since=since, step=K_STEP_MS, points=points)}
 
 
 async def _k_factor(db, live, tenant_id: str, cid: str) -> str:
