@@ -23,7 +23,16 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from liveloop.campaigns import service as campaigns_service
-from liveloop.console import campaign_form, clip_pages, operators, queries, review_pages, social_pages, webhook_pages
+from liveloop.console import (
+    campaign_form,
+    clip_pages,
+    list_pages,
+    operators,
+    queries,
+    review_pages,
+    social_pages,
+    webhook_pages,
+)
 from liveloop.console.operators import Session
 from liveloop.console.pages import HEADERS, STATIC, render, static_file
 from liveloop.console.texts import CONSOLE_LANGS, gettext
@@ -38,6 +47,7 @@ from liveloop.console.web import (
     operator_campaign,
     operator_session,
     page_position,
+    pager,
     read_form,
     refused,
     secure,
@@ -454,9 +464,14 @@ REFERRER_COLUMNS = (("rank", "room.rank"), ("display_name", "room.name"), ("clic
 _SORTABLE = {key for key, _label in REFERRER_COLUMNS}
 
 
-async def _referrer_rows(db, live, tenant_id: str, cid: str) -> tuple[list[dict], str]:
+REFERRERS_PAGE = 50  # referrers a page shows; the others a page at a time
+
+
+async def _referrer_rows(db, live, tenant_id: str, cid: str, *, named: bool = True) -> tuple[list[dict], str]:
+    """The campaign's referrers as the report counts them; with their display names unless not `named`."""
     referrers = list(live.state.referrers)
-    names = await db.read(lambda conn: display_names(conn, tenant_id=tenant_id, user_ids=referrers))
+    names = await db.read(lambda conn: display_names(conn, tenant_id=tenant_id, user_ids=referrers)) \
+        if named and referrers else {}
     report = report_views.report(live.state, names=names, inviters=0)
     return report["referrers"], report["currency"]
 
@@ -470,7 +485,8 @@ def _sorted(rows: list[dict], key: str, descending: bool) -> list[dict]:
             return (v or row["user_id"]).casefold()
         return v if v is not None else float("inf")
 
-    return sorted(rows, key=value, reverse=descending)
+    # The user id breaks ties (and orders the same way as the column), so the order is total: pages by keyset.
+    return sorted(rows, key=lambda row: (value(row), row["user_id"]), reverse=descending)
 
 
 @router.get("/console/campaigns/{cid}/referrers")
@@ -479,13 +495,26 @@ async def referrers_page(cid: str, request: Request, db: Db, campaigns: Campaign
     if isinstance(found, Response):
         return found
     session, live = found
-    rows, currency = await _referrer_rows(db, live, session.operator.tenant_id, cid)
+    tenant_id = session.operator.tenant_id
     key = request.query_params.get("sort", "rank")
     key = key if key in _SORTABLE else "rank"
     descending = request.query_params.get("dir", "asc" if key in ("rank", "display_name") else "desc") == "desc"
+    # Names are read for every referrer only to sort by them; else for the page shown.
+    rows, currency = await _referrer_rows(db, live, tenant_id, cid, named=key == "display_name")
+    shown = list_pages.page(_sorted(rows, key, descending), key="user_id", limit=REFERRERS_PAGE,
+                            position=page_position(request))
+    if key != "display_name" and shown.rows:
+        ids = [row["user_id"] for row in shown.rows]
+        names = await db.read(lambda conn: display_names(conn, tenant_id=tenant_id, user_ids=ids))
+        for row in shown.rows:
+            row["display_name"] = names.get(row["user_id"])
     lang = lang_of(request)
+    path = f"/console/campaigns/{quote(cid, safe='')}/referrers"
     return render("referrers.html", lang=lang, here=here(request), session=session, campaign=live.body,
-                  rows=_sorted(rows, key, descending), columns=REFERRER_COLUMNS, sort=key, descending=descending,
+                  rows=shown.rows, columns=REFERRER_COLUMNS, sort=key, descending=descending,
+                  pages=pager(path, {"sort": key, "dir": "desc" if descending else "asc"},
+                              next_cursor=shown.next[0] if shown.next else None,
+                              previous_cursor=shown.previous[0] if shown.previous else None),
                   currency=currency, gmv=lambda value: fmt.money(value, currency, lang))
 
 
