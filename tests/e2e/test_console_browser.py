@@ -264,6 +264,8 @@ def test_the_room_view_follows_the_room_stream_without_reload(server, context, l
         assert counter(page, "referred_joins") == "1"
         expect(page.locator("#leaderboard tr")).to_have_count(1)
         assert page.locator("#k-factor").inner_text() == "0.50"
+        k_points = "Chart.getChart('k-chart').data.datasets[0].data"
+        assert page.evaluate(k_points)[-1] == 0.5
 
         # Events posted through the API move the counters and the leaderboard, without a reload.
         page.evaluate("window.__same_page = true")
@@ -285,6 +287,9 @@ def test_the_room_view_follows_the_room_stream_without_reload(server, context, l
         assert sum(per_minute) >= 4 and len(per_minute) == 30
         # The K-factor is polled by htmx every 10 s: 1 referred viewer for 2 invite holders at first, then 4.
         expect(page.locator("#k-factor")).to_have_text("2.00", timeout=15_000)
+        # ... and the K-factor chart's last point (this 5 minutes) moves with it, without a reload.
+        page.wait_for_function(f"{k_points}.slice(-1)[0] === 2")
+        assert page.evaluate("window.__same_page") is True
         page.screenshot(path=str(shots / "room-en.png"), full_page=True)
         assert not errors, errors
 
@@ -438,3 +443,47 @@ def test_referrers_sort_by_a_column_and_download_as_csv_with_formulas_defused(se
     assert lines[0] == "rank,user_id,display_name,clicks,referees,joins,reservations,orders,gmv,rewards,currency"
     assert lines[1].startswith('1,ben,"\'=HYPERLINK(""http://evil.example"",""x"")",0,3,3,')  # text, not a formula
     assert len(lines) == 4
+
+
+def test_referrers_page_fifty_at_a_time_with_next_and_previous(server, chromium, login, cid, shots):
+    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {login.api_key}"}) as api:
+        starts = live_campaign(api, cid)
+        # 53 referrers; r00 brought 3 friends, r01 2, the others 1 each: by rank r00, r01, then by user id.
+        brought = {f"r{n:02d}": 3 if n == 0 else 2 if n == 1 else 1 for n in range(53)}
+        who = []
+        for user, n in brought.items():
+            code = invite(api, cid, user)
+            who += [(f"{user}-f{i}", code) for i in range(n)]
+        joins(api, cid, starts, who)
+    order = list(brought)
+    for lang, previous_text in (("en-US", "Previous"), ("ar-SA", "السابق")):
+        context = chromium.new_context(locale=lang, viewport={"width": 1280, "height": 900})
+        try:
+            page = context.new_page()
+            errors = watch_errors(page)
+            sign_in(page, server.url, login)
+            page.goto(f"{server.url}/console/campaigns/{cid}/referrers")
+            rows = page.locator("#referrers tr")
+
+            def shown(rows=rows) -> list[str]:
+                return rows.evaluate_all("rs => rs.map(r => r.dataset.user)")
+
+            assert shown() == order[:50]
+            assert page.locator("[data-test=previous]").count() == 0
+            page.click("[data-test=next]")
+            page.wait_for_url("**/referrers?*cursor=*")
+            assert shown() == order[50:]
+            assert page.locator("[data-test=next]").count() == 0
+            assert previous_text in page.locator("[data-test=previous]").inner_text()
+            page.screenshot(path=str(shots / f"referrers-page2-{lang[:2]}.png"), full_page=True)
+            page.click("[data-test=previous]")
+            page.wait_for_url("**/referrers?*before=*")
+            assert shown() == order[:50]
+            # The sort is kept from page to page: most joins first, ties by user id, the same way.
+            page.click("a[data-sort=joins]")
+            page.click("[data-test=next]")
+            page.wait_for_url("**/referrers?*sort=joins*cursor=*")
+            assert shown() == sorted(order[2:], reverse=True)[48:]
+            assert not errors, errors
+        finally:
+            context.close()

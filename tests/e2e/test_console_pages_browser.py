@@ -337,3 +337,43 @@ def test_the_campaign_list_is_the_apis_pages_with_cancelled_campaigns_apart(hook
         assert answer.status == 404
     finally:
         context.close()
+
+
+def test_the_clips_page_lists_sharers_fifty_at_a_time(hooks_server, chromium, cid, shots):  # noqa: F811
+    server = hooks_server
+    login = new_login(server.database_url)
+    sharers = [f"s{n:02d}" for n in range(53)]  # listed by user id
+    with api_client(server, login.api_key) as api:
+        body = {"id": cid, "title": "Spring live", "market": "SG", "starts_at": iso(now() - timedelta(hours=1)),
+                "ends_at": iso(now() + timedelta(hours=1)), "landing_url": "https://shop.example.com/live"}
+        assert api.post("/v1/campaigns", json=body).status_code == 201
+        clicks = [{"id": f"{cid}-click-{user}", "type": "click", "campaign_id": cid, "user_id": f"friend-{user}",
+                   "at": iso(now()),
+                   "ref": invite(api, cid, user)} for user in sharers]
+        answer = api.post("/v1/events", json={"events": clicks})
+        assert answer.status_code == 200 and answer.json()["accepted"] == len(clicks), answer.text
+    for locale, lang in (("en-US", "en"), ("ar-SA", "ar")):
+        context = chromium.new_context(locale=locale, viewport={"width": 1280, "height": 900})
+        try:
+            page = context.new_page()
+            errors = watch_errors(page)
+            sign_in(page, server.url, login)
+            page.goto(f"{server.url}/console/campaigns/{cid}/clips")
+            rows = page.locator("[data-test=sharers] tbody tr")
+
+            def shown(rows=rows) -> list[str]:
+                return rows.evaluate_all("rs => rs.map(r => r.dataset.user)")
+
+            assert shown() == sharers[:50]
+            assert page.locator("[data-test=previous]").count() == 0
+            page.click("[data-test=next]")
+            page.wait_for_url("**/clips?cursor=*")
+            assert shown() == sharers[50:]
+            assert page.locator("[data-test=next]").count() == 0
+            page.screenshot(path=str(shots / f"clips-page2-{lang}.png"), full_page=True)
+            page.click("[data-test=previous]")
+            page.wait_for_url("**/clips?before=*")
+            assert shown() == sharers[:50]
+            assert not errors, errors
+        finally:
+            context.close()

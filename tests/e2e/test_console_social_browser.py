@@ -341,3 +341,48 @@ def test_the_room_view_pages_a_long_question_queue(server, chromium, login, cid,
         assert not errors, errors
     finally:
         context.close()
+
+
+def test_groups_and_circles_page_fifty_at_a_time_each_on_its_own(server, chromium, login, cid, shots):  # noqa: F811
+    with server.client(login.api_key) as api:
+        post_ok(api, "/v1/campaigns", campaign(cid, leaderboard={"metric": "joins"}, rules=[GROUP_RULE],
+                                               max_circle_size=4))
+        groups = {post_ok(api, f"/v1/campaigns/{cid}/groups", {"rule_id": "pintuan", "user_id": f"lead{n}"})["id"]
+                  for n in range(51)}
+        circles = [f"c{n:02d}" for n in range(52)]  # all score 0: oldest first, then by id
+        for c in circles:
+            post_ok(api, f"/v1/campaigns/{cid}/circles", {"id": c, "owner": f"own-{c}", "name": c})
+    for locale, lang in (("en-US", "en"), ("ar-SA", "ar")):
+        context = chromium.new_context(locale=locale, viewport={"width": 1280, "height": 900})
+        try:
+            page = context.new_page()
+            errors = watch_errors(page)
+            sign_in(page, server.url, login)
+            page.goto(f"{server.url}/console/campaigns/{cid}/social")
+            group_rows = page.locator("[data-test=groups] tbody tr")
+            circle_rows = page.locator("[data-test=circles] tbody tr")
+
+            def shown(rows, attr: str) -> list[str]:
+                return rows.evaluate_all(f"rs => rs.map(r => r.dataset.{attr})")
+
+            first_groups = shown(group_rows, "group")
+            assert len(first_groups) == 50 and shown(circle_rows, "circle") == circles[:50]
+            assert page.locator("[data-test=groups] .count").inner_text() == "51"
+            page.click("[data-test=groups] [data-test=next]")
+            page.wait_for_url("**/social?groups_cursor=*")
+            assert set(shown(group_rows, "group")) | set(first_groups) == groups
+            assert len(shown(group_rows, "group")) == 1
+            # The circles' pager keeps the groups' page: each list moves on its own.
+            page.click("[data-test=circles] [data-test=next]")
+            page.wait_for_url("**/social?groups_cursor=*&circles_cursor=*")
+            assert len(shown(group_rows, "group")) == 1 and shown(circle_rows, "circle") == circles[50:]
+            assert page.locator("[data-test=circles] [data-test=next]").count() == 0
+            page.screenshot(path=str(shots / f"social-page2-{lang}.png"), full_page=True)
+            page.click("[data-test=circles] [data-test=previous]")
+            page.wait_for_url("**/social?groups_cursor=*&circles_before=*")
+            assert shown(circle_rows, "circle") == circles[:50]
+            if lang == "ar":
+                assert page.locator("html").get_attribute("dir") == "rtl"
+            assert not errors, errors
+        finally:
+            context.close()

@@ -23,7 +23,16 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from liveloop.campaigns import service as campaigns_service
-from liveloop.console import campaign_form, clip_pages, operators, queries, review_pages, social_pages, webhook_pages
+from liveloop.console import (
+    campaign_form,
+    clip_pages,
+    list_pages,
+    operators,
+    queries,
+    review_pages,
+    social_pages,
+    webhook_pages,
+)
 from liveloop.console.operators import Session
 from liveloop.console.pages import HEADERS, STATIC, render, static_file
 from liveloop.console.texts import CONSOLE_LANGS, gettext
@@ -38,6 +47,7 @@ from liveloop.console.web import (
     operator_campaign,
     operator_session,
     page_position,
+    pager,
     read_form,
     refused,
     secure,
@@ -48,7 +58,7 @@ from liveloop.draws.notices import rule_periods
 from liveloop.draws.runner import DrawRunner
 from liveloop.engine.model import DrawRule
 from liveloop.i18n import format as fmt
-from liveloop.invites.repository import holders
+from liveloop.invites.repository import holder_times, holders
 from liveloop.kit import clock
 from liveloop.kit.errors import LiveloopError
 from liveloop.kit.times import parse_iso
@@ -240,6 +250,8 @@ async def create_campaign(request: Request, db: Db, campaigns: Campaigns, fx: Fx
 # -- a live campaign's room -------------------------------------------------------------------------
 
 CHART_MINUTES = 30  # the joins-per-minute chart's span
+K_STEP_MS = 5 * 60_000  # the K-factor chart: one point per 5 minutes since the campaign's start,
+K_POINTS = 36  # the last 3 hours of them at most
 
 
 @router.get("/console/campaigns/{cid}/room")
@@ -257,15 +269,18 @@ async def room_page(cid: str, request: Request, db: Db, campaigns: Campaigns, si
     since = now // 60_000 * 60_000 - (CHART_MINUTES - 1) * 60_000
     joins = await db.read(lambda conn: queries.joins_per_minute(conn, tenant_id=tenant_id, campaign_id=cid,
                                                                 since=since))
+    k_seed = await _k_seed(db, live, tenant_id, cid, now)
     lang = lang_of(request)
     names = ("room.status.connecting", "room.status.live", "room.status.lost", "room.no_name", "room.no_draws",
-             "room.clicks", "room.joins", "room.reservations", "room.orders", "room.joins_per_minute")
+             "room.clicks", "room.joins", "room.reservations", "room.orders", "room.joins_per_minute",
+             "room.k_factor")
     return render("room.html", lang=lang, here=here(request), session=session, campaign=live.body,
                   stream_url=f"/v1/campaigns/{quote(cid, safe='')}/room-stream?token={token}",
                   k_factor=await _k_factor(db, live, tenant_id, cid), viewers=await _viewers(db, live, tenant_id),
                   questions=await social_pages.question_queue(db, tenant_id, cid, live.body["timezone"], lang,
                                                               page_position(request)),
-                  seed={"since": since, "minutes": CHART_MINUTES, "joins": {str(m): n for m, n in joins.items()}},
+                  seed={"since": since, "minutes": CHART_MINUTES, "joins": {str(m): n for m, n in joins.items()},
+                        "k": k_seed},
                   texts={name: gettext(lang, name) for name in names})
 
 
@@ -290,6 +305,23 @@ async def viewers(cid: str, request: Request, db: Db, campaigns: Campaigns, sett
     session, live = found
     return render("viewers.html", lang=lang_of(request), here=here(request), session=session,
                   campaign=live.body, viewers=await _viewers(db, live, session.operator.tenant_id))
+
+
+async def _k_seed(db, live, tenant_id: str, cid: str, now: int) -> dict:
+    """The K-factor chart's history, read from the log once when the page opens (the page then moves its last
+    point with the 10-second poll): 5-minute periods from the campaign's start, the last K_POINTS of them."""
+    start = live.state.config.starts_at // K_STEP_MS * K_STEP_MS
+    current = now // K_STEP_MS * K_STEP_MS
+    since = max(start, current - (K_POINTS - 1) * K_STEP_MS) if start <= current else current
+    points = (current - since) // K_STEP_MS + 1
+
+    def read(conn) -> tuple[list[int], list[int]]:
+        return (queries.referred_times(conn, tenant_id=tenant_id, campaign_id=cid),
+                holder_times(conn, tenant_id=tenant_id, campaign_id=cid))
+
+    referred, held = await db.read(read)
+    return {"since": since, "step": K_STEP_MS, "points": K_POINTS,
+            "values": queries.k_series(referred, held, since=since, step=K_STEP_MS, points=points)}
 
 
 async def _k_factor(db, live, tenant_id: str, cid: str) -> str:
@@ -432,9 +464,14 @@ REFERRER_COLUMNS = (("rank", "room.rank"), ("display_name", "room.name"), ("clic
 _SORTABLE = {key for key, _label in REFERRER_COLUMNS}
 
 
-async def _referrer_rows(db, live, tenant_id: str, cid: str) -> tuple[list[dict], str]:
+REFERRERS_PAGE = 50  # referrers a page shows; the others a page at a time
+
+
+async def _referrer_rows(db, live, tenant_id: str, cid: str, *, named: bool = True) -> tuple[list[dict], str]:
+    """The campaign's referrers as the report counts them; with their display names unless not `named`."""
     referrers = list(live.state.referrers)
-    names = await db.read(lambda conn: display_names(conn, tenant_id=tenant_id, user_ids=referrers))
+    names = await db.read(lambda conn: display_names(conn, tenant_id=tenant_id, user_ids=referrers)) \
+        if named and referrers else {}
     report = report_views.report(live.state, names=names, inviters=0)
     return report["referrers"], report["currency"]
 
@@ -448,7 +485,8 @@ def _sorted(rows: list[dict], key: str, descending: bool) -> list[dict]:
             return (v or row["user_id"]).casefold()
         return v if v is not None else float("inf")
 
-    return sorted(rows, key=value, reverse=descending)
+    # The user id breaks ties (and orders the same way as the column), so the order is total: pages by keyset.
+    return sorted(rows, key=lambda row: (value(row), row["user_id"]), reverse=descending)
 
 
 @router.get("/console/campaigns/{cid}/referrers")
@@ -457,13 +495,26 @@ async def referrers_page(cid: str, request: Request, db: Db, campaigns: Campaign
     if isinstance(found, Response):
         return found
     session, live = found
-    rows, currency = await _referrer_rows(db, live, session.operator.tenant_id, cid)
+    tenant_id = session.operator.tenant_id
     key = request.query_params.get("sort", "rank")
     key = key if key in _SORTABLE else "rank"
     descending = request.query_params.get("dir", "asc" if key in ("rank", "display_name") else "desc") == "desc"
+    # Names are read for every referrer only to sort by them; else for the page shown.
+    rows, currency = await _referrer_rows(db, live, tenant_id, cid, named=key == "display_name")
+    shown = list_pages.page(_sorted(rows, key, descending), key="user_id", limit=REFERRERS_PAGE,
+                            position=page_position(request))
+    if key != "display_name" and shown.rows:
+        ids = [row["user_id"] for row in shown.rows]
+        names = await db.read(lambda conn: display_names(conn, tenant_id=tenant_id, user_ids=ids))
+        for row in shown.rows:
+            row["display_name"] = names.get(row["user_id"])
     lang = lang_of(request)
+    path = f"/console/campaigns/{quote(cid, safe='')}/referrers"
     return render("referrers.html", lang=lang, here=here(request), session=session, campaign=live.body,
-                  rows=_sorted(rows, key, descending), columns=REFERRER_COLUMNS, sort=key, descending=descending,
+                  rows=shown.rows, columns=REFERRER_COLUMNS, sort=key, descending=descending,
+                  pages=pager(path, {"sort": key, "dir": "desc" if descending else "asc"},
+                              next_cursor=shown.next[0] if shown.next else None,
+                              previous_cursor=shown.previous[0] if shown.previous else None),
                   currency=currency, gmv=lambda value: fmt.money(value, currency, lang))
 
 

@@ -17,12 +17,15 @@ from liveloop.afterlive.sharers import sharers
 from liveloop.campaigns import service as campaigns_service
 from liveloop.clips import service as clips_service
 from liveloop.clips.schemas import ClipCreate
+from liveloop.console import list_pages
 from liveloop.console.operators import Session
 from liveloop.console.pages import HEADERS, render
 from liveloop.console.web import (
     here,
     lang_of,
     operator_campaign,
+    page_position,
+    pager,
     read_form,
 )
 from liveloop.deps import Campaigns, Db, SettingsDep, component
@@ -38,7 +41,7 @@ from liveloop.validation_messages import field_and_message
 router = APIRouter(include_in_schema=False)
 Reports = Annotated[SharerReports, component("sharer_reports")]
 CLIP_FIELDS = ("id", "title", "url", "thumbnail_url")
-SHARERS_SHOWN = 200
+SHARERS_PAGE = 50  # sharers a page shows; the others a page at a time
 
 
 async def _page(request: Request, session: Session, live: LiveCampaign, db, reports: SharerReports, *,
@@ -51,11 +54,15 @@ async def _page(request: Request, session: Session, live: LiveCampaign, db, repo
     body = live.body
     tz = body["timezone"]
     who = sharers(state)
+    # The sharers are the live state's (sorted by user id): a keyset page of them, by the user id at its edge.
+    shown = list_pages.page([{"user_id": uid} for uid in who], key="user_id", limit=SHARERS_PAGE,
+                            position=page_position(request))
+    page_ids = [row["user_id"] for row in shown.rows]
 
     def read(conn) -> tuple[list[dict], dict | None, dict[str, str | None]]:
         return (clips_service.list_clips(conn, tenant_id=tenant_id, campaign_id=cid),
                 plan.sharer_reports_sent(conn, tenant_id=tenant_id, campaign_id=cid),
-                display_names(conn, tenant_id=tenant_id, user_ids=who[:SHARERS_SHOWN]))
+                display_names(conn, tenant_id=tenant_id, user_ids=page_ids))
 
     clips, job, names = await db.read(read)
     for clip in clips:
@@ -65,7 +72,7 @@ async def _page(request: Request, session: Session, live: LiveCampaign, db, repo
     rows = [{"user_id": uid, "name": names.get(uid), "clicks": state.referrers[uid].clicks,
              "referees": state.referrers[uid].referees,
              "sent": fmt.instant(served[uid], tz, lang) if uid in served else None,
-             "page_url": reports.page_url(state, uid, now=now)} for uid in who[:SHARERS_SHOWN]]
+             "page_url": reports.page_url(state, uid, now=now)} for uid in page_ids]
     after = {
         "status": campaigns_service.status(body, now),
         "ends": fmt.instant(plan.ends_at(body), tz, lang),
@@ -73,10 +80,13 @@ async def _page(request: Request, session: Session, live: LiveCampaign, db, repo
         "due_passed": now >= due,
         "job": None if job is None else {"status": job["status"], "failures": job["failures"],
                                          "last_error": job["last_error"]},
-        "sharers": len(who), "sent": len(served), "rows": rows, "more": max(0, len(who) - SHARERS_SHOWN),
+        "sharers": len(who), "sent": len(served), "rows": rows,
     }
     return render("clips.html", lang=lang, here=here(request), session=session, status=status, campaign=body,
                   clips=clips, after=after, form=form or {}, errors=errors or {},
+                  pages=pager(f"/console/campaigns/{quote(cid, safe='')}/clips", {},
+                              next_cursor=shown.next[0] if shown.next else None,
+                              previous_cursor=shown.previous[0] if shown.previous else None),
                   added=request.query_params.get("added"))
 
 

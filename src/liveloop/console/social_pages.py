@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
 from liveloop.circles.service import Circles
+from liveloop.console import list_pages
 from liveloop.console.pages import HEADERS, render
 from liveloop.console.web import (
     here,
@@ -36,7 +37,7 @@ GroupsDep = Annotated[Groups, component("groups")]
 CirclesDep = Annotated[Circles, component("circles")]
 
 QUESTIONS_PAGE = 20  # questions the room view lists; the others a page at a time
-SOCIAL_SHOWN = 200
+SOCIAL_PAGE = 50  # group buys, and circles, a page shows; the others a page at a time
 
 
 async def question_queue(db, tenant_id: str, cid: str, tz: str, lang: str, position: dict[str, str]) -> dict:
@@ -121,7 +122,12 @@ async def social_page(cid: str, request: Request, db: Db, campaigns: Campaigns, 
     tz = live.body["timezone"]
     all_groups = await groups.all(tenant_id, cid)
     all_circles = await circles.all(tenant_id, cid)
-    shown_groups, shown_circles = all_groups[:SOCIAL_SHOWN], all_circles[:SOCIAL_SHOWN]
+    # Two lists on one page, each paged by its own parameters (groups_cursor, circles_before, ...): the rows are
+    # the live state's, so each page is a keyset over the service's order (console/list_pages.py).
+    at_groups, at_circles = page_position(request, "groups_"), page_position(request, "circles_")
+    group_page = list_pages.page(all_groups, key="id", limit=SOCIAL_PAGE, position=at_groups)
+    circle_page = list_pages.page(all_circles, key="id", limit=SOCIAL_PAGE, position=at_circles)
+    shown_groups, shown_circles = group_page.rows, circle_page.rows
     people = sorted({g["leader"] for g in shown_groups} | {c["owner"] for c in shown_circles})
     names = await db.read(lambda conn: display_names(conn, tenant_id=tenant_id, user_ids=people)) if people else {}
     for g in shown_groups:
@@ -129,6 +135,15 @@ async def social_page(cid: str, request: Request, db: Db, campaigns: Campaigns, 
         g["ends"] = instant_text(g["ended_at"] or g["expires_at"], tz, lang)
     for c in shown_circles:
         c["owner_name"] = names.get(c["owner"])
+    path = f"/console/campaigns/{quote(cid, safe='')}/social"
+
+    def pages(found, prefix: str, other: dict[str, str], other_prefix: str) -> dict:
+        return pager(path, {other_prefix + k: v for k, v in other.items()}, prefix=prefix,
+                     next_cursor=found.next[0] if found.next else None,
+                     previous_cursor=found.previous[0] if found.previous else None)
+
     return render("social.html", lang=lang, here=here(request), session=session, campaign=live.body,
                   groups=shown_groups, circles=shown_circles,
-                  more_groups=len(all_groups) - len(shown_groups), more_circles=len(all_circles) - len(shown_circles))
+                  group_count=len(all_groups), circle_count=len(all_circles),
+                  group_pages=pages(group_page, "groups_", at_circles, "circles_"),
+                  circle_pages=pages(circle_page, "circles_", at_groups, "groups_"))

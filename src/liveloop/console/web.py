@@ -118,19 +118,22 @@ async def operator_campaign(request: Request, db, campaigns, settings: Settings,
 PAGE_PARAMS = ("cursor", "before")  # where a cursor-paged list is: after `cursor`, or just before `before`
 
 
-def page_position(request: Request) -> dict[str, str]:
-    """The page of a cursor-paged list the request asks for: {"cursor": c}, {"before": c} or {} (the first)."""
+def page_position(request: Request, prefix: str = "") -> dict[str, str]:
+    """The page of a cursor-paged list the request asks for: {"cursor": c}, {"before": c} or {} (the first).
+    A page with two lists names each one's parameters with a `prefix` ("groups_cursor")."""
     for name in PAGE_PARAMS:
-        value = request.query_params.get(name)
+        value = request.query_params.get(prefix + name)
         if value:
             return {name: value[:200]}
     return {}
 
 
-def pager(path: str, keep: dict[str, str], *, next_cursor: str | None, previous_cursor: str | None) -> dict:
-    """Links to a list's neighbouring pages (None where there is none), keeping the list's filters `keep`."""
+def pager(path: str, keep: dict[str, str], *, next_cursor: str | None, previous_cursor: str | None,
+          prefix: str = "") -> dict:
+    """Links to a list's neighbouring pages (None where there is none), keeping the list's filters `keep`
+    (on a page with two lists, the other list's position) and naming its parameters with `prefix`."""
     def link(name: str, cursor: str | None) -> str | None:
-        return None if cursor is None else f"{path}?{urlencode({**keep, name: cursor})}"
+        return None if cursor is None else f"{path}?{urlencode({**keep, prefix + name: cursor})}"
 
     return {"next": link("cursor", next_cursor), "previous": link("before", previous_cursor)}
 

@@ -72,3 +72,11 @@ def holders(conn: sa.Connection, *, tenant_id: str, campaign_id: str) -> int:
     return conn.execute(
         sa.select(sa.func.count(sa.distinct(i.user_id))).where(i.tenant_id == tenant_id, i.campaign_id == campaign_id)
     ).scalar_one()
+
+
+def holder_times(conn: sa.Connection, *, tenant_id: str, campaign_id: str) -> list[int]:
+    """When each holder of the campaign's invite links got their first one, sorted (the K-factor's base over time)."""
+    first = sa.func.min(i.created_at)
+    return sorted(conn.execute(
+        sa.select(first).where(i.tenant_id == tenant_id, i.campaign_id == campaign_id).group_by(i.user_id)
+    ).scalars())

@@ -87,6 +87,38 @@
               scales: {x: {beginAtZero: true, reverse: rtl, ticks: {precision: 0}}, y: {position: rtl ? "right" : "left"}}}
   });
 
+  // -- K-factor over time: 5-minute points from the log, then the last one moved by the 10-second poll --
+  var kPoints = [];
+  seed.k.values.forEach(function (value, n) { kPoints.push({start: seed.k.since + n * seed.k.step, value: value}); });
+  function kPointFor(now) {
+    var start = Math.floor(now / seed.k.step) * seed.k.step;
+    var last = kPoints[kPoints.length - 1];
+    while (last.start < start) {
+      last = {start: last.start + seed.k.step, value: last.value};  // no poll yet: the K-factor as it was
+      kPoints.push(last);
+      if (kPoints.length > seed.k.points) kPoints.shift();
+    }
+    return last;
+  }
+  var kChart = new Chart(document.getElementById("k-chart"), {
+    type: "line",
+    data: {labels: [], datasets: [{label: texts["room.k_factor"], data: [], borderColor: "#2454d6",
+                                   backgroundColor: "#2454d6", spanGaps: true, tension: 0.2}]},
+    options: {animation: false, maintainAspectRatio: false, locale: lang,
+              plugins: {legend: {display: false}, tooltip: {rtl: rtl}},
+              scales: {x: {reverse: rtl}, y: {beginAtZero: true, position: rtl ? "right" : "left"}}}
+  });
+  var kFactorEl = document.getElementById("k-factor");
+  function drawK() {
+    var value = parseFloat(kFactorEl.textContent);  // "–" (nobody holds a link) is no point
+    kPointFor(Date.now()).value = isNaN(value) ? null : value;
+    kChart.data.labels = kPoints.map(function (p) { return timeFormat.format(new Date(p.start)); });
+    kChart.data.datasets[0].data = kPoints.map(function (p) { return p.value; });
+    kChart.update();
+  }
+  drawK();
+  kFactorEl.addEventListener("htmx:afterSettle", drawK);
+
   function drawJoins() {
     minuteFor(Date.now());
     joinsChart.data.labels = minutes.map(function (m) { return timeFormat.format(new Date(m.start)); });
