@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from bench.live import paced_ticks
 from liveloop.engine.model import (
     CIRCLE_CREATE,
     CIRCLE_JOIN,
@@ -112,19 +113,9 @@ def _ticks(seconds: float, per_tick: int, update: Callable[[], None], read_top: 
     run = TickRun()
     clock = time.perf_counter_ns
     cpu = time.thread_time_ns
-    tick_ns = 1_000_000
     begin = clock()
-    end = begin + int(seconds * 1e9)
-    next_tick = begin
-    while True:
-        now = clock()
-        if now >= end:
-            break
-        if now < next_tick:
-            continue  # busy-wait: sleeping would add the OS's timer slack to every tick
-        if now - next_tick > tick_ns:
-            run.late_ticks += 1
-        next_tick += tick_ns
+    for late in paced_ticks(seconds):
+        run.late_ticks += late
         run.ticks += 1
         c0, t0 = cpu(), clock()
         for _ in range(per_tick):

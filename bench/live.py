@@ -29,6 +29,7 @@ import sqlite3
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,6 +92,19 @@ class LeaderboardResult:
         return self.updates / self.seconds if self.seconds else 0.0
 
 
+def paced_ticks(seconds: float, tick_ns: int = 1_000_000) -> Iterator[bool]:
+    """One step per tick of `tick_ns` for `seconds`, busy-waiting (sleeping would add the OS's timer
+    slack to every tick); each step says whether its tick started more than a tick late."""
+    clock = time.perf_counter_ns
+    end = clock() + int(seconds * 1e9)
+    next_tick = clock()
+    while (now := clock()) < end:
+        if now < next_tick:
+            continue
+        yield now - next_tick > tick_ns
+        next_tick += tick_ns
+
+
 def bench_leaderboard(plan: LivePlan, seed: int = 11) -> LeaderboardResult:
     """Load `plan.users`, then interleave updates at `plan.updates_per_second` with timed reads."""
     rng = random.Random(seed)
@@ -112,20 +126,10 @@ def bench_leaderboard(plan: LivePlan, seed: int = 11) -> LeaderboardResult:
     per_tick = plan.updates_per_second // 1000
     result = LeaderboardResult(plan.users, load, 0.0, 0)
     clock = time.perf_counter_ns
-    tick_ns = 1_000_000
     begin = clock()
-    end = begin + int(plan.leaderboard_seconds * 1e9)
-    next_tick = begin
     at = plan.users
-    while True:
-        now = clock()
-        if now >= end:
-            break
-        if now < next_tick:
-            continue  # busy-wait: sleeping would add the OS's timer slack to every tick
-        if now - next_tick > tick_ns:
-            result.late_ticks += 1
-        next_tick += tick_ns
+    for late in paced_ticks(plan.leaderboard_seconds):
+        result.late_ticks += late
         result.ticks += 1
         t0 = clock()
         for _ in range(per_tick):
