@@ -33,7 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.hotpaths import DAY_MS, HOST, WrkResult, free_port, run_wrk, share_script
+from bench.hotpaths import DAY_MS, HOST, WrkResult, run_wrk, share_script
 from bench.observability import ENV, MODES, prepare, server
 
 CALLS = 20_000

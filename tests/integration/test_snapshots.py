@@ -158,3 +158,29 @@ def test_the_snapshotter_takes_them_in_a_process_of_its_own(new_database):
         loop.run_until_complete(snapshotter.stop())
         runtime.db.close()
         loop.close()
+
+
+def test_on_postgresql_the_body_is_stored_uncompressed_and_read_in_binary(new_database):
+    # Migration 0016 and `snapshots._newest`: the body's storage, and the row read by the binary path
+    # equal to the one SQLAlchemy reads (the same bytes, the same fields).
+    url = new_database("snap_storage")
+    upgrade(url)
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            body = bytes(range(256)) * 4_000  # every byte value, 1 MB
+            conn.execute(campaign_snapshots.insert().values(
+                tenant_id=TENANT, campaign_id=CID, generation=1, seq=7, format="f", digest="d", taken_at=NOW,
+                body=body))
+        with engine.connect() as conn:
+            row = snapshots._newest(conn, TENANT, CID)
+            assert row == (7, "f", "d", body)
+            assert type(row.body) is bytes
+            assert snapshots._newest(conn, TENANT, "other") is None
+            if conn.dialect.name == "postgresql":
+                storage = conn.execute(sa.text(
+                    "SELECT attstorage FROM pg_attribute WHERE attrelid = 'campaign_snapshots'::regclass "
+                    "AND attname = 'body'")).scalar()
+                assert storage == "e"  # EXTERNAL: out of line, never compressed
+    finally:
+        engine.dispose()

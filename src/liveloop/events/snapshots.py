@@ -32,6 +32,7 @@ import secrets
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import sortedcontainers
 import sqlalchemy as sa
@@ -95,9 +96,7 @@ def stored(conn: sa.Connection, tenant_id: str, campaign_id: str) -> Stored | No
 
 def restore(conn: sa.Connection, tenant_id: str, campaign_id: str) -> CampaignState | None:
     """The newest usable snapshot's state, at its position; None (replay everything) otherwise."""
-    s = campaign_snapshots.c
-    row = conn.execute(sa.select(s.seq, s.format, s.digest, s.body)
-                       .where(s.tenant_id == tenant_id, s.campaign_id == campaign_id)).first()
+    row = _newest(conn, tenant_id, campaign_id)
     if row is None or row.body is None:
         return None
     where = {"tenant_id": tenant_id, "campaign_id": campaign_id, "seq": row.seq}
@@ -123,6 +122,29 @@ def restore(conn: sa.Connection, tenant_id: str, campaign_id: str) -> CampaignSt
                     extra={"event": "snapshot_ignored", "reason": "mismatch", **where})
         return None
     return state
+
+
+class _Row(NamedTuple):
+    seq: int
+    format: str
+    digest: str
+    body: bytes | None
+
+
+def _newest(conn: sa.Connection, tenant_id: str, campaign_id: str) -> _Row | None:
+    s = campaign_snapshots.c
+    if conn.dialect.name == "postgresql" and hasattr(conn.connection.driver_connection, "cursor"):
+        # The body in PostgreSQL's binary format. As text, a bytea travels as hex, twice its size,
+        # encoded by the server and decoded by the driver: reading 119 MB took 1.03 s that way and
+        # 0.43 s in binary here (0.28 s with the column stored uncompressed, migration 0016).
+        with conn.connection.driver_connection.cursor(binary=True) as cursor:
+            cursor.execute(f"SELECT seq, format, digest, body FROM {campaign_snapshots.name} "  # noqa: S608
+                           "WHERE tenant_id = %s AND campaign_id = %s", (tenant_id, campaign_id))
+            found = cursor.fetchone()
+        return _Row(*found) if found is not None else None
+    row = conn.execute(sa.select(s.seq, s.format, s.digest, s.body)
+                       .where(s.tenant_id == tenant_id, s.campaign_id == campaign_id)).first()
+    return _Row(*row) if row is not None else None
 
 
 def _as_arguments(cls: type):

@@ -126,9 +126,9 @@ class RequestLines:
             if len(tenants) < _CACHED:
                 tenants[tenant] = quoted
         # Request ids need no escaping: this process's own, or a proxy's matching _GIVEN_ID. And the
-        # repr of a float (%r) is its shortest form, as orjson writes it.
-        return ('{"time":"%s",%s"%s","tenant_id":%s%s%r}\n' % (
-            self._stamp(at), part[0], rid, quoted, part[1], round(seconds * 1000, 2))).encode()
+        # repr of a float (!r) is its shortest form, as orjson writes it.
+        return (f'{{"time":"{self._stamp(at)}",{part[0]}"{rid}","tenant_id":{quoted}{part[1]}'
+                f'{round(seconds * 1000, 2)!r}}}\n').encode()
 
 
 _CACHED = 1000
