@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Callable
 
 import sqlalchemy as sa
@@ -33,6 +34,9 @@ log = logging.getLogger("liveloop.flash")
 ViewerPublish = Callable[[tuple[str, str, str], dict], None]
 Viewers = Callable[[str, str], list[str]]
 CHUNK = 500  # rows per insert (SQLite allows 32,766 parameters in one statement)
+# (deal, viewer) pairs remembered as told, over the campaigns least recently told of. Only a saving:
+# a pair forgotten costs one insert that finds its row already there, never a second notice.
+MAX_REMEMBERED = 100_000
 
 
 def claim(conn: sa.Connection, *, tenant_id: str, campaign_id: str, deal_id: str, phase: str, users: list[str],
@@ -57,9 +61,11 @@ class FlashNotices:
         self._publish = publish
         self._viewers = viewers
         self._tasks: set[asyncio.Task] = set()
-        # (tenant, campaign, deal, user) known to be told (here or elsewhere): a stream reopened by a
-        # viewer told already costs no write
-        self._told: set[tuple[str, str, str, str]] = set()
+        # (tenant, campaign) -> {(deal, user)} known to be told (here or elsewhere): a stream reopened
+        # by a viewer told already costs no write. Bounded (MAX_REMEMBERED, least recently told
+        # campaigns first) and emptied for a campaign found over.
+        self._told: OrderedDict[tuple[str, str], set[tuple[str, str]]] = OrderedDict()
+        self._remembered = 0
 
     def __call__(self, committed: Committed) -> None:
         for live, effect in committed.effects:
@@ -79,14 +85,35 @@ class FlashNotices:
         state = live.state
         sent = state.social.flash_sent
         if not sent or state.config.cancelled or clock.now_ms() >= state.config.ends_at:
+            self._forget(tenant_id, campaign_id)
             return  # no deal announced, or the live is over: nothing runs any more
+        told = self._told.get((tenant_id, campaign_id), ())
         for deal_id in sorted({deal for deal, _phase in sent}):
-            if (tenant_id, campaign_id, deal_id, user_id) in self._told:
+            if (deal_id, user_id) in told:
                 continue
             if (deal_id, "start") in sent:
                 self._spawn(self._tell(tenant_id, campaign_id, deal_id, "start", [user_id]))
             elif user_id in sent.get((deal_id, "early"), ()):
                 self._spawn(self._tell(tenant_id, campaign_id, deal_id, "early", [user_id]))
+
+    def _remember(self, tenant_id: str, campaign_id: str, deal_id: str, users: list[str]) -> None:
+        key = (tenant_id, campaign_id)
+        told = self._told.get(key)
+        if told is None:
+            told = self._told[key] = set()
+        else:
+            self._told.move_to_end(key)
+        before = len(told)
+        told.update((deal_id, user) for user in users)
+        self._remembered += len(told) - before
+        while self._remembered > MAX_REMEMBERED and len(self._told) > 1:  # the campaign being told stays
+            _key, oldest = self._told.popitem(last=False)
+            self._remembered -= len(oldest)
+
+    def _forget(self, tenant_id: str, campaign_id: str) -> None:
+        told = self._told.pop((tenant_id, campaign_id), None)
+        if told:
+            self._remembered -= len(told)
 
     def _spawn(self, coro) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -111,7 +138,7 @@ class FlashNotices:
         except Exception:  # noqa: BLE001 - a notice that cannot be read or recorded is logged, the others go on
             log.exception("flash deal %s of %s/%s could not be told", deal_id, tenant_id, campaign_id)
             return
-        self._told.update((tenant_id, campaign_id, deal_id, user) for user in users)
+        self._remember(tenant_id, campaign_id, deal_id, users)
         message = {"type": "flash_deal", "phase": phase, **public(deal)}
         for user in users:
             if user in told:
