@@ -408,12 +408,32 @@ end
 """
 
 
+# What viewers' phones send: a click carries its browser's (or in-app browser's) User-Agent, which
+# the share link checks against the link-preview crawlers (sharelink/pages.py).
+AGENTS = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.4 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.6367.82 "
+    "Mobile Safari/537.36",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Mobile/15E148 Instagram 327.0.3.32.105 (iPhone15,3; iOS 17_4; en_US; en; scale=3.00; 1290x2796; 593237432)",
+    "Mozilla/5.0 (Linux; Android 13; 2201117TY Build/TKQ1.221114.001; wv) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Version/4.0 Chrome/123.0.6312.118 Mobile Safari/537.36 Line/14.5.1/IAB",
+    "Mozilla/5.0 (Linux; Android 12; CPH2343) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.6099.230 "
+    "Mobile Safari/537.36 Zalo android/12100731 ZaloTheme/light ZaloLanguage/vi",
+)
+
+
 def share_script(codes: list[str]) -> str:
-    """A wrk script that cycles through the share codes (requests formatted once, at start)."""
+    """A wrk script that cycles through the share codes, each request with one of the phones' User-Agents
+    (requests formatted once, at start)."""
     quoted = ", ".join(f'"{c}"' for c in codes)
+    agents = ", ".join(f'"{a}"' for a in AGENTS)
     return (f"local codes = {{{quoted}}}\n"
+            f"local agents = {{{agents}}}\n"
             "local reqs = {}\n"
-            'for i, c in ipairs(codes) do reqs[i] = wrk.format("GET", "/s/" .. c) end\n'
+            'for i, c in ipairs(codes) do reqs[i] = wrk.format("GET", "/s/" .. c, '
+            '{["User-Agent"] = agents[i % #agents + 1]}) end\n'
             "local n, i = #reqs, 0\n"
             "request = function()\n  i = i + 1\n  if i > n then i = 1 end\n  return reqs[i]\nend\n"
             + _WRK_DONE)
@@ -823,7 +843,8 @@ def notes_of(share: ShareResult | None, ingest: IngestResult | None, plan: Plan)
         rounds = ", ".join(f"{a.rps:,.0f} / {b.rps:,.0f}" for a, b in zip(lv, base, strict=True))
         notes.append(
             f"Share link: `wrk -t1 -c{CONNECTIONS} -d{plan.share_seconds}s --latency` with one Lua script cycling "
-            f"through {INVITES} invite codes, {plan.share_rounds} rounds alternating bare app / liveloop after a "
+            f"through {INVITES} invite codes (each request with one of {len(AGENTS)} phone browsers' User-Agents), "
+            f"{plan.share_rounds} rounds alternating bare app / liveloop after a "
             f"{plan.warmup_seconds} s warm-up of each; requests/s per round (liveloop / bare): {rounds}; p99 is the "
             f"worst round's, p50 the median round's. CPU in cores (server / wrk / other processes on the machine): "
             f"liveloop {ll.cores(ll.server)} / {ll.cores(ll.generator)} / {ll.cores(ll.others)}, bare "
