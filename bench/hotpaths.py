@@ -240,6 +240,9 @@ class Service:
         self.ready_path = ready_path
         self.proc: subprocess.Popen | None = None
         self.extra_env: dict[str, str] = {}
+        # How long it may take to answer `ready_path`, and to exit once asked (longer under valgrind).
+        self.start_seconds = 60.0
+        self.stop_seconds = 30.0
 
     @classmethod
     def liveloop(cls, database_url: str, log: Path) -> Service:
@@ -276,7 +279,7 @@ class Service:
                **self.extra_env}
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(self.argv, env=env, stdout=log, stderr=log)
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + self.start_seconds
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.argv[0]} exited with {self.proc.returncode}; see {self.log}")
@@ -296,7 +299,7 @@ class Service:
             return
         self.proc.terminate()
         try:
-            self.proc.wait(timeout=30)
+            self.proc.wait(timeout=self.stop_seconds)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()

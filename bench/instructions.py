@@ -11,9 +11,10 @@ Two measurements:
   them, each under callgrind with instrumentation switched on only while wrk loads it (after its
   start and a warm-up): instructions of the whole process (event loop and writer) per answered
   share-link request.
-- **parts**: the request layer alone, in one process without HTTP: a bare ASGI 302, the same app
-  behind `ops/requests.py` `Requests` without request lines, and with JSON request lines written to
-  a null stream; 20,000 calls each. The differences are the layer's and the line's own cost.
+- **parts**: the request layer alone, in one process without HTTP: the share-link benchmark's bare
+  ASGI 302 (`bench/hotpaths.py` `bare_app`), the same app behind `ops/requests.py` `Requests`
+  without request lines, and with JSON request lines written to a null stream; 20,000 calls each.
+  The differences are the layer's and the line's own cost.
 
     .venv/bin/python -m bench.instructions                 # both (about 3 minutes)
     .venv/bin/python -m bench.instructions --only parts    # about 20 s
@@ -33,8 +34,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.hotpaths import DAY_MS, HOST, WrkResult, run_wrk, share_script
-from bench.observability import ENV, MODES, prepare, server
+from bench.hotpaths import DAY_MS, WrkResult, bare_app, run_wrk, share_script
+from bench.observability import MODES, prepare, server
 
 CALLS = 20_000
 PARTS = ("bare", "layer", "lines")
@@ -50,47 +51,21 @@ def _totals(out: Path) -> int:
     return total
 
 
-def _wait_ready(port: int, proc: subprocess.Popen, seconds: float = 600) -> None:
-    import http.client
-
-    deadline = time.monotonic() + seconds  # a server starts several times slower under valgrind
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the server under valgrind exited with {proc.returncode}")
-        try:
-            conn = http.client.HTTPConnection(HOST, port, timeout=5)
-            conn.request("GET", "/healthz")
-            conn.getresponse().read()
-            conn.close()
-            return
-        except OSError:
-            time.sleep(0.5)
-    raise RuntimeError("the server under valgrind did not start")
-
-
 def one_server(work: Path, mode: str, wrk: str, script: Path, *, seconds: int) -> tuple[int, int]:
     """(instructions, requests answered) of one server while wrk loads it for `seconds`."""
-    import os
-
     db = work / f"share-{mode}-counted.db"
     shutil.copyfile(work / f"share-{mode}.db", db)
     service = server(mode, f"sqlite:///{db}", work / f"{mode}-counted.log")
     out = work / f"callgrind-{mode}.out"
-    argv = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}", *service.argv]
-    env = {**os.environ, "LIVELOOP_RATE_LIMIT_SHARE_PER_MINUTE": "1000000000",
-           "PYTHONPATH": str(Path(__file__).resolve().parent.parent), **ENV[mode]}
-    with open(service.log, "ab") as log:
-        proc = subprocess.Popen(argv, env=env, stdout=log, stderr=log)
-    try:
-        _wait_ready(service.port, proc)
-        url = f"http://{HOST}:{service.port}"
-        run_wrk(wrk, url, script, connections=10, seconds=5, log=work / "wrk.log")  # warm-up, not counted
-        subprocess.run(["callgrind_control", "-i", "on", str(proc.pid)], check=True, capture_output=True)
-        run: WrkResult = run_wrk(wrk, url, script, connections=10, seconds=seconds, log=work / "wrk.log")
-        subprocess.run(["callgrind_control", "-i", "off", str(proc.pid)], check=True, capture_output=True)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=300)
+    service.argv = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",
+                    *service.argv]
+    service.start_seconds = service.stop_seconds = 600  # several times slower under valgrind; the count is
+    # written when the process exits
+    with service:
+        run_wrk(wrk, service.url, script, connections=10, seconds=5, log=work / "wrk.log")  # warm-up, not counted
+        subprocess.run(["callgrind_control", "-i", "on", str(service.pid)], check=True, capture_output=True)
+        run: WrkResult = run_wrk(wrk, service.url, script, connections=10, seconds=seconds, log=work / "wrk.log")
+        subprocess.run(["callgrind_control", "-i", "off", str(service.pid)], check=True, capture_output=True)
     if sum(run.errors.values()):
         raise RuntimeError(f"wrk errors against the {mode} server: {run.errors}")
     return _totals(out), run.requests
@@ -116,12 +91,6 @@ def servers(work: Path, *, rounds: int, seconds: int) -> dict[str, list[float]]:
 
 # -- the layer alone, in one process -------------------------------------------------------------
 
-async def _bare(scope, receive, send) -> None:
-    await send({"type": "http.response.start", "status": 302,
-                "headers": [(b"location", b"https://shop.example/p"), (b"content-length", b"0")]})
-    await send({"type": "http.response.body", "body": b""})
-
-
 class _Null(io.RawIOBase):
     def write(self, data) -> int:
         return len(data)
@@ -135,9 +104,9 @@ def run_part(name: str) -> None:
     """`CALLS` requests through one part (run under valgrind by `parts`)."""
     from liveloop.ops.requests import RequestLines, Requests
 
-    app = {"bare": _bare,
-           "layer": Requests(_bare, route_of=_route_of, lines=None),
-           "lines": Requests(_bare, route_of=_route_of, lines=RequestLines(json=True, stream=_Null()))}[name]
+    app = {"bare": bare_app,
+           "layer": Requests(bare_app, route_of=_route_of, lines=None),
+           "lines": Requests(bare_app, route_of=_route_of, lines=RequestLines(json=True, stream=_Null()))}[name]
 
     async def send(_message) -> None:
         return None

@@ -27,16 +27,13 @@ class Campaigns:
 
 
 def make(campaigns: Campaigns | None = None) -> tuple[FlashNotices, list]:
+    """The notices, with the telling itself recorded instead of run: [(deal, phase, users)]."""
     flash = FlashNotices(None, None, campaigns or Campaigns(), lambda _key, _message: None,  # type: ignore[arg-type]
                          lambda _t, _c: [])
-    spawned: list = []
-
-    def spawn(coro) -> None:
-        spawned.append(coro.cr_frame.f_locals.get("users"))
-        coro.close()
-
-    flash._spawn = spawn  # type: ignore[method-assign]
-    return flash, spawned
+    told: list = []
+    flash._tell = lambda _t, _c, deal, phase, users: (deal, phase, users)  # type: ignore[method-assign]
+    flash._spawn = told.append  # type: ignore[method-assign]
+    return flash, told
 
 
 def users(prefix: str, count: int) -> list[str]:
@@ -67,7 +64,7 @@ def test_a_viewer_remembered_is_not_told_again_and_an_ended_campaign_is_forgotte
     flash._remember("tn", "live", "d1", ["told"])
     flash.opened(("tn", "live", "told"))
     flash.opened(("tn", "live", "new"))
-    assert spawned == [["new"]]
+    assert spawned == [("d1", "start", ["new"])]
     campaigns.lives[("tn", "live")].state.config.ends_at = NOW  # the live is over
     flash.opened(("tn", "live", "told"))
-    assert spawned == [["new"]] and flash._told == {} and flash._remembered == 0
+    assert spawned == [("d1", "start", ["new"])] and flash._told == {} and flash._remembered == 0
