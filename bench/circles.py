@@ -186,7 +186,7 @@ def bench_circles(circles: int = 100_000, seconds: float = 10.0, events_per_seco
         stats = state._referrer(member)
         stats.join_times.append(10**9 + counter[0])  # later than every time so far: the list stays sorted
         counter[0] += 1
-        social.metric_changed(member, moved, probe, 10**9, effects)
+        social.metric_changed(member, moved, probe, 10**9, effects, state)
         effects.clear()
 
     def top() -> object:

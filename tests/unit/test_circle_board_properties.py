@@ -31,7 +31,7 @@ def scratch_board(state: CampaignState, metric: str) -> list[tuple[int, str, int
     social = state.social
     keyed = []
     for circle in social.circles.values():
-        score, reached = social.circle_score(circle, metric)
+        score, reached = social.circle_score(circle, metric, state)
         if score > 0:
             keyed.append((-score, reached, circle.id))
     return [(i + 1, cid, -neg) for i, (neg, _at, cid) in enumerate(sorted(keyed))]
@@ -70,7 +70,8 @@ def test_the_kept_circle_board_equals_a_board_computed_from_the_members(metric, 
         social = state.social
         for circle in social.circles.values():
             for rule_metric, kept in circle.sums.items():
-                assert (kept.total, kept.reached if kept.total else 0) == social.circle_score(circle, rule_metric)
+                kept_score = (kept.total, kept.reached if kept.total else 0)
+                assert kept_score == social.circle_score(circle, rule_metric, state)
         assert social.circle_board.top(100) == scratch_board(state, metric)
         for _rank, cid, _score in scratch_board(state, metric):
             assert social.circle_board.rank(cid) == _rank

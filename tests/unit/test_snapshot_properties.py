@@ -5,6 +5,7 @@ circles and groups, fraud referrals, presences), and the rest of the stream has 
 
 from __future__ import annotations
 
+import gc
 import pickle
 from decimal import Decimal
 
@@ -136,6 +137,24 @@ def test_a_state_restored_from_a_snapshot_anywhere_goes_on_like_the_uninterrupte
     assert restored_effects == whole_effects
     assert restored.leaderboard.top(50) == whole.leaderboard.top(50)
     assert restored.social.circle_board.top(50) == whole.social.circle_board.top(50)
+
+
+@settings(max_examples=100, deadline=None)
+@given(steps, st.data())
+def test_a_state_restored_or_not_is_freed_by_reference_counting_alone(stream, data):
+    """A loaded state is frozen out of the garbage collector's reach (kit/gcpause.py): it must hold no
+    reference cycle, or dropping it would keep all of it for good."""
+    cut = data.draw(st.one_of(st.none(), st.integers(0, len(stream))), label="cut")
+    change_at = data.draw(st.one_of(st.none(), st.integers(0, max(len(stream) - 1, 0))), label="change_at")
+    by = data.draw(st.sampled_from(["user", "circle"]), label="leaderboard_by")
+    gc.collect()
+    gc.disable()
+    try:
+        state, _effects = run(stream, change_at, by, cut=cut)
+        del state
+        assert gc.collect() == 0  # nothing the engine made was left for the collector
+    finally:
+        gc.enable()
 
 
 def test_rewards_indexed_in_several_places_stay_one_object_after_a_restore():

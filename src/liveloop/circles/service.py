@@ -101,7 +101,7 @@ class Circles:
         state = live.state
         metric = state.config.leaderboard_metric
         found = sorted(state.social.circles.values(),
-                       key=lambda c: (-state.social.circle_score(c, metric)[0], c.created_at, c.id))
+                       key=lambda c: (-state.social.circle_score(c, metric, state)[0], c.created_at, c.id))
         names = await self.names(tenant_id, campaign_id, [c.id for c in found])
         return [self.read(live, circle, names.get(circle.id, "")) for circle in found]
 
@@ -119,7 +119,7 @@ class Circles:
     def read(live: LiveCampaign, circle: Circle, name: str) -> dict:
         state = live.state
         social = state.social
-        score, _reached = social.circle_score(circle, state.config.leaderboard_metric)
+        score, _reached = social.circle_score(circle, state.config.leaderboard_metric, state)
         ranked = state.config.leaderboard_by == "circle"
         return {
             "id": circle.id,

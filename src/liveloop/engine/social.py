@@ -3,7 +3,9 @@
 A campaign's `CampaignState` owns one `Social` and calls it at a few delimited places: the logged
 events of circles and groups (`apply`), a member's metric moving (`metric_changed`), an order paid
 for a group or refunded (`order_paid`, `order_refunded`). Rewards are granted through the state's
-own ledger (`grant`), so budgets, reward ids and replays behave as for every other rule.
+own ledger (`grant`), so budgets, reward ids and replays behave as for every other rule. The state
+is handed to each call that needs it (`host`) rather than kept: a reference each way would be a
+cycle, and a campaign's state must be freed by reference counting alone (kit/gcpause.py).
 
 - A circle's score is the sum of its members' metric; it reached that score at the latest of the
   members' own times (the n-th earliest of the members' qualifying times, all together, is the
@@ -18,8 +20,8 @@ own ledger (`grant`), so budgets, reward ids and replays behave as for every oth
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from liveloop.engine.leaderboard import Leaderboard
 from liveloop.engine.model import (
@@ -37,6 +39,9 @@ from liveloop.engine.model import (
     GroupChanged,
     MilestoneRule,
 )
+
+if TYPE_CHECKING:
+    from liveloop.engine.state import CampaignState
 
 
 @dataclass(slots=True)
@@ -104,11 +109,7 @@ def _changed(kind: str, group: Group) -> GroupChanged:
 class Social:
     """Circles and groups of one campaign."""
 
-    def __init__(self, *, grant: Callable[..., object], metric_of: Callable[[str, str], tuple[int, int]],
-                 holders: Callable[[str, int], frozenset]) -> None:
-        self._grant = grant
-        self._metric_of = metric_of  # (user_id, metric) -> (value, when it was reached)
-        self._holders = holders  # (privilege name, at) -> users holding it then
+    def __init__(self) -> None:
         # (deal, phase) whose notice was logged -> the holders of early_notice at that place in the log
         # (a viewer whose stream opens later is told from this, flash/notices.py)
         self.flash_sent: dict[tuple[str, str], frozenset[str]] = {}
@@ -131,13 +132,13 @@ class Social:
 
     # -- logged events ---------------------------------------------------------------------
 
-    def apply(self, ev: Event, now: int) -> list[Effect]:
+    def apply(self, ev: Event, now: int, host: CampaignState) -> list[Effect]:
         effects: list[Effect] = []
         kind = ev.type
         if kind == CIRCLE_CREATE:
-            self._create_circle(ev, now, effects)
+            self._create_circle(ev, now, effects, host)
         elif kind == CIRCLE_JOIN:
-            self._join_circle(ev, now, effects)
+            self._join_circle(ev, now, effects, host)
         elif kind == GROUP_CREATE:
             self._create_group(ev, effects)
         elif kind == GROUP_FAIL:
@@ -150,7 +151,7 @@ class Social:
         elif kind == FLASH_DEAL:
             key = (ev.ref or "", ev.order_id or "")
             if key not in self.flash_sent:
-                holders = self.flash_sent[key] = self._holders("early_notice", ev.at)
+                holders = self.flash_sent[key] = host._holders("early_notice", ev.at)
                 effects.append(FlashDealDue(key[0], key[1], holders))
         return effects
 
@@ -172,16 +173,16 @@ class Social:
                                    "members (max_circle_size)")
         return None
 
-    def _create_circle(self, ev: Event, now: int, effects: list[Effect]) -> None:
+    def _create_circle(self, ev: Event, now: int, effects: list[Effect], host: CampaignState) -> None:
         owner, cid = ev.user_id or "", ev.ref or ""
         if cid in self.circles or owner in self.circle_of:
             return
         circle = self.circles[cid] = Circle(cid, owner, ev.at, [owner])
         self.circle_of[owner] = cid
         effects.append(CircleChanged(cid, tuple(circle.members)))
-        self._circle_moved(circle, None, None, ev, now, effects)
+        self._circle_moved(circle, None, None, ev, now, effects, host)
 
-    def _join_circle(self, ev: Event, now: int, effects: list[Effect]) -> None:
+    def _join_circle(self, ev: Event, now: int, effects: list[Effect], host: CampaignState) -> None:
         user, cid = ev.user_id or "", ev.ref or ""
         if self.join_refusal(cid, user) is not None:
             return
@@ -189,28 +190,28 @@ class Social:
         circle.members.append(user)
         self.circle_of[user] = cid
         effects.append(CircleChanged(cid, tuple(circle.members)))
-        self._circle_moved(circle, user, None, ev, now, effects)
+        self._circle_moved(circle, user, None, ev, now, effects, host)
 
     def metric_changed(self, user_id: str, changed: tuple[str, ...], ev: Event, now: int,
-                       effects: list[Effect]) -> None:
+                       effects: list[Effect], host: CampaignState) -> None:
         """A referrer's metrics in `changed` may have moved: their circle's milestones and rank follow."""
         cid = self.circle_of.get(user_id)
         if cid is not None:
-            self._circle_moved(self.circles[cid], user_id, changed, ev, now, effects)
+            self._circle_moved(self.circles[cid], user_id, changed, ev, now, effects, host)
 
-    def circle_score(self, circle: Circle, metric: str) -> tuple[int, int]:
+    def circle_score(self, circle: Circle, metric: str, host: CampaignState) -> tuple[int, int]:
         """(the members' metric summed, when that sum was reached), from the members' stats: what
         the kept sums (CircleSum) must equal; the tests compare the two."""
         total = reached = 0
         for member in circle.members:
-            value, at = self._metric_of(member, metric)
+            value, at = host._metric_of(member, metric)
             if value:
                 total += value
                 reached = max(reached, at)
         return total, reached
 
     def _circle_moved(self, circle: Circle, member: str | None, changed: tuple[str, ...] | None, ev: Event,
-                      now: int, effects: list[Effect]) -> None:
+                      now: int, effects: list[Effect], host: CampaignState) -> None:
         """`member`'s metrics in `changed` moved (None, None: the member joined, every metric counts)."""
         sums = circle.sums
         for metric in self._circle_metrics:
@@ -221,23 +222,23 @@ class Social:
                     kept = sums[metric] = CircleSum()
                     movers = circle.members
                 for who in movers:
-                    kept.set(who, *self._metric_of(who, metric))
+                    kept.set(who, *host._metric_of(who, metric))
         for rule in self.circle_rules:
             if changed is None or rule.metric in changed:
-                self._circle_tiers(rule, circle, sums[rule.metric].total, ev, now, effects)
+                self._circle_tiers(rule, circle, sums[rule.metric].total, ev, now, effects, host)
         metric = self._board_metric
         if metric is not None and (changed is None or metric in changed):
             kept = sums[metric]
             self.circle_board.update(circle.id, kept.total, kept.reached)
 
     def _circle_tiers(self, rule: MilestoneRule, circle: Circle, value: int, ev: Event, now: int,
-                      effects: list[Effect]) -> None:
+                      effects: list[Effect], host: CampaignState) -> None:
         key = (rule.id, circle.id)
         reached = self.circle_tiers.get(key, 0)
         while reached < len(rule.tiers) and value >= rule.tiers[reached].at:
             tier = rule.tiers[reached]
             for member in circle.members:
-                self._grant(rule.id, member, "achiever", tier.reward, ev, now, effects,
+                host._grant(rule.id, member, "achiever", tier.reward, ev, now, effects,
                             cause=f"circle:{circle.id}:tier:{tier.at}")
             reached += 1
             self.circle_tiers[key] = reached
@@ -253,7 +254,7 @@ class Social:
         self.open_groups[(rule.id, leader)] = gid
         effects.append(_changed("created", group))
 
-    def order_paid(self, ev: Event, now: int, effects: list[Effect]) -> None:
+    def order_paid(self, ev: Event, now: int, effects: list[Effect], host: CampaignState) -> None:
         """An order carrying `group_id` (new to the campaign): its payer joins the group if it counts."""
         group = self.groups.get(ev.group_id or "")
         if group is None or group.status != "open":
@@ -273,7 +274,7 @@ class Social:
         group.ended_at = ev.at
         self.open_groups.pop((group.rule_id, group.leader), None)
         for member in group.members:
-            self._grant(rule.id, member.user_id, "member", rule.reward, ev, now, effects,
+            host._grant(rule.id, member.user_id, "member", rule.reward, ev, now, effects,
                         cause=f"group:{group.id}", order_id=member.order_id)
         effects.append(_changed("completed", group))
 

@@ -196,7 +196,7 @@ class CampaignState:
         self.draw_entered: set[tuple[str, str]] = set()  # (rule, user) past a campaign draw's at_least
         self.rules_fired: set[str] = set()  # rules with a reward in the ledger (granted or declined)
         # Circles and group buys (engine/social.py): called at the places marked "social".
-        self.social = Social(grant=self._grant, metric_of=self._metric_of, holders=self._holders)
+        self.social = Social()
         self.referrals: dict[str, Referral] = {}  # risky referrals by referee (fraud checks)
         self.tier_rewards: dict[tuple[str, str, int], Reward] = {}  # (rule, user, tier index) -> its reward
         self._configure(config)
@@ -262,7 +262,7 @@ class CampaignState:
         if ev.type == DRAW_WIN:
             return self.grant_draw_prize(ev, now)
         if ev.type in SOCIAL_EVENTS:
-            return self.social.apply(ev, now)  # social
+            return self.social.apply(ev, now, self)  # social
         if ev.type == FRAUD_CHECK:
             return self._on_fraud_check(ev, now)
         if ev.type == REVIEW_DECISION:
@@ -412,7 +412,7 @@ class CampaignState:
         amount = ev.value
         referrer = person.referrer
         if ev.group_id is not None:
-            self.social.order_paid(ev, now, effects)  # social
+            self.social.order_paid(ev, now, effects, self)  # social
         side = self.referred if referrer else self.organic
         side.orders += 1
         side.gmv += amount or 0
@@ -530,7 +530,7 @@ class CampaignState:
                 effects.append(ScoreChanged(user_id, score))
         if self._metric_draws:
             self._check_draw_entry(user_id, stats, effects)
-        self.social.metric_changed(user_id, changed, ev, now, effects)  # social
+        self.social.metric_changed(user_id, changed, ev, now, effects, self)  # social
 
     def _reach_tiers(self, rule: MilestoneRule, user_id: str, stats: ReferrerStats, ev: Event, now: int,
                      effects: list[Effect]) -> None:
