@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 
 import orjson
 import sqlalchemy as sa
 
+from liveloop.kit.db.bulk import BulkInsert
 from liveloop.kit.errors import NotFound
 from liveloop.webhooks.models import webhook_attempts, webhook_deliveries, webhook_endpoints, webhook_messages
 
@@ -102,21 +104,33 @@ def fan_out(conn: sa.Connection, *, now: int, limit: int = 500) -> int:
     for row in conn.execute(sa.select(webhook_endpoints).where(e.tenant_id.in_(tenants), e.deleted_at.is_(None))):
         endpoints.setdefault(row.tenant_id, []).append(_endpoint(row))
     deliveries = [
-        {"message_seq": msg.seq, "endpoint_id": ep.id, "tenant_id": msg.tenant_id, "status": "pending",
-         "attempts": 0, "next_at": now, "updated_at": now}
+        (msg.seq, ep.id, msg.tenant_id, "pending", 0, now, now)
         for msg in messages for ep in endpoints.get(msg.tenant_id, ())
         if ep.created_at <= msg.created_at and (ep.events is None or msg.type in ep.events)
     ]
-    if deliveries:
-        conn.execute(webhook_deliveries.insert(), deliveries)
+    # The fan-out runs in the writer, grouped with ingestion's writes: rows one by one through the
+    # driver's executemany would take the GIL back per row and hold the group's commit (measured on
+    # SQLite: ingestion with an endpoint at 0.78 of without, the fan-out a tenth of the writer's time).
+    _delivery_insert(conn.dialect.name)(conn, deliveries)
     seqs = [row.seq for row in messages]
     if conn.dialect.name == "postgresql":
         # One array, one statement text: an IN list of up to 500 values is a new query for the
         # driver to convert each time (measured: 15% of the profile samples of a process ingesting on PostgreSQL).
         conn.exec_driver_sql("UPDATE webhook_messages SET fanned_out = true WHERE seq = ANY(%b::bigint[])", (seqs,))
+    elif conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("UPDATE webhook_messages SET fanned_out = 1 WHERE seq IN (SELECT value FROM json_each(?))",
+                             (orjson.dumps(seqs).decode(),))
     else:
         conn.execute(webhook_messages.update().where(m.seq.in_(seqs)).values(fanned_out=True))
     return len(messages)
+
+
+_DELIVERY_COLUMNS = ("message_seq", "endpoint_id", "tenant_id", "status", "attempts", "next_at", "updated_at")
+
+
+@cache
+def _delivery_insert(dialect_name: str) -> BulkInsert:
+    return BulkInsert(dialect_name, webhook_deliveries, _DELIVERY_COLUMNS)
 
 
 def claim_due(conn: sa.Connection, *, now: int, lease_ms: int, room: int, free: Callable[[str], int]) -> list[Claimed]:
