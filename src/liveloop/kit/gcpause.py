@@ -27,7 +27,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-# Young objects worth freezing rather than scanning: about 20 ms of the collector's time.
+# Young objects worth freezing rather than scanning: about 25 ms of the collector's time (6 million took 1.6 s).
 FREEZE_AT = 100_000
 
 _lock = threading.Lock()
