@@ -617,8 +617,8 @@ class CampaignState:
             order_id=order_id,
         )
         referral = self.referrals.get(referee) if referee is not None and fraud is not None else None
-        reward.history.append(StatusChange(status, reason, ev.id, now,
-                                           referral.detail() if referral is not None else None))
+        if referral is not None:  # the grant's change says why it is held or declined: kept as it is
+            reward.changes = [StatusChange(status, reason, ev.id, now, referral.detail())]
         if referral is not None:
             referral.rewards.append(reward)
         if reward.counts_against_budget():
@@ -637,10 +637,8 @@ class CampaignState:
     ) -> None:
         if reward.counts_against_budget():
             self.budget_used -= reward.amount or 0
-        reward.status = status
-        reward.reason = reason
         change = StatusChange(status, reason, ev.id, now, fraud)
-        reward.history.append(change)
+        reward.move(change)
         if reward.counts_against_budget():
             self.budget_used += reward.amount or 0
         effects.append(RewardStatusChanged(reward, change))
