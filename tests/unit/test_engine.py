@@ -210,6 +210,18 @@ def test_commission_is_void_on_refund_and_frees_the_budget():
     assert s.budget_used == 0
 
 
+def test_a_reward_keeps_no_list_until_its_status_moves_and_then_its_grant_as_it_was():
+    s = make([OrderCommissionRule("oc", Decimal("10"), hold_days=7)])
+    feed(s, reserve("e1", "u1", ref="ALICE"), paid("p1", "u1", "O1", 1000), now=7)
+    reward = next(iter(s.rewards.values()))
+    assert reward.changes is None  # the grant's change is the reward as it stands
+    assert [(c.status, c.reason, c.cause_event_id, c.at) for c in reward.history] == [("pending", None, "p1", 7)]
+    feed(s, refund("r1", "u1", "O1"), now=9)
+    assert reward.changes is reward.history
+    assert [(c.status, c.reason, c.cause_event_id, c.at) for c in reward.history] == [
+        ("pending", None, "p1", 7), ("void", "refund", "r1", 9)]
+
+
 def test_commission_window_includes_attribution_days_only():
     s = make([OrderCommissionRule("oc", Decimal("10"), attribution_days=2)])
     feed(s, reserve("e1", "u1", ref="ALICE"),
