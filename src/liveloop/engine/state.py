@@ -617,9 +617,9 @@ class CampaignState:
             order_id=order_id,
         )
         referral = self.referrals.get(referee) if referee is not None and fraud is not None else None
-        if referral is not None:  # the grant's change says why it is held or declined: kept as it is
-            reward.changes = [StatusChange(status, reason, ev.id, now, referral.detail())]
         if referral is not None:
+            # The grant's change says why the reward is held or declined: kept as it is.
+            reward.changes = [StatusChange(status, reason, ev.id, now, referral.detail())]
             referral.rewards.append(reward)
         if reward.counts_against_budget():
             self.budget_used += reward.amount or 0
