@@ -60,6 +60,7 @@ from liveloop.tenants.auth import ApiKeys
 from liveloop.tenants.signing import Signing
 from liveloop.users.repository import SqlNames
 from liveloop.webhooks.outbox import Outbox
+from liveloop.webhooks.subscriptions import Subscriptions
 from liveloop.webhooks.worker import WebhookWorker
 
 # Viewers of a process that stops come back through the load balancer within this, spread out.
@@ -123,8 +124,9 @@ def build_components(settings: Settings) -> Components:
     room = RoomHub(db, campaigns, names, extras=(question_head(db),))
     campaigns.on_touched(room.touched_elsewhere)  # a question asked on another process: a snapshot here
     signing = Signing(settings.secret_key)
-    outbox = Outbox(db.dialect)
-    webhooks = WebhookWorker(db, allow_private=settings.webhooks_allow_private,
+    subscriptions = Subscriptions(db, shared=db.locks is not None)
+    outbox = Outbox(db.dialect, subscriptions)
+    webhooks = WebhookWorker(db, subscriptions, allow_private=settings.webhooks_allow_private,
                              poll_seconds=settings.webhooks_poll_seconds)
     sharer_reports = SharerReports(db, signing, base_url=settings.base_url)
     actions = LoggedActions(campaigns, store, committed)
@@ -209,7 +211,7 @@ async def running(components: Components, *background) -> AsyncIterator[Componen
         stack.callback(c.db.close)
         stack.push_async_callback(c.readiness.close)
         await c.signing.load(c.db)
-        for part in (c.limits, c.presence, c.agora_clock, c.campaigns, c.privacy):
+        for part in (c.limits, c.presence, c.agora_clock, c.campaigns, c.privacy, c.webhooks.subscriptions):
             await part.start()
             stack.push_async_callback(part.close)
         stack.callback(c.room.close)

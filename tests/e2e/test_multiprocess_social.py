@@ -59,6 +59,8 @@ def test_circles_and_groups_across_processes(pg_base, tmp_path):
         one, two = (Server(url, log_path=tmp_path / f"p{i}.log", env=env).start() for i in (1, 2))
         try:
             with one.client(key) as a, two.client(key) as b:
+                # The shop takes every message (the outbox makes none for nobody); the test reads the outbox.
+                post_ok(b, "/v1/webhook-endpoints", {"url": "http://127.0.0.1:9/never"})
                 post_ok(a, "/v1/campaigns", campaign(cid, leaderboard={"metric": "joins", "by": "circle"},
                                                      max_circle_size=3,
                                                      rules=[CIRCLE_TIER, group_rule(window_minutes=0.05, size=2)]))

@@ -109,12 +109,15 @@ def messages(app, kind: str) -> list[dict]:
 async def in_app(url: str, key: str, scenario) -> None:
     # The background rounds wait an hour: only the test's rounds (and a campaign's creation) run jobs.
     settings = Settings(database_url=url, scheduler_poll_seconds=3600, webhooks_poll_seconds=3600,
-                        public_url="https://liveloop.example.com")
+                        public_url="https://liveloop.example.com", webhooks_allow_private=True)
     app = create_app(settings)
     async with running(app.components):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test",
                                      headers={"Authorization": f"Bearer {key}"}) as client:
+            # The shop takes every message (the outbox makes none for nobody); the tests read the outbox.
+            endpoint = await client.post("/v1/webhook-endpoints", json={"url": "http://127.0.0.1:9/never"})
+            assert endpoint.status_code == 201, endpoint.text
             await scenario(app, client)
 
 

@@ -85,7 +85,7 @@ async def create_endpoint(request: Request, db: Db, settings: SettingsDep, worke
     created = await db.write(lambda conn: service.create_endpoint(
         conn, tenant_id=tenant_id, url=parsed.url, events=parsed.events, description=parsed.description, now=now),
         isolated=True)
-    worker.poke()
+    await worker.endpoint_created()
     return await _endpoints_page(request, session, db, status=201,
                                  secret={"id": created["id"], "url": created["url"], "secret": created["secret"],
                                          "rotated": False})
@@ -116,7 +116,7 @@ async def rotate(endpoint_id: str, request: Request, db: Db, settings: SettingsD
 
 
 @router.post("/console/webhooks/{endpoint_id}/delete")
-async def delete(endpoint_id: str, request: Request, db: Db, settings: SettingsDep) -> Response:
+async def delete(endpoint_id: str, request: Request, db: Db, settings: SettingsDep, worker: Worker) -> Response:
     session = await operator_session(request, db, settings, form=await read_form(request))
     if isinstance(session, Response):
         return session
@@ -129,6 +129,7 @@ async def delete(endpoint_id: str, request: Request, db: Db, settings: SettingsD
                                                             now=now), isolated=True)
     except NotFound:
         return not_found(request, session)
+    await worker.endpoint_deleted()
     return RedirectResponse("/console/webhooks?deleted=1", status_code=303, headers=HEADERS)
 
 

@@ -226,9 +226,9 @@ class Social:
         for rule in self.circle_rules:
             if changed is None or rule.metric in changed:
                 self._circle_tiers(rule, circle, sums[rule.metric].total, ev, now, effects, host)
-        metric = self._board_metric
-        if metric is not None and (changed is None or metric in changed):
-            kept = sums[metric]
+        board_metric = self._board_metric
+        if board_metric is not None and (changed is None or board_metric in changed):
+            kept = sums[board_metric]
             self.circle_board.update(circle.id, kept.total, kept.reached)
 
     def _circle_tiers(self, rule: MilestoneRule, circle: Circle, value: int, ev: Event, now: int,

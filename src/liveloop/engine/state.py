@@ -436,24 +436,25 @@ class CampaignState:
         self._metric_changed(referrer, stats, _ORDERS, ev, now, effects)
 
     def _on_order_refunded(self, ev: Event, now: int, effects: list[Effect]) -> None:
-        order = self.orders.get(ev.order_id or "")
+        order_id = ev.order_id or ""
+        order = self.orders.get(order_id)
         if order is None or order.refunded:
             return
         order.refunded = True
-        self.social.order_refunded(ev.order_id or "", effects)  # social
+        self.social.order_refunded(order_id, effects)  # social
         referrer = order.referrer
         side = self.referred if referrer else self.organic
         side.orders -= 1
         side.gmv -= order.amount or 0
-        for reward in self.rewards_by_order.get(ev.order_id or "", ()):
+        for reward in self.rewards_by_order.get(order_id, ()):
             if reward.status in ("available", "pending"):
                 self._change_status(reward, "void", "refund", ev, now, effects)
         if referrer is None:
             return
         stats = self._referrer(referrer)
-        stats.order_times.remove((order.at, ev.order_id))
+        stats.order_times.remove((order.at, order_id))
         if order.amount is not None:
-            stats.gmv_times.remove((order.at, ev.order_id))
+            stats.gmv_times.remove((order.at, order_id))
             stats.gmv -= order.amount
         self._metric_changed(referrer, stats, _ORDERS, ev, now, effects)
 

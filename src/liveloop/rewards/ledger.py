@@ -34,9 +34,9 @@ class LedgerWrites:
     def rows(self) -> LedgerRows:
         out = LedgerRows()
         for cid, reward in self._issued.values():
-            granted = reward.history[0]
+            granted, *later = reward.history  # built from the reward while it never changed: read once
             out.inserts.append(_reward_row(self._tenant_id, cid, reward, granted))
-            out.history.extend(_change_row(reward.id, c) for c in reward.history[1:])
+            out.history.extend(_change_row(reward.id, c) for c in later)
         for reward, change in self._changed:
             out.history.append(_change_row(reward.id, change))
         return out

@@ -37,7 +37,7 @@ async def create_endpoint(body: WebhookEndpointCreate, db: Db, settings: Setting
     created = await db.write(lambda conn: service.create_endpoint(
         conn, tenant_id=tenant.id, url=body.url, events=body.events, description=body.description, now=now),
         isolated=True)
-    worker.poke()
+    await worker.endpoint_created()
     return created
 
 
@@ -48,10 +48,11 @@ async def list_endpoints(db: Db, tenant: CurrentTenant) -> dict:
 
 @router.delete("/v1/webhook-endpoints/{endpoint_id}", status_code=204, response_class=Response,
                summary="Stop sending to an endpoint (its pending deliveries are dropped)")
-async def delete_endpoint(endpoint_id: EndpointId, db: Db, tenant: CurrentTenant) -> Response:
+async def delete_endpoint(endpoint_id: EndpointId, db: Db, worker: Worker, tenant: CurrentTenant) -> Response:
     now = clock.now_ms()
     await db.write(lambda conn: service.delete_endpoint(conn, tenant_id=tenant.id, endpoint_id=endpoint_id,
                                                         now=now), isolated=True)
+    await worker.endpoint_deleted()
     return Response(status_code=204)
 
 

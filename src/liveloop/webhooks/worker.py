@@ -26,6 +26,7 @@ from liveloop.kit.db.writer import WriterFailed
 from liveloop.kit.errors import LiveloopError
 from liveloop.ops import metrics
 from liveloop.webhooks import repository, signing, urls
+from liveloop.webhooks.subscriptions import Subscriptions
 
 log = logging.getLogger("liveloop.webhooks")
 
@@ -44,9 +45,11 @@ def next_attempt_at(attempts_made: int, now: int) -> int | None:
 
 
 class WebhookWorker:
-    def __init__(self, db: Database, *, allow_private: bool, poll_seconds: float = 1.0, concurrency: int = 64,
-                 per_endpoint: int = 16, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(self, db: Database, subscriptions: Subscriptions, *, allow_private: bool,
+                 poll_seconds: float = 1.0, concurrency: int = 64, per_endpoint: int = 16,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
         self._db = db
+        self.subscriptions = subscriptions
         self._allow_private = allow_private
         self._poll_seconds = poll_seconds
         self._concurrency = concurrency
@@ -64,6 +67,15 @@ class WebhookWorker:
     def poke(self, _committed: object = None) -> None:
         """A commit may have staged messages: run a round now rather than at the next poll."""
         self._wake.set()
+
+    async def endpoint_created(self) -> None:
+        """An endpoint's creation committed: every cause committed once this returns has its messages
+        (with several processes it waits until each knows, webhooks/subscriptions.py)."""
+        await self.subscriptions.endpoint_created()
+        self.poke()
+
+    async def endpoint_deleted(self) -> None:
+        await self.subscriptions.reload()
 
     def start(self) -> None:
         self._client = httpx.AsyncClient(timeout=TIMEOUT_SECONDS, follow_redirects=False, transport=self._transport,
@@ -111,6 +123,8 @@ class WebhookWorker:
 
     async def round(self) -> None:
         """Fan out what is new, then start the attempts that are due and have room."""
+        if not self.subscriptions.any():
+            return  # no endpoint anywhere: no message is made and no delivery is due
         now = clock.now_ms()
         while await self._db.write(lambda conn: repository.fan_out(conn, now=now), campaigns=()):
             pass

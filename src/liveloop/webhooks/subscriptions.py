@@ -1,0 +1,124 @@
+"""Which message types each tenant's live endpoints take, known in memory to every process.
+
+The outbox makes a message only for a tenant with a live endpoint that takes its type: a message
+nobody takes would be written with its cause, fanned out to nobody and kept. Measured, making and
+writing those messages halved ingestion for a tenant without endpoints (docs/benchmarks.md,
+"Outgoing webhooks"), which is most tenants most of the time.
+
+Each process keeps the live endpoints' (tenant, types) in memory, read whole:
+- at start, and at once after this process creates or deletes an endpoint: one process alone is
+  exact (an endpoint takes the messages of every cause committed after its creation);
+- with several processes on one database, again whenever another process changed them: every
+  REFRESH_SECONDS a one-row query (how many endpoints were ever made, and the sum of their deletion
+  times) says whether anything changed. Creating an endpoint answers only after SETTLE_SECONDS, by
+  which time every running process has reread: each cause committed after the answer has its
+  message, wherever it was ingested.
+Until the first read every type is taken, so a process that has not read yet loses nothing.
+
+The map is replaced whole, never changed in place: the writer thread reads it (Outbox.write) while
+the event loop replaces it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Container
+
+import orjson
+import sqlalchemy as sa
+
+from liveloop.kit.db.database import Database
+from liveloop.webhooks.models import webhook_endpoints
+
+log = logging.getLogger("liveloop.webhooks")
+
+REFRESH_SECONDS = 0.5
+SETTLE_SECONDS = 2 * REFRESH_SECONDS + 0.5  # two rereads, and room for a slow one
+
+e = webhook_endpoints.c
+
+
+class _Every:
+    """What an endpoint without an `events` filter takes."""
+
+    def __contains__(self, _kind: object) -> bool:
+        return True
+
+    def __bool__(self) -> bool:
+        return True
+
+
+EVERY: Container[str] = _Every()
+NONE: Container[str] = frozenset()
+
+
+class Subscriptions:
+    def __init__(self, db: Database, *, shared: bool) -> None:
+        """`shared`: other processes write the same database and may create or delete endpoints."""
+        self._db = db
+        self._shared = shared
+        self._takes: dict[str, Container[str]] | None = None  # None: not read yet
+        self._signature: tuple | None = None
+        self._task: asyncio.Task | None = None
+
+    def takes(self, tenant_id: str) -> Container[str]:
+        """The types some live endpoint of the tenant takes (empty, and false, when none)."""
+        takes = self._takes
+        if takes is None:
+            return EVERY
+        return takes.get(tenant_id, NONE)
+
+    def any(self) -> bool:
+        """Whether any tenant has a live endpoint (True until the first read)."""
+        return self._takes is None or bool(self._takes)
+
+    async def start(self) -> None:
+        await self.reload()
+        if self._shared:
+            self._task = asyncio.get_running_loop().create_task(self._follow())
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def reload(self) -> None:
+        """Read every live endpoint's tenant and types (after this process changed one: at once)."""
+        self._signature, self._takes = await self._db.read(_read)
+
+    async def endpoint_created(self) -> None:
+        """After an endpoint's creation committed: known here at once, and with several processes
+        waits until each has reread, so that the caller's answer promises every later message."""
+        await self.reload()
+        if self._shared:
+            await asyncio.sleep(SETTLE_SECONDS)
+
+    async def _follow(self) -> None:
+        while True:
+            await asyncio.sleep(REFRESH_SECONDS)
+            try:
+                signature = await self._db.read(_signature)
+                if signature != self._signature:
+                    await self.reload()
+            except Exception as exc:  # noqa: BLE001 - the database away: keep what is known, try again
+                log.warning("could not reread the webhook endpoints: %s", exc)
+
+
+def _signature(conn: sa.Connection) -> tuple:
+    """Changes with every creation (the count grows) and deletion (the sum of deletion times grows)."""
+    row = conn.execute(sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(e.deleted_at), 0))
+                       .select_from(webhook_endpoints)).one()
+    return tuple(row)
+
+
+def _read(conn: sa.Connection) -> tuple[tuple, dict[str, Container[str]]]:
+    signature = _signature(conn)
+    takes: dict[str, Container[str]] = {}
+    for tenant_id, events in conn.execute(sa.select(e.tenant_id, e.events).where(e.deleted_at.is_(None))):
+        if events is None or takes.get(tenant_id) is EVERY:
+            takes[tenant_id] = EVERY
+        else:
+            takes[tenant_id] = frozenset((*takes.get(tenant_id, ()), *orjson.loads(events)))
+    return signature, takes
