@@ -70,15 +70,21 @@ def _resolve(host: str, port: int) -> list[str]:
 async def check(url: str, *, allow_private: bool) -> None:
     """Refused unless `url` may be sent to now (DNS is resolved in a worker thread)."""
     host, port = parse(url, allow_private=allow_private)
+    await addresses(host, port, allow_private=allow_private)
+
+
+async def addresses(host: str, port: int, *, allow_private: bool) -> list[str]:
+    """The addresses `host` resolves to, Refused if any may not be sent to (the client connects to these)."""
     cached = _resolved.get((host, port))
     if cached is not None and cached[0] > time.monotonic():
-        addresses = cached[1]
+        found = cached[1]
     else:
-        addresses = await run_in_threadpool(_resolve, host, port)
+        found = await run_in_threadpool(_resolve, host, port)
     if not allow_private:
-        bad = [a for a in addresses if _private(a)]
+        bad = [a for a in found if _private(a)]
         if bad:
             raise Refused(f"resolves to a loopback, private, link-local or multicast address ({bad[0]})")
+    return found
 
 
 async def check_field(url: str, *, allow_private: bool) -> None:

@@ -17,15 +17,14 @@ import logging
 import time
 from functools import partial
 
-import httpx
+import aiohttp
 
-from liveloop import __version__
 from liveloop.kit import clock
 from liveloop.kit.db.database import Database
 from liveloop.kit.db.writer import WriterFailed
 from liveloop.kit.errors import LiveloopError
 from liveloop.ops import metrics
-from liveloop.webhooks import repository, signing, urls
+from liveloop.webhooks import client, repository, signing, urls
 from liveloop.webhooks.subscriptions import Subscriptions
 
 log = logging.getLogger("liveloop.webhooks")
@@ -46,16 +45,14 @@ def next_attempt_at(attempts_made: int, now: int) -> int | None:
 
 class WebhookWorker:
     def __init__(self, db: Database, subscriptions: Subscriptions, *, allow_private: bool,
-                 poll_seconds: float = 1.0, concurrency: int = 64, per_endpoint: int = 16,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+                 poll_seconds: float = 1.0, concurrency: int = 64, per_endpoint: int = 16) -> None:
         self._db = db
         self.subscriptions = subscriptions
         self._allow_private = allow_private
         self._poll_seconds = poll_seconds
         self._concurrency = concurrency
         self._per_endpoint = per_endpoint
-        self._transport = transport
-        self._client: httpx.AsyncClient | None = None
+        self._client: aiohttp.ClientSession | None = None
         self._task: asyncio.Task | None = None
         self._wake = asyncio.Event()
         self._running: dict[str, int] = {}  # endpoint id -> attempts under way here
@@ -78,8 +75,8 @@ class WebhookWorker:
         await self.subscriptions.reload()
 
     def start(self) -> None:
-        self._client = httpx.AsyncClient(timeout=TIMEOUT_SECONDS, follow_redirects=False, transport=self._transport,
-                                         headers={"user-agent": f"liveloop-webhooks/{__version__}"})
+        self._client = client.new_session(allow_private=self._allow_private, concurrency=self._concurrency,
+                                          timeout_seconds=TIMEOUT_SECONDS)
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
@@ -94,7 +91,7 @@ class WebhookWorker:
         if self._flushing is not None:
             await asyncio.gather(self._flushing, return_exceptions=True)
         if self._client is not None:
-            await self._client.aclose()
+            await self._client.close()
 
     async def _run(self) -> None:
         while True:
@@ -151,17 +148,16 @@ class WebhookWorker:
             body = attempt.body.encode()
             timestamp = clock.now_ms() // 1000
             headers = signing.headers(list(attempt.secrets), attempt.message_id, timestamp, body)
-            response = await self._client.post(attempt.url, content=body, headers=headers)
-            status_code = response.status_code
+            status_code = await client.post(self._client, attempt.url, body, headers)
             if 300 <= status_code < 400:
                 error = f"answered {status_code} (redirects are not followed)"
             elif not 200 <= status_code < 300:
                 error = f"answered {status_code}"
         except urls.Refused as exc:
             error = f"url {exc}"
-        except httpx.TimeoutException:
+        except TimeoutError:  # aiohttp's timeouts are TimeoutErrors too
             error = f"no answer within {TIMEOUT_SECONDS:.0f} s"
-        except httpx.HTTPError as exc:
+        except aiohttp.ClientError as exc:
             error = f"{type(exc).__name__}: {exc}"
         finally:
             self._running[attempt.endpoint_id] -= 1
