@@ -3,8 +3,8 @@ and the delivery throughput to a receiver on this machine (messages/s).
 
 Each run is a fresh SQLite database and server with the bench's full rule set; "on" subscribes one
 endpoint to every type before the events are posted, so its deliveries run while ingestion does.
-The two are alternated. Messages are written to the outbox in both (the outbox is part of the
-write, whether or not an endpoint exists): "on" adds the fan-out, the attempts and their records.
+The two are alternated. "off" makes no message (no endpoint takes one, webhooks/subscriptions.py);
+"on" adds making and writing the messages, the fan-out, the attempts and their records.
 """
 
 from __future__ import annotations
