@@ -120,3 +120,30 @@ def test_message_ids_are_in_time_order_and_unique():
     assert all(re.fullmatch(r"msg_[0-9a-f]{24}", i) for i in ids)  # the API's pattern for a message id
     assert len(set(ids)) == len(ids)
     assert ids == sorted(ids)  # one process, time moving on: each id after the last
+
+
+def test_a_process_that_cannot_read_yet_takes_everything_and_tries_again(new_database, monkeypatch):
+    """A schema behind its migrations does not stop the start (readiness reports it): until the
+    endpoints can be read every message is made, then only the ones some endpoint takes."""
+    monkeypatch.setattr(subscriptions, "REFRESH_SECONDS", 0.02)
+    url = new_database("unmigrated")
+    db = Database(url)
+    subs = Subscriptions(db, shared=False)
+
+    async def scenario() -> None:
+        await subs.start()
+        try:
+            assert "reward.issued" in subs.takes("t1") and subs.any()
+            await asyncio.to_thread(upgrade, url)
+            for _ in range(200):
+                if not subs.any():
+                    break
+                await asyncio.sleep(0.01)
+            assert not subs.takes("t1") and not subs.any()
+        finally:
+            await subs.close()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        db.close()

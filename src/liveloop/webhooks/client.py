@@ -4,7 +4,7 @@ Why aiohttp: an attempt runs on the event loop that also serves the API, so its 
 ingestion. Measured on this project's 2-core machine, one POST to a local receiver (16 at once) cost
 the loop about 110 µs of CPU with aiohttp against 1,700 to 2,000 µs with httpx, whose connection
 pool checks every pooled connection with system calls on each request (docs/benchmarks.md,
-"Outgoing webhooks").
+"Webhook messages only for endpoints that take them").
 
 Why a resolver of our own: the URL is checked just before each attempt (urls.check), and the
 connection then goes to the very addresses that check saw and allowed (`CheckedResolver`), so a

@@ -3,7 +3,7 @@
 The outbox makes a message only for a tenant with a live endpoint that takes its type: a message
 nobody takes would be written with its cause, fanned out to nobody and kept. Measured, making and
 writing those messages halved ingestion for a tenant without endpoints (docs/benchmarks.md,
-"Outgoing webhooks"), which is most tenants most of the time.
+"Webhook messages only for endpoints that take them"), which is most tenants most of the time.
 
 Each process keeps the live endpoints' (tenant, types) in memory, read whole:
 - at start, and at once after this process creates or deletes an endpoint: one process alone is
@@ -74,8 +74,11 @@ class Subscriptions:
         return self._takes is None or bool(self._takes)
 
     async def start(self) -> None:
-        await self.reload()
-        if self._shared:
+        try:
+            await self.reload()
+        except Exception as exc:  # noqa: BLE001 - e.g. a schema behind its migrations: readiness says so
+            log.warning("could not read the webhook endpoints, every message is made until they are: %s", exc)
+        if self._shared or self._takes is None:
             self._task = asyncio.get_running_loop().create_task(self._follow())
 
     async def close(self) -> None:
@@ -96,14 +99,18 @@ class Subscriptions:
             await asyncio.sleep(SETTLE_SECONDS)
 
     async def _follow(self) -> None:
-        while True:
+        """Rereads what another process changed; alone, only tries again until the first read."""
+        failing = False
+        while self._shared or self._takes is None:
             await asyncio.sleep(REFRESH_SECONDS)
             try:
-                signature = await self._db.read(_signature)
-                if signature != self._signature:
+                if self._takes is None or await self._db.read(_signature) != self._signature:
                     await self.reload()
+                failing = False
             except Exception as exc:  # noqa: BLE001 - the database away: keep what is known, try again
-                log.warning("could not reread the webhook endpoints: %s", exc)
+                if not failing:  # once per outage, not twice a second
+                    log.warning("could not reread the webhook endpoints: %s", exc)
+                failing = True
 
 
 def _signature(conn: sa.Connection) -> tuple:
