@@ -38,6 +38,15 @@ def stored_types(db: Database) -> list[tuple[str, str]]:
             sa.select(webhook_messages.c.tenant_id, webhook_messages.c.type).order_by(webhook_messages.c.seq))]
 
 
+async def until(condition) -> None:
+    """Waits up to 2 s for `condition()` (what another process changed is followed, not pushed)."""
+    for _ in range(200):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("not followed")
+
+
 def database(new_database) -> Database:
     url = new_database("subscriptions")
     upgrade(url)
@@ -87,13 +96,6 @@ def test_another_process_endpoints_are_followed(new_database, monkeypatch):
     db = database(new_database)
     subs = Subscriptions(db, shared=True)
 
-    async def until(condition) -> None:
-        for _ in range(200):
-            if condition():
-                return
-            await asyncio.sleep(0.01)
-        raise AssertionError("not followed")
-
     async def scenario() -> None:
         await subs.start()
         try:
@@ -135,11 +137,8 @@ def test_a_process_that_cannot_read_yet_takes_everything_and_tries_again(new_dat
         try:
             assert "reward.issued" in subs.takes("t1") and subs.any()
             await asyncio.to_thread(upgrade, url)
-            for _ in range(200):
-                if not subs.any():
-                    break
-                await asyncio.sleep(0.01)
-            assert not subs.takes("t1") and not subs.any()
+            await until(lambda: not subs.any())
+            assert not subs.takes("t1")
         finally:
             await subs.close()
 

@@ -76,6 +76,19 @@ def list_endpoints(conn: sa.Connection, *, tenant_id: str) -> list[Endpoint]:
     return [_endpoint(row) for row in rows]
 
 
+def live_endpoint_types(conn: sa.Connection) -> list[tuple[str, tuple[str, ...] | None]]:
+    """(tenant, types taken; None: every type) of every live endpoint, of every tenant."""
+    return [(tenant_id, tuple(orjson.loads(events)) if events is not None else None)
+            for tenant_id, events in conn.execute(sa.select(e.tenant_id, e.events).where(e.deleted_at.is_(None)))]
+
+
+def endpoints_signature(conn: sa.Connection) -> tuple[int, int]:
+    """Changes with every creation (the count grows) and deletion (the sum of deletion times grows)."""
+    count, deleted = conn.execute(sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(e.deleted_at), 0))
+                                  .select_from(webhook_endpoints)).one()
+    return count, deleted
+
+
 def delete_endpoint(conn: sa.Connection, *, tenant_id: str, endpoint_id: str, now: int) -> None:
     get_endpoint(conn, tenant_id=tenant_id, endpoint_id=endpoint_id)
     conn.execute(webhook_endpoints.update().where(e.id == endpoint_id).values(deleted_at=now))

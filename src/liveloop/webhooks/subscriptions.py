@@ -25,18 +25,15 @@ import asyncio
 import logging
 from collections.abc import Container
 
-import orjson
 import sqlalchemy as sa
 
 from liveloop.kit.db.database import Database
-from liveloop.webhooks.models import webhook_endpoints
+from liveloop.webhooks import repository
 
 log = logging.getLogger("liveloop.webhooks")
 
 REFRESH_SECONDS = 0.5
 SETTLE_SECONDS = 2 * REFRESH_SECONDS + 0.5  # two rereads, and room for a slow one
-
-e = webhook_endpoints.c
 
 
 class _Every:
@@ -59,7 +56,7 @@ class Subscriptions:
         self._db = db
         self._shared = shared
         self._takes: dict[str, Container[str]] | None = None  # None: not read yet
-        self._signature: tuple | None = None
+        self._signature: tuple[int, int] | None = None
         self._task: asyncio.Task | None = None
 
     def takes(self, tenant_id: str) -> Container[str]:
@@ -104,7 +101,7 @@ class Subscriptions:
         while self._shared or self._takes is None:
             await asyncio.sleep(REFRESH_SECONDS)
             try:
-                if self._takes is None or await self._db.read(_signature) != self._signature:
+                if self._takes is None or await self._db.read(repository.endpoints_signature) != self._signature:
                     await self.reload()
                 failing = False
             except Exception as exc:  # noqa: BLE001 - the database away: keep what is known, try again
@@ -113,19 +110,10 @@ class Subscriptions:
                 failing = True
 
 
-def _signature(conn: sa.Connection) -> tuple:
-    """Changes with every creation (the count grows) and deletion (the sum of deletion times grows)."""
-    row = conn.execute(sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(e.deleted_at), 0))
-                       .select_from(webhook_endpoints)).one()
-    return tuple(row)
-
-
-def _read(conn: sa.Connection) -> tuple[tuple, dict[str, Container[str]]]:
-    signature = _signature(conn)
+def _read(conn: sa.Connection) -> tuple[tuple[int, int], dict[str, Container[str]]]:
+    signature = repository.endpoints_signature(conn)  # first: a change after it is caught next time
     takes: dict[str, Container[str]] = {}
-    for tenant_id, events in conn.execute(sa.select(e.tenant_id, e.events).where(e.deleted_at.is_(None))):
-        if events is None or takes.get(tenant_id) is EVERY:
-            takes[tenant_id] = EVERY
-        else:
-            takes[tenant_id] = frozenset((*takes.get(tenant_id, ()), *orjson.loads(events)))
+    for tenant_id, events in repository.live_endpoint_types(conn):
+        known = takes.get(tenant_id, NONE)
+        takes[tenant_id] = EVERY if events is None or known is EVERY else frozenset((*known, *events))
     return signature, takes
