@@ -211,16 +211,32 @@ def backlog(conn: sa.Connection, *, now: int) -> dict[str, int]:
 
 
 def record_attempts(conn: sa.Connection, *, outcomes: list[Outcome]) -> None:
-    """Attempts' outcomes, each in the log of attempts and as its delivery's new status."""
-    conn.execute(webhook_attempts.insert(), [
-        {"delivery_id": o.delivery_id, "at": o.at, "status_code": o.status_code,
-         "error": o.error[:500] if o.error else None, "duration_ms": o.duration_ms} for o in outcomes])
-    conn.execute(
-        webhook_deliveries.update().where(d.id == sa.bindparam("delivery"))
-        .values(status=sa.bindparam("new_status"), attempts=d.attempts + 1, next_at=sa.bindparam("due"),
-                updated_at=sa.bindparam("at_")),
-        [{"delivery": o.delivery_id, "new_status": o.status, "due": o.next_at if o.next_at is not None else o.at,
-          "at_": o.at} for o in outcomes])
+    """Attempts' outcomes, each in the log of attempts and as its delivery's new status: two statements
+    whatever their number (one round trip each on PostgreSQL; on SQLite no return to the interpreter per
+    row), since outcomes are recorded by the writer while ingestion's batches wait for its commits."""
+    _attempt_insert(conn.dialect.name)(conn, [
+        (o.delivery_id, o.at, o.status_code, o.error[:500] if o.error else None, o.duration_ms) for o in outcomes])
+    changes = [(o.delivery_id, o.status, o.next_at if o.next_at is not None else o.at, o.at) for o in outcomes]
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(
+            "UPDATE webhook_deliveries AS d SET status = u.status, attempts = d.attempts + 1, next_at = u.next_at,"
+            " updated_at = u.at FROM unnest(%b::bigint[], %b::text[], %b::bigint[], %b::bigint[])"
+            " AS u(id, status, next_at, at) WHERE d.id = u.id",
+            tuple(list(column) for column in zip(*changes, strict=True)))
+    else:  # SQLite (kit/db/dialect.py): the same from one JSON array of rows
+        conn.exec_driver_sql(
+            "UPDATE webhook_deliveries SET status = json_extract(u.value, '$[1]'), attempts = attempts + 1,"
+            " next_at = json_extract(u.value, '$[2]'), updated_at = json_extract(u.value, '$[3]')"
+            " FROM json_each(?) AS u WHERE webhook_deliveries.id = json_extract(u.value, '$[0]')",
+            (orjson.dumps(changes).decode(),))
+
+
+_ATTEMPT_COLUMNS = ("delivery_id", "at", "status_code", "error", "duration_ms")
+
+
+@cache
+def _attempt_insert(dialect_name: str) -> BulkInsert:
+    return BulkInsert(dialect_name, webhook_attempts, _ATTEMPT_COLUMNS)
 
 
 def retry_now(conn: sa.Connection, *, tenant_id: str, endpoint_id: str, message_id: str, now: int) -> None:
