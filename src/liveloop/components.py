@@ -40,6 +40,7 @@ from liveloop.integrations.agora import SequenceClock, SharedSequenceClock, sequ
 from liveloop.invites.repository import SqlInvites
 from liveloop.kit.db.database import Database
 from liveloop.kit.db.migrate import SchemaCheck
+from liveloop.kit.db.statistics import FirstStatistics
 from liveloop.kit.ratelimit import RateLimiter
 from liveloop.kit.redis_guard import RedisPing
 from liveloop.ops import metrics
@@ -98,6 +99,7 @@ class Components:
     fraud: FraudChecks  # the tenants' fraud signals, judged as referrals are attributed
     reviews: Reviews  # the review queue, its decisions, the blocklist
     snapshotter: Snapshotter  # snapshots of busy campaigns' states, so that a restart replays only the log's tail
+    statistics: FirstStatistics  # a new PostgreSQL database's busiest tables analyzed once they hold rows
 
     def begin_shutdown(self) -> int:
         """SIGTERM: readiness says so, and the open streams end, each told to reconnect (to another
@@ -181,6 +183,7 @@ def build_components(settings: Settings) -> Components:
         reviews=reviews,
         snapshotter=Snapshotter(campaigns, db, every_events=settings.snapshot_every_events,
                                 check_seconds=settings.snapshot_check_seconds),
+        statistics=FirstStatistics(db),
     )
     # Viewers, rooms and draw notices hear of effects only once they are durable.
     committed.subscribe("viewer streams", hub.on_committed)
@@ -218,7 +221,7 @@ async def running(components: Components, *background) -> AsyncIterator[Componen
         stack.callback(c.hub.close)
         # Clicks recorded but not yet committed are written before the database closes.
         stack.push_async_callback(c.ingestor.drain)
-        for task in (c.webhooks, c.jobs, c.snapshotter, *background):
+        for task in (c.webhooks, c.jobs, c.snapshotter, c.statistics, *background):
             task.start()
             stack.push_async_callback(task.stop)
         yield c

@@ -251,7 +251,11 @@ def events_after(conn: sa.Connection, state: CampaignState, limit: int | None) -
 
 
 def last_seq(conn: sa.Connection, tenant_id: str, campaign_id: str) -> int:
+    # The newest row by the campaign's index, not max(seq): PostgreSQL planned max() as a walk over
+    # every row of the campaign when the table had no statistics yet (a new database; autovacuum
+    # analyzes it only later): 9 to 17 ms after every batch, inside the campaign's lock, against 0.05.
     value = conn.execute(
-        sa.select(sa.func.max(events.c.seq)).where(events.c.tenant_id == tenant_id, events.c.campaign_id == campaign_id)
+        sa.select(events.c.seq).where(events.c.tenant_id == tenant_id, events.c.campaign_id == campaign_id)
+        .order_by(events.c.seq.desc()).limit(1)
     ).scalar()
     return value or 0
