@@ -5,7 +5,7 @@ yet, and autovacuum does so only after its next pass (a minute, `autovacuum_napt
 until then a table is planned as if it were nearly empty, whatever it holds, and PostgreSQL picks
 between indexes that look alike at that size. The ingestion path paid for it under the campaign's
 lock: the check for events already logged went through the campaign index and read every row of the
-tenant (8 to 25 ms a batch of 500 instead of under 1), measured with pg_stat_statements and
+tenant (8 to 10 ms a batch of 500 instead of under 1), measured with pg_stat_statements and
 auto_explain while `make bench-scaleout` ingested its stream into a new database.
 
 So each process on PostgreSQL looks every CHECK_SECONDS for one of these tables that holds at least
