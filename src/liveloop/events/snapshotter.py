@@ -23,6 +23,7 @@ from liveloop.events import snapshots
 from liveloop.events.live import LiveCampaigns
 from liveloop.events.store import last_seq, load
 from liveloop.kit import clock
+from liveloop.kit.background import cancel_and_wait
 from liveloop.kit.db.database import Database
 from liveloop.kit.db.dialect import create_engine
 
@@ -75,10 +76,8 @@ class Snapshotter:
             self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         if self._pool is not None:
             # A snapshot cut short stores nothing (its transaction is rolled back): no need to wait.
             self._pool.terminate()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from liveloop.kit.background import cancel_and_wait
 from liveloop.ops import metrics
 
 log = logging.getLogger("liveloop.ratelimit")
@@ -60,9 +61,7 @@ class RateLimiter:
             self._task = asyncio.ensure_future(self._sync_forever())
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await cancel_and_wait(self._task)
         if self._redis is not None:
             await self._redis.aclose()
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from liveloop.events.live import LiveCampaign
 from liveloop.kit import clock
+from liveloop.kit.background import cancel_and_wait
 from liveloop.kit.db.writer import WriterFailed
 from liveloop.kit.errors import LiveloopError, NotFound
 from liveloop.kit.times import iso
@@ -54,10 +55,8 @@ class PresenceSweeper:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         while True:

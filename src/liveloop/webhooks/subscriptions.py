@@ -27,6 +27,7 @@ from collections.abc import Container
 
 import sqlalchemy as sa
 
+from liveloop.kit.background import cancel_and_wait
 from liveloop.kit.db.database import Database
 from liveloop.webhooks import repository
 
@@ -79,10 +80,8 @@ class Subscriptions:
             self._task = asyncio.get_running_loop().create_task(self._follow())
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def reload(self) -> None:
         """Read every live endpoint's tenant and types (after this process changed one: at once)."""

@@ -20,6 +20,7 @@ from functools import partial
 import aiohttp
 
 from liveloop.kit import clock
+from liveloop.kit.background import cancel_and_wait
 from liveloop.kit.db.database import Database
 from liveloop.kit.db.writer import WriterFailed
 from liveloop.kit.errors import LiveloopError
@@ -80,10 +81,8 @@ class WebhookWorker:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         # Attempts under way are given up: their leases expire and another round sends them again.
         for task in list(self._sending):
             task.cancel()

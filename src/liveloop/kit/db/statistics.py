@@ -21,6 +21,7 @@ import logging
 
 import sqlalchemy as sa
 
+from liveloop.kit.background import cancel_and_wait
 from liveloop.kit.db.database import Database
 
 log = logging.getLogger("liveloop.db")
@@ -54,10 +55,8 @@ class FirstStatistics:
             self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         waiting = list(TABLES)
