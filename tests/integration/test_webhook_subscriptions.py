@@ -47,6 +47,22 @@ async def until(condition) -> None:
     raise AssertionError("not followed")
 
 
+def follow(db: Database, subs: Subscriptions, steps) -> None:
+    """Runs `await steps()` while `subs` follows the database (started before, closed after), then
+    closes the database."""
+    async def scenario() -> None:
+        await subs.start()
+        try:
+            await steps()
+        finally:
+            await subs.close()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        db.close()
+
+
 def database(new_database) -> Database:
     url = new_database("subscriptions")
     upgrade(url)
@@ -96,25 +112,18 @@ def test_another_process_endpoints_are_followed(new_database, monkeypatch):
     db = database(new_database)
     subs = Subscriptions(db, shared=True)
 
-    async def scenario() -> None:
-        await subs.start()
-        try:
-            assert not subs.any()
-            add_endpoint(db, "t1", "ep_a", ["group.completed", "group.failed"])
-            await until(lambda: "group.failed" in subs.takes("t1"))
-            add_endpoint(db, "t1", "ep_b", ["reward.issued"])
-            await until(lambda: "reward.issued" in subs.takes("t1"))
-            # Two deletions in the same millisecond are both seen.
-            delete_endpoint(db, "t1", "ep_a")
-            delete_endpoint(db, "t1", "ep_b")
-            await until(lambda: not subs.any())
-        finally:
-            await subs.close()
+    async def steps() -> None:
+        assert not subs.any()
+        add_endpoint(db, "t1", "ep_a", ["group.completed", "group.failed"])
+        await until(lambda: "group.failed" in subs.takes("t1"))
+        add_endpoint(db, "t1", "ep_b", ["reward.issued"])
+        await until(lambda: "reward.issued" in subs.takes("t1"))
+        # Two deletions in the same millisecond are both seen.
+        delete_endpoint(db, "t1", "ep_a")
+        delete_endpoint(db, "t1", "ep_b")
+        await until(lambda: not subs.any())
 
-    try:
-        asyncio.run(scenario())
-    finally:
-        db.close()
+    follow(db, subs, steps)
 
 
 def test_message_ids_are_in_time_order_and_unique():
@@ -132,17 +141,10 @@ def test_a_process_that_cannot_read_yet_takes_everything_and_tries_again(new_dat
     db = Database(url)
     subs = Subscriptions(db, shared=False)
 
-    async def scenario() -> None:
-        await subs.start()
-        try:
-            assert "reward.issued" in subs.takes("t1") and subs.any()
-            await asyncio.to_thread(upgrade, url)
-            await until(lambda: not subs.any())
-            assert not subs.takes("t1")
-        finally:
-            await subs.close()
+    async def steps() -> None:
+        assert "reward.issued" in subs.takes("t1") and subs.any()
+        await asyncio.to_thread(upgrade, url)
+        await until(lambda: not subs.any())
+        assert not subs.takes("t1")
 
-    try:
-        asyncio.run(scenario())
-    finally:
-        db.close()
+    follow(db, subs, steps)

@@ -31,13 +31,11 @@ MIN_ROWS = 1000
 CHECK_SECONDS = 2.0
 
 
-def never_analyzed(conn: sa.Connection, tables: list[str]) -> list[tuple[str, int]]:
-    """(table, rows written so far) of those `tables` nobody has analyzed, and which of the others
-    have been (a row count of -1)."""
-    rows = conn.exec_driver_sql(
+def table_statistics(conn: sa.Connection, tables: list[str]) -> list[tuple[str, int, bool]]:
+    """(table, rows written so far, analyzed by anyone yet) of those of `tables` that exist."""
+    return [tuple(row) for row in conn.exec_driver_sql(
         "SELECT relname, n_tup_ins, last_analyze IS NOT NULL OR last_autoanalyze IS NOT NULL"
-        " FROM pg_stat_user_tables WHERE schemaname = current_schema() AND relname = ANY(%s)", (tables,)).all()
-    return [(name, -1 if analyzed else inserted) for name, inserted, analyzed in rows]
+        " FROM pg_stat_user_tables WHERE schemaname = current_schema() AND relname = ANY(%s)", (tables,))]
 
 
 def analyze(conn: sa.Connection, table: str) -> None:
@@ -63,8 +61,8 @@ class FirstStatistics:
         while waiting:
             await asyncio.sleep(CHECK_SECONDS)
             try:
-                for table, written in await self._db.read(lambda conn: never_analyzed(conn, waiting)):
-                    if written < 0:
+                for table, written, analyzed in await self._db.read(lambda conn: table_statistics(conn, waiting)):
+                    if analyzed:
                         waiting.remove(table)
                     elif written >= MIN_ROWS:
                         await self._db.read(lambda conn, table=table: analyze(conn, table))
