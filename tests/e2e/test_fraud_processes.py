@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 
 import pytest
 
+from liveloop.fraud.screen import OwnSpans, _FirstTouch
+from liveloop.fraud.signals import TenantSignals
 from tests.e2e.helpers import before_start, campaign, event, invite, post_ok, send
-from tests.support import Server, create_tenant, fresh_postgres_database, redis_env
+from tests.support import Server, create_tenant, fresh_postgres_database, redis_env, scrape
 
-pytestmark = pytest.mark.service
+TOKEN = "scrape-" + uuid.uuid4().hex
 RULE = {"id": "rr", "type": "reservation_referral", "referrer_reward": {"kind": "coupon", "amount": "2.00"},
         "referee_reward": {"kind": "coupon", "amount": "1.00"}}
 
@@ -22,6 +25,7 @@ def statuses(client, cid: str, user: str) -> list[tuple]:
     return [(r["status"], r["reason"]) for r in rewards]
 
 
+@pytest.mark.service
 def test_a_device_seen_by_one_process_holds_a_referral_taken_by_another(tmp_path):
     base = os.environ.get("LIVELOOP_TEST_DATABASE_URL")
     if not base:
@@ -61,3 +65,66 @@ def test_a_device_seen_by_one_process_holds_a_referral_taken_by_another(tmp_path
                 assert statuses(c, "one", "sock") == [("pending", "review")]
         finally:
             restarted.stop()
+
+
+@pytest.mark.service
+def test_a_process_reads_back_only_what_the_others_logged(tmp_path):
+    """The fraud screen's catch-up (fraud/screen.py) reads what other processes logged, not the
+    process's own events again: its reads follow the others' writes, not the tenant's whole log."""
+    base = os.environ.get("LIVELOOP_TEST_DATABASE_URL")
+    if not base:
+        pytest.skip("LIVELOOP_TEST_DATABASE_URL is not set")
+    env = {**redis_env(), "LIVELOOP_METRICS_TOKEN": TOKEN}
+    with fresh_postgres_database(base) as url:
+        key = create_tenant(url)
+        servers = [Server(url, log_path=tmp_path / f"s{i}.log", env=env).start() for i in range(2)]
+        try:
+            with servers[0].client(key) as a, servers[1].client(key) as b:
+                post_ok(a, "/v1/campaigns", campaign("one", rules=[RULE]))
+                post_ok(a, "/v1/campaigns", campaign("two", rules=[RULE]))
+                send(a, [event("warm", "click", "one", "v-warm", before_start(300), device_id="d-warm")])
+                send(a, [event(f"a{i}", "click", "one", f"va{i}", before_start(250), device_id=f"da{i}")
+                         for i in range(200)])
+                send(b, [event(f"b{i}", "click", "two", f"vb{i}", before_start(200), device_id=f"db{i}")
+                         for i in range(30)])
+                time.sleep(1.2)  # a process learns the others' events at most a second late
+                send(a, [event("last", "click", "one", "v-last", before_start(100))])
+                read = scrape(servers[0].url + "/metrics", TOKEN).value("liveloop_fraud_caught_up_events_total")
+                assert read == 30  # b's events; a's own 201 were not read back
+        finally:
+            for server in servers:
+                server.stop()
+
+
+def test_a_referral_another_process_logged_first_is_learnt_after_this_ones_own_event():
+    """This process's own events are not read back, so it notes their (campaign, user) pairs itself;
+    another process's event logged before them in the campaign is still that user's first (a referral)."""
+    seen = _FirstTouch({"code-alice": "alice"})
+    seen.own("one", "bob", 10)  # bob's event here was logged after position 10
+    signals = TenantSignals()
+    # Another process logged bob's reservation through alice's code at 7: his first in "one".
+    assert seen.scan(signals, [(7, "one", "reservation", "bob", "code-alice", None, None, 0)]) == [("bob", "alice")]
+    assert "alice" in signals.referrers_of["bob"]
+    # At 12 it would have come after this process's event: not a first touch, no referral.
+    later = _FirstTouch({"code-alice": "alice"})
+    later.own("one", "carol", 10)
+    assert later.scan(TenantSignals(), [(12, "one", "reservation", "carol", "code-alice", None, None, 0)]) == []
+    # Once read, a pair's later events are not first touches either.
+    assert seen.scan(signals, [(8, "one", "order_paid", "bob", "code-alice", None, None, 0)]) == []
+
+
+def test_own_spans_merge_and_leave_out_the_widest():
+    own = OwnSpans()
+    own.add("one", 10, 20)
+    own.add("one", 20, 35)  # the next batch on the same campaign: one span
+    own.add("two", 40, 41)
+    own.add("two", 41, 41)  # nothing logged
+    assert sorted(own.past(0)) == [("one", 10, 35), ("two", 40, 41)]
+    assert own.past(35) == [("two", 40, 41)]
+    own.forget_to(35)
+    assert own.past(0) == [("two", 40, 41)]
+    many = OwnSpans()
+    for i in range(OwnSpans.MAX_SKIPPED + 5):
+        many.add(f"c{i}", i * 100, i * 100 + i + 1)  # widths 1, 2, ...
+    kept = many.past(0)
+    assert len(kept) == OwnSpans.MAX_SKIPPED and min(up_to - after for _c, after, up_to in kept) == 6

@@ -59,6 +59,8 @@ class FraudScreen(Protocol):
 
     def check(self, tenant_id: str, state: Any, device_id: str | None, ip: str | None, ev: Event) -> Event | None: ...
 
+    def logged(self, tenant_id: str, spans: list[tuple[str, int, int]]) -> None: ...
+
 
 class RejectedEvent(TypedDict):
     index: int
@@ -221,12 +223,16 @@ class Ingestor:
         batch.ledger = ledger.rows()
         batch.staged = self._committed.staged(tenant_id, effects, now)
         store = self._store
+        heads = {cid: live.state.last_seq for cid, live in campaigns.items()}
         try:
             await self._gate.commit(tenant_id, campaigns, lambda conn: store.write(conn, batch))
         except WriterFailed:
             # Nothing of the batch was stored: sent again, its events must not pass for duplicates.
             self._recent.discard(tenant_id, [row.id for row in rows])
             raise
+        if fraud is not None:
+            # Under the campaigns' locks, every event logged in (head before, head after] is this batch's.
+            fraud.logged(tenant_id, [(cid, head, campaigns[cid].state.last_seq) for cid, head in heads.items()])
         self._committed.publish(tenant_id, effects, received_at=now)
 
     def record_click(self, tenant_id: str, live: LiveCampaign, ev: Event, *, ip: str | None, now: int) -> None:

@@ -33,6 +33,7 @@ from liveloop.fraud import repository
 from liveloop.fraud.signals import DAY_MS, Signal, TenantSignals, risk_of, to_mask
 from liveloop.invites.models import invites
 from liveloop.kit.db.database import Database
+from liveloop.ops import metrics
 from liveloop.scheduler import repository as jobs
 from liveloop.scheduler.repository import Planned
 from liveloop.users.models import users
@@ -60,6 +61,7 @@ class FraudChecks:
         self._outbox = outbox
         self._tenants: dict[str, TenantSignals] = {}
         self._signals: dict[str, list[Signal]] = {}  # check event id -> its signals, until staged
+        self._own: dict[str, OwnSpans] = {}  # tenant -> what this process logged, not to be read back
         self._pruned_at = 0
 
     def signals_of(self, tenant_id: str) -> TenantSignals | None:
@@ -81,7 +83,11 @@ class FraudChecks:
         elif self._shared and now - signals.caught_up_at > CATCH_UP_MS:
             signals.caught_up_at = now
             since = signals.last_seq
-            await self._db.read(lambda conn: _catch_up(conn, tenant_id, signals, since))
+            own = self._own.get(tenant_id)
+            skipped = own.past(since) if own is not None else []
+            top = await self._db.read(lambda conn: _catch_up(conn, tenant_id, signals, since, skipped))
+            if own is not None and top is not None:
+                own.forget_to(top)
         if now - signals.blocklist_read_at > BLOCKLIST_TTL_MS:
             signals.blocklist = await self._db.read(lambda conn: repository.blocklist(conn, tenant_id=tenant_id))
             signals.blocklist_read_at = now
@@ -113,6 +119,9 @@ class FraudChecks:
         uid = ev.user_id
         if signals is None or uid is None:
             return None
+        if signals.first_touch is not None:
+            # The catch-up does not read this process's own events back (`logged`): noted here instead.
+            signals.first_touch.own(state.config.id, uid, state.last_seq)
         if device_id is not None or ip is not None:
             signals.observe(uid, device_id, ip, ev.at)
         if ev.ref is None:
@@ -133,6 +142,18 @@ class FraudChecks:
             self._signals[check_id] = found
         return Event(check_id, FRAUD_CHECK, uid, ev.at, to_mask(codes) if codes else None, owner, None, None,
                      risk_of(codes))
+
+    def logged(self, tenant_id: str, spans: list[tuple[str, int, int]]) -> None:
+        """This process logged every event of these (campaign, head before, head after) spans, under the
+        campaigns' locks; `check` saw them all, so the catch-up need not read them back. Without it
+        a process read its own events again every second: as many rows as it ingests (issue 18)."""
+        if not self._shared:
+            return
+        own = self._own.get(tenant_id)
+        if own is None:
+            own = self._own[tenant_id] = OwnSpans()
+        for campaign_id, after, up_to in spans:
+            own.add(campaign_id, after, up_to)
 
     def stage(self, tenant_id: str, effects: list, now: int) -> Callable[[sa.Connection], None] | None:
         """Review rows, `review.opened` messages and auto-approval jobs of the referrals held for review."""
@@ -181,7 +202,7 @@ def _load(conn: sa.Connection, tenant_id: str, *, shared: bool) -> TenantSignals
     seen = _FirstTouch(dict(conn.execute(sa.select(invites.c.code, invites.c.user_id)
                                          .where(invites.c.tenant_id == tenant_id)).all()))
     rows = conn.execute(
-        sa.select(c.campaign_id, c.type, c.user_id, c.ref, c.device_id, c.ip, c.at)
+        sa.select(c.seq, c.campaign_id, c.type, c.user_id, c.ref, c.device_id, c.ip, c.at)
         .where(c.tenant_id == tenant_id, c.seq <= signals.last_seq, c.user_id.is_not(None))
         .order_by(c.seq))
     edges = seen.scan(signals, rows)
@@ -205,19 +226,29 @@ class _FirstTouch:
 
     def __init__(self, owners: dict[str, str]) -> None:
         self.owners = owners
-        self.seen: set[tuple[str, str]] = set()
+        # (campaign, user) -> the log position after which the pair has had an event: 0 once its first
+        # event was read from the log; for this process's own events, which are not read back, the
+        # campaign's head before the batch that held it: an event another process logged at or before
+        # that position came first, one logged after it did not.
+        self.seen: dict[tuple[str, str], int] = {}
+
+    def own(self, campaign_id: str, user_id: str, head: int) -> None:
+        """This process is logging an event of the user's in the campaign, after position `head`."""
+        self.seen.setdefault((campaign_id, user_id), head)
 
     def scan(self, signals: TenantSignals, rows) -> list[tuple[str, str]]:
         """Observe logged viewer events in log order; returns the referrals (referee, referrer) they made."""
         edges = []
-        for campaign_id, kind, user_id, ref, device_id, ip, at in rows:
+        seen = self.seen
+        for seq, campaign_id, kind, user_id, ref, device_id, ip, at in rows:
             if kind in _NOT_VIEWERS:
                 continue
             if device_id is not None or ip is not None:
                 signals.observe(user_id, device_id, ip, at)
             key = (campaign_id, user_id)
-            if key not in self.seen:
-                self.seen.add(key)
+            after = seen.get(key)
+            if after is None or seq <= after:
+                seen[key] = 0
                 owner = self.owners.get(ref) if ref is not None else None
                 if owner is not None and owner != user_id:
                     edges.append((user_id, owner))
@@ -225,27 +256,73 @@ class _FirstTouch:
         return edges
 
 
-def _catch_up(conn: sa.Connection, tenant_id: str, signals: TenantSignals, known: int) -> None:
-    """What the log holds past `known`: other processes' events (this one's again, which changes
-    nothing): their devices, addresses and referrals.
+class OwnSpans:
+    """The parts of a tenant's log this process wrote itself: per campaign, spans (after, up_to] of `seq`
+    in which every event of the campaign is this process's (it held the campaign's lock). A process
+    that keeps a campaign writes one span after the other, merged into one."""
+
+    MAX_SKIPPED = 32  # spans left out of one catch-up read (the widest): each is a condition of its query
+
+    def __init__(self) -> None:
+        self._spans: dict[str, list[list[int]]] = {}
+
+    def add(self, campaign_id: str, after: int, up_to: int) -> None:
+        if up_to <= after:
+            return
+        spans = self._spans.get(campaign_id)
+        if spans is None:
+            self._spans[campaign_id] = [[after, up_to]]
+        elif spans[-1][1] == after:
+            spans[-1][1] = up_to
+        else:
+            spans.append([after, up_to])
+
+    def past(self, known: int) -> list[tuple[str, int, int]]:
+        """The spans with events after `known`, the widest first (at most MAX_SKIPPED)."""
+        found = [(campaign_id, after, up_to) for campaign_id, spans in self._spans.items()
+                 for after, up_to in spans if up_to > known]
+        if len(found) > self.MAX_SKIPPED:
+            found.sort(key=lambda span: span[1] - span[2])  # widest first; the rest is read back, harmlessly
+            del found[self.MAX_SKIPPED:]
+        return found
+
+    def forget_to(self, top: int) -> None:
+        """A catch-up read the log up to `top`: spans ending there or before are of no more use."""
+        for campaign_id in list(self._spans):
+            kept = [span for span in self._spans[campaign_id] if span[1] > top]
+            if kept:
+                self._spans[campaign_id] = kept
+            else:
+                del self._spans[campaign_id]
+
+
+def _catch_up(conn: sa.Connection, tenant_id: str, signals: TenantSignals, known: int,
+              skipped: list[tuple[str, int, int]]) -> int | None:
+    """What the log holds past `known`, but for the `skipped` spans (this process's own events, whose
+    devices, addresses and referrals `check` recorded): other processes' events. Returns the position
+    read up to (None: nothing new).
 
     `seq` is the log's primary key: the range past `known` is read from its index, however large the log."""
     c = events.c
     top = conn.execute(sa.select(sa.func.max(c.seq)).where(c.seq > known)).scalar()
     if top is None:
-        return
+        return None
+    where = [c.seq > known, c.seq <= top, c.tenant_id == tenant_id, c.user_id.is_not(None)]
+    where += [sa.not_(sa.and_(c.campaign_id == campaign_id, c.seq > after, c.seq <= up_to))
+              for campaign_id, after, up_to in skipped]
     rows = conn.execute(
-        sa.select(c.campaign_id, c.type, c.user_id, c.ref, c.device_id, c.ip, c.at)
-        .where(c.seq > known, c.seq <= top, c.tenant_id == tenant_id, c.user_id.is_not(None))
-        .order_by(c.seq)).all()
+        sa.select(c.seq, c.campaign_id, c.type, c.user_id, c.ref, c.device_id, c.ip, c.at)
+        .where(*where).order_by(c.seq)).all()
+    metrics.FRAUD_CAUGHT_UP_EVENTS.inc(len(rows))
     seen = signals.first_touch
     if seen is not None:
-        unknown = {row[3] for row in rows if row[3] is not None and row[3] not in seen.owners}
+        unknown = {row[4] for row in rows if row[4] is not None and row[4] not in seen.owners}
         if unknown:
             seen.owners.update(conn.execute(sa.select(invites.c.code, invites.c.user_id).where(
                 invites.c.tenant_id == tenant_id, invites.c.code.in_(sorted(unknown)))).all())
         seen.scan(signals, rows)
     signals.last_seq = top
+    return top
 
 
 def _emails(conn: sa.Connection, tenant_id: str, user_ids: set[str]) -> dict[str, tuple[str, str]]:

@@ -137,6 +137,10 @@ CATCH_UP_SECONDS = Histogram("liveloop_catch_up_seconds",
                              buckets=LATENCY, registry=REGISTRY)
 CAUGHT_UP_EVENTS = Counter("liveloop_caught_up_events", "Events logged by other processes and applied here",
                            registry=REGISTRY)
+FRAUD_CAUGHT_UP_EVENTS = Counter(
+    "liveloop_fraud_caught_up_events",
+    "PostgreSQL: events logged by other processes that the fraud screen read (their devices, addresses and "
+    "referrals); this process's own are not read back", registry=REGISTRY)
 
 # -- streams (realtime/) --------------------------------------------------------------------------
 OPEN_STREAMS = Gauge("liveloop_open_streams", "Open server-sent event streams, by kind (viewer, room)",
