@@ -7,7 +7,7 @@ import os
 import pytest
 import sqlalchemy as sa
 
-from liveloop.kit.db.bulk import BulkInsert, ExistingKeys
+from liveloop.kit.db.bulk import BulkInsert, ExistingKeys, RowsByKeys
 from liveloop.kit.db.dialect import create_engine
 from tests.support import fresh_postgres_database
 
@@ -94,3 +94,38 @@ def test_postgresql_array_insert_stores_what_executemany_stores(request):
             assert existing(conn, "NULL", ["{a,b} 'q' \"NULL\"", "plain", "nothing"]) == {"{a,b} 'q' \"NULL\""}
             assert existing(conn, "NULL", []) == set()
         engine.dispose()
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", pytest.param("postgresql", marks=pytest.mark.service)])
+def test_rows_by_keys_reads_the_scope_with_its_condition(tmp_path, dialect):
+    """The rows of many keys in one scope, with an extra condition: the same on both dialects, more keys
+    than SQLite's chunk, and on PostgreSQL one statement however many keys (prepared after five calls)."""
+    if dialect == "sqlite":
+        url, context = f"sqlite:///{tmp_path / 'rows.db'}", None
+    else:
+        base = os.environ.get("LIVELOOP_TEST_DATABASE_URL")
+        if not base:
+            pytest.skip("LIVELOOP_TEST_DATABASE_URL is not set")
+        context = fresh_postgres_database(base)
+        url = context.__enter__()
+    try:
+        engine = create_engine(url)
+        metadata = sa.MetaData()
+        table = sa.Table("u", metadata, sa.Column("scope", sa.String(8)), sa.Column("key", sa.String(8)),
+                         sa.Column("mail", sa.String(8)), sa.Column("domain", sa.String(8)))
+        metadata.create_all(engine)
+        query = RowsByKeys(dialect, table, "scope", "key", ("key", "mail", "domain"), where="mail IS NOT NULL")
+        with engine.begin() as conn:
+            conn.execute(table.insert(), [{"scope": "a", "key": f"k{i}", "mail": None if i % 3 else f"m{i}",
+                                           "domain": "x"} for i in range(1200)] + [{"scope": "b", "key": "k0",
+                                                                                    "mail": "other", "domain": "y"}])
+            asked = [f"k{i}" for i in range(0, 1300, 2)]
+            expected = sorted((f"k{i}", f"m{i}", "x") for i in range(0, 1200, 6))
+            for _ in range(6):
+                assert sorted(query.rows(conn, "a", asked)) == expected
+            assert query.rows(conn, "b", ["k0", "k1"]) == [("k0", "other", "y")]
+            assert query.rows(conn, "a", []) == []
+        engine.dispose()
+    finally:
+        if context is not None:
+            context.__exit__(None, None, None)

@@ -32,6 +32,7 @@ from liveloop.events.models import events
 from liveloop.fraud import repository
 from liveloop.fraud.signals import DAY_MS, Signal, TenantSignals, risk_of, to_mask
 from liveloop.invites.models import invites
+from liveloop.kit.db.bulk import RowsByKeys
 from liveloop.kit.db.database import Database
 from liveloop.ops import metrics
 from liveloop.scheduler import repository as jobs
@@ -325,13 +326,15 @@ def _catch_up(conn: sa.Connection, tenant_id: str, signals: TenantSignals, known
     return top
 
 
+_EMAILS: dict[str, RowsByKeys] = {}  # by dialect
+
+
 def _emails(conn: sa.Connection, tenant_id: str, user_ids: set[str]) -> dict[str, tuple[str, str]]:
-    found: dict[str, tuple[str, str]] = {}
-    ids = sorted(user_ids)
-    for start in range(0, len(ids), 500):
-        rows = conn.execute(
-            sa.select(users.c.user_id, users.c.email_hash, users.c.email_domain)
-            .where(users.c.tenant_id == tenant_id, users.c.user_id.in_(ids[start:start + 500]),
-                   users.c.email_hash.is_not(None)))
-        found.update((uid, (h, d)) for uid, h, d in rows)
-    return found
+    """The email hash and domain of each of the users that has one (on PostgreSQL in one statement)."""
+    dialect = conn.dialect.name
+    query = _EMAILS.get(dialect)
+    if query is None:
+        query = _EMAILS[dialect] = RowsByKeys(dialect, users, "tenant_id", "user_id",
+                                              ("user_id", "email_hash", "email_domain"),
+                                              where="email_hash IS NOT NULL")
+    return {uid: (h, d) for uid, h, d in query.rows(conn, tenant_id, sorted(user_ids))}
