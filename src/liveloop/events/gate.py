@@ -205,6 +205,7 @@ class SharedGate(LiveCampaigns):
                     # Viewers connected to this process hear of events that another process logged.
                     self._committed.publish(tenant_id, [(live, effect) for effect in effects],
                                             received_at=row.received_at)
+            live.caught_up += len(rows)
             metrics.CAUGHT_UP_EVENTS.inc(len(rows))
         metrics.CATCH_UP_SECONDS.observe(clock.monotonic() - started)
         # What is applied next (this process's own events, under the lock) is logged after the head.

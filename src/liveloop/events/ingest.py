@@ -140,23 +140,33 @@ class Ingestor:
         result.rejected.sort(key=lambda r: r["index"])
         if not known:
             return result
+        # Which events the log already holds, asked before the campaigns' locks: the lock is held for
+        # less (other batches of the campaign wait for it). Events that reach the log meanwhile are
+        # this process's (its `_recent` ids, checked under the lock) or another's, caught up when the
+        # lock is taken: then the question is asked again. (An id another process logs meanwhile in a
+        # campaign this batch does not hold is refused by the log's unique key: the batch fails and
+        # its resending finds it.)
+        candidates = [ev.id for _i, _inp, ev in known if (tenant_id, ev.id) not in self._recent]
+        watched = {cid: self._gate.peek(tenant_id, cid) for cid in known_campaigns}
+        marks = {cid: live.caught_up for cid, live in watched.items() if live is not None}
+        logged = await self._store.logged_ids(tenant_id, candidates) if candidates else set()
         async with self._gate.hold(tenant_id, known_campaigns) as campaigns:
+            if candidates and any(live is not watched[cid] or live.caught_up != marks.get(cid)
+                                  for cid, live in campaigns.items()):
+                logged = await self._store.logged_ids(tenant_id, candidates)
             for live in campaigns.values():
                 await self._gate.learn_codes(live, [ev.ref for _i, inp, ev in known
                                                     if inp.campaign_id == live.state.config.id])
-            await self._apply_and_log(tenant_id, known, campaigns, result, now=now)
+            await self._apply_and_log(tenant_id, known, campaigns, logged, result, now=now)
         return result
 
     async def _apply_and_log(self, tenant_id: str, known: list, campaigns: dict[str, LiveCampaign],
-                             result: BatchResult, *, now: int) -> None:
+                             logged: set[str], result: BatchResult, *, now: int) -> None:
+        """`logged`: those of the batch's event ids that the log held when the locks were taken."""
         effects: list = []
         foreign = any(ev.type == "order_paid" and ev.currency != campaigns[inp.campaign_id].state.config.currency
                       for _i, inp, ev in known)
         rates = await self._fx.table(tenant_id) if foreign else None
-        candidates = [ev.id for _i, _inp, ev in known if (tenant_id, ev.id) not in self._recent]
-        logged: set[str] = set()
-        if candidates:
-            logged = await self._store.logged_ids(tenant_id, candidates)
         fraud = self._fraud
         if fraud is not None:
             await fraud.prepare(tenant_id, known, campaigns, now=now)

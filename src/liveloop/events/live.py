@@ -31,6 +31,9 @@ class LiveCampaign:
     board_seq: int | None = -1
     board_rebuild: asyncio.Task | None = None
     board_behind: int | None = None  # the position seen when the copy was last found behind it
+    # Events other processes logged that this state caught up with: the ingestor checks a batch's
+    # event ids against the log before taking the campaign's lock, and again under it only if this moved.
+    caught_up: int = 0
 
 
 class LiveCampaigns:
