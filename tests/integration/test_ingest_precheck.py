@@ -22,7 +22,8 @@ NOW = 1_800_000_000_000
 BODY = {"id": "c1", "title": "t", "market": "US", "currency": "USD", "timezone": "America/New_York",
         "starts_at": "2027-01-01T10:00:00.000Z", "ends_at": "2027-01-01T12:00:00.000Z",
         "landing_url": "https://shop.example.com/", "leaderboard": {"metric": "reservations"},
-        "rules": [{"id": "rr", "type": "reservation_referral", "referrer_reward": {"kind": "coupon", "amount": "2.00"}}]}
+        "rules": [{"id": "rr", "type": "reservation_referral",
+                   "referrer_reward": {"kind": "coupon", "amount": "2.00"}}]}
 
 
 def reservation(eid: str, user: str) -> dict:
