@@ -4,13 +4,17 @@ every process (and a restart) replays."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 import uuid
+from types import SimpleNamespace
 
 import pytest
 
-from liveloop.fraud.screen import OwnSpans, _FirstTouch
+from liveloop.engine.model import Event
+from liveloop.fraud import screen
+from liveloop.fraud.screen import FraudChecks, OwnSpans, _FirstTouch
 from liveloop.fraud.signals import TenantSignals
 from tests.e2e.helpers import before_start, campaign, event, invite, post_ok, send
 from tests.support import Server, create_tenant, fresh_postgres_database, redis_env, scrape
@@ -128,3 +132,46 @@ def test_own_spans_merge_and_leave_out_the_widest():
         many.add(f"c{i}", i * 100, i * 100 + i + 1)  # widths 1, 2, ...
     kept = many.past(0)
     assert len(kept) == OwnSpans.MAX_SKIPPED and min(up_to - after for _c, after, up_to in kept) == 6
+
+
+class _SlowDatabase:
+    """A database whose reads take a moment, counted."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    async def read(self, fn):
+        self.reads += 1
+        await asyncio.sleep(0.05)
+        return fn(None)
+
+
+def test_a_tenant_asked_for_by_two_batches_at_once_is_loaded_once(monkeypatch):
+    """Two loads finishing one after the other would leave the second copy without what batches
+    checked against the first (own events are not read back): the second batch waits for the first load."""
+    monkeypatch.setattr(screen, "_load", lambda conn, tenant_id, shared: TenantSignals())
+    db = _SlowDatabase()
+    checks = FraudChecks(db, outbox=None, shared=True)
+
+    async def both():
+        await asyncio.gather(checks.prepare("t1", [], {}, now=1_000), checks.prepare("t1", [], {}, now=1_000))
+
+    asyncio.run(both())
+    assert db.reads == 1 and checks.signals_of("t1") is not None
+
+
+def test_own_events_are_noted_once_their_write_is_committed(monkeypatch):
+    """`check` notes nothing of a batch's first touches; `logged` (after the commit) does: a failed write
+    leaves no mark that would hide another process's first event of the user."""
+    loaded = TenantSignals()
+    loaded.first_touch = _FirstTouch({})
+    monkeypatch.setattr(screen, "_load", lambda conn, tenant_id, shared: loaded)
+    checks = FraudChecks(_SlowDatabase(), outbox=None, shared=True)
+    asyncio.run(checks.prepare("t1", [], {}, now=1_000))
+    state = SimpleNamespace(config=SimpleNamespace(id="one"), codes={}, participants=set(), last_seq=10)
+    checks.check("t1", state, "phone", None, Event("e1", "reservation", "bob", 5))
+    assert loaded.first_touch.seen == {}  # not committed yet
+    rows = [SimpleNamespace(campaign_id="one", user_id="bob", type="reservation"),
+            SimpleNamespace(campaign_id="one", user_id=None, type="click")]
+    checks.logged("t1", [("one", 10, 12)], rows)
+    assert loaded.first_touch.seen == {("one", "bob"): 10}

@@ -59,7 +59,7 @@ class FraudScreen(Protocol):
 
     def check(self, tenant_id: str, state: Any, device_id: str | None, ip: str | None, ev: Event) -> Event | None: ...
 
-    def logged(self, tenant_id: str, spans: list[tuple[str, int, int]]) -> None: ...
+    def logged(self, tenant_id: str, spans: list[tuple[str, int, int]], rows: list) -> None: ...
 
 
 class RejectedEvent(TypedDict):
@@ -242,7 +242,7 @@ class Ingestor:
             raise
         if fraud is not None:
             # Under the campaigns' locks, every event logged in (head before, head after] is this batch's.
-            fraud.logged(tenant_id, [(cid, head, campaigns[cid].state.last_seq) for cid, head in heads.items()])
+            fraud.logged(tenant_id, [(cid, head, campaigns[cid].state.last_seq) for cid, head in heads.items()], rows)
         self._committed.publish(tenant_id, effects, received_at=now)
 
     def record_click(self, tenant_id: str, live: LiveCampaign, ev: Event, *, ip: str | None, now: int) -> None:

@@ -13,6 +13,7 @@ like any other (engine/state.py), so the hold or decline it decides is in the lo
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Callable
 from typing import Any
@@ -63,6 +64,7 @@ class FraudChecks:
         self._tenants: dict[str, TenantSignals] = {}
         self._signals: dict[str, list[Signal]] = {}  # check event id -> its signals, until staged
         self._own: dict[str, OwnSpans] = {}  # tenant -> what this process logged, not to be read back
+        self._loading: dict[str, asyncio.Future] = {}  # tenant -> its state being loaded
         self._pruned_at = 0
 
     def signals_of(self, tenant_id: str) -> TenantSignals | None:
@@ -78,9 +80,7 @@ class FraudChecks:
         """Before a batch is applied: the tenant's state loaded, the blocklist and emails fresh."""
         signals = self._tenants.get(tenant_id)
         if signals is None:
-            signals = await self._db.read(lambda conn: _load(conn, tenant_id, shared=self._shared))
-            signals.blocklist_read_at = signals.caught_up_at = now
-            self._tenants[tenant_id] = signals
+            signals = await self._load_once(tenant_id, now)
         elif self._shared and now - signals.caught_up_at > CATCH_UP_MS:
             signals.caught_up_at = now
             since = signals.last_seq
@@ -114,15 +114,30 @@ class FraudChecks:
                 else:
                     signals.emails[user_id] = email
 
+    async def _load_once(self, tenant_id: str, now: int) -> TenantSignals:
+        """The tenant's state, loaded once however many batches ask at once: a second load finishing
+        later would replace the first and lose what batches checked against it meanwhile (their own
+        events are not read back). Shielded: a batch given up does not cancel the others' load."""
+        loading = self._loading.get(tenant_id)
+        if loading is None:
+            loading = self._loading[tenant_id] = asyncio.ensure_future(self._read_tenant(tenant_id, now))
+        return await asyncio.shield(loading)
+
+    async def _read_tenant(self, tenant_id: str, now: int) -> TenantSignals:
+        try:
+            signals = await self._db.read(lambda conn: _load(conn, tenant_id, shared=self._shared))
+            signals.blocklist_read_at = signals.caught_up_at = now
+            self._tenants[tenant_id] = signals
+            return signals
+        finally:
+            del self._loading[tenant_id]
+
     def check(self, tenant_id: str, state: Any, device_id: str | None, ip: str | None, ev: Event) -> Event | None:
         """Record the event's device and address; if it attributes a referee, the `fraud_check` to log first."""
         signals = self._tenants.get(tenant_id)
         uid = ev.user_id
         if signals is None or uid is None:
             return None
-        if signals.first_touch is not None:
-            # The catch-up does not read this process's own events back (`logged`): noted here instead.
-            signals.first_touch.own(state.config.id, uid, state.last_seq)
         if device_id is not None or ip is not None:
             signals.observe(uid, device_id, ip, ev.at)
         if ev.ref is None:
@@ -144,17 +159,27 @@ class FraudChecks:
         return Event(check_id, FRAUD_CHECK, uid, ev.at, to_mask(codes) if codes else None, owner, None, None,
                      risk_of(codes))
 
-    def logged(self, tenant_id: str, spans: list[tuple[str, int, int]]) -> None:
-        """This process logged every event of these (campaign, head before, head after) spans, under the
-        campaigns' locks; `check` saw them all, so the catch-up need not read them back. Without it
-        a process read its own events again every second: as many rows as it ingests (issue 18)."""
+    def logged(self, tenant_id: str, spans: list[tuple[str, int, int]], rows: list) -> None:
+        """This batch is committed: it logged every event of these (campaign, head before, head after)
+        spans, under the campaigns' locks, and `check` saw them all, so the catch-up need not read them
+        back (without it a process read its own events again every second: as many rows as it
+        ingests, issue 18). Their (campaign, user) pairs are noted instead, once committed: a failed
+        write must leave no mark."""
         if not self._shared:
             return
+        signals = self._tenants.get(tenant_id)
         own = self._own.get(tenant_id)
         if own is None:
             own = self._own[tenant_id] = OwnSpans()
+        heads = {}
         for campaign_id, after, up_to in spans:
             own.add(campaign_id, after, up_to)
+            heads[campaign_id] = after
+        touch = signals.first_touch if signals is not None else None
+        if touch is not None:
+            for row in rows:
+                if row.user_id is not None and row.type not in _NOT_VIEWERS:
+                    touch.own(row.campaign_id, row.user_id, heads[row.campaign_id])
 
     def stage(self, tenant_id: str, effects: list, now: int) -> Callable[[sa.Connection], None] | None:
         """Review rows, `review.opened` messages and auto-approval jobs of the referrals held for review."""

@@ -19,8 +19,17 @@ depends_on = None
 
 def upgrade() -> None:
     where = sa.text("email_hash IS NOT NULL")
-    op.create_index("ix_users_with_email", "users", ["tenant_id", "user_id"], postgresql_where=where,
-                    sqlite_where=where)
+    if op.get_bind().dialect.name == "postgresql":
+        # Built without blocking the users' writes (an installation's users table can be large and its
+        # processes may be ingesting): CONCURRENTLY, which runs outside a transaction. An interrupted
+        # build leaves an invalid index of that name behind: it is dropped first.
+        with op.get_context().autocommit_block():
+            op.drop_index("ix_users_with_email", table_name="users", postgresql_concurrently=True,
+                          if_exists=True)
+            op.create_index("ix_users_with_email", "users", ["tenant_id", "user_id"], postgresql_where=where,
+                            postgresql_concurrently=True)
+    else:
+        op.create_index("ix_users_with_email", "users", ["tenant_id", "user_id"], sqlite_where=where)
 
 
 def downgrade() -> None:
