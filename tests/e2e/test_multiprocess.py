@@ -27,8 +27,11 @@ def pg_base():
     return base
 
 
-def send_all(servers: list[Server], key: str, pending: list[list[dict]], rng: random.Random) -> set[int]:
-    """Send batches from 3 threads, each to a random process; returns the acknowledged indexes."""
+def send_all(servers: list[Server], key: str, pending: list[list[dict]], rng: random.Random, *,
+             kill: Server | None = None, kill_after: int = 0) -> set[int]:
+    """Send batches from 3 threads, each to a random process; returns the acknowledged indexes. `kill`:
+    a process killed with SIGKILL once `kill_after` batches are acknowledged, so mid-stream however
+    fast the processes ingest (a timer landed after the end once they got faster)."""
     acknowledged: set[int] = set()
     lock = threading.Lock()
     queue = list(enumerate(pending))
@@ -46,6 +49,9 @@ def send_all(servers: list[Server], key: str, pending: list[list[dict]], rng: ra
                 if response.status_code == 200:
                     with lock:
                         acknowledged.add(index)
+                        due = kill is not None and kill.proc is not None and len(acknowledged) == kill_after
+                    if due:
+                        kill.kill9()
             except httpx.HTTPError:
                 pass
         for client in clients.values():
@@ -81,10 +87,7 @@ def test_three_processes_one_campaign_equal_one_process(pg_base, tmp_path, with_
             pending = batches(events, size=40)
             # duplicates: a few batches are sent twice from the start (concurrent retries)
             pending += [pending[i] for i in rng.sample(range(len(pending)), 6)]
-            killer = threading.Timer(0.6, servers[1].kill9)
-            killer.start()
-            acknowledged = send_all(servers, key, pending, rng)
-            killer.join()
+            acknowledged = send_all(servers, key, pending, rng, kill=servers[1], kill_after=len(pending) // 4)
             assert len(acknowledged) < len(pending), "the kill should land mid-stream"
             alive = [s for s in servers if s.proc is not None]
             assert len(alive) == 2
