@@ -100,36 +100,26 @@ def test_postgresql_bulk_insert_stores_what_executemany_stores(way):
         engine.dispose()
 
 
-@pytest.mark.parametrize("dialect", ["sqlite", pytest.param("postgresql", marks=pytest.mark.service)])
-def test_rows_by_keys_reads_the_scope_with_its_condition(tmp_path, dialect):
-    """The rows of many keys in one scope, with an extra condition: the same on both dialects, more keys
+def test_rows_by_keys_reads_the_scope_with_its_condition(new_database):
+    """The rows of many keys in one scope, with an extra condition: the same on both databases, more keys
     than SQLite's chunk, and on PostgreSQL one statement however many keys (prepared after five calls)."""
-    if dialect == "sqlite":
-        url, context = f"sqlite:///{tmp_path / 'rows.db'}", None
-    else:
-        base = os.environ.get("LIVELOOP_TEST_DATABASE_URL")
-        if not base:
-            pytest.skip("LIVELOOP_TEST_DATABASE_URL is not set")
-        context = fresh_postgres_database(base)
-        url = context.__enter__()
+    engine = create_engine(new_database("rows"))
+    metadata = sa.MetaData()
+    table = sa.Table("u", metadata, sa.Column("scope", sa.String(8)), sa.Column("key", sa.String(8)),
+                     sa.Column("mail", sa.String(8)), sa.Column("domain", sa.String(8)))
+    metadata.create_all(engine)
+    query = RowsByKeys(engine.dialect.name, table, "scope", "key", ("key", "mail", "domain"),
+                       where="mail IS NOT NULL")
     try:
-        engine = create_engine(url)
-        metadata = sa.MetaData()
-        table = sa.Table("u", metadata, sa.Column("scope", sa.String(8)), sa.Column("key", sa.String(8)),
-                         sa.Column("mail", sa.String(8)), sa.Column("domain", sa.String(8)))
-        metadata.create_all(engine)
-        query = RowsByKeys(dialect, table, "scope", "key", ("key", "mail", "domain"), where="mail IS NOT NULL")
         with engine.begin() as conn:
             conn.execute(table.insert(), [{"scope": "a", "key": f"k{i}", "mail": None if i % 3 else f"m{i}",
-                                           "domain": "x"} for i in range(1200)] + [{"scope": "b", "key": "k0",
-                                                                                    "mail": "other", "domain": "y"}])
+                                           "domain": "x"} for i in range(1200)]
+                         + [{"scope": "b", "key": "k0", "mail": "other", "domain": "y"}])
             asked = [f"k{i}" for i in range(0, 1300, 2)]
             expected = sorted((f"k{i}", f"m{i}", "x") for i in range(0, 1200, 6))
             for _ in range(6):
                 assert sorted(query.rows(conn, "a", asked)) == expected
             assert query.rows(conn, "b", ["k0", "k1"]) == [("k0", "other", "y")]
             assert query.rows(conn, "a", []) == []
-        engine.dispose()
     finally:
-        if context is not None:
-            context.__exit__(None, None, None)
+        engine.dispose()

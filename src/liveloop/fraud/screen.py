@@ -63,9 +63,11 @@ class FraudChecks:
         self._outbox = outbox
         self._tenants: dict[str, TenantSignals] = {}
         self._signals: dict[str, list[Signal]] = {}  # check event id -> its signals, until staged
-        self._own: dict[str, OwnSpans] = {}  # tenant -> what this process logged, not to be read back
         self._loading: dict[str, asyncio.Future] = {}  # tenant -> its state being loaded
         self._pruned_at = 0
+        # The emails of a batch's would-be referees and referrers (the partial index ix_users_with_email).
+        self._emails = RowsByKeys(db.dialect, users, "tenant_id", "user_id", ("user_id", "email_hash", "email_domain"),
+                                  where="email_hash IS NOT NULL")
 
     def signals_of(self, tenant_id: str) -> TenantSignals | None:
         return self._tenants.get(tenant_id)
@@ -84,10 +86,10 @@ class FraudChecks:
         elif self._shared and now - signals.caught_up_at > CATCH_UP_MS:
             signals.caught_up_at = now
             since = signals.last_seq
-            own = self._own.get(tenant_id)
-            skipped = own.past(since) if own is not None else []
+            own = signals.first_touch.own_spans  # kept when shared
+            skipped = own.past(since)
             top = await self._db.read(lambda conn: _catch_up(conn, tenant_id, signals, since, skipped))
-            if own is not None and top is not None:
+            if top is not None:
                 own.forget_to(top)
         if now - signals.blocklist_read_at > BLOCKLIST_TTL_MS:
             signals.blocklist = await self._db.read(lambda conn: repository.blocklist(conn, tenant_id=tenant_id))
@@ -106,7 +108,9 @@ class FraudChecks:
                 wanted.add(ev.user_id)
                 wanted.add(owner)
         if wanted:
-            found = await self._db.read(lambda conn: _emails(conn, tenant_id, wanted))
+            emails = self._emails
+            found = await self._db.read(lambda conn: {uid: (h, d) for uid, h, d in
+                                                      emails.rows(conn, tenant_id, sorted(wanted))})
             for user_id in wanted:
                 email = found.get(user_id)
                 if email is None:
@@ -165,21 +169,17 @@ class FraudChecks:
         back (without it a process read its own events again every second: as many rows as it
         ingests, issue 18). Their (campaign, user) pairs are noted instead, once committed: a failed
         write must leave no mark."""
-        if not self._shared:
-            return
         signals = self._tenants.get(tenant_id)
-        own = self._own.get(tenant_id)
-        if own is None:
-            own = self._own[tenant_id] = OwnSpans()
+        touch = signals.first_touch if signals is not None else None
+        if touch is None:
+            return  # one process on its database: nothing is read back
         heads = {}
         for campaign_id, after, up_to in spans:
-            own.add(campaign_id, after, up_to)
+            touch.own_spans.add(campaign_id, after, up_to)
             heads[campaign_id] = after
-        touch = signals.first_touch if signals is not None else None
-        if touch is not None:
-            for row in rows:
-                if row.user_id is not None and row.type not in _NOT_VIEWERS:
-                    touch.own(row.campaign_id, row.user_id, heads[row.campaign_id])
+        for row in rows:
+            if row.user_id is not None and row.type not in _NOT_VIEWERS:
+                touch.own(row.campaign_id, row.user_id, heads[row.campaign_id])
 
     def stage(self, tenant_id: str, effects: list, now: int) -> Callable[[sa.Connection], None] | None:
         """Review rows, `review.opened` messages and auto-approval jobs of the referrals held for review."""
@@ -248,7 +248,8 @@ _NOT_VIEWERS = frozenset((FRAUD_CHECK, REVIEW_DECISION, DRAW_WIN, CAMPAIGN_CHANG
 
 class _FirstTouch:
     """Which (campaign, user) pairs have had an event, and the owners of invite codes: a user's first
-    event in a campaign, through another's code, attributes it (SPEC section 2)."""
+    event in a campaign, through another's code, attributes it (SPEC section 2). Kept with several
+    processes only, as are the spans of the log this process wrote itself (not read back)."""
 
     def __init__(self, owners: dict[str, str]) -> None:
         self.owners = owners
@@ -257,6 +258,7 @@ class _FirstTouch:
         # campaign's head before the batch that held it: an event another process logged at or before
         # that position came first, one logged after it did not.
         self.seen: dict[tuple[str, str], int] = {}
+        self.own_spans = OwnSpans()
 
     def own(self, campaign_id: str, user_id: str, head: int) -> None:
         """This process is logging an event of the user's in the campaign, after position `head`."""
@@ -349,17 +351,3 @@ def _catch_up(conn: sa.Connection, tenant_id: str, signals: TenantSignals, known
         seen.scan(signals, rows)
     signals.last_seq = top
     return top
-
-
-_EMAILS: dict[str, RowsByKeys] = {}  # by dialect
-
-
-def _emails(conn: sa.Connection, tenant_id: str, user_ids: set[str]) -> dict[str, tuple[str, str]]:
-    """The email hash and domain of each of the users that has one (on PostgreSQL in one statement)."""
-    dialect = conn.dialect.name
-    query = _EMAILS.get(dialect)
-    if query is None:
-        query = _EMAILS[dialect] = RowsByKeys(dialect, users, "tenant_id", "user_id",
-                                              ("user_id", "email_hash", "email_domain"),
-                                              where="email_hash IS NOT NULL")
-    return {uid: (h, d) for uid, h, d in query.rows(conn, tenant_id, sorted(user_ids))}
