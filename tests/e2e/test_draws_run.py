@@ -309,11 +309,13 @@ def test_viewers_hear_when_they_first_enter_by_sharing_or_by_their_metric(client
     make_campaign(client, cid, now - timedelta(minutes=30), now + timedelta(hours=2),
                   [share_rule(), joins_rule(id="grand")], timezone="Asia/Kolkata")
     code = invite(client, cid, "host")
+    shared_at = now - timedelta(seconds=5)
+    # The hour the share falls in (not the one open when asked: the two differ across an hour's end).
     hour = next(p for p in client.get(f"/v1/campaigns/{cid}/draws/hourly").json()["periods"]
-                if p["status"] == "open")["period"]
+                if datetime.fromisoformat(p["starts_at"]) <= shared_at < datetime.fromisoformat(p["ends_at"]))["period"]
     with (Sse(server, viewer_token(client, cid, "sharer")) as sharer,
           Sse(server, viewer_token(client, cid, "host")) as host):
-        send(client, [share(cid, "sharer", iso(now - timedelta(seconds=5)))])
+        send(client, [share(cid, "sharer", iso(shared_at))])
         entered = sharer.next()
         assert (entered["type"], entered["rule_id"], entered["period"], entered["via"]) == (
             "draw_entered", "hourly", hour, "share")
