@@ -167,6 +167,9 @@ def serve(argv: list[str]) -> None:
         for name in names:
             setattr(kind, name, nothing)
     ops_server.Requests = lambda app, **_options: app  # no request id, no request counts, no request lines
+    # The share links the HTTP protocol answers itself: without the request layer either.
+    direct = ops_server.DirectAnswers
+    ops_server.DirectAnswers = lambda answer_now, _requests, client_of: direct(answer_now, None, client_of)
     cli.app(["serve", *argv], prog_name="liveloop")
 
 

@@ -52,7 +52,7 @@ from liveloop.rooms.receiver import RoomReceiver
 from liveloop.rooms.sweeper import PresenceSweeper
 from liveloop.segments.api import router as segments_router
 from liveloop.settings import Settings
-from liveloop.sharelink.api import ShareLink
+from liveloop.sharelink.api import SHARE_ROUTE, ShareLink, redirect_head
 from liveloop.tenants.api import router as api_keys_router
 from liveloop.tenants.auth import current_tenant
 from liveloop.users.api import router as users_router
@@ -184,11 +184,23 @@ class Liveloop:
         await self.api(scope, receive, send)
 
 
+    def answer_now(self, path: str, user_agent: str, client: str | None) -> tuple[str, str, bytes] | None:
+        """A GET answered without awaiting anything, before any ASGI task exists (ops/serving.py): (route,
+        tenant id, the answer's own header lines) of a 302. Only a share link's common case is; None
+        for everything else, which `__call__` answers."""
+        if not path.startswith("/s/"):
+            return None
+        found = self._share.redirect_now(path[3:], user_agent, client)
+        if found is None:
+            return None
+        tenant_id, location = found
+        return SHARE_ROUTE, tenant_id, redirect_head(location)
+
     def route_of(self, scope: dict) -> str:
         """The template of the route that answered `scope` (once answered): for request logs and metrics."""
         path = scope["path"]
         if path.startswith("/s/"):
-            return "/s/{code}"
+            return SHARE_ROUTE
         if path in ("/v1/events", "/v1/stream", "/v1/presence"):
             return path
         if is_room_stream(path):

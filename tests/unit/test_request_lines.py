@@ -34,6 +34,10 @@ class Stream(io.BytesIO):
         return [orjson.loads(line) for line in self.getvalue().splitlines()]
 
 
+def add(lines: RequestLines, request: Request, method: str, route: str, seconds: float) -> None:
+    lines.add(request.id, request.tenant_id, method, route, request.status, seconds)
+
+
 def served(number: int, *, status: int = 200, tenant: str | None = "tn_1") -> Request:
     request = Request(f"req-{number}")
     request.tenant_id, request.status = tenant, status
@@ -47,7 +51,7 @@ def test_lines_wait_for_the_interval_then_arrive_together_in_order_with_their_fi
 
     async def scenario() -> None:
         for i in range(300):
-            lines.add(served(i, status=302 if i % 2 else 404, tenant=None if i % 3 else "tn_1"), "GET", "/s/{code}",
+            add(lines, served(i, status=302 if i % 2 else 404, tenant=None if i % 3 else "tn_1"), "GET", "/s/{code}",
                       0.00123)
             if i % 50 == 0:
                 await asyncio.sleep(0)  # other turns of the loop: nothing written yet
@@ -76,7 +80,7 @@ def test_text_lines_are_batched_alike():
 
     async def scenario() -> None:
         for i in range(3):
-            lines.add(served(i), "POST", "/v1/events", 0.05)
+            add(lines, served(i), "POST", "/v1/events", 0.05)
         await asyncio.sleep(RequestLines.FLUSH_SECONDS * 3)
 
     asyncio.run(scenario())
@@ -93,7 +97,7 @@ def test_a_burst_is_written_before_the_interval_ends(monkeypatch):
 
     async def scenario() -> int:
         for i in range(250):
-            lines.add(served(i), "GET", "/healthz", 0.001)
+            add(lines, served(i), "GET", "/healthz", 0.001)
         return stream.writes
 
     assert asyncio.run(scenario()) == 2
@@ -114,10 +118,10 @@ def test_a_notable_event_is_written_at_once_after_the_lines_before_it(monkeypatc
     logger.propagate = False
     try:
         async def scenario() -> None:
-            lines.add(served(1), "POST", "/v1/events", 0.2)
-            lines.add(served(2), "POST", "/v1/events", 0.2)
+            add(lines, served(1), "POST", "/v1/events", 0.2)
+            add(lines, served(2), "POST", "/v1/events", 0.2)
             logger.error("the writer failed", extra={"event": "writer_failed", "jobs": 2})
-            lines.add(served(3), "GET", "/healthz", 0.001)
+            add(lines, served(3), "GET", "/healthz", 0.001)
             await asyncio.sleep(RequestLines.FLUSH_SECONDS * 3)
 
         asyncio.run(scenario())
@@ -142,7 +146,7 @@ def test_flushes_from_another_thread_lose_nothing_and_keep_the_order():
     async def scenario() -> None:
         thread.start()
         for i in range(20_000):
-            lines.add(served(i), "GET", "/s/{code}", 0.0004)
+            add(lines, served(i), "GET", "/s/{code}", 0.0004)
             if i % 500 == 0:
                 await asyncio.sleep(0)
         done.set()
@@ -170,7 +174,7 @@ def test_json_lines_are_the_bytes_orjson_writes_for_each_request():
     async def scenario() -> None:
         for at, request, method, route, seconds in taken:
             with mock.patch("liveloop.ops.requests.time.time", return_value=at):
-                lines.add(request, method, route, seconds)
+                add(lines, request, method, route, seconds)
         lines.flush()
 
     asyncio.run(scenario())

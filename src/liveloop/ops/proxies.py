@@ -48,3 +48,23 @@ class TrustedProxies:
 def behind(app, listed: list[str]):
     """`app` taking the client's address from `X-Forwarded-For` when a listed proxy sent it."""
     return ProxyHeadersMiddleware(app, trusted_hosts=listed) if listed else app
+
+
+class ClientAddress:
+    """A client's address as `behind`'s middleware would set it, for the requests the HTTP protocol answers
+    before any ASGI app sees them (ops/serving.py): the same trusted hosts decide, by the same code."""
+
+    def __init__(self, listed: list[str]) -> None:
+        self._trusted = ProxyHeadersMiddleware(None, trusted_hosts=listed).trusted_hosts if listed else None
+
+    def __call__(self, client: tuple | None, headers: list[tuple[bytes, bytes]]) -> str | None:
+        host = client[0] if client else None
+        trusted = self._trusted
+        if trusted is None or host not in trusted:
+            return host
+        forwarded = [value for name, value in headers if name == b"x-forwarded-for"]
+        if forwarded:
+            found, _port = trusted.get_trusted_client_address(b", ".join(forwarded).decode("latin1"))
+            if found:  # an empty header names nobody: the proxy's own address stays
+                return found
+        return host

@@ -74,10 +74,11 @@ class RequestLines:
     def wanted() -> bool:
         return logging.getLogger(LOGGER).isEnabledFor(logging.INFO)
 
-    def add(self, request: Request, method: str, route: str, seconds: float) -> None:
+    def add(self, request_id: str, tenant_id: str | None, method: str, route: str, status: int,
+            seconds: float) -> None:
         # Encoded now, kept as bytes: objects that live a tenth of a second would otherwise be counted,
         # traversed and promoted by the garbage collector.
-        line = self._line(time.time(), request.id, request.tenant_id, method, route, request.status, seconds)
+        line = self._line(time.time(), request_id, tenant_id, method, route, status, seconds)
         pending = self._pending
         pending.append(line)
         if self._timer is None:
@@ -175,13 +176,20 @@ class Requests:
         self._prefix = secrets.token_hex(4) + "-"
         self._count = itertools.count(1)
 
+    def new_id(self, client: tuple | None, headers: list[tuple[bytes, bytes]]) -> str:
+        """The request's id: a trusted proxy's own (seen before the proxy headers are applied), or a new one."""
+        if self._proxies is not None:
+            given = self._given_id(client, headers)
+            if given:
+                return given
+        return f"{self._prefix}{next(self._count)}"
+
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
         started = time.perf_counter()
-        given = self._given_id(scope) if self._proxies is not None else None
-        request = Served(given or f"{self._prefix}{next(self._count)}", send)
+        request = Served(self.new_id(scope.get("client"), scope["headers"]), send)
         CURRENT.set(request)
         try:
             await self._app(scope, receive, request.reply)
@@ -190,30 +198,32 @@ class Requests:
                 request.status = 500  # the server answers it
             raise
         finally:
-            # Inline rather than a method: this runs for every request (CONVENTIONS.md point 9).
-            seconds = time.perf_counter() - started
             status = request.status
             if status is None:
                 status = request.status = CLIENT_LEFT
-            route = self._route_of(scope)
-            stats = self._routes.get(route)
-            if stats is None:
-                stats = self._routes[route] = metrics.RouteStats()
-            if route not in STREAMS:
-                stats.buckets[bisect_left(_LATENCY, seconds)] += 1  # the first bound >= seconds
-                stats.sum += seconds
-            answers = stats.answers
-            answers[status] = answers.get(status, 0) + 1
-            lines = self._lines
-            if lines is not None:
-                lines.add(request, scope["method"], route, seconds)
+            self.answered(scope["method"], self._route_of(scope), status, time.perf_counter() - started,
+                          request.id, request.tenant_id)
 
-    def _given_id(self, scope) -> str | None:
-        """The X-Request-Id of a trusted proxy (seen before the proxy headers are applied)."""
-        client = scope.get("client")
+    def answered(self, method: str, route: str, status: int, seconds: float, request_id: str,
+                 tenant_id: str | None) -> None:
+        """Count a request's answer and write its line (also for those the HTTP protocol answered itself)."""
+        stats = self._routes.get(route)
+        if stats is None:
+            stats = self._routes[route] = metrics.RouteStats()
+        if route not in STREAMS:
+            stats.buckets[bisect_left(_LATENCY, seconds)] += 1  # the first bound >= seconds
+            stats.sum += seconds
+        answers = stats.answers
+        answers[status] = answers.get(status, 0) + 1
+        lines = self._lines
+        if lines is not None:
+            lines.add(request_id, tenant_id, method, route, status, seconds)
+
+    def _given_id(self, client: tuple | None, headers: list[tuple[bytes, bytes]]) -> str | None:
+        """The X-Request-Id of a trusted proxy."""
         if client is None or client[0] not in self._proxies:
             return None
-        for name, value in scope["headers"]:
+        for name, value in headers:
             if name == b"x-request-id":
                 given = value.decode("latin-1")
                 return given if _GIVEN_ID.fullmatch(given) else None

@@ -30,7 +30,7 @@ from liveloop import __version__
 from liveloop.ops import metrics, proxies
 from liveloop.ops.logging import write_before_records
 from liveloop.ops.requests import RequestLines, Requests
-from liveloop.ops.serving import http_protocol
+from liveloop.ops.serving import DirectAnswers, http_protocol
 
 if TYPE_CHECKING:
     from liveloop.app import Liveloop
@@ -93,8 +93,9 @@ def serve(app: Liveloop, settings: Settings) -> None:
     trusted = proxies.parse(settings.trusted_proxies)
     served = Requests(proxies.behind(app, trusted), route_of=app.route_of, lines=lines,
                       proxies=proxies.TrustedProxies(trusted))
+    direct = DirectAnswers(app.answer_now, served, proxies.ClientAddress(trusted))
     config = uvicorn.Config(served, host=settings.host, port=settings.port, loop="auto",
-                            http=http_protocol(settings.header_timeout_seconds),
+                            http=http_protocol(settings.header_timeout_seconds, direct),
                             log_config=None, access_log=False, log_level=settings.log_level.lower(),
                             proxy_headers=False,  # applied above, from the listed proxies only
                             timeout_graceful_shutdown=settings.shutdown_seconds * 0.75)

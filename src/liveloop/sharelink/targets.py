@@ -36,6 +36,10 @@ class ShareTargets:
         self.remember(target)
         return target
 
+    def cached(self, code: str) -> ShareTarget | None:
+        """The target if it is in memory (None says nothing about the code: `get` looks it up)."""
+        return self._cache.get(code)
+
     def remember(self, target: ShareTarget) -> None:
         if len(self._cache) >= MAX_CACHED:
             self._cache.clear()
