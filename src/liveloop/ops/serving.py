@@ -142,7 +142,6 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
         return cached[1]
 
 
-
 def _sweep(loop: asyncio.AbstractEventLoop, state, period: float) -> None:
     """Close the connections of a server whose request headers are overdue, then again in `period` seconds:
     a connection is closed between its deadline and a period later."""
