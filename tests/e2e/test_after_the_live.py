@@ -414,9 +414,6 @@ def test_two_processes_run_the_schedule_without_doubles(tmp_path):
         servers = [Server(url, log_path=tmp_path / f"s{i}.log", env=env).start() for i in range(2)]
         try:
             cids = [new_cid(f"p{i}") for i in range(8)]
-            nominal = now() + timedelta(seconds=6)
-            awake = markets_by_hour(nominal)[0][0]
-            starts = nominal + timedelta(minutes=60)
             reminded = new_cid("r")
             with servers[0].client(key) as one, servers[1].client(key) as two:
                 post_ok(one, "/v1/webhook-endpoints", {"url": receiver.url("/both"), "events": AFTER})
@@ -426,7 +423,11 @@ def test_two_processes_run_the_schedule_without_doubles(tmp_path):
                     codes = [invite(client, cid, f"s{j}") for j in range(5)]
                     send(client, [ev(cid, f"c{j}", "click", f"f{j}", timedelta(hours=3), ref=code)
                                   for j, code in enumerate(codes)])
-                # and a reminder for ten users who reserved, due in a few seconds where they live
+                # and a reminder for ten users who reserved, due in a few seconds where they live (counted
+                # from here: the users must have reserved before it is due, however slow the set-up above)
+                nominal = now() + timedelta(seconds=6)
+                awake = markets_by_hour(nominal)[0][0]
+                starts = nominal + timedelta(minutes=60)
                 post_ok(two, "/v1/campaigns", {
                     "id": reminded, "title": "Next", "market": awake.code, "starts_at": iso(starts),
                     "ends_at": iso(starts + timedelta(hours=1)), "landing_url": "https://shop.example.com/live",
