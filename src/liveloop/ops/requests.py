@@ -10,8 +10,8 @@ fixed set that carries no code, token or id a client chose. The app says which t
 
 The hot paths pay a few microseconds for this (CONVENTIONS.md point 9; docs/benchmarks.md measures
 it): the latency and status counted in plain Python (ops/metrics.py `RequestCounts`), and a log line
-encoded when the request ends and written with the others of the last tenth of a second rather
-than through `logging` (about 5 µs a line).
+encoded and written with the others of the last tenth of a second rather than through `logging`
+(about 5 µs a line).
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ import sys
 import threading
 import time
 from bisect import bisect_left
-from collections import deque
 from collections.abc import Callable
 from typing import BinaryIO
 
@@ -47,22 +46,27 @@ _GIVEN_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 class RequestLines:
     """One line per request, at level info of the `liveloop.request` logger, in the process's log format.
 
-    Each line is encoded when its request ends and waits in memory, as bytes; they are written together
-    about ten times a second (`FLUSH_SECONDS`), or sooner when `MAX_PENDING` wait: one write system
-    call per flush instead of one per event-loop turn. `flush` is also called at shutdown, by the
-    watchdog, and before any other log record is written (ops/logging.py `write_before_records`), so
-    that a notable event is written at once, after the request lines that came before it.
+    A request only leaves its seven fields in memory when it ends; the lines are encoded and written
+    together about ten times a second (`FLUSH_SECONDS`), or sooner when `MAX_PENDING` wait: one write
+    system call per flush, and the encoding done in one tight loop. Line by line between requests, the
+    same encoding cost three to four times as much event-loop time as in a loop (docs/benchmarks.md).
+    `flush` is also called at shutdown, by the watchdog, and before any other log record is written
+    (ops/logging.py `write_before_records`), so that a notable event is written at once, after the
+    request lines that came before it.
     """
 
     FLUSH_SECONDS = 0.1
     MAX_PENDING = 10_000  # about 2 MB of JSON: a burst is written before the interval ends
+    _FIELDS = 7  # a request's in `_fields`: time, id, tenant, method, route, status, seconds
 
     def __init__(self, *, json: bool, stream: BinaryIO | None = None) -> None:
         self._json = json
         self._stream = stream
-        # Appended on the event loop; emptied there, or by a thread writing a record or ending the
-        # process: a deque's append and popleft are atomic, so no line is lost between two threads.
-        self._pending: deque[bytes] = deque()
+        # The fields of the requests not written yet, flat: appended on the event loop, taken by a flush
+        # there or in a thread writing a record or ending the process. Plain values, none of them an
+        # object the garbage collector tracks.
+        self._fields: list = []
+        self._taking = threading.Lock()  # an append and a flush's taking of the list, one at a time
         self._timer: asyncio.TimerHandle | None = None  # touched on the event loop only
         self._write = threading.Lock()  # one flush at a time, so lines keep their order
         self._stamp = Stamp()
@@ -76,14 +80,13 @@ class RequestLines:
 
     def add(self, request_id: str, tenant_id: str | None, method: str, route: str, status: int,
             seconds: float) -> None:
-        # Encoded now, kept as bytes: objects that live a tenth of a second would otherwise be counted,
-        # traversed and promoted by the garbage collector.
-        line = self._line(time.time(), request_id, tenant_id, method, route, status, seconds)
-        pending = self._pending
-        pending.append(line)
+        with self._taking:
+            fields = self._fields
+            fields += (time.time(), request_id, tenant_id, method, route, status, seconds)
+            waiting = len(fields)
         if self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(self.FLUSH_SECONDS, self._due)
-        elif len(pending) >= self.MAX_PENDING:
+        elif waiting >= self.MAX_PENDING * self._FIELDS:
             self.flush()
 
     def _due(self) -> None:
@@ -92,28 +95,31 @@ class RequestLines:
 
     def flush(self) -> None:
         """Write every line waiting (from any thread)."""
-        pending = self._pending
-        if not pending:
+        if not self._fields:
             return
         with self._write:
-            taken = [pending.popleft() for _ in range(len(pending))]
-            if not taken:
+            with self._taking:
+                fields, self._fields = self._fields, []
+            if not fields:
                 return
+            line = self._line
+            each = iter(fields)
+            text = "".join([line(*request) for request in zip(each, each, each, each, each, each, each, strict=True)])
             # Past the text layer of stderr, whose buffer `logging` empties after every record.
             stream = self._stream or sys.stderr.buffer
-            stream.write(b"".join(taken))
+            stream.write(text.encode())
             stream.flush()
 
     def _text_line(self, at: float, rid: str, tenant: str | None, method: str, route: str, status: int,
-                   seconds: float) -> bytes:
+                   seconds: float) -> str:
         return (f"{self._stamp(at)} INFO {LOGGER}: {method} {route} {status} {seconds * 1000:.2f} ms "
-                f"request_id={rid} tenant_id={tenant or '-'}\n").encode()
+                f"request_id={rid} tenant_id={tenant or '-'}\n")
 
     def _json_line(self, at: float, rid: str, tenant: str | None, method: str, route: str, status: int,
-                   seconds: float) -> bytes:
-        """The line orjson would write for the request's object, the same bytes, at half the cost: the
+                   seconds: float) -> str:
+        """The line orjson would write for the request's object, the same text, at half the cost: the
         parts that only depend on (method, route, status) or on the tenant are encoded once, and the
-        line is put together as text and encoded once (one encoding, not one per part)."""
+        line is put together as text (the flush encodes its lines at once)."""
         parts = self._parts
         part = parts.get((method, route, status))
         if part is None:
@@ -129,7 +135,7 @@ class RequestLines:
         # Request ids need no escaping: this process's own, or a proxy's matching _GIVEN_ID. And the
         # repr of a float (!r) is its shortest form, as orjson writes it.
         return (f'{{"time":"{self._stamp(at)}",{part[0]}"{rid}","tenant_id":{quoted}{part[1]}'
-                f'{round(seconds * 1000, 2)!r}}}\n').encode()
+                f'{round(seconds * 1000, 2)!r}}}\n')
 
 
 _CACHED = 1000
