@@ -45,11 +45,14 @@ class Recorder:
 
     def __init__(self) -> None:
         self.paths: list[str] = []
+        self.release = asyncio.Event()  # what `/wait` waits for before answering
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             return
         self.paths.append(scope["path"])
+        if scope["path"] == "/wait":
+            await self.release.wait()
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
         await send({"type": "http.response.body", "body": b"ok"})
 
@@ -88,7 +91,7 @@ def served():
             loop.run_until_complete(asyncio.sleep(0))
         return bytes(transport.written[before:])
 
-    yield send, app, share, transport, state
+    yield send, app, share, transport, state, protocol
     protocol.connection_lost(None)
     loop.close()
 
@@ -99,7 +102,7 @@ def get(path: str, *headers: bytes, version: bytes = b"1.1", method: bytes = b"G
 
 
 def test_a_share_link_in_memory_is_answered_without_the_app(served):
-    send, app, share, transport, state = served
+    send, app, share, transport, state, _protocol = served
     answer = send(get(b"/s/abc?utm_source=x", b"User-Agent: Phone/1", b"X-Forwarded-For: 198.51.100.4"))
     head, _, rest = answer.partition(b"\r\n\r\n")
     lines = head.split(b"\r\n")
@@ -128,21 +131,33 @@ def test_a_share_link_in_memory_is_answered_without_the_app(served):
     get(b"/s/abc", b"Expect: 100-continue"),
 ], ids=["unknown", "head", "post", "http-1.0", "close", "quoted", "expect"])
 def test_anything_else_goes_to_the_app(served, request_bytes):
-    send, app, _share, _transport, _state = served
+    send, app, _share, _transport, _state, _protocol = served
     assert send(request_bytes).startswith(b"HTTP/1.1 200")
     assert len(app.paths) == 1
 
 
 def test_a_request_behind_one_still_being_answered_waits_its_turn(served):
     """Pipelined: the share link after an unfinished request is answered after it, by the app."""
-    send, app, _share, _transport, _state = served
+    send, app, _share, _transport, _state, _protocol = served
     answer = send(get(b"/slow") + get(b"/s/abc"))
     assert answer.startswith(b"HTTP/1.1 200") and answer.count(b"HTTP/1.1 ") == 2
     assert app.paths == ["/slow", "/s/abc"]
 
 
 def test_a_body_sent_with_the_get_is_ignored(served):
-    send, app, _share, _transport, _state = served
+    send, app, _share, _transport, _state, _protocol = served
     answer = send(get(b"/s/abc", b"Content-Length: 5") + b"hello" + get(b"/other"))
     assert answer.startswith(b"HTTP/1.1 302") and answer.count(b"HTTP/1.1 200") == 1
     assert app.paths == ["/other"]
+
+
+def test_a_request_read_with_a_direct_answer_is_not_cut_by_the_keep_alive_timeout(served):
+    """The direct answer arms uvicorn's keep-alive timeout; the request that came in the same read (a
+    stream, a slow one) is answered later and must not be cut off when that timeout fires."""
+    send, app, _share, _transport, _state, protocol = served
+    answer = send(get(b"/s/abc") + get(b"/wait"))
+    assert answer.startswith(b"HTTP/1.1 302") and b"HTTP/1.1 200" not in answer
+    assert app.paths == ["/wait"]
+    assert protocol.timeout_keep_alive_task is None  # nothing would close the connection meanwhile
+    app.release.set()
+    assert send(b"").startswith(b"HTTP/1.1 200")

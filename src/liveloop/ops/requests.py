@@ -10,8 +10,8 @@ fixed set that carries no code, token or id a client chose. The app says which t
 
 The hot paths pay a few microseconds for this (CONVENTIONS.md point 9; docs/benchmarks.md measures
 it): the latency and status counted in plain Python (ops/metrics.py `RequestCounts`), and a log line
-encoded and written with the others of the last tenth of a second rather than through `logging`
-(about 5 µs a line).
+encoded and written with the others of the last tenth of a second, in one loop, rather than through
+`logging`.
 """
 
 from __future__ import annotations
@@ -68,7 +68,9 @@ class RequestLines:
         self._fields: list = []
         self._taking = threading.Lock()  # an append and a flush's taking of the list, one at a time
         self._timer: asyncio.TimerHandle | None = None  # touched on the event loop only
-        self._write = threading.Lock()  # one flush at a time, so lines keep their order
+        # One flush at a time, so lines keep their order. Reentrant: a finalizer run by a garbage collection
+        # during the encoding may log, and a record flushes first (it finds nothing new to write).
+        self._write = threading.RLock()
         self._stamp = Stamp()
         self._parts: dict[tuple, tuple[str, str]] = {}
         self._tenants: dict[str | None, str] = {None: "null"}
@@ -80,10 +82,12 @@ class RequestLines:
 
     def add(self, request_id: str, tenant_id: str | None, method: str, route: str, status: int,
             seconds: float) -> None:
+        request = (time.time(), request_id, tenant_id, method, route, status, seconds)
+        # Nothing is allocated while the lock is held: a garbage collection there could run a finalizer
+        # that logs, and a record flushes the lines first (`flush` would wait for this very lock).
         with self._taking:
-            fields = self._fields
-            fields += (time.time(), request_id, tenant_id, method, route, status, seconds)
-            waiting = len(fields)
+            self._fields.extend(request)
+            waiting = len(self._fields)
         if self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(self.FLUSH_SECONDS, self._due)
         elif waiting >= self.MAX_PENDING * self._FIELDS:
@@ -98,8 +102,9 @@ class RequestLines:
         if not self._fields:
             return
         with self._write:
+            fresh: list = []
             with self._taking:
-                fields, self._fields = self._fields, []
+                fields, self._fields = self._fields, fresh
             if not fields:
                 return
             text = self._lines(fields)

@@ -1,4 +1,5 @@
-"""The HTTP protocol `liveloop serve` runs: uvicorn's httptools protocol with a header read timeout.
+"""The HTTP protocol `liveloop serve` runs: uvicorn's httptools protocol with a header read timeout and
+direct answers.
 
 uvicorn arms its keep-alive timeout only once a response is sent, and cancels it at the first byte
 of the next request. A client that connects and sends nothing, or half a request line or half its
@@ -42,8 +43,10 @@ class DirectAnswers:
         self._requests = requests
         self._client_of = client_of
 
-    def head(self, path: str, headers: list[tuple[bytes, bytes]], client: tuple | None) -> bytes | None:
-        """The header lines of a GET's 302 after the status line and the server's own, or None."""
+    def answer(self, path: str, headers: list[tuple[bytes, bytes]], client: tuple | None) -> bytes | None:
+        """Answer a GET if the app can at once: its click counted, the request counted and logged, and
+        the header lines of its 302 returned (after the status line and the server's own). None: the
+        app answers it as usual."""
         started = time.perf_counter()
         user_agent = ""
         for name, value in headers:
@@ -80,7 +83,7 @@ _ANSWERED = _Answered()
 _FOUND = STATUS_LINE[302]
 
 
-class HeaderTimeoutProtocol(HttpToolsProtocol):
+class LiveloopHttpProtocol(HttpToolsProtocol):
     header_timeout = 10.0
     direct: DirectAnswers | None = None
 
@@ -94,12 +97,16 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
         self._header_deadline = self.loop.time() + self.header_timeout
         state = self.server_state
         if getattr(state, "liveloop_header_sweep", None) is None:
-            _sweep(self.loop, state, min(1.0, self.header_timeout / 4))
+            _sweep(self.loop, state, max(0.05, min(1.0, self.header_timeout / 4)))
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         if self._header_deadline is None:  # a further request on a kept-alive connection
             self._header_deadline = self.loop.time() + self.header_timeout
+        # A request answered directly arms uvicorn's keep-alive timeout while the rest of what was read
+        # is still being parsed: a request that came with it is not idle time (uvicorn itself only
+        # cancels the timeout when data arrives).
+        self._unset_keepalive_if_required()
 
     def on_headers_complete(self) -> None:
         self._header_deadline = None
@@ -121,8 +128,9 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
         if b"%" in path or not path.isascii():
             return False
         try:
-            head = direct.head(path.decode("ascii"), self.headers, self.client)
+            head = direct.answer(path.decode("ascii"), self.headers, self.client)
         except Exception:
+            # A bug: the app answers instead (a click counted before the failure is counted twice).
             log.exception("a share link could not be answered directly; the app answers it")
             return False
         if head is None:
@@ -135,10 +143,10 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
     def _server_headers(self) -> bytes:
         """uvicorn's default headers (server, date) as it writes them; it replaces the list each second."""
         listed = self.server_state.default_headers
-        cached = HeaderTimeoutProtocol._server_head
+        cached = LiveloopHttpProtocol._server_head
         if cached[0] is not listed:
             encoded = b"".join(name.lower() + b": " + value + b"\r\n" for name, value in listed)
-            cached = HeaderTimeoutProtocol._server_head = (listed, encoded)
+            cached = LiveloopHttpProtocol._server_head = (listed, encoded)
         return cached[1]
 
 
@@ -157,7 +165,7 @@ def _sweep(loop: asyncio.AbstractEventLoop, state, period: float) -> None:
     state.liveloop_header_sweep = loop.call_later(period, _sweep, loop, state, period)
 
 
-def http_protocol(header_timeout: float, direct: DirectAnswers | None = None) -> type[HeaderTimeoutProtocol]:
+def http_protocol(header_timeout: float, direct: DirectAnswers | None = None) -> type[LiveloopHttpProtocol]:
     """The protocol class for uvicorn's `http=`, with this header timeout and these direct answers."""
-    return type("LiveloopHttpProtocol", (HeaderTimeoutProtocol,), {"header_timeout": header_timeout,
-                                                                    "direct": direct})
+    return type("ServedHttpProtocol", (LiveloopHttpProtocol,), {"header_timeout": header_timeout,
+                                                                  "direct": direct})
