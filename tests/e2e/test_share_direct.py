@@ -66,6 +66,8 @@ def test_the_direct_answer_is_the_asgi_answer_and_every_click_counts_once(tmp_pa
         assert eventually(lambda: clicks() == 4)
         counted = httpx.get(f"{server.url}/metrics", headers={"Authorization": "Bearer m-token"}).text
         assert 'liveloop_responses_total{route="/s/{code}",status="302"} 4.0' in counted
+        # the three kept-alive ones by the protocol (the first with `Connection: close` by the app)
+        assert "liveloop_share_direct_answers_total 3.0" in counted
     lines = [orjson.loads(line) for line in log.read_text().splitlines()]
     shares = [line for line in lines if line.get("logger") == "liveloop.request" and line["route"] == "/s/{code}"]
     assert len(shares) == 4

@@ -100,6 +100,24 @@ class RequestCounts(Collector):
 REQUESTS = RequestCounts()
 REGISTRY.register(REQUESTS)
 
+
+class DirectAnswers(Collector):
+    """Share links the HTTP protocol answered itself (ops/serving.py), counted in plain Python like the
+    requests: the rest of `/s/{code}`'s answers went through the app (a code or campaign not in
+    memory, a crawler, a HEAD...)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def collect(self):
+        yield CounterMetricFamily("liveloop_share_direct_answers",
+                                  "Share-link redirects answered by the HTTP protocol, before any ASGI task",
+                                  value=self.count)
+
+
+DIRECT_ANSWERS = DirectAnswers()
+REGISTRY.register(DIRECT_ANSWERS)
+
 # -- ingestion -------------------------------------------------------------------------------------
 EVENTS = Counter(
     "liveloop_events",

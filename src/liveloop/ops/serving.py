@@ -26,6 +26,7 @@ from collections.abc import Callable
 import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
+from liveloop.ops import metrics
 from liveloop.ops.proxies import ClientAddress
 from liveloop.ops.requests import Requests
 
@@ -57,6 +58,7 @@ class DirectAnswers:
         if found is None:
             return None
         route, tenant_id, head = found
+        metrics.DIRECT_ANSWERS.count += 1
         requests = self._requests
         if requests is None:
             return head
