@@ -12,7 +12,7 @@ from uvicorn.server import ServerState
 
 from liveloop.ops.proxies import ClientAddress
 from liveloop.ops.requests import Requests
-from liveloop.ops.serving import DirectAnswers, _sweep, http_protocol
+from liveloop.ops.serving import DirectAnswers, http_protocol
 
 HEAD = b"content-type: text/plain\r\ncontent-length: 0\r\nlocation: https://shop.example/?ll_ref=abc\r\n"
 
@@ -92,7 +92,6 @@ def served():
         return bytes(transport.written[before:])
 
     yield send, app, share, transport, state, protocol
-    state.liveloop_header_sweep.cancel()
     protocol.connection_lost(None)
     loop.close()
 
@@ -159,24 +158,6 @@ def test_a_request_read_with_a_direct_answer_is_not_cut_by_the_keep_alive_timeou
     answer = send(get(b"/s/abc") + get(b"/wait"))
     assert answer.startswith(b"HTTP/1.1 302") and b"HTTP/1.1 200" not in answer
     assert app.paths == ["/wait"]
-    assert protocol._idle_deadline is None  # nothing would close the connection meanwhile
+    assert protocol.timeout_keep_alive_task is None  # nothing would close the connection meanwhile
     app.release.set()
     assert send(b"").startswith(b"HTTP/1.1 200")
-
-
-def test_an_idle_kept_alive_connection_is_closed_by_the_sweep_after_the_keep_alive_timeout(served):
-    """uvicorn's keep-alive timeout, kept as a deadline the server's sweep checks (no timer per answer)."""
-    send, _app, _share, transport, state, protocol = served
-    for path in (b"/s/abc", b"/healthz"):  # answered by the protocol, then by the app
-        send(get(path))
-        deadline = protocol._idle_deadline
-        assert deadline is not None and abs(deadline - (protocol.loop.time() + 5)) < 1
-        assert protocol.timeout_keep_alive_task is None
-        _sweep(protocol.loop, state, 1.0)
-        assert not transport.closed  # not yet due
-    send(b"GET /s/a")  # a request begun: no longer idle, its headers' deadline instead
-    assert protocol._idle_deadline is None and protocol._header_deadline is not None
-    send(b"bc HTTP/1.1\r\nHost: shop\r\n\r\n")
-    protocol._idle_deadline = protocol.loop.time() - 0.1  # as if 5 s had passed
-    _sweep(protocol.loop, state, 1.0)
-    assert transport.closed

@@ -6,9 +6,8 @@ of the next request. A client that connects and sends nothing, or half a request
 headers (a slowloris), holds its socket for good. Here a connection must complete its request
 headers within `header_timeout` seconds from its opening, or from the first byte of each further
 request on it; otherwise it is closed without an answer, like uvicorn's own keep-alive timeout. One
-sweep a second (or four per timeout, if shorter) closes the overdue connections, and the idle ones
-past uvicorn's keep-alive timeout: no timer is armed and cancelled per request. Bodies and responses
-are not timed here: streams last long by design.
+sweep a second (or four per timeout, if shorter) closes the overdue connections: no timer is armed
+and cancelled per request. Bodies and responses are not timed here: streams last long by design.
 
 The protocol also answers the share link's common case itself (`DirectAnswers`): a GET whose answer
 needs no waiting (its code and campaign in memory) is answered as soon as its headers are read,
@@ -90,11 +89,9 @@ class LiveloopHttpProtocol(HttpToolsProtocol):
     header_timeout = 10.0
     direct: DirectAnswers | None = None
 
-    # Loop times by which the request's headers must be complete, and by which a kept-alive connection
-    # idle after an answer must have begun its next request (uvicorn's keep-alive timeout); None: not
-    # waiting for that. No timer per request: one sweep per server closes the connections past either.
+    # The loop time by which the request's headers must be complete (None: not reading headers). No
+    # timer per request: one sweep per server closes the connections past their deadline (`_sweep`).
     _header_deadline: float | None = None
-    _idle_deadline: float | None = None
     _server_head: tuple[list, bytes] = ([], b"")  # the server's default headers, and as bytes
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -102,33 +99,16 @@ class LiveloopHttpProtocol(HttpToolsProtocol):
         self._header_deadline = self.loop.time() + self.header_timeout
         state = self.server_state
         if getattr(state, "liveloop_header_sweep", None) is None:
-            _sweep(self.loop, state, max(0.05, min(1.0, self.header_timeout / 4, self.timeout_keep_alive / 4)))
+            _sweep(self.loop, state, max(0.05, min(1.0, self.header_timeout / 4)))
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         if self._header_deadline is None:  # a further request on a kept-alive connection
             self._header_deadline = self.loop.time() + self.header_timeout
-        # A request answered directly starts the idle time while the rest of what was read is still being
-        # parsed: a request that came with it ends it (uvicorn itself only does when data arrives).
-        self._idle_deadline = None
-
-    def _unset_keepalive_if_required(self) -> None:
-        self._idle_deadline = None
-        super()._unset_keepalive_if_required()
-
-    def on_response_complete(self) -> None:
-        """uvicorn's (httptools_impl), but the keep-alive timeout is a deadline for the sweep, not a timer
-        armed after every answer and cancelled at the next request's first byte."""
-        self.server_state.total_requests += 1
-        if self.transport.is_closing():
-            return
+        # A request answered directly arms uvicorn's keep-alive timeout while the rest of what was read
+        # is still being parsed: a request that came with it is not idle time (uvicorn itself only
+        # cancels the timeout when data arrives).
         self._unset_keepalive_if_required()
-        self.flow.resume_reading()
-        if self.pipeline:  # a request that waited for this one's answer
-            cycle, app = self.pipeline.pop()
-            self._start_asgi_task(cycle, app)
-        else:
-            self._idle_deadline = self.loop.time() + self.timeout_keep_alive
 
     def on_headers_complete(self) -> None:
         self._header_deadline = None
@@ -173,23 +153,18 @@ class LiveloopHttpProtocol(HttpToolsProtocol):
 
 
 def _sweep(loop: asyncio.AbstractEventLoop, state, period: float) -> None:
-    """Close the connections of a server whose request headers are overdue or which stayed idle too long,
-    then again in `period` seconds: a connection is closed between its deadline and a period later."""
+    """Close the connections of a server whose request headers are overdue, then again in `period` seconds:
+    a connection is closed between its deadline and a period later."""
     now = loop.time()
-    # Other protocols (websockets) have no deadlines. Listed first: a transport may end its connection,
+    # Other protocols (websockets) have no deadline. Listed first: a transport may end its connection,
     # and leave the set, as soon as it is closed.
-    overdue = [protocol for protocol in state.connections if _overdue(protocol, now)]
+    overdue = [protocol for protocol in state.connections
+               if getattr(protocol, "_header_deadline", None) is not None and protocol._header_deadline <= now]
     for protocol in overdue:
-        protocol._header_deadline = protocol._idle_deadline = None
+        protocol._header_deadline = None
         if not protocol.transport.is_closing():
             protocol.transport.close()  # like uvicorn's keep-alive timeout: no answer
     state.liveloop_header_sweep = loop.call_later(period, _sweep, loop, state, period)
-
-
-def _overdue(protocol, now: float) -> bool:
-    header = getattr(protocol, "_header_deadline", None)
-    idle = getattr(protocol, "_idle_deadline", None)
-    return (header is not None and header <= now) or (idle is not None and idle <= now)
 
 
 def http_protocol(header_timeout: float, direct: DirectAnswers | None = None) -> type[LiveloopHttpProtocol]:
