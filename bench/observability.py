@@ -169,7 +169,11 @@ def serve(argv: list[str]) -> None:
     ops_server.Requests = lambda app, **_options: app  # no request id, no request counts, no request lines
     # The share links the HTTP protocol answers itself: without the request layer either.
     direct = ops_server.DirectAnswers
-    ops_server.DirectAnswers = lambda answer_now, _requests, client_of: direct(answer_now, None, client_of)
+
+    def unobserved(answer_now, under, _requests, client_of):
+        return direct(answer_now, under, None, client_of)
+
+    ops_server.DirectAnswers = unobserved
     cli.app(["serve", *argv], prog_name="liveloop")
 
 

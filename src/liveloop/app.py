@@ -183,6 +183,9 @@ class Liveloop:
             return
         await self.api(scope, receive, send)
 
+    # The paths `answer_now` may answer: the protocol asks it about no other (ops/serving.py).
+    answers_now_under = b"/s/"
+
     def answer_now(self, path: str, user_agent: str, client: str | None) -> tuple[str, str, bytes] | None:
         """A GET answered without awaiting anything, before any ASGI task exists (ops/serving.py): (route,
         tenant id, the answer's own header lines) of a 302. Only a share link's common case is; None

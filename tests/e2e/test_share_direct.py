@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import socket
 
-import httpx
-import orjson
-
 from tests.e2e.helpers import campaign, invite, post_ok
-from tests.support import Server, create_tenant, eventually, only_tenant
+from tests.e2e.test_logs import JSON_INFO, requests_in
+from tests.support import Server, create_tenant, eventually, only_tenant, scrape
 
-JSON_INFO = {"LIVELOOP_LOG_FORMAT": "json", "LIVELOOP_LOG_LEVEL": "info", "LIVELOOP_METRICS_TOKEN": "m-token"}
+TOKEN = "m-token"
 AGENT = b"Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) Mobile/15E148"
 
 
@@ -48,7 +46,8 @@ def test_the_direct_answer_is_the_asgi_answer_and_every_click_counts_once(tmp_pa
     tenant = only_tenant(url)
     log = tmp_path / "server.log"
     cid = "direct"
-    with Server(url, log_path=log, env=JSON_INFO).start() as server, server.client(key) as c:
+    with Server(url, log_path=log, env={**JSON_INFO, "LIVELOOP_METRICS_TOKEN": TOKEN}).start() as server, \
+            server.client(key) as c:
         post_ok(c, "/v1/campaigns", campaign(cid))
         code = invite(c, cid, "sharer")
         # `Connection: close` always goes to the ASGI app (it closes the connection after the answer);
@@ -64,12 +63,11 @@ def test_the_direct_answer_is_the_asgi_answer_and_every_click_counts_once(tmp_pa
             return c.get(f"/v1/campaigns/{cid}/users/sharer/progress").json()["metrics"]["clicks"]
 
         assert eventually(lambda: clicks() == 4)
-        counted = httpx.get(f"{server.url}/metrics", headers={"Authorization": "Bearer m-token"}).text
-        assert 'liveloop_responses_total{route="/s/{code}",status="302"} 4.0' in counted
+        counted = scrape(f"{server.url}/metrics", TOKEN)
+        assert counted.value("liveloop_responses_total", route="/s/{code}", status="302") == 4
         # the three kept-alive ones by the protocol (the first with `Connection: close` by the app)
-        assert "liveloop_share_direct_answers_total 3.0" in counted
-    lines = [orjson.loads(line) for line in log.read_text().splitlines()]
-    shares = [line for line in lines if line.get("logger") == "liveloop.request" and line["route"] == "/s/{code}"]
+        assert counted.value("liveloop_share_direct_answers_total") == 3
+    shares = [line for line in requests_in(log).values() if line["route"] == "/s/{code}"]
     assert len(shares) == 4
     assert {line["tenant_id"] for line in shares} == {tenant}
     assert {line["status"] for line in shares} == {302}

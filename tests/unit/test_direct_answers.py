@@ -74,7 +74,7 @@ def served():
     app, share = Recorder(), Share()
     requests = Requests(app, route_of=lambda scope: "/s/{code}" if scope["path"].startswith("/s/") else "other",
                         lines=None)
-    protocol_class = http_protocol(10.0, DirectAnswers(share, requests, ClientAddress(["203.0.113.0/24"])))
+    protocol_class = http_protocol(10.0, DirectAnswers(share, b"/s/", requests, ClientAddress(["203.0.113.0/24"])))
     config = Config(requests, loop="asyncio", http=protocol_class, timeout_keep_alive=5)
     config.load()
     state = ServerState()

@@ -101,7 +101,7 @@ REQUESTS = RequestCounts()
 REGISTRY.register(REQUESTS)
 
 
-class DirectAnswers(Collector):
+class DirectAnswerCount(Collector):
     """Share links the HTTP protocol answered itself (ops/serving.py), counted in plain Python like the
     requests: the rest of `/s/{code}`'s answers went through the app (a code or campaign not in
     memory, a crawler, a HEAD...)."""
@@ -115,7 +115,7 @@ class DirectAnswers(Collector):
                                   value=self.count)
 
 
-DIRECT_ANSWERS = DirectAnswers()
+DIRECT_ANSWERS = DirectAnswerCount()
 REGISTRY.register(DIRECT_ANSWERS)
 
 # -- ingestion -------------------------------------------------------------------------------------

@@ -93,7 +93,7 @@ def serve(app: Liveloop, settings: Settings) -> None:
     trusted = proxies.parse(settings.trusted_proxies)
     served = Requests(proxies.behind(app, trusted), route_of=app.route_of, lines=lines,
                       proxies=proxies.TrustedProxies(trusted))
-    direct = DirectAnswers(app.answer_now, served, proxies.ClientAddress(trusted))
+    direct = DirectAnswers(app.answer_now, app.answers_now_under, served, proxies.ClientAddress(trusted))
     config = uvicorn.Config(served, host=settings.host, port=settings.port, loop="auto",
                             http=http_protocol(settings.header_timeout_seconds, direct),
                             log_config=None, access_log=False, log_level=settings.log_level.lower(),

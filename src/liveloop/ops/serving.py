@@ -22,6 +22,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from types import SimpleNamespace
 
 import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
@@ -39,8 +40,10 @@ class DirectAnswers:
     """The app's `answer_now` (app.py) for the protocol: the client's address taken through the trusted
     proxies, and the request layer's id, counts and line (ops/requests.py), as on the ASGI path."""
 
-    def __init__(self, answer_now: AnswerNow, requests: Requests | None, client_of: ClientAddress) -> None:
+    def __init__(self, answer_now: AnswerNow, under: bytes, requests: Requests | None,
+                 client_of: ClientAddress) -> None:
         self._answer_now = answer_now
+        self.under = under  # the start of the paths `answer_now` may answer: the protocol asks about no other
         self._requests = requests
         self._client_of = client_of
 
@@ -67,21 +70,11 @@ class DirectAnswers:
         return head + b"x-request-id: " + request_id.encode() + b"\r\n"
 
 
-class _Answered:
-    """The protocol's `cycle` after a direct answer: a complete response, which is what uvicorn's
-    protocol checks before starting the next request or closing the connection at shutdown."""
-
-    response_complete = True
-    keep_alive = True
-    disconnected = False
-
-    class message_event:  # noqa: N801 - stands for an asyncio.Event nobody waits on
-        @staticmethod
-        def set() -> None:
-            return None
-
-
-_ANSWERED = _Answered()
+# The protocol's `cycle` after a direct answer: a complete response, which is all uvicorn's protocol
+# checks before starting the next request or closing the connection at shutdown (it sets the event
+# when the connection is lost; nobody waits on it).
+_ANSWERED = SimpleNamespace(response_complete=True, keep_alive=True, disconnected=False,
+                            message_event=asyncio.Event())
 _FOUND = STATUS_LINE[302]
 
 
@@ -112,7 +105,7 @@ class LiveloopHttpProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._header_deadline = None
-        if self.direct is not None and self.url.startswith(b"/s/") and self._answered_directly(self.direct):
+        if self.direct is not None and self.url.startswith(self.direct.under) and self._answered_directly(self.direct):
             return
         super().on_headers_complete()
 

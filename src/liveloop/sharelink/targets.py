@@ -26,7 +26,7 @@ class ShareTargets:
         self._cache: dict[str, ShareTarget] = {}
 
     async def get(self, code: str) -> ShareTarget | None:
-        target = self._cache.get(code)
+        target = self.cached(code)
         if target is not None:
             return target
         found = await self._lookup.target(code)
