@@ -47,6 +47,13 @@ def create_tenant(database_url: str, name: str = "acme", *hosts: str) -> str:
     return cli(*args).stdout.strip().splitlines()[-1]
 
 
+def sqlite_tenant(directory: Path, name: str) -> tuple[str, str, str]:
+    """A new SQLite database `name`.db in `directory` with one tenant: (its URL, the API key, the tenant id)."""
+    url = f"sqlite:///{directory / f'{name}.db'}"
+    key = create_tenant(url, name)
+    return url, key, only_tenant(url)
+
+
 def redis_env() -> dict[str, str]:
     """The environment that gives a server the test Redis; skips the test when there is none."""
     import pytest

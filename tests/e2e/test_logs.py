@@ -15,7 +15,7 @@ import pytest
 from tests.e2e.helpers import campaign, event, invite, post_ok, send
 from tests.e2e.test_write_isolation import poison_rows
 from tests.sse import SseStream
-from tests.support import BIN, Server, create_tenant, eventually, only_tenant
+from tests.support import BIN, Server, create_tenant, eventually, sqlite_tenant
 
 JSON_INFO = {"LIVELOOP_LOG_FORMAT": "json", "LIVELOOP_LOG_LEVEL": "info"}
 REQUEST_FIELDS = {"time", "level", "logger", "message", "request_id", "tenant_id", "method", "route", "status",
@@ -32,9 +32,7 @@ def requests_in(path) -> dict[str, dict]:
 
 
 def test_one_json_line_per_request_with_its_id_tenant_route_and_status(tmp_path):
-    url = f"sqlite:///{tmp_path / 'logs.db'}"
-    key = create_tenant(url, "logs")
-    tenant = only_tenant(url)
+    url, key, tenant = sqlite_tenant(tmp_path, "logs")
     log = tmp_path / "server.log"
     cid = "logs"
     with Server(url, log_path=log, env=JSON_INFO).start() as server, server.client(key) as c:
@@ -111,9 +109,7 @@ def test_a_refused_write_is_a_notable_event_without_the_rows_values(tmp_path):
 
 
 def test_a_replay_is_a_notable_event(tmp_path):
-    url = f"sqlite:///{tmp_path / 'replay.db'}"
-    key = create_tenant(url)
-    tenant = only_tenant(url)
+    url, key, tenant = sqlite_tenant(tmp_path, "replay")
     with Server(url).start() as server, server.client(key) as c:
         post_ok(c, "/v1/campaigns", campaign("replayed"))
         send(c, [event(f"j{i}", "room_join", "replayed", f"viewer-{i}", datetime.now(UTC)) for i in range(30)])

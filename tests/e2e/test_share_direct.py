@@ -8,7 +8,7 @@ import socket
 
 from tests.e2e.helpers import campaign, invite, post_ok
 from tests.e2e.test_logs import JSON_INFO, requests_in
-from tests.support import Server, create_tenant, eventually, only_tenant, scrape
+from tests.support import Server, eventually, scrape, sqlite_tenant
 
 TOKEN = "m-token"
 AGENT = b"Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) Mobile/15E148"
@@ -41,9 +41,7 @@ def header_lines(head: bytes) -> list[bytes]:
 
 
 def test_the_direct_answer_is_the_asgi_answer_and_every_click_counts_once(tmp_path):
-    url = f"sqlite:///{tmp_path / 'direct.db'}"
-    key = create_tenant(url, "direct")
-    tenant = only_tenant(url)
+    url, key, tenant = sqlite_tenant(tmp_path, "direct")
     log = tmp_path / "server.log"
     cid = "direct"
     with Server(url, log_path=log, env={**JSON_INFO, "LIVELOOP_METRICS_TOKEN": TOKEN}).start() as server, \
