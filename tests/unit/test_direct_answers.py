@@ -86,7 +86,11 @@ def served():
     def send(data: bytes) -> bytes:
         """What the server wrote for `data`, once the requests it started are answered."""
         before = len(transport.written)
-        protocol.data_received(data)
+
+        async def received() -> None:  # on the running loop, as the loop calls it
+            protocol.data_received(data)
+
+        loop.run_until_complete(received())
         for _ in range(5):
             loop.run_until_complete(asyncio.sleep(0))
         return bytes(transport.written[before:])

@@ -44,32 +44,14 @@ _GIVEN_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
 class RequestLines:
-    """One line per request, at level info of the `liveloop.request` logger, in the process's log format.
-
-    A request only leaves its seven fields in memory when it ends; the lines are encoded and written
-    together about ten times a second (`FLUSH_SECONDS`), or sooner when `MAX_PENDING` wait: one write
-    system call per flush, and the encoding done in one tight loop. Line by line between requests, the
-    same encoding cost about three times as much event-loop time as in a loop (docs/benchmarks.md).
-    `flush` is also called at shutdown, by the watchdog, and before any other log record is written
-    (ops/logging.py `write_before_records`), so that a notable event is written at once, after the
-    request lines that came before it.
+    """The lines of answered requests, at level info of the `liveloop.request` logger, in the process's
+    log format: written by `Requests.tally` about ten times a second, one write system call for all
+    the requests answered since the last, encoded in one tight loop. Line by line between requests,
+    the same encoding cost about three times as much event-loop time as in a loop (docs/benchmarks.md).
     """
-
-    FLUSH_SECONDS = 0.1
-    MAX_PENDING = 10_000  # about 2 MB of JSON: a burst is written before the interval ends
-    _FIELDS = 7  # a request's in `_fields`: time, id, tenant, method, route, status, seconds
 
     def __init__(self, *, json: bool, stream: BinaryIO | None = None) -> None:
         self._stream = stream
-        # The fields of the requests not written yet, flat: appended on the event loop, taken by a flush
-        # there or in a thread writing a record or ending the process. Plain values, none of them an
-        # object the garbage collector tracks.
-        self._fields: list = []
-        self._taking = threading.Lock()  # an append and a flush's taking of the list, one at a time
-        self._timer: asyncio.TimerHandle | None = None  # touched on the event loop only
-        # One flush at a time, so lines keep their order. Reentrant: a finalizer run by a garbage collection
-        # during the encoding may log, and a record flushes first (it finds nothing new to write).
-        self._write = threading.RLock()
         self._stamp = Stamp()
         self._parts: dict[tuple, tuple[str, str]] = {}
         self._tenants: dict[str | None, str] = {None: "null"}
@@ -79,77 +61,69 @@ class RequestLines:
     def wanted() -> bool:
         return logging.getLogger(LOGGER).isEnabledFor(logging.INFO)
 
-    def add(self, request_id: str, tenant_id: str | None, method: str, route: str, status: int,
-            seconds: float) -> None:
-        request = (time.time(), request_id, tenant_id, method, route, status, seconds)
-        # Nothing is allocated while the lock is held: a garbage collection there could run a finalizer
-        # that logs, and a record flushes the lines first (`flush` would wait for this very lock).
-        with self._taking:
-            self._fields.extend(request)
-            waiting = len(self._fields)
-        if self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(self.FLUSH_SECONDS, self._due)
-        elif waiting >= self.MAX_PENDING * self._FIELDS:
-            self.flush()
+    def write(self, answered: list, clock_offset: float) -> None:
+        """Write the lines of `answered` (`Requests.FIELDS` each, flat); `clock_offset` turns their
+        performance-counter times into wall-clock ones."""
+        text = self._lines(answered, clock_offset)
+        # Past the text layer of stderr, whose buffer `logging` empties after every record.
+        stream = self._stream or sys.stderr.buffer
+        stream.write(text.encode())
+        stream.flush()
 
-    def _due(self) -> None:
-        self._timer = None
-        self.flush()
-
-    def flush(self) -> None:
-        """Write every line waiting (from any thread)."""
-        if not self._fields:
-            return
-        with self._write:
-            fresh: list = []
-            with self._taking:
-                fields, self._fields = self._fields, fresh
-            if not fields:
-                return
-            text = self._lines(fields)
-            # Past the text layer of stderr, whose buffer `logging` empties after every record.
-            stream = self._stream or sys.stderr.buffer
-            stream.write(text.encode())
-            stream.flush()
-
-    def _requests(self, fields: list) -> Iterator[tuple[str, str, str | None, str, str, int, float]]:
+    def _requests(self, answered: list, offset: float) -> Iterator[tuple[str, str, str | None, str, str, int, float]]:
         """Each request's fields, its time replaced by its stamp."""
-        each = iter(fields)
+        each = iter(answered)
         stamp = self._stamp
         for at, rid, tenant, method, route, status, seconds in zip(each, each, each, each, each, each, each,
                                                                    strict=True):
-            yield stamp(at), rid, tenant, method, route, status, seconds
+            yield stamp(at + offset), rid, tenant, method, route, status, seconds
 
-    def _text_lines(self, fields: list) -> str:
+    def _text_lines(self, answered: list, offset: float) -> str:
         return "".join([f"{at} INFO {LOGGER}: {method} {route} {status} {seconds * 1000:.2f} ms "
                         f"request_id={rid} tenant_id={tenant or '-'}\n"
-                        for at, rid, tenant, method, route, status, seconds in self._requests(fields)])
+                        for at, rid, tenant, method, route, status, seconds in self._requests(answered, offset)])
 
-    def _json_lines(self, fields: list) -> str:
+    def _json_lines(self, answered: list, offset: float) -> str:
         """The lines orjson would write for the requests' objects, the same text, for less (1.0 against
         1.2 µs a line in a flush of 3,000, dicts through orjson.dumps): the parts that only depend on
-        (method, route, status) or on the tenant are encoded once, and each line is put together as text."""
-        parts = self._parts
-        tenants = self._tenants
-        lines = []
-        for at, rid, tenant, method, route, status, seconds in self._requests(fields):
-            part = parts.get((method, route, status))
-            if part is None:
-                part = _parts(method, route, status)
-                if len(parts) < _CACHED:  # methods are the client's: the set is bounded only here
-                    parts[method, route, status] = part
-            quoted = tenants.get(tenant)
-            if quoted is None:
-                quoted = orjson.dumps(tenant).decode()
-                if len(tenants) < _CACHED:
-                    tenants[tenant] = quoted
+        (method, route, status) or on the tenant are encoded once and kept while they repeat (requests
+        come in runs of one route under load), the time's text once per millisecond, and each line is put
+        together as text."""
+        parts, tenants, stamp = self._parts, self._tenants, self._stamp
+        lines: list[str] = []
+        append = lines.append
+        method_was = route_was = status_was = part = None
+        tenant_was = quoted = None
+        milli_was, at_text = -1, ""
+        step = Requests.FIELDS
+        for at, rid, tenant, method, route, status, seconds in zip(
+                answered[0::step], answered[1::step], answered[2::step], answered[3::step], answered[4::step],
+                answered[5::step], answered[6::step], strict=True):
+            at += offset
+            milli = int(at * 1000)
+            if milli != milli_was:
+                milli_was, at_text = milli, stamp(at)
+            if status != status_was or route != route_was or method != method_was:
+                method_was, route_was, status_was = method, route, status
+                part = parts.get((method, route, status))
+                if part is None:
+                    part = _parts(method, route, status)
+                    if len(parts) < _CACHED:  # methods are the client's: the set is bounded only here
+                        parts[method, route, status] = part
+            if tenant != tenant_was or quoted is None:
+                tenant_was = tenant
+                quoted = tenants.get(tenant)
+                if quoted is None:
+                    quoted = orjson.dumps(tenant).decode()
+                    if len(tenants) < _CACHED:
+                        tenants[tenant] = quoted
             # orjson writes round(ms, 2) in its shortest form: the two decimals, a trailing zero dropped
             # ("0.5", "1.0"; formatting rounds as round() does, correctly, and costs half as much).
             duration = f"{seconds * 1000:.2f}"
             if duration[-1] == "0":
                 duration = duration[:-1]
             # Request ids need no escaping: this process's own, or a proxy's matching _GIVEN_ID.
-            lines.append(f'{{"time":"{at}",{part[0]}"{rid}","tenant_id":{quoted}{part[1]}{duration}}}\n')
+            append(f'{{"time":"{at_text}",{part[0]}"{rid}","tenant_id":{quoted}{part[1]}{duration}}}\n')  # type: ignore[index]
         return "".join(lines)
 
 
@@ -186,6 +160,21 @@ class Served(Request):
 
 
 class Requests:
+    """The request layer: ids, and each answered request's counts and log line.
+
+    A request only leaves its fields in a flat list when it is answered (`answered`, seven appended in
+    one step); about ten times a second (`TALLY_SECONDS`), or sooner when `MAX_PENDING` wait, `tally`
+    counts them into the metrics and writes their lines, in one loop each. That costs the hot paths
+    less than counting and logging each request as it ends (docs/benchmarks.md). `tally` is also run
+    before a scrape (so that /metrics is current), at shutdown, by the watchdog, and before any other
+    log record is written (ops/logging.py `write_before_records`): a notable event is written at once,
+    after the request lines that came before it.
+    """
+
+    TALLY_SECONDS = 0.1
+    MAX_PENDING = 10_000  # requests: about 2 MB of JSON lines, written before the interval ends
+    FIELDS = 7  # a request's in `_answered`: its end (performance counter), id, tenant, method, route, status, seconds
+
     def __init__(self, app, *, route_of: Callable[[dict], str], lines: RequestLines | None,
                  proxies: TrustedProxies | None = None) -> None:
         self._app = app
@@ -193,9 +182,18 @@ class Requests:
         self._route_of = route_of
         self._lines = lines
         self._routes = metrics.REQUESTS.routes
+        metrics.REQUESTS.tallied_by(self)
         # Ids unique across processes and restarts without a system call per request.
         self._prefix = secrets.token_hex(4) + "-"
         self._count = itertools.count(1)
+        # The fields of the requests answered since the last tally, flat. Appended on the event loop and
+        # taken by a tally there or in another thread (a scrape, a record, the end of the process): each
+        # append is one C-level step under the GIL, and a tally takes and removes only what it saw, so the
+        # two need no lock. Plain values, none of them an object the garbage collector tracks.
+        self._answered: list = []
+        self._timer: asyncio.TimerHandle | None = None  # touched on the event loop only
+        self._tallying = threading.Lock()  # one tally at a time: lines keep their order
+        self._tallier: int | None = None  # the thread running a tally
 
     def new_id(self, client: tuple | None, headers: list[tuple[bytes, bytes]]) -> str:
         """The request's id: a trusted proxy's own (seen before the proxy headers are applied), or a new one."""
@@ -222,23 +220,60 @@ class Requests:
             status = request.status
             if status is None:
                 status = request.status = CLIENT_LEFT
-            self.answered(scope["method"], self._route_of(scope), status, time.perf_counter() - started,
-                          request.id, request.tenant_id)
+            self.answered(scope["method"], self._route_of(scope), status, started, request.id, request.tenant_id)
 
-    def answered(self, method: str, route: str, status: int, seconds: float, request_id: str,
+    def answered(self, method: str, route: str, status: int, started: float, request_id: str,
                  tenant_id: str | None) -> None:
-        """Count a request's answer and write its line (also for those the HTTP protocol answered itself)."""
-        stats = self._routes.get(route)
-        if stats is None:
-            stats = self._routes[route] = metrics.RouteStats()
-        if route not in STREAMS:
-            stats.buckets[bisect_left(_LATENCY, seconds)] += 1  # the first bound >= seconds
-            stats.sum += seconds
-        answers = stats.answers
-        answers[status] = answers.get(status, 0) + 1
-        lines = self._lines
-        if lines is not None:
-            lines.add(request_id, tenant_id, method, route, status, seconds)
+        """A request was answered (`started` by the performance counter); also for those the HTTP protocol
+        answered itself. Called on the event loop."""
+        ended = time.perf_counter()
+        answered = self._answered
+        answered.extend((ended, request_id, tenant_id, method, route, status, ended - started))
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self.TALLY_SECONDS, self._due)
+        elif len(answered) >= self.MAX_PENDING * self.FIELDS:
+            self.tally()
+
+    def _due(self) -> None:
+        self._timer = None
+        self.tally()
+
+    def tally(self) -> None:
+        """Count the requests answered since the last tally and write their lines (from any thread)."""
+        if not self._answered or self._tallier == threading.get_ident():
+            # Nothing new; or a finalizer run by a garbage collection during this thread's own tally logged
+            # a record (it is written before the lines of this tally, rather than wait for itself).
+            return
+        with self._tallying:
+            self._tallier = threading.get_ident()
+            try:
+                answered = self._answered
+                taken = answered[:]
+                del answered[:len(taken)]  # what was appended meanwhile stays, for the next tally
+                clock_offset = time.time() - time.perf_counter()
+                self._count_answers(taken)
+                if self._lines is not None:
+                    self._lines.write(taken, clock_offset)
+            finally:
+                self._tallier = None
+
+    def _count_answers(self, taken: list) -> None:
+        routes = self._routes
+        last_route: str | None = None
+        stats = metrics.RouteStats()  # replaced at the first request
+        timed = False
+        step = self.FIELDS
+        for route, status, seconds in zip(taken[4::step], taken[5::step], taken[6::step], strict=True):
+            if route != last_route:  # requests come in runs of one route under load
+                stats = routes.get(route)
+                if stats is None:
+                    stats = routes[route] = metrics.RouteStats()
+                last_route, timed = route, route not in STREAMS
+            if timed:
+                stats.buckets[bisect_left(_LATENCY, seconds)] += 1  # the first bound >= seconds
+                stats.sum += seconds
+            answers = stats.answers
+            answers[status] = answers.get(status, 0) + 1
 
     def _given_id(self, client: tuple | None, headers: list[tuple[bytes, bytes]]) -> str | None:
         """The X-Request-Id of a trusted proxy."""

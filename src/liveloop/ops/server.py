@@ -43,11 +43,11 @@ OVERDUE = 70  # the exit status when the watchdog ends a shutdown that overran i
 
 class GracefulServer(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, *, end_streams: Callable[[], int], shutdown_seconds: float,
-                 lines: RequestLines | None) -> None:
+                 requests: Requests) -> None:
         super().__init__(config)
         self._end_streams = end_streams
         self._shutdown_seconds = shutdown_seconds
-        self._lines = lines
+        self._requests = requests
         self._signalled_at: float | None = None
 
     def handle_exit(self, sig: int, frame) -> None:
@@ -66,8 +66,7 @@ class GracefulServer(uvicorn.Server):
         log.info("shutting down: no new connections, %d streams ended", streams,
                  extra={"event": "shutdown_started", "streams": streams})
         await super().shutdown(sockets)
-        if self._lines is not None:
-            self._lines.flush()  # the last requests' lines, before the line that ends the log
+        self._requests.tally()  # the last requests' lines, before the line that ends the log
         waited = time.monotonic() - (self._signalled_at or time.monotonic())
         log.info("shut down in %.1f s", waited, extra={"event": "shutdown_finished", "seconds": round(waited, 1)})
         # uvicorn raises the signal again once served, which would end the process with it: a complete
@@ -77,8 +76,7 @@ class GracefulServer(uvicorn.Server):
     def _overdue(self) -> None:
         log.error("shutdown took over %g s: exiting now", self._shutdown_seconds,
                   extra={"event": "shutdown_overdue"})
-        if self._lines is not None:
-            self._lines.flush()
+        self._requests.tally()
         os._exit(OVERDUE)
 
 
@@ -88,11 +86,11 @@ def serve(app: Liveloop, settings: Settings) -> None:
         start_http_server(settings.metrics_port, addr=settings.metrics_host or settings.host,
                           registry=metrics.REGISTRY)
     lines = RequestLines(json=settings.log_format == "json") if settings.access_log and RequestLines.wanted() else None
-    if lines is not None:
-        write_before_records(lines.flush)
     trusted = proxies.parse(settings.trusted_proxies)
     served = Requests(proxies.behind(app, trusted), route_of=app.route_of, lines=lines,
                       proxies=proxies.TrustedProxies(trusted))
+    if lines is not None:
+        write_before_records(served.tally)
     direct = DirectAnswers(app.answer_now, app.answers_now_under, served, proxies.ClientAddress(trusted))
     config = uvicorn.Config(served, host=settings.host, port=settings.port, loop="auto",
                             http=http_protocol(settings.header_timeout_seconds, direct),
@@ -100,7 +98,7 @@ def serve(app: Liveloop, settings: Settings) -> None:
                             proxy_headers=False,  # applied above, from the listed proxies only
                             timeout_graceful_shutdown=settings.shutdown_seconds * 0.75)
     server = GracefulServer(config, end_streams=app.components.begin_shutdown,
-                            shutdown_seconds=settings.shutdown_seconds, lines=lines)
+                            shutdown_seconds=settings.shutdown_seconds, requests=served)
     log.info("liveloop %s serving on %s:%d", __version__, settings.host, settings.port,
              extra={"event": "started", "version": __version__, "pid": os.getpid()})
     try:
@@ -108,7 +106,6 @@ def serve(app: Liveloop, settings: Settings) -> None:
     except KeyboardInterrupt:
         pass
     finally:
-        if lines is not None:
-            lines.flush()
+        served.tally()
     if not server.started:
         sys.exit(STARTUP_FAILURE)

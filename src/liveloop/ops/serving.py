@@ -66,7 +66,7 @@ class DirectAnswers:
         if requests is None:
             return head
         request_id = requests.new_id(client, headers)
-        requests.answered("GET", route, 302, time.perf_counter() - started, request_id, tenant_id)
+        requests.answered("GET", route, 302, started, request_id, tenant_id)
         return head + b"x-request-id: " + request_id.encode() + b"\r\n"
 
 
