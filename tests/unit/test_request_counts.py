@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import bisect
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from liveloop.ops import metrics
 from liveloop.ops.context import current_request_id
-from liveloop.ops.requests import Requests
+from liveloop.ops.requests import STREAMS, Requests
 from tests.support import Scrape
 
 
@@ -50,3 +55,46 @@ def test_latency_buckets_are_cumulative_and_answers_counted_by_status():
     # Each request had its own id, returned as X-Request-Id.
     returned = [dict(m["headers"])[b"x-request-id"].decode() for m in sent if m["type"] == "http.response.start"]
     assert returned == seen_ids and len(set(returned)) == 4
+
+
+def _expected(requests: list[tuple[str, int, float]]) -> dict[str, tuple[list[int], float, dict[int, int]]]:
+    """Each route's buckets, sum and answers, counted one request at a time."""
+    found: dict[str, tuple[list[int], float, dict[int, int]]] = {}
+    for route, status, seconds in requests:
+        buckets, total, answers = found.get(route) or ([0] * (len(metrics.LATENCY) + 1), 0.0, {})
+        if route not in STREAMS:
+            buckets[bisect.bisect_left(metrics.LATENCY, seconds)] += 1
+            total += seconds
+        answers[status] = answers.get(status, 0) + 1
+        found[route] = (buckets, total, answers)
+    return found
+
+
+latencies = st.one_of(st.sampled_from(metrics.LATENCY), st.floats(min_value=0, max_value=30, allow_nan=False))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["/s/{code}", "/v1/events", "/v1/stream"]),
+                          st.sampled_from([200, 302, 404, 499]), latencies), min_size=1, max_size=300),
+       st.booleans())
+def test_a_tally_counts_as_counting_each_request_would(requests, one_route):
+    """A tally of one route (counted with C-level steps) or of several (one by one) gives the counts each
+    request would have added; a latency on a bound belongs to that bound's bucket."""
+    if one_route:
+        requests = [("/s/{code}", status, seconds) for _route, status, seconds in requests]
+    layer = Requests(None, route_of=lambda scope: "unused", lines=None)
+    layer._routes = {}  # this test's own counts, not the process's
+
+    async def answer_all() -> None:
+        for route, status, seconds in requests:
+            layer.answered("GET", route, status, 0.0, "req", None)
+            layer._answered[-1] = seconds  # the duration, exactly
+
+    asyncio.run(answer_all())
+    layer.tally()
+    counted = {route: (stats.buckets, stats.sum, stats.answers) for route, stats in layer._routes.items()}
+    expected = _expected(requests)
+    assert counted.keys() == expected.keys()
+    for route, (buckets, total, answers) in counted.items():
+        assert (buckets, answers) == (expected[route][0], expected[route][2])
+        assert total == pytest.approx(expected[route][1], rel=1e-9, abs=1e-12)
