@@ -369,8 +369,9 @@ def notes_of(result: ObservabilityResult) -> list[str]:
     notes.append("Off: `liveloop serve` without the request layer (no request id, no request counts or lines) and "
                  "with every prometheus-client change a no-op (bench/observability.py `serve`), log at warning. On: "
                  "`liveloop serve` with LIVELOOP_LOG_FORMAT=json, LIVELOOP_LOG_LEVEL=info (one line per request, "
-                 "written to a file) and /metrics scraped with its token between rounds. Both on SQLite, on the same "
-                 "2-core machine as the load generators.")
+                 "written to a file) and /metrics scraped with its token between rounds. Both on SQLite, without "
+                 "campaign snapshots (LIVELOOP_SNAPSHOT_EVERY_EVENTS=0: not observability's cost, and noise), on the "
+                 "same 2-core machine as the load generators.")
     notes.append("The machine is shared: a neighbour's burst during one round moves that round's figure by more than "
                  "the cost measured here, which is why rounds alternate and medians are compared; the per-round "
                  "ratios show the spread. CPU per request or event counts the server's own CPU time only.")

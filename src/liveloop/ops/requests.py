@@ -9,9 +9,9 @@ fixed set that carries no code, token or id a client chose. The app says which t
 (`route_of`), after the call, once FastAPI's router has matched it.
 
 The hot paths pay a few microseconds for this (CONVENTIONS.md point 9; docs/benchmarks.md measures
-it): the latency and status counted in plain Python (ops/metrics.py `RequestCounts`), and a log line
-encoded and written with the others of the last tenth of a second, in one loop, rather than through
-`logging`.
+it): a request leaves its fields in a list when answered, and about ten times a second `tally` counts
+them into ops/metrics.py `RequestCounts` and writes their log lines, each in one loop, rather than
+per request and through `logging`.
 """
 
 from __future__ import annotations
