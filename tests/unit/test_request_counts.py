@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import io
 
 import pytest
 from hypothesis import given, settings
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 
 from liveloop.ops import metrics
 from liveloop.ops.context import current_request_id
-from liveloop.ops.requests import STREAMS, Requests
+from liveloop.ops.requests import STREAMS, RequestLines, Requests
 from tests.support import Scrape
 
 
@@ -98,3 +99,18 @@ def test_a_tally_counts_as_counting_each_request_would(requests, one_route):
     for route, (buckets, total, answers) in counted.items():
         assert (buckets, answers) == (expected[route][0], expected[route][2])
         assert total == pytest.approx(expected[route][1], rel=1e-9, abs=1e-12)
+
+
+def test_a_scrape_counts_the_requests_even_when_their_lines_cannot_be_written():
+    class Closed(io.RawIOBase):
+        def write(self, data) -> int:
+            raise BrokenPipeError("standard error is gone")
+
+    layer = Requests(None, route_of=lambda scope: "unused", lines=RequestLines(json=True, stream=Closed()))
+
+    async def answer() -> None:
+        layer.answered("GET", "/test/closed-stderr", 302, 0.0, "req-1", None)
+
+    asyncio.run(answer())
+    found = Scrape(metrics.render().decode())
+    assert found.value("liveloop_responses_total", route="/test/closed-stderr", status="302") == 1

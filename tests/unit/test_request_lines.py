@@ -139,29 +139,99 @@ def test_a_notable_event_is_written_at_once_after_the_lines_before_it(monkeypatc
     assert written[2]["jobs"] == 2 and written[2]["level"] == "error"
 
 
-def test_flushes_from_another_thread_lose_nothing_and_keep_the_order():
+def test_tallies_from_other_threads_lose_nothing_and_keep_the_order(monkeypatch):
+    """Two threads tally in a loop while the event loop answers requests and tallies on a burst too."""
+    monkeypatch.setattr(Requests, "MAX_PENDING", 50)
     stream = Stream()
     lines = layer(stream)
     done = threading.Event()
+    failures: list[BaseException] = []
+    writers: set[str] = set()
+    write = stream.write
 
-    def flusher() -> None:
-        while not done.is_set():
-            lines.tally()
+    def noting_the_writer(data) -> int:
+        writers.add(threading.current_thread().name)
+        return write(data)
 
-    thread = threading.Thread(target=flusher)
+    monkeypatch.setattr(stream, "write", noting_the_writer)
+
+    def tallier() -> None:
+        try:
+            while not done.is_set():
+                lines.tally()
+        except BaseException as failure:  # noqa: BLE001 - the test's own finding
+            failures.append(failure)
+
+    threads = [threading.Thread(target=tallier, name=f"tallier-{n}") for n in range(2)]
 
     async def scenario() -> None:
-        thread.start()
+        for thread in threads:
+            thread.start()
         for i in range(20_000):
             add(lines, served(i), "GET", "/s/{code}", 0.0004)
             if i % 500 == 0:
                 await asyncio.sleep(0)
         done.set()
-        thread.join()
+        for thread in threads:
+            thread.join()
         await asyncio.sleep(Requests.TALLY_SECONDS * 3)
 
     asyncio.run(scenario())
+    assert failures == []
+    assert writers & {"tallier-0", "tallier-1"}  # the other threads did write lines
     assert [line["request_id"] for line in stream.lines()] == [f"req-{i}" for i in range(20_000)]
+
+
+def test_a_tally_that_finds_nothing_left_once_it_has_the_lock_returns():
+    """Two tallies both see requests waiting while a third holds the lock (writing slowly): the first to
+    get the lock takes them, the other finds nothing and returns."""
+    class SlowStream(Stream):
+        def __init__(self) -> None:
+            super().__init__()
+            self.release = threading.Event()
+
+        def write(self, data) -> int:
+            if self.writes == 0:
+                self.release.wait(10)
+            return super().write(data)
+
+    stream = SlowStream()
+    lines = layer(stream)
+    failures: list[BaseException] = []
+
+    def tally() -> None:
+        try:
+            lines.tally()
+        except BaseException as failure:  # noqa: BLE001 - the test's own finding
+            failures.append(failure)
+
+    async def answer(numbers) -> None:
+        for i in numbers:
+            add(lines, served(i), "GET", "/s/{code}", 0.001)
+
+    asyncio.run(answer(range(3)))
+    slow = threading.Thread(target=tally)
+    slow.start()
+    while not stream.release.is_set() and lines._answered:
+        time.sleep(0.001)  # until the slow tally took the first three
+    asyncio.run(answer(range(3, 5)))
+    waiting = [threading.Thread(target=tally) for _ in range(2)]
+    for thread in waiting:
+        thread.start()
+    time.sleep(0.2)  # both checked that requests wait, and wait for the lock
+    stream.release.set()
+    for thread in (slow, *waiting):
+        thread.join()
+    assert failures == []
+    assert [line["request_id"] for line in stream.lines()] == [f"req-{i}" for i in range(5)]
+
+
+def test_without_an_event_loop_a_request_is_tallied_at_once():
+    stream = Stream()
+    lines = layer(stream)
+    add(lines, served(1), "GET", "/s/{code}", 0.001)
+    add(lines, served(2), "GET", "/s/{code}", 0.001)
+    assert [line["request_id"] for line in stream.lines()] == ["req-1", "req-2"]
 
 
 def test_json_lines_are_the_bytes_orjson_writes_for_each_request():

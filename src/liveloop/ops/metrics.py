@@ -84,7 +84,10 @@ class RequestCounts(Collector):
 
     def collect(self):
         for layer in list(self._tallies):
-            layer.tally()
+            try:
+                layer.tally()
+            except OSError:
+                pass  # the lines could not be written (standard error closed); the counts are in
         latency = HistogramMetricFamily(
             "liveloop_request_seconds",
             "From a request's arrival to the end of its answer, by route template; for POST /v1/events that is "

@@ -74,10 +74,12 @@ class GracefulServer(uvicorn.Server):
         self._captured_signals.clear()
 
     def _overdue(self) -> None:
-        log.error("shutdown took over %g s: exiting now", self._shutdown_seconds,
-                  extra={"event": "shutdown_overdue"})
-        self._requests.tally()
-        os._exit(OVERDUE)
+        try:
+            log.error("shutdown took over %g s: exiting now", self._shutdown_seconds,
+                      extra={"event": "shutdown_overdue"})
+            self._requests.tally()
+        finally:
+            os._exit(OVERDUE)  # whatever the log did
 
 
 def serve(app: Liveloop, settings: Settings) -> None:
