@@ -123,7 +123,7 @@ class RequestLines:
                     if len(tenants) < _CACHED:
                         tenants[tenant] = quoted
             # round(ms, 2) as orjson writes it ("0.5", "1.23"), the text kept per hundredth of a millisecond
-            # below 100 ms: looking it up costs a third of formatting it.
+            # below 100 ms: looking it up costs a fifth of formatting it (0.13 against 0.65 µs, timeit).
             hundredths = int(seconds * 100_000.0 + 0.5)
             duration = durations.get(hundredths)
             if duration is None:
