@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import logging
 import random
 import threading
 import time
+from collections.abc import Iterator
 
 import orjson
 import pytest
@@ -42,6 +44,24 @@ def layer(stream: Stream, *, json: bool = True) -> Requests:
 
 def add(lines: Requests, request: Request, method: str, route: str, seconds: float) -> None:
     lines.answered(method, route, request.status, time.perf_counter() - seconds, request.id, request.tenant_id)
+
+
+@contextlib.contextmanager
+def records_to(stream: Stream, lines: Requests, name: str, monkeypatch) -> Iterator[logging.Logger]:
+    """A logger whose records go to `stream` in JSON, through the process's handler, after `lines`'
+    waiting request lines (as ops/logging.py `configure` and ops/server.py set it up)."""
+    handler = ops_logging.Handler()
+    handler.setFormatter(ops_logging.JsonFormatter())
+    handler.setStream(io.TextIOWrapper(stream, write_through=True))
+    monkeypatch.setattr(ops_logging, "_HANDLER", handler)
+    ops_logging.write_before_records(lines.tally)
+    logger = logging.getLogger(name)
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield logger
+    finally:
+        logger.removeHandler(handler)
 
 
 def served(number: int, *, status: int = 200, tenant: str | None = "tn_1") -> Request:
@@ -115,15 +135,7 @@ def test_a_burst_is_written_before_the_interval_ends(monkeypatch):
 def test_a_notable_event_is_written_at_once_after_the_lines_before_it(monkeypatch):
     stream = Stream()
     lines = layer(stream)
-    handler = ops_logging.Handler()
-    handler.setFormatter(ops_logging.JsonFormatter())
-    handler.setStream(io.TextIOWrapper(stream, write_through=True))
-    monkeypatch.setattr(ops_logging, "_HANDLER", handler)
-    ops_logging.write_before_records(lines.tally)
-    logger = logging.getLogger("liveloop.test.notable")
-    logger.addHandler(handler)
-    logger.propagate = False
-    try:
+    with records_to(stream, lines, "liveloop.test.notable", monkeypatch) as logger:
         async def scenario() -> None:
             add(lines, served(1), "POST", "/v1/events", 0.2)
             add(lines, served(2), "POST", "/v1/events", 0.2)
@@ -132,8 +144,6 @@ def test_a_notable_event_is_written_at_once_after_the_lines_before_it(monkeypatc
             await asyncio.sleep(Requests.TALLY_SECONDS * 3)
 
         asyncio.run(scenario())
-    finally:
-        logger.removeHandler(handler)
     written = stream.lines()
     assert [line.get("request_id") or line["event"] for line in written] == ["req-1", "req-2", "writer_failed", "req-3"]
     assert written[2]["jobs"] == 2 and written[2]["level"] == "error"
@@ -264,32 +274,23 @@ def test_a_record_logged_during_a_tally_on_its_thread_does_not_wait_for_it(monke
     rather than wait for the tally it interrupted (which would never end)."""
     stream = Stream()
     lines = layer(stream)
-    handler = ops_logging.Handler()
-    handler.setFormatter(ops_logging.JsonFormatter())
-    handler.setStream(io.TextIOWrapper(stream, write_through=True))
-    monkeypatch.setattr(ops_logging, "_HANDLER", handler)
-    ops_logging.write_before_records(lines.tally)
-    logger = logging.getLogger("liveloop.test.finalizer")
-    logger.addHandler(handler)
-    logger.propagate = False
-    logged = []
-    write = stream.write
+    with records_to(stream, lines, "liveloop.test.finalizer", monkeypatch) as logger:
+        logged = []
+        write = stream.write
 
-    def write_logging_once(data) -> int:
-        if not logged:  # as a finalizer would, from inside the tally's write
-            logged.append(True)
-            logger.warning("a connection was not closed", extra={"event": "finalizer"})
-        return write(data)
+        def write_logging_once(data) -> int:
+            if not logged:  # as a finalizer would, from inside the tally's write
+                logged.append(True)
+                logger.warning("a connection was not closed", extra={"event": "finalizer"})
+            return write(data)
 
-    monkeypatch.setattr(stream, "write", write_logging_once)
-    try:
+        monkeypatch.setattr(stream, "write", write_logging_once)
+
         async def scenario() -> None:
             for i in range(3):
                 add(lines, served(i), "GET", "/s/{code}", 0.001)
             lines.tally()
 
         asyncio.run(scenario())
-    finally:
-        logger.removeHandler(handler)
     written = stream.lines()
     assert [line.get("request_id") or line["event"] for line in written] == ["finalizer", "req-0", "req-1", "req-2"]
