@@ -40,11 +40,26 @@ def cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess
                           env={**os.environ, **(env or {})}, check=True)
 
 
+def setup_cli(*args: str, stdin: str = "") -> str:
+    """`liveloop *args` run in this process, for set-up the tests do hundreds of times (a tenant, an
+    operator): its standard output, or RuntimeError with it when the command fails. A `liveloop`
+    process spends a second importing before its work; the commands themselves are tested as
+    processes (`cli`) in test_demo, test_readiness and test_console_sessions."""
+    from typer.testing import CliRunner
+
+    from liveloop.cli import app
+
+    result = CliRunner().invoke(app, list(args), input=stdin, catch_exceptions=False)
+    if result.exit_code != 0:
+        raise RuntimeError(f"liveloop {' '.join(args)} exited with {result.exit_code}: {result.output}")
+    return result.stdout
+
+
 def create_tenant(database_url: str, name: str = "acme", *hosts: str) -> str:
     args = ["tenant", "create", name, "--database-url", database_url]
     for host in hosts:
         args += ["--allowed-host", host]
-    return cli(*args).stdout.strip().splitlines()[-1]
+    return setup_cli(*args).strip().splitlines()[-1]
 
 
 def sqlite_tenant(directory: Path, name: str) -> tuple[str, str, str]:
