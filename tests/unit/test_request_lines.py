@@ -294,3 +294,43 @@ def test_a_record_logged_during_a_tally_on_its_thread_does_not_wait_for_it(monke
         asyncio.run(scenario())
     written = stream.lines()
     assert [line.get("request_id") or line["event"] for line in written] == ["finalizer", "req-0", "req-1", "req-2"]
+
+
+@pytest.mark.parametrize("answered_meanwhile", [False, True])
+def test_a_record_logged_during_another_threads_tally_comes_after_its_lines_and_waits_for_no_lock(
+        monkeypatch, answered_meanwhile):
+    """Thread A tallies (a scrape of /metrics) and a finalizer there logs, while thread B logs a record. B's
+    record comes after the lines A's tally took, so B waits for that tally; but not while holding the
+    handler's lock, which A's record needs (the two would wait for each other for good). With a request
+    answered meanwhile, B has lines of its own to write first."""
+    stream = Stream()
+    lines = layer(stream)
+    with records_to(stream, lines, "liveloop.test.two_threads", monkeypatch) as logger:
+        async def answer() -> None:
+            for i in range(3):
+                add(lines, served(i), "GET", "/s/{code}", 0.001)
+
+        asyncio.run(answer())  # the loop ends before its tally is due: the three lines wait
+        tallying = threading.Event()
+        write = stream.write
+
+        def write_logging_once(data) -> int:
+            if not tallying.is_set():  # A, inside its tally: B starts logging, then A's finalizer logs
+                if answered_meanwhile:
+                    add(lines, served(3), "GET", "/s/{code}", 0.001)
+                tallying.set()
+                time.sleep(0.3)
+                logger.warning("a connection was not closed", extra={"event": "finalizer"})
+            return write(data)
+
+        monkeypatch.setattr(stream, "write", write_logging_once)
+        scrape = threading.Thread(target=lines.tally, daemon=True)
+        notable = threading.Thread(target=lambda: logger.warning("outage", extra={"event": "outage"}), daemon=True)
+        scrape.start()
+        assert tallying.wait(10)
+        notable.start()
+        scrape.join(10)
+        notable.join(10)
+        assert not scrape.is_alive() and not notable.is_alive(), "the two threads wait for each other"
+    written = [line.get("request_id") or line["event"] for line in stream.lines()]
+    assert written == ["finalizer", "req-0", "req-1", "req-2", *(["req-3"] if answered_meanwhile else []), "outage"]

@@ -95,11 +95,13 @@ class Handler(logging.StreamHandler):
         super().__init__(sys.stderr)
         self.before: Callable[[], None] | None = None
 
-    def emit(self, record: logging.LogRecord) -> None:
+    def handle(self, record: logging.LogRecord) -> bool:
         before = self.before
         if before is not None:
+            # Before taking the handler's lock, not under it: `before` may wait for a tally on another
+            # thread, and a finalizer that logs during that tally needs the lock.
             before()
-        super().emit(record)
+        return super().handle(record)
 
 
 _HANDLER: Handler | None = None

@@ -266,17 +266,19 @@ class Requests:
 
     def tally(self) -> None:
         """Count the requests answered since the last tally and write their lines (from any thread)."""
-        if not self._answered or self._tallier == threading.get_ident():
-            # Nothing new; or a finalizer run by a garbage collection during this thread's own tally logged
-            # a record (it is written before the lines of this tally, rather than wait for itself).
+        if self._tallier == threading.get_ident():
+            # A finalizer run by a garbage collection during this thread's own tally logged a record: it is
+            # written before the lines of this tally, rather than wait for itself.
             return
+        # Taken even with nothing waiting: a record logged on another thread during a tally is written after
+        # the lines that tally took.
         with self._tallying:
             self._tallier = threading.get_ident()
             try:
                 answered = self._answered
                 taken = answered[:]
                 if not taken:
-                    return  # another tally took them while this one waited for the lock
+                    return  # nothing new, or another tally took them while this one waited for the lock
                 del answered[:len(taken)]  # what was appended meanwhile stays, for the next tally
                 clock_offset = time.time() - time.perf_counter()
                 self._count_answers(taken)
