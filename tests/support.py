@@ -42,9 +42,10 @@ def cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess
 
 def setup_cli(*args: str, stdin: str = "") -> str:
     """`liveloop *args` run in this process, for set-up the tests do hundreds of times (a tenant, an
-    operator): its standard output, or RuntimeError with it when the command fails. A `liveloop`
-    process spends a second importing before its work; the commands themselves are tested as
-    processes (`cli`) in test_demo, test_readiness and test_console_sessions."""
+    operator): its standard output; RuntimeError with its output when it exits with an error (other
+    exceptions pass through). A `liveloop` process spends a second importing before its work; the
+    commands are run as processes (`cli`) by test_console_sessions (tenant create and operator add,
+    their refusals too), test_demo and test_readiness."""
     from typer.testing import CliRunner
 
     from liveloop.cli import app

@@ -110,9 +110,11 @@ def tenant_create(
     settings = _settings(database_url)
     upgrade(settings.database_url)
     engine = create_engine(settings.database_url)
-    with engine.begin() as conn:
-        tenant, key = create_tenant(conn, name=name, allowed_hosts=allowed_host or [], now=clock.now_ms())
-    engine.dispose()
+    try:
+        with engine.begin() as conn:
+            tenant, key = create_tenant(conn, name=name, allowed_hosts=allowed_host or [], now=clock.now_ms())
+    finally:
+        engine.dispose()
     typer.echo(f"tenant {tenant.id} ({name}) created; allowed hosts: {json.dumps(list(tenant.allowed_hosts))}")
     typer.echo("API key (shown once, stored only as a hash):")
     typer.echo(key)

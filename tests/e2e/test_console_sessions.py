@@ -4,13 +4,14 @@ test_console_browser.py)."""
 from __future__ import annotations
 
 import re
+import subprocess
 import uuid
 
 import httpx
 import pytest
 
 from tests.e2e.console_helpers import new_login
-from tests.support import Server, cli
+from tests.support import BIN, Server, cli
 
 
 def login_form(client: httpx.Client) -> str:
@@ -80,6 +81,23 @@ def test_the_session_cookie_is_secure_when_the_public_url_is_https(server, tmp_p
             assert "Secure" in cookie and "HttpOnly" in cookie
     finally:
         other.stop()
+
+
+def test_tenant_create_and_operator_add_as_processes_give_a_login_that_opens_the_console(server):
+    # The other tests make their logins in the test process (tests/support.py `setup_cli`).
+    made = cli("tenant", "create", "cli-made", "--database-url", server.database_url).stdout
+    tenant_id = re.search(r"tenant (tn_\w+)", made)[1]
+    email = f"ops-{uuid.uuid4().hex[:8]}@example.com"
+    added = cli("operator", "add", tenant_id, email, "--database-url", server.database_url).stdout
+    password = added.strip().splitlines()[-1]
+    chosen = f"ops-{uuid.uuid4().hex[:8]}@example.com"
+    subprocess.run([str(BIN / "liveloop"), "operator", "add", tenant_id, chosen, "--password-stdin",
+                    "--database-url", server.database_url], input="a long chosen password\n", text=True,
+                   capture_output=True, check=True, timeout=120)
+    for who, secret in ((email, password), (chosen, "a long chosen password")):
+        with httpx.Client(base_url=server.url) as client:
+            answer = post_login(client, who, secret)
+            assert answer.status_code == 303 and answer.headers["location"] == "/console/campaigns", who
 
 
 def test_operator_add_refuses_an_unknown_tenant_and_a_second_login_for_one_email(server):

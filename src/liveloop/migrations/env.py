@@ -16,9 +16,11 @@ def run() -> None:
         _run_with(connection)
         return
     engine = create_engine(config.get_main_option("sqlalchemy.url"))
-    with engine.connect() as conn:
-        _run_with(conn)
-    engine.dispose()
+    try:
+        with engine.connect() as conn:
+            _run_with(conn)
+    finally:
+        engine.dispose()
 
 
 def _run_with(connection) -> None:

@@ -215,7 +215,9 @@ class Requests:
         # two need no lock. Plain values, none of them an object the garbage collector tracks.
         self._answered: list = []
         self._timer: asyncio.TimerHandle | None = None  # touched on the event loop only
-        self._tallying = threading.Lock()  # one tally at a time: lines keep their order
+        # One tally at a time: lines keep their order. Re-entrant: a garbage collection between taking it
+        # and naming the tallier may run a finalizer that logs, which tallies on this thread.
+        self._tallying = threading.RLock()
         self._tallier: int | None = None  # the thread running a tally
 
     def new_id(self, client: tuple | None, headers: list[tuple[bytes, bytes]]) -> str:
