@@ -15,7 +15,7 @@ from standardwebhooks import Webhook
 
 from tests.e2e.helpers import before_start, campaign, during, event, invite, iso, post_ok, send
 from tests.receiver import Behaviour, Receiver
-from tests.support import Server, create_tenant, fresh_postgres_database
+from tests.support import Server, create_tenant, eventually, free_port, fresh_postgres_database
 
 ALLOW_PRIVATE = {"LIVELOOP_WEBHOOKS_ALLOW_PRIVATE": "true", "LIVELOOP_WEBHOOKS_POLL_SECONDS": "0.2"}
 
@@ -157,6 +157,20 @@ def test_redirects_are_not_followed(client, receiver):
     deliveries = client.get(f"/v1/webhook-endpoints/{created['id']}/deliveries").json()["deliveries"]
     assert deliveries[0]["status"] == "pending" and deliveries[0]["next_attempt_at"] is not None
     assert deliveries[0]["attempts"][0]["error"] == "answered 302 (redirects are not followed)"
+
+
+def test_an_endpoint_nobody_listens_on_fails_its_attempt_with_the_connection_error(client):
+    created = post_ok(client, "/v1/webhook-endpoints",
+                      {"url": f"http://127.0.0.1:{free_port()}/hook", "events": ["referral.attributed"]})
+    referral(client, "wh-" + uuid.uuid4().hex[:8])
+
+    def first_attempt() -> dict | None:
+        deliveries = client.get(f"/v1/webhook-endpoints/{created['id']}/deliveries").json()["deliveries"]
+        return deliveries[0]["attempts"][0] if deliveries and deliveries[0]["attempts"] else None
+
+    attempt = eventually(first_attempt, timeout=20)
+    assert attempt["status_code"] is None
+    assert attempt["error"].startswith("ClientConnectorError: "), attempt
 
 
 def test_a_dead_endpoint_does_not_delay_another(client, receiver):

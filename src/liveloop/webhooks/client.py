@@ -21,6 +21,9 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from liveloop import __version__
 from liveloop.webhooks import urls
 
+# What an attempt can fail with, besides a timeout (webhooks/worker.py, which imports aiohttp only through this).
+ClientError = aiohttp.ClientError
+
 # A receiver's answer is read up to this much (so that its connection can be reused), never more.
 MAX_ANSWER_BYTES = 64 * 1024
 
