@@ -95,7 +95,8 @@ def test_lines_wait_for_the_interval_then_arrive_together_in_order_with_their_fi
         assert (line["level"], line["logger"]) == ("info", "liveloop.request")
         assert line["message"] == f"GET /s/{{code}} {status}"
         assert (line["method"], line["route"], line["status"]) == ("GET", "/s/{code}", status)
-        assert line["duration_ms"] == pytest.approx(1.23, abs=0.2)  # and the few µs of the call
+        # 1.23 ms and the time between the two clock readings: a few µs, more on a loaded machine (CI saw 5.31)
+        assert 1.23 <= line["duration_ms"] < 100
         assert line["tenant_id"] == (None if i % 3 else "tn_1")
         assert line["time"].endswith("Z")
 
