@@ -75,10 +75,14 @@ def test_lines_wait_for_the_interval_then_arrive_together_in_order_with_their_fi
     lines = layer(stream)
     seen: dict[str, int] = {}
 
+    slack_ms: list[float] = []  # what each request's answer took beyond its 1.23 ms, measured around it
+
     async def scenario() -> None:
         for i in range(300):
+            before = time.perf_counter()
             add(lines, served(i, status=302 if i % 2 else 404, tenant=None if i % 3 else "tn_1"), "GET", "/s/{code}",
                       0.00123)
+            slack_ms.append((time.perf_counter() - before) * 1000)
             if i % 50 == 0:
                 await asyncio.sleep(0)  # other turns of the loop: nothing written yet
         seen["before"] = stream.writes
@@ -95,8 +99,9 @@ def test_lines_wait_for_the_interval_then_arrive_together_in_order_with_their_fi
         assert (line["level"], line["logger"]) == ("info", "liveloop.request")
         assert line["message"] == f"GET /s/{{code}} {status}"
         assert (line["method"], line["route"], line["status"]) == ("GET", "/s/{code}", status)
-        # 1.23 ms and the time between the two clock readings: a few µs, more on a loaded machine (CI saw 5.31)
-        assert 1.23 <= line["duration_ms"] < 100
+        # 1.23 ms and the time between the call's two clock readings (a few µs, more on a loaded machine: CI
+        # saw 5.31 ms), which the test measures around the call; the line's rounding is to 0.01 ms.
+        assert 1.23 - 0.005 <= line["duration_ms"] <= 1.23 + slack_ms[i] + 0.005
         assert line["tenant_id"] == (None if i % 3 else "tn_1")
         assert line["time"].endswith("Z")
 
