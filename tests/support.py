@@ -35,9 +35,10 @@ def free_port() -> int:
     raise RuntimeError("no free port found")
 
 
-def cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([str(BIN / "liveloop"), *args], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})}, check=True)
+def cli(*args: str, env: dict | None = None, stdin: str | None = None, timeout: float = 120,
+        ) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN / "liveloop"), *args], input=stdin, capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})}, check=True)
 
 
 def setup_cli(*args: str, stdin: str = "") -> str:

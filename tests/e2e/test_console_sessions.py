@@ -4,14 +4,13 @@ test_console_browser.py)."""
 from __future__ import annotations
 
 import re
-import subprocess
 import uuid
 
 import httpx
 import pytest
 
 from tests.e2e.console_helpers import new_login
-from tests.support import BIN, Server, cli
+from tests.support import Server, cli
 
 
 def login_form(client: httpx.Client) -> str:
@@ -91,9 +90,8 @@ def test_tenant_create_and_operator_add_as_processes_give_a_login_that_opens_the
     added = cli("operator", "add", tenant_id, email, "--database-url", server.database_url).stdout
     password = added.strip().splitlines()[-1]
     chosen = f"ops-{uuid.uuid4().hex[:8]}@example.com"
-    subprocess.run([str(BIN / "liveloop"), "operator", "add", tenant_id, chosen, "--password-stdin",
-                    "--database-url", server.database_url], input="a long chosen password\n", text=True,
-                   capture_output=True, check=True, timeout=120)
+    cli("operator", "add", tenant_id, chosen, "--password-stdin", "--database-url", server.database_url,
+        stdin="a long chosen password\n")
     for who, secret in ((email, password), (chosen, "a long chosen password")):
         with httpx.Client(base_url=server.url) as client:
             answer = post_login(client, who, secret)

@@ -80,15 +80,6 @@ class WebhookWorker:
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
-    def _session(self) -> aiohttp.ClientSession:
-        """The HTTP client, made at the first attempt."""
-        if self._client is None:
-            from liveloop.webhooks import client
-
-            self._client = client.new_session(allow_private=self._allow_private, concurrency=self._concurrency,
-                                              timeout_seconds=TIMEOUT_SECONDS)
-        return self._client
-
     async def stop(self) -> None:
         await cancel_and_wait(self._task)
         self._task = None
@@ -160,8 +151,10 @@ class WebhookWorker:
             body = attempt.body.encode()
             timestamp = clock.now_ms() // 1000
             headers = signing.headers(list(attempt.secrets), attempt.message_id, timestamp, body)
-            session = self._session()
-            status_code = await client.post(session, attempt.url, body, headers)
+            if self._client is None:  # made at the first attempt, with the import above
+                self._client = client.new_session(allow_private=self._allow_private, concurrency=self._concurrency,
+                                                  timeout_seconds=TIMEOUT_SECONDS)
+            status_code = await client.post(self._client, attempt.url, body, headers)
             if 300 <= status_code < 400:
                 error = f"answered {status_code} (redirects are not followed)"
             elif not 200 <= status_code < 300:
