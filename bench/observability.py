@@ -10,8 +10,9 @@ Two servers run side by side, each on its own copy of one prepared SQLite databa
   token), one JSON request line per request at `info`, written to a file.
 
 They are loaded in alternating rounds (off, on, off, on, ...) with the same load: share links by wrk
-as in `bench/hotpaths.py`, and ingestion by the same round of pre-built batches of 500 to each
-server, so both databases grow alike and round i of one compares with round i of the other. The
+as in `bench/hotpaths.py`, each round on a fresh pair of servers and fresh copies of the database
+(`bench_share` says why), and ingestion by the same round of pre-built batches of 500 to each server,
+kept for the run, so both databases grow alike and round i of one compares with round i of the other. The
 figures are the medians of the rounds and the ratio on / off; the spread of the per-round ratios is
 reported beside them, since the machine is shared with other people's work. The server's CPU time
 per request (or per event) is given too: it is less sensitive to the neighbours than throughput.
@@ -222,6 +223,15 @@ def request_lines(log: Path, route: str) -> int:
 # -- the two hot paths -----------------------------------------------------------------------
 
 def bench_share(work: Path, wrk: str, plan: ObsPlan) -> Section:
+    """Each round starts a fresh pair of servers, each on a fresh copy of the prepared database.
+
+    A server kept for the whole run biases every round the same way: some processes run a few %
+    faster or slower for their whole life (seen: a run whose "off" server was faster throughout gave
+    every round under the others' median). Fresh copies of the database keep the rounds alike: a server
+    started on a database that earlier rounds filled with clicks would still be loading its campaign
+    (replaying every click) during its round. The order alternates from round to round (off first, then
+    on first), so that neither mode always follows the other.
+    """
     now = time.time_ns() // 1_000_000
     _tenant, _key, codes = prepare(work, "share", invites=plan.invites, starts_at=now + 7 * DAY_MS,
                                    ends_at=now + 3650 * DAY_MS)
@@ -231,13 +241,21 @@ def bench_share(work: Path, wrk: str, plan: ObsPlan) -> Section:
     section = Section("share link", "requests/s")
     clicks_sql = "SELECT count(*) FROM events WHERE type = 'click'"
     logs = {mode: work / f"share-{mode}-server.log" for mode in MODES}
-    servers = {mode: server(mode, f"sqlite:///{work / f'share-{mode}.db'}", logs[mode]) for mode in MODES}
-    with servers["off"] as off, servers["on"] as on:
-        for target in (off, on):
-            run_wrk(wrk, target.url, script, connections=CONNECTIONS, seconds=plan.warmup_seconds, log=wrk_log)
-        counted_before = scrape(on, "/s/{code}")
-        for index in range(plan.rounds):
-            for mode, target in (("off", off), ("on", on)):
+    counted_on = 0
+    clicks = {mode: 0 for mode in MODES}
+    for index in range(plan.rounds):
+        databases = {mode: work / f"share-{mode}-round{index + 1}.db" for mode in MODES}
+        for mode in MODES:
+            shutil.copyfile(work / f"share-{mode}.db", databases[mode])
+        servers = {mode: server(mode, f"sqlite:///{databases[mode]}", logs[mode]) for mode in MODES}
+        with servers["off"] as off, servers["on"] as on:
+            started = {"off": off, "on": on}
+            for target in (off, on):  # loads the campaign and warms the process before its round
+                run_wrk(wrk, target.url, script, connections=CONNECTIONS, seconds=plan.warmup_seconds, log=wrk_log)
+            counted_before = scrape(on, "/s/{code}")
+            order = MODES if index % 2 == 0 else MODES[::-1]
+            for mode in order:
+                target = started[mode]
                 loop0 = loop_cpu(target.pid)
                 with metered(target) as load:
                     run: WrkResult = run_wrk(wrk, target.url, script, connections=CONNECTIONS,
@@ -245,14 +263,19 @@ def bench_share(work: Path, wrk: str, plan: ObsPlan) -> Section:
                 section.rounds.append(Round(mode, index, run.rps, run.requests, load, loop_cpu(target.pid) - loop0))
                 if sum(run.errors.values()):
                     raise RuntimeError(f"wrk errors against the {mode} server: {run.errors} (log: {wrk_log})")
-            section.checks["counted by /metrics (on)"] = scrape(on, "/s/{code}") - counted_before
+            counted_on += scrape(on, "/s/{code}") - counted_before
+        for mode in MODES:
+            clicks[mode] += count_rows(databases[mode], clicks_sql)
+            for leftover in databases[mode].parent.glob(databases[mode].name + "*"):
+                leftover.unlink()
     answered = {mode: sum(r.count for r in section.of(mode)) for mode in MODES}
     section.checks.update({
+        "counted by /metrics (on)": counted_on,
         "answered (on)": answered["on"], "answered (off)": answered["off"],
         "request lines (on)": request_lines(logs["on"], "/s/{code}"),
         "request lines (off)": request_lines(logs["off"], "/s/{code}"),
-        "click rows (on)": count_rows(work / "share-on.db", clicks_sql),
-        "click rows (off)": count_rows(work / "share-off.db", clicks_sql),
+        "click rows (on)": clicks["on"],
+        "click rows (off)": clicks["off"],
     })
     return section
 
@@ -357,8 +380,9 @@ def notes_of(result: ObservabilityResult) -> list[str]:
                            for off, on in zip(section.of("off"), section.of("on"), strict=True))
         busiest = max(r.others for r in section.rounds)
         if section.name == "share link":
-            how = (f"`wrk -t1 -c{CONNECTIONS} -d{plan.share_seconds}s` cycling through {plan.invites} invite codes, "
-                   f"after a {plan.warmup_seconds} s warm-up of each server")
+            how = (f"`wrk -t1 -c{CONNECTIONS} -d{plan.share_seconds}s` cycling through {plan.invites} invite codes; "
+                   f"each round a fresh pair of servers on fresh copies of the prepared database, each warmed up "
+                   f"for {plan.warmup_seconds} s, measured off first in odd rounds and on first in even ones")
         else:
             how = (f"{plan.events_per_round:,} events per round in POSTs of {BATCH} over {plan.clients} keep-alive "
                    f"connections, the same batches to both servers (each on its own copy of the database, which grow "
