@@ -14,6 +14,7 @@ events per CPU-second of two processes on two campaigns against one process on b
 
 Knobs: LIVELOOP_BENCH_SCALEOUT_ROUNDS (repeat, report medians and spread), _SECONDS, _EVENTS,
 _SETUPS (e.g. 1x1,2x2: processes x campaigns), _BOARD=0 (skip the leaderboard);
+LIVELOOP_BENCH_BOARD_READS=N paces the leaderboard's top-50 reads at N a second (default: back to back);
 LIVELOOP_BENCH_BASELINE=<checkout> runs that code alternately with this one's in every round, and
 LIVELOOP_BENCH_CANDIDATE=<checkout> stands for this one (a fixed commit while the tree changes).
 """
@@ -243,6 +244,7 @@ BOARD_USERS = 1_000_000
 BOARD_WRITES_PER_SECOND = 20_000
 BOARD_WRITE_BATCH = 500  # users changed per write: one ingestion batch's worth
 BOARD_SECONDS = 10.0
+BOARD_READS_PER_SECOND = float(os.environ.get("LIVELOOP_BENCH_BOARD_READS", "0"))  # 0: back to back, the heaviest
 
 
 def _board(seed: int):
@@ -261,29 +263,50 @@ def _board(seed: int):
     return SimpleNamespace(state=state, board_seq=-1, board_rebuild=None), rng
 
 
-def _write_board(redis_url: str, tenant: str, live, rng, stop_at: float, done) -> None:
-    """Another process ingesting: 500 changed users per write, paced to 20,000 a second."""
+def _write_board(redis_url: str, tenant: str, live, rng, seconds: float, begun, done) -> None:
+    """Another process ingesting: 500 changed users per write, paced to 20,000 a second, for `seconds`
+    from its first write. Puts the time of that first write in `begun` (the readers start then: reads
+    while nothing is written yet would say nothing about a read under writes), and (entries written,
+    first write's start, last write's end) in `done`: its rate is counted over its own writing time,
+    not its start-up or its connection's closing.
+
+    The users' new scores are applied to the board before the clock starts, and each write then
+    sends its users' entries as `publish` does after a batch. Computing the scores is the engine's
+    work (the ingestion benchmarks measure it) and in a deployment runs in the ingesting processes:
+    done here, during the reads, it took about 6 ms of CPU per write, more than the write itself,
+    on the same two cores as Redis and the reader, and the writer fell behind 20,000 a second.
+    """
     from liveloop.leaderboards.shared import RedisLeaderboards
 
-    async def writes() -> int:
+    board = live.state.leaderboard
+    writes = []
+    # Enough for the whole window even when the writer has to catch up.
+    for _ in range(int(seconds * BOARD_WRITES_PER_SECOND / BOARD_WRITE_BATCH) + 10):
+        users = [f"u{rng.randrange(BOARD_USERS):07d}" for _ in range(BOARD_WRITE_BATCH)]
+        for user in users:
+            board.update(user, board.score(user) + 1, rng.randrange(10**9))
+        writes.append(users)
+
+    async def run() -> tuple[int, float, float]:
         boards = RedisLeaderboards(redis_url)
         written, started = 0, time.monotonic()
-        while time.monotonic() < stop_at:
-            live.state.leaderboard.change_seq = live.state.last_seq + 1
-            for _ in range(BOARD_WRITE_BATCH):
-                user = f"u{rng.randrange(BOARD_USERS):07d}"
-                score = live.state.leaderboard.score(user)
-                live.state.leaderboard.update(user, score + 1, rng.randrange(10**9))
+        begun.put(started)
+        stop_at = ended = started + seconds
+        for users in writes:
+            if time.monotonic() >= stop_at:
+                break
             live.state.last_seq += BOARD_WRITE_BATCH
+            board.changed = dict.fromkeys(users, live.state.last_seq)
             await boards.publish(tenant, live)
-            written += BOARD_WRITE_BATCH
-            ahead = started + written / BOARD_WRITES_PER_SECOND - time.monotonic()
+            written += len(users)
+            ended = time.monotonic()
+            ahead = started + written / BOARD_WRITES_PER_SECOND - ended
             if ahead > 0:
                 await asyncio.sleep(ahead)
         await boards.close()
-        return written
+        return written, started, ended
 
-    done.put((asyncio.run(writes()), time.monotonic()))
+    done.put(asyncio.run(run()))
 
 
 def redis_board(redis_url: str) -> dict:
@@ -306,11 +329,11 @@ def redis_board(redis_url: str) -> dict:
 
     rebuild_seconds = asyncio.run(rebuild())
     ctx = multiprocessing.get_context("fork")  # the writer starts from this process's board
-    done = ctx.Queue()
-    began = time.monotonic()
-    stop_at = began + BOARD_SECONDS
-    writer = ctx.Process(target=_write_board, args=(redis_url, tenant, live, rng, stop_at, done))
+    begun, done = ctx.Queue(), ctx.Queue()
+    writer = ctx.Process(target=_write_board, args=(redis_url, tenant, live, rng, BOARD_SECONDS, begun, done))
     writer.start()
+    # Reads run while the writer writes (CLOCK_MONOTONIC is the same clock in both processes).
+    stop_at = begun.get(timeout=60) + BOARD_SECONDS
 
     unanswered = 0
 
@@ -318,17 +341,22 @@ def redis_board(redis_url: str) -> dict:
         nonlocal unanswered
         boards = RedisLeaderboards(redis_url)
         samples = []
+        first = time.monotonic()
         while time.monotonic() < stop_at:
             started = time.perf_counter()
             top = await boards.top(tenant, "bench-board", 50)
             samples.append(time.perf_counter() - started)
             if top is None or len(top) != 50:  # Redis timed out: a server would rank from its own state
                 unanswered += 1
+            if BOARD_READS_PER_SECOND:
+                ahead = first + len(samples) / BOARD_READS_PER_SECOND - time.monotonic()
+                if ahead > 0:
+                    await asyncio.sleep(ahead)
         await boards.close()
         return samples
 
     samples = sorted(asyncio.run(reads()))
-    written, ended = done.get(timeout=60)
+    written, writing_began, ended = done.get(timeout=60)
     writer.join()
     import redis
 
@@ -340,7 +368,7 @@ def redis_board(redis_url: str) -> dict:
         "reads": len(samples),
         "p50_ms": samples[len(samples) // 2] * 1000,
         "p99_ms": samples[int(len(samples) * 0.99)] * 1000,
-        "writes_per_second": written / (ended - began),
+        "writes_per_second": written / (ended - writing_began),
         "unanswered": unanswered,
     }
 
@@ -437,13 +465,17 @@ def main() -> int:
     if redis_url and os.environ.get("LIVELOOP_BENCH_SCALEOUT_BOARD", "1") != "0":
         print("Redis leaderboard, 1,000,000 users ...", flush=True)
         board = redis_board(redis_url)
+        met = (board["p99_ms"] < 2 and board["writes_per_second"] >= BOARD_WRITES_PER_SECOND
+               and not board["unanswered"])
+        reads = (f"paced at {BOARD_READS_PER_SECOND:,.0f}/s" if BOARD_READS_PER_SECOND else "back to back")
         lines += [
             "",
             f"Leaderboard in Redis, {BOARD_USERS:,} users: rebuilt from a process's state in "
             f"{board['rebuild_seconds']:.1f} s; while another process wrote "
-            f"{board['writes_per_second']:,.0f} changed entries/s (writes of {BOARD_WRITE_BATCH}), "
-            f"{board['reads']:,} top-50 reads took p50 {board['p50_ms']:.2f} ms, p99 {board['p99_ms']:.2f} ms "
-            f"(target: under 2 ms p99); {board['unanswered']} were not answered by Redis in time.",
+            f"{board['writes_per_second']:,.0f} changed entries/s (writes of {BOARD_WRITE_BATCH}, their scores "
+            f"computed before the clock started), {board['reads']:,} top-50 reads ({reads}) took p50 "
+            f"{board['p50_ms']:.2f} ms, p99 {board['p99_ms']:.2f} ms; {board['unanswered']} were not answered by "
+            f"Redis in time. Target: p99 under 2 ms while 20,000 entries/s arrive: {'met' if met else 'NOT met'}.",
         ]
     text = "\n".join(lines)
     print(text)
