@@ -104,7 +104,10 @@
     type: "line",
     data: {labels: [], datasets: [{label: texts["room.k_factor"], data: [], borderColor: "#2454d6",
                                    backgroundColor: "#2454d6", spanGaps: true, tension: 0.2}]},
+    // A line's end points sit on the chart's edges: room for the newest time's label on the side away
+    // from the y axis (the left one in Arabic, where it was cut off).
     options: {animation: false, maintainAspectRatio: false, locale: lang,
+              layout: {padding: rtl ? {left: 20} : {right: 20}},
               plugins: {legend: {display: false}, tooltip: {rtl: rtl}},
               scales: {x: {reverse: rtl}, y: {beginAtZero: true, position: rtl ? "right" : "left"}}}
   });
