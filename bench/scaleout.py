@@ -244,7 +244,8 @@ BOARD_USERS = 1_000_000
 BOARD_WRITES_PER_SECOND = 20_000
 BOARD_WRITE_BATCH = 500  # users changed per write: one ingestion batch's worth
 BOARD_SECONDS = 10.0
-BOARD_READS_PER_SECOND = float(os.environ.get("LIVELOOP_BENCH_BOARD_READS", "0"))  # 0: back to back, the heaviest
+BOARD_READS_PER_SECOND = float(os.environ.get("LIVELOOP_BENCH_BOARD_READS", "0"))  # 0: back to back
+BOARD_P99_MS = 2.0  # SPEC section 8: top-50 p99 while 20,000 updates/s arrive
 
 
 def _board(seed: int):
@@ -264,11 +265,12 @@ def _board(seed: int):
 
 
 def _write_board(redis_url: str, tenant: str, live, rng, seconds: float, begun, done) -> None:
-    """Another process ingesting: 500 changed users per write, paced to 20,000 a second, for `seconds`
-    from its first write. Puts the time of that first write in `begun` (the readers start then: reads
-    while nothing is written yet would say nothing about a read under writes), and (entries written,
-    first write's start, last write's end) in `done`: its rate is counted over its own writing time,
-    not its start-up or its connection's closing.
+    """Another process ingesting: 500 changed users per write, one write every 25 ms (20,000 entries
+    a second), for `seconds` from its first write. Puts the time of that first write in `begun` (the
+    readers start then: reads while nothing is written yet would say nothing about a read under
+    writes) and the entries written to Redis within the window in `done`: a writer that keeps to
+    its schedule writes exactly `seconds` x 20,000; one that falls behind catches up without pausing,
+    and whatever it could not write by the end is missing from the count.
 
     The users' new scores are applied to the board before the clock starts, and each write then
     sends its users' entries as `publish` does after a batch. Computing the scores is the engine's
@@ -286,25 +288,29 @@ def _write_board(redis_url: str, tenant: str, live, rng, seconds: float, begun, 
         for user in users:
             board.update(user, board.score(user) + 1, rng.randrange(10**9))
         writes.append(users)
+    board.changed = {}
 
-    async def run() -> tuple[int, float, float]:
+    async def run() -> int:
         boards = RedisLeaderboards(redis_url)
-        written, started = 0, time.monotonic()
+        written = sent = 0
+        started = time.monotonic()
         begun.put(started)
-        stop_at = ended = started + seconds
+        stop_at = started + seconds
         for users in writes:
             if time.monotonic() >= stop_at:
                 break
             live.state.last_seq += BOARD_WRITE_BATCH
-            board.changed = dict.fromkeys(users, live.state.last_seq)
+            # Added to what a failed write left, as ingestion does (`publish` puts them back).
+            board.changed.update(dict.fromkeys(users, live.state.last_seq))
             await boards.publish(tenant, live)
-            written += len(users)
-            ended = time.monotonic()
-            ahead = started + written / BOARD_WRITES_PER_SECOND - ended
+            sent += len(users)
+            if live.board_seq == live.state.last_seq:  # written (not skipped, failed or left to a rebuild)
+                written += len(users)
+            ahead = started + sent / BOARD_WRITES_PER_SECOND - time.monotonic()
             if ahead > 0:
                 await asyncio.sleep(ahead)
         await boards.close()
-        return written, started, ended
+        return written
 
     done.put(asyncio.run(run()))
 
@@ -313,9 +319,12 @@ def redis_board(redis_url: str) -> dict:
     """Top-50 reads of a 1M-user leaderboard from Redis while another process writes to it."""
     import multiprocessing
 
+    import redis
+
     from liveloop.leaderboards.shared import Keys, RedisLeaderboards
 
     tenant = f"tn_bench_{uuid.uuid4().hex[:8]}"
+    keys = Keys(tenant, "bench-board")
     live, rng = _board(7)
 
     async def rebuild() -> float:
@@ -327,17 +336,9 @@ def redis_board(redis_url: str) -> dict:
         await boards.close()
         return took
 
-    rebuild_seconds = asyncio.run(rebuild())
-    ctx = multiprocessing.get_context("fork")  # the writer starts from this process's board
-    begun, done = ctx.Queue(), ctx.Queue()
-    writer = ctx.Process(target=_write_board, args=(redis_url, tenant, live, rng, BOARD_SECONDS, begun, done))
-    writer.start()
-    # Reads run while the writer writes (CLOCK_MONOTONIC is the same clock in both processes).
-    stop_at = begun.get(timeout=60) + BOARD_SECONDS
-
     unanswered = 0
 
-    async def reads() -> list[float]:
+    async def reads(stop_at: float) -> list[float]:
         nonlocal unanswered
         boards = RedisLeaderboards(redis_url)
         samples = []
@@ -355,20 +356,28 @@ def redis_board(redis_url: str) -> dict:
         await boards.close()
         return samples
 
-    samples = sorted(asyncio.run(reads()))
-    written, writing_began, ended = done.get(timeout=60)
-    writer.join()
-    import redis
-
-    with redis.Redis.from_url(redis_url) as client:
-        keys = Keys(tenant, "bench-board")
-        client.unlink(keys.z, keys.m, keys.seq)
+    ctx = multiprocessing.get_context("fork")  # the writer starts from this process's board
+    begun, done = ctx.Queue(), ctx.Queue()
+    writer = ctx.Process(target=_write_board, args=(redis_url, tenant, live, rng, BOARD_SECONDS, begun, done))
+    try:
+        rebuild_seconds = asyncio.run(rebuild())
+        writer.start()
+        # Reads run while the writer writes (CLOCK_MONOTONIC is the same clock in both processes).
+        samples = sorted(asyncio.run(reads(begun.get(timeout=60) + BOARD_SECONDS)))
+        written = done.get(timeout=60)
+        writer.join()
+    finally:
+        if writer.is_alive():
+            writer.terminate()
+            writer.join()
+        with redis.Redis.from_url(redis_url) as client:
+            client.unlink(keys.z, keys.m, keys.seq)
     return {
         "rebuild_seconds": rebuild_seconds,
         "reads": len(samples),
         "p50_ms": samples[len(samples) // 2] * 1000,
         "p99_ms": samples[int(len(samples) * 0.99)] * 1000,
-        "writes_per_second": written / (ended - writing_began),
+        "writes_per_second": written / BOARD_SECONDS,
         "unanswered": unanswered,
     }
 
@@ -465,7 +474,7 @@ def main() -> int:
     if redis_url and os.environ.get("LIVELOOP_BENCH_SCALEOUT_BOARD", "1") != "0":
         print("Redis leaderboard, 1,000,000 users ...", flush=True)
         board = redis_board(redis_url)
-        met = (board["p99_ms"] < 2 and board["writes_per_second"] >= BOARD_WRITES_PER_SECOND
+        met = (board["p99_ms"] < BOARD_P99_MS and board["writes_per_second"] >= BOARD_WRITES_PER_SECOND
                and not board["unanswered"])
         reads = (f"paced at {BOARD_READS_PER_SECOND:,.0f}/s" if BOARD_READS_PER_SECOND else "back to back")
         lines += [
@@ -475,7 +484,8 @@ def main() -> int:
             f"{board['writes_per_second']:,.0f} changed entries/s (writes of {BOARD_WRITE_BATCH}, their scores "
             f"computed before the clock started), {board['reads']:,} top-50 reads ({reads}) took p50 "
             f"{board['p50_ms']:.2f} ms, p99 {board['p99_ms']:.2f} ms; {board['unanswered']} were not answered by "
-            f"Redis in time. Target: p99 under 2 ms while 20,000 entries/s arrive: {'met' if met else 'NOT met'}.",
+            f"Redis in time. Target: p99 under {BOARD_P99_MS:g} ms while {BOARD_WRITES_PER_SECOND:,} entries/s "
+            f"arrive, all read: {'met' if met else 'NOT met'}.",
         ]
     text = "\n".join(lines)
     print(text)

@@ -148,3 +148,26 @@ def test_the_observability_section_runs_both_servers_alternately_and_checks_thei
     text = output.read_text()
     assert text.count("<!-- bench:observability:start -->") == 1 and text.endswith("hand-written\n")
     assert "Metrics and JSON logs (issue 19)" in text
+
+
+def test_the_share_link_check_fails_a_server_that_logged_or_recorded_too_little_or_too_much():
+    # The counts include the warm-ups' answers, and allow one unread answer per connection per wrk run.
+    from bench import observability
+
+    def complete(**changed) -> bool:
+        checks = {"counted by /metrics (on)": 1_000, "answered (on)": 1_000, "answered (off)": 1_100,
+                  "answered in warm-ups (on)": 300, "answered in warm-ups (off)": 320, "wrk runs (each)": 4,
+                  "request lines (on)": 1_310, "request lines (off)": 0, "click rows (on)": 1_300,
+                  "click rows (off)": 1_420}
+        section = observability.Section("share link", "requests/s", checks={**checks, **changed})
+        return observability._complete(section)
+
+    slack = observability.CONNECTIONS * 4
+    assert complete()
+    assert complete(**{"request lines (on)": 1_300 + slack, "click rows (off)": 1_420 + slack})
+    assert not complete(**{"request lines (on)": 1_299})  # a warm-up's answer not logged
+    assert not complete(**{"request lines (on)": 1_301 + slack})
+    assert not complete(**{"click rows (on)": 1_000})  # only the measured answers recorded
+    assert not complete(**{"click rows (off)": 1_419})
+    assert not complete(**{"counted by /metrics (on)": 999})
+    assert not complete(**{"request lines (off)": 1})
