@@ -171,3 +171,28 @@ def test_the_share_link_check_fails_a_server_that_logged_or_recorded_too_little_
     assert not complete(**{"click rows (off)": 1_419})
     assert not complete(**{"counted by /metrics (on)": 999})
     assert not complete(**{"request lines (off)": 1})
+
+
+def test_the_redis_board_bench_reads_while_the_writer_writes_and_counts_only_what_reached_redis(monkeypatch):
+    # bench-scaleout's leaderboard figure on a small board: the writer keeps to its schedule (exactly
+    # seconds x rate entries, counted only once written to Redis), the reads fall in its window, and the
+    # keys are gone afterwards.
+    import redis
+
+    from bench import scaleout
+    from tests.support import redis_env
+
+    url = redis_env()["LIVELOOP_REDIS_URL"]
+    for name, value in (("BOARD_USERS", 5_000), ("BOARD_WRITES_PER_SECOND", 2_000), ("BOARD_WRITE_BATCH", 100),
+                        ("BOARD_SECONDS", 1.0), ("BOARD_READS_PER_SECOND", 200.0)):
+        monkeypatch.setattr(scaleout, name, value)
+    with redis.Redis.from_url(url) as client:
+        before = set(client.scan_iter("liveloop:lb:{tn_bench_*"))
+
+        board = scaleout.redis_board(url)
+
+        assert set(client.scan_iter("liveloop:lb:{tn_bench_*")) == before  # its board's keys are gone
+    assert board["writes_per_second"] == 2_000  # 20 writes of 100 in 1 s, each acknowledged by Redis
+    assert board["unanswered"] == 0
+    assert 150 <= board["reads"] <= 201  # paced at 200 a second over the writer's second
+    assert board["p50_ms"] <= board["p99_ms"]
