@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -32,6 +33,9 @@ if TYPE_CHECKING:
     from liveloop.leaderboards.shared import RedisLeaderboards
 
 Write = Callable[[sa.Connection], None]
+# How long a process keeps a campaign's advisory lock for its own next batches before letting the other
+# processes have their turn (docs/benchmarks.md, the scale-out section).
+TENURE_SECONDS = 0.1
 # What a campaign's log held after the position read from (the first item): rows and invite codes.
 Pending = tuple[int, tuple[list[Logged], dict[str, str]]]
 
@@ -62,9 +66,11 @@ class LocalGate(LiveCampaigns):
                 state.codes.update(await self._store.find_codes(state, unknown))
 
     @asynccontextmanager
-    async def hold(self, tenant_id: str, campaign_ids: Iterable[str]) -> AsyncIterator[dict[str, LiveCampaign]]:
+    async def hold(self, tenant_id: str, campaign_ids: Iterable[str], *,
+                   pipelined: bool = False) -> AsyncIterator[dict[str, LiveCampaign]]:
         """The campaigns to apply events to; with no await between the caller's apply and its commit,
-        the event loop keeps everything else out."""
+        the event loop keeps everything else out (and the next batch applies while this one's write
+        is committed: `pipelined` is what the shared gate needs to be told)."""
         yield {cid: await self.get_uncaught(tenant_id, cid) for cid in campaign_ids}
 
     async def commit(self, tenant_id: str, lives: dict[str, LiveCampaign], write: Write) -> None:
@@ -85,6 +91,33 @@ class LocalGate(LiveCampaigns):
         return None
 
 
+@dataclass(eq=False)
+class _Tenure:
+    """This process's hold on a campaign's advisory lock across its consecutive batches (SharedGate.hold
+    with `pipelined`). A batch applies under the campaign's local lock and lets it go once its write is
+    queued, so the next batch applies while the writer commits (writes commit in the order queued, and
+    the writer refuses those computed from a failed one). Nobody else logs the campaign meanwhile, so no
+    batch needs to catch up; Redis's copy is written only when no write of the tenure is in flight. The
+    lock is let go with the last batch, or sooner for another holder: the tenure then closes and takes
+    no new batch."""
+
+    live: LiveCampaign
+    conn: sa.Connection
+    token: int
+    since: float
+    members: int = 1  # batches in it that have not left
+    applying: object | None = None  # the member holding the local lock, from its join to its write's queueing
+    writes: set[asyncio.Future] = field(default_factory=set)  # queued, not yet settled
+    closing: bool = False
+    failed: bool = False
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def settled(self, future: asyncio.Future) -> None:
+        self.writes.discard(future)
+        if future.cancelled() or future.exception() is not None:
+            self.failed = self.closing = True
+
+
 class SharedGate(LiveCampaigns):
     """Several processes on one log: advisory locks, catch-up, announcements."""
 
@@ -97,6 +130,8 @@ class SharedGate(LiveCampaigns):
         self._locks = locks
         self._committed = committed
         self._local_locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._tenures: dict[tuple[str, str], _Tenure] = {}
+        self._plain: dict[tuple[str, str], int] = {}  # holders outside tenures, waiting or holding
         # With Redis: the leaderboards' shared copy, written under the lock.
         self.boards = boards
         self.fanout = LogFanout(self, redis_url=redis_url)
@@ -137,24 +172,61 @@ class SharedGate(LiveCampaigns):
             state.codes.update(await self._store.find_codes(state, unknown))
 
     @asynccontextmanager
-    async def hold(self, tenant_id: str, campaign_ids: Iterable[str]) -> AsyncIterator[dict[str, LiveCampaign]]:
+    async def hold(self, tenant_id: str, campaign_ids: Iterable[str], *,
+                   pipelined: bool = False) -> AsyncIterator[dict[str, LiveCampaign]]:
         """Exclusive use of campaigns to apply and log events, each caught up with the log first.
 
         Locks are taken in one global order (sorted ids), so two holders of overlapping campaigns
         cannot wait for each other.
+
+        `pipelined` (a batch of one campaign that applies, commits once and leaves): the batch joins
+        this process's tenure of the campaign's advisory lock (`_Tenure`), so that the next batch
+        applies while this one's write is committed, as on SQLite.
         """
-        held: dict[str, LiveCampaign] = {}
-        async with AsyncExitStack() as stack:
-            for campaign_id in sorted(set(campaign_ids)):
-                await self.get_uncaught(tenant_id, campaign_id)
-                await stack.enter_async_context(self._local_lock((tenant_id, campaign_id)))
-                pending = await stack.enter_async_context(self._advisory(tenant_id, campaign_id))
-                held[campaign_id] = await self._catch_up(tenant_id, campaign_id, pending)
-            yield held
-            if self.boards is not None:
-                # Still under the locks, after the caller's commit: the copy follows log order.
-                for live in held.values():
-                    await self.boards.publish(tenant_id, live)
+        ids = sorted(set(campaign_ids))
+        if pipelined and len(ids) == 1:
+            key = (tenant_id, ids[0])
+            batch = object()  # the member: it holds the local lock while it is `tenure.applying`
+            tenure = await self._join_tenure(key, batch)
+            if tenure is not None:
+                try:
+                    yield {ids[0]: tenure.live}
+                finally:
+                    # Shielded: the tenure's bookkeeping and the lock's release are done even if the
+                    # batch is cancelled meanwhile.
+                    await asyncio.shield(asyncio.ensure_future(self._leave_tenure(key, tenure, batch)))
+                return
+        keys = [(tenant_id, cid) for cid in ids]
+        for key in keys:
+            self._plain[key] = self._plain.get(key, 0) + 1
+        try:
+            held: dict[str, LiveCampaign] = {}
+            async with AsyncExitStack() as stack:
+                for campaign_id in ids:
+                    key = (tenant_id, campaign_id)
+                    await self.get_uncaught(tenant_id, campaign_id)
+                    lock = self._local_lock(key)
+                    while True:  # no tenure of this process may hold the advisory lock meanwhile
+                        await self._tenure_ended(key)
+                        await lock.acquire()
+                        if key not in self._tenures:
+                            break
+                        lock.release()
+                    stack.callback(lock.release)
+                    pending = await stack.enter_async_context(self._advisory(tenant_id, campaign_id))
+                    held[campaign_id] = await self._catch_up(tenant_id, campaign_id, pending)
+                yield held
+                if self.boards is not None:
+                    # Still under the locks, after the caller's commit: the copy follows log order.
+                    for live in held.values():
+                        await self.boards.publish(tenant_id, live)
+        finally:
+            for key in keys:
+                left = self._plain[key] - 1
+                if left:
+                    self._plain[key] = left
+                else:
+                    del self._plain[key]
 
     async def commit(self, tenant_id: str, lives: dict[str, LiveCampaign], write: Write) -> None:
         """Write under the held locks; the log positions after it are the held states'."""
@@ -164,21 +236,115 @@ class SharedGate(LiveCampaigns):
             write(conn)
             return {cid: store.last_seq(conn, tenant_id, cid) for cid in lives}
 
-        positions = await self._db.write(run, campaigns=[(tenant_id, cid) for cid in lives])
+        tenure = self._tenures.get((tenant_id, next(iter(lives)))) if len(lives) == 1 else None
+        if tenure is not None and tenure.applying is not None and tenure.live is next(iter(lives.values())):
+            # A batch in a tenure: its write is queued (writes commit in queue order), then the next batch
+            # may apply while this one waits for its commit.
+            key = (tenant_id, next(iter(lives)))
+            future = self._db.submit(run, campaigns=[key])
+            tenure.writes.add(future)
+            future.add_done_callback(tenure.settled)
+            tenure.applying = None  # the member calling: only the one holding the local lock commits
+            self._local_lock(key).release()
+            positions = await asyncio.shield(future)
+        else:
+            positions = await self._db.write(run, campaigns=[(tenant_id, cid) for cid in lives])
         for campaign_id, live in lives.items():
-            live.state.last_seq = positions[campaign_id]
+            live.state.last_seq = max(live.state.last_seq, positions[campaign_id])
             self.fanout.logged(tenant_id, campaign_id, positions[campaign_id])
+
+    async def _join_tenure(self, key: tuple[str, str], batch: object) -> _Tenure | None:
+        """Take the campaign's local lock and join this process's tenure of it, or start one (its advisory
+        lock taken and the state caught up with the log). None, the local lock not held, when a holder
+        outside tenures waits for the campaign: the batch then takes the usual way."""
+        tenant_id, campaign_id = key
+        lock = self._local_lock(key)
+        while True:
+            live = await self.get_uncaught(tenant_id, campaign_id)
+            await lock.acquire()
+            if self._plain.get(key):
+                lock.release()
+                return None
+            tenure = self._tenures.get(key)
+            if tenure is None:
+                break
+            if (not tenure.closing and tenure.live is live and self.peek(tenant_id, campaign_id) is live
+                    and clock.monotonic() - tenure.since < TENURE_SECONDS):
+                tenure.members += 1
+                tenure.applying = batch
+                # What it applies is logged after the newest committed position: a Redis write since (only
+                # made with nothing in flight) did not carry it (as `_catch_up` sets for a new holder).
+                live.state.leaderboard.change_seq = live.state.last_seq + 1
+                return tenure
+            # Too old (other processes get their turn), failed or its state replaced: let it end first.
+            tenure.closing = True
+            lock.release()
+            await tenure.ended.wait()
+        token = lock_key(tenant_id, campaign_id)
+        try:
+            conn, pending = await self._lock_and_read(token, live)
+            try:
+                live = await self._catch_up(tenant_id, campaign_id, pending)
+            except BaseException:
+                await self._locks.release(conn, token)
+                raise
+        except BaseException:
+            lock.release()
+            raise
+        tenure = self._tenures[key] = _Tenure(live, conn, token, clock.monotonic())
+        tenure.applying = batch
+        return tenure
+
+    async def _leave_tenure(self, key: tuple[str, str], tenure: _Tenure, batch: object) -> None:
+        """A batch leaves its tenure: Redis's copy is written if every batch applied is committed, and the
+        advisory lock let go with the last member, once every write queued in the tenure is settled."""
+        lock = self._local_lock(key)
+        if tenure.applying is batch:  # it queued no write: the local lock is still its own
+            tenure.applying = None
+        else:
+            await lock.acquire()
+        try:
+            if tenure.writes and tenure.members == 1:
+                await asyncio.wait(list(tenure.writes))
+            if (self.boards is not None and not tenure.writes and not tenure.failed
+                    and self.peek(*key) is tenure.live):
+                # Under the local lock with no write in flight: the state is all committed, nothing newer
+                # applied (a batch applies under the local lock and queues its write before letting go).
+                await self.boards.publish(key[0], tenure.live)
+        finally:
+            tenure.members -= 1
+            if tenure.members == 0:
+                if self._tenures.get(key) is tenure:
+                    del self._tenures[key]
+                try:
+                    await self._locks.release(tenure.conn, tenure.token)
+                finally:
+                    tenure.ended.set()
+                    lock.release()
+            else:
+                lock.release()
+
+    async def _tenure_ended(self, key: tuple[str, str]) -> None:
+        """Wait until this process holds no tenure of the campaign (asking the one there is to end)."""
+        while (tenure := self._tenures.get(key)) is not None:
+            tenure.closing = True
+            await tenure.ended.wait()
+
+    async def _lock_and_read(self, token: int, live: LiveCampaign) -> tuple[sa.Connection, Pending]:
+        """Take the campaign's advisory lock and read what the other processes logged, in one thread hop."""
+        state = live.state
+        store = self._store
+        asked = clock.monotonic()
+        conn, pending = await self._locks.acquire(token, lambda conn: (state.last_seq, store.pending_on(conn, state)))
+        metrics.LOCK_WAIT_SECONDS.observe(clock.monotonic() - asked)
+        return conn, pending  # type: ignore[return-value]
 
     @asynccontextmanager
     async def _advisory(self, tenant_id: str, campaign_id: str) -> AsyncIterator[Pending]:
         """Hold the campaign's lock; yields what the other processes logged, read right after taking
         it on the lock's own connection (one thread hop, no round trip of its own)."""
         token = lock_key(tenant_id, campaign_id)
-        state = (await self.get_uncaught(tenant_id, campaign_id)).state
-        store = self._store
-        asked = clock.monotonic()
-        conn, pending = await self._locks.acquire(token, lambda conn: (state.last_seq, store.pending_on(conn, state)))
-        metrics.LOCK_WAIT_SECONDS.observe(clock.monotonic() - asked)
+        conn, pending = await self._lock_and_read(token, await self.get_uncaught(tenant_id, campaign_id))
         try:
             yield pending
         finally:
@@ -186,6 +352,11 @@ class SharedGate(LiveCampaigns):
 
     async def _catch_up(self, tenant_id: str, campaign_id: str, pending: Pending | None = None) -> LiveCampaign:
         live = await self.get_uncaught(tenant_id, campaign_id)
+        tenure = self._tenures.get((tenant_id, campaign_id))
+        if tenure is not None and tenure.live is live and not tenure.failed:
+            # This process holds the campaign's advisory lock: nobody else logs its events, and its own are
+            # applied already (read back before `last_seq` moves past them, they would be applied twice).
+            return live
         state = live.state
         started = clock.monotonic()
         if pending is not None and pending[0] == state.last_seq:

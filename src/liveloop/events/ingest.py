@@ -150,7 +150,7 @@ class Ingestor:
         watched = {cid: self._gate.peek(tenant_id, cid) for cid in known_campaigns}
         marks = {cid: live.caught_up for cid, live in watched.items() if live is not None}
         logged = await self._store.logged_ids(tenant_id, candidates) if candidates else set()
-        async with self._gate.hold(tenant_id, known_campaigns) as campaigns:
+        async with self._gate.hold(tenant_id, known_campaigns, pipelined=True) as campaigns:
             if candidates and any(live is not watched[cid] or live.caught_up != marks.get(cid)
                                   for cid, live in campaigns.items()):
                 logged = await self._store.logged_ids(tenant_id, candidates)
@@ -286,7 +286,7 @@ class Ingestor:
     async def _write_clicks(self, tenant_id: str, clicks: dict[str, list[tuple[Event, EventRow]]]) -> None:
         received_at = min(items[0][1].received_at for items in clicks.values())
         try:
-            async with self._gate.hold(tenant_id, clicks) as campaigns:
+            async with self._gate.hold(tenant_id, clicks, pipelined=True) as campaigns:
                 # A click that raced its campaign's cancellation is not counted, like the ones after it.
                 clicks = {cid: items for cid, items in clicks.items() if not campaigns[cid].state.config.cancelled}
                 effects = [(campaigns[cid], effect) for cid, items in clicks.items() for ev, row in items

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Collection
 from typing import Any, TypeVar
 
@@ -45,6 +46,12 @@ class Database:
         write fails (None: unknown, every state is). See kit/db/writer.py.
         """
         return await self.writer.run(fn, isolated=isolated, campaigns=campaigns)
+
+    def submit(self, fn: Callable[[sa.Connection], T], *,
+               campaigns: Collection[tuple[str, str]] | None = None) -> asyncio.Future:
+        """`write`, queued now rather than when awaited: the future of its result (writes are committed in
+        the order they are queued)."""
+        return self.writer.submit(fn, campaigns=campaigns)
 
     def close(self) -> None:
         self.writer.stop()

@@ -125,11 +125,15 @@ class Writer:
         `campaigns`: the (tenant_id, campaign_id) states `fn`'s rows were computed from, dropped if it
         fails; None when that is not known (all are dropped). An isolated job is computed from none.
         """
-        loop = asyncio.get_running_loop()
-        future = loop.create_future()
+        return await self.submit(fn, isolated=isolated, campaigns=campaigns)
+
+    def submit(self, fn: Callable[[sa.Connection], Any], *, isolated: bool = False,
+               campaigns: Collection[tuple[str, str]] | None = None) -> asyncio.Future:
+        """`run`, queued at once (jobs are committed in the order they are queued): the future of its result."""
+        future = asyncio.get_running_loop().create_future()
         derived = frozenset() if isolated else (frozenset(campaigns) if campaigns is not None else None)
         self._queue.put(_Job(fn, future, isolated, derived, self._epoch))
-        return await future
+        return future
 
     # -- the writer thread -------------------------------------------------------------------
 

@@ -1,0 +1,156 @@
+"""A process's tenure of a campaign's advisory lock (events/gate.py `_Tenure`): on PostgreSQL a batch
+applies while the batch before it is being committed, as on SQLite, and nothing else changes: no
+other process logs the campaign meanwhile, other holders wait for the tenure to end, and a failed
+write ends it. Two processes on one PostgreSQL database, in one event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+
+import pytest
+
+from liveloop.campaigns import service as campaigns_service
+from liveloop.components import build_components
+from liveloop.events.models import events
+from liveloop.kit.db.migrate import upgrade
+from liveloop.kit.db.writer import WriterFailed
+from liveloop.settings import Settings
+from tests.support import fresh_postgres_database
+
+pytestmark = pytest.mark.service
+NOW = 1_800_000_000_000
+BODY = {"id": "c1", "title": "t", "market": "US", "currency": "USD", "timezone": "America/New_York",
+        "starts_at": "2027-01-01T10:00:00.000Z", "ends_at": "2027-01-01T12:00:00.000Z",
+        "landing_url": "https://shop.example.com/", "leaderboard": {"metric": "reservations"},
+        "rules": [{"id": "rr", "type": "reservation_referral",
+                   "referrer_reward": {"kind": "coupon", "amount": "2.00"}}]}
+
+
+def reservation(eid: str, user: str) -> dict:
+    return {"id": eid, "type": "reservation", "campaign_id": "c1", "user_id": user, "at": "2026-12-31T10:00:00Z"}
+
+
+@pytest.fixture
+def processes():
+    base = os.environ.get("LIVELOOP_TEST_DATABASE_URL")
+    if not base:
+        pytest.skip("LIVELOOP_TEST_DATABASE_URL is not set")
+    with fresh_postgres_database(base) as url:
+        upgrade(url)
+        loop = asyncio.new_event_loop()
+        a, b = (build_components(Settings(database_url=url, fraud_signals=False)) for _ in range(2))
+        try:
+            for runtime in (a, b):
+                runtime.db.writer.start(loop)
+            loop.run_until_complete(a.db.write(
+                lambda conn: campaigns_service.create(conn, tenant_id="t1", data=BODY, now=NOW)))
+            for runtime, eid in ((a, "warm-a"), (b, "warm-b")):
+                loop.run_until_complete(runtime.ingestor.ingest("t1", [reservation(eid, eid)], now=NOW))
+            yield loop, a, b
+        finally:
+            for runtime in (a, b):
+                runtime.db.close()
+            loop.close()
+
+
+def held_writes(runtime, *, fail: bool = False) -> threading.Event:
+    """The process's next write waits in the writer until the returned event is set (then fails if asked)."""
+    gate = runtime.ingestor._gate
+    submit = gate._db.submit
+    release = threading.Event()
+
+    def first(fn, **options):
+        gate._db.submit = submit
+
+        def slow(conn):
+            release.wait(20)
+            if fail:
+                raise RuntimeError("the disk is full")
+            return fn(conn)
+
+        return submit(slow, **options)
+
+    gate._db.submit = first
+    return release
+
+
+async def until(condition, seconds: float = 10.0) -> None:
+    for _ in range(int(seconds / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("timed out")
+
+
+def logged(loop, runtime) -> list[str]:
+    return loop.run_until_complete(runtime.db.read(
+        lambda conn: [row.id for row in conn.execute(events.select().order_by(events.c.seq))]))
+
+
+def test_the_next_batch_applies_while_the_one_before_is_committed_and_nobody_else_logs_meanwhile(processes):
+    loop, a, b = processes
+    gate = a.ingestor._gate
+    release = held_writes(a)
+
+    async def scenario():
+        first = asyncio.ensure_future(a.ingestor.ingest("t1", [reservation("e1", "u1")], now=NOW))
+        state = None
+        await until(lambda: "u1" in gate.peek("t1", "c1").state.participants)
+        second = asyncio.ensure_future(a.ingestor.ingest("t1", [reservation("e2", "u2")], now=NOW))
+        state = gate.peek("t1", "c1").state
+        # The second batch is applied while the first one's write waits in the writer.
+        await until(lambda: "u2" in state.participants)
+        assert not first.done() and not second.done()
+        # Another process cannot log the campaign during the tenure, nor can a holder outside it here.
+        other = asyncio.ensure_future(b.ingestor.ingest("t1", [reservation("e3", "u3")], now=NOW))
+
+        async def plain_hold():
+            async with gate.hold("t1", ["c1"]) as held:
+                return held["c1"].state.last_seq
+
+        plain = asyncio.ensure_future(plain_hold())
+        await asyncio.sleep(0.3)
+        assert not other.done() and not plain.done()
+        release.set()
+        results = await asyncio.gather(first, second, other)
+        assert [r.accepted for r in results] == [1, 1, 1]
+        return await plain, state.last_seq
+
+    plain_seq, last_seq = loop.run_until_complete(scenario())
+    ids = logged(loop, a)
+    assert ids.index("e1") < ids.index("e2") < ids.index("e3")  # the tenure's batches in order, b's after
+    assert plain_seq >= last_seq  # the plain holder came after the tenure, caught up with all of it
+    assert gate._tenures == {}  # ended with its last batch: the advisory lock is let go
+    # b, caught up, holds the same state
+    b_state = loop.run_until_complete(b.ingestor._gate.get("t1", "c1")).state
+    assert b_state.participants.keys() == gate.peek("t1", "c1").state.participants.keys()
+
+
+def test_a_failed_write_refuses_the_batches_applied_after_it_and_ends_the_tenure(processes):
+    loop, a, b = processes
+    gate = a.ingestor._gate
+    release = held_writes(a, fail=True)
+
+    async def scenario():
+        first = asyncio.ensure_future(a.ingestor.ingest("t1", [reservation("e1", "u1")], now=NOW))
+        await until(lambda: "u1" in gate.peek("t1", "c1").state.participants)
+        state = gate.peek("t1", "c1").state
+        second = asyncio.ensure_future(a.ingestor.ingest("t1", [reservation("e2", "u2")], now=NOW))
+        await until(lambda: "u2" in state.participants)
+        release.set()
+        outcomes = await asyncio.gather(first, second, return_exceptions=True)
+        assert all(isinstance(outcome, WriterFailed) for outcome in outcomes), outcomes
+        await until(lambda: not gate._tenures)
+        # Sent again, both are logged; the other process is not kept out.
+        again = await a.ingestor.ingest("t1", [reservation("e1", "u1"), reservation("e2", "u2")], now=NOW)
+        other = await b.ingestor.ingest("t1", [reservation("e3", "u3")], now=NOW)
+        return again, other
+
+    again, other = loop.run_until_complete(scenario())
+    assert (again.accepted, other.accepted) == (2, 1)
+    ids = logged(loop, a)
+    assert [i for i in ids if i.startswith("e")] == ["e1", "e2", "e3"]
+    state = loop.run_until_complete(gate.get("t1", "c1")).state
+    assert {"u1", "u2", "u3"} <= state.participants.keys()
