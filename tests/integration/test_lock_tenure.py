@@ -33,7 +33,9 @@ def reservation(eid: str, user: str) -> dict:
 
 
 @pytest.fixture
-def processes():
+def processes(monkeypatch):
+    # Tenures end by age after 0.1 s in production; here a batch joins whenever the machine lets it.
+    monkeypatch.setattr("liveloop.events.gate.TENURE_SECONDS", 60.0)
     base = os.environ.get("LIVELOOP_TEST_DATABASE_URL")
     if not base:
         pytest.skip("LIVELOOP_TEST_DATABASE_URL is not set")
@@ -154,3 +156,50 @@ def test_a_failed_write_refuses_the_batches_applied_after_it_and_ends_the_tenure
     assert [i for i in ids if i.startswith("e")] == ["e1", "e2", "e3"]
     state = loop.run_until_complete(gate.get("t1", "c1")).state
     assert {"u1", "u2", "u3"} <= state.participants.keys()
+
+
+def test_a_batch_cancelled_while_its_write_is_committed_still_moves_the_state_past_its_rows(processes):
+    # Otherwise the next catch-up would read the batch's own rows as another process's and apply them twice.
+    loop, a, _b = processes
+    gate = a.ingestor._gate
+    release = held_writes(a)
+
+    async def scenario():
+        batch = asyncio.ensure_future(a.ingestor.ingest("t1", [reservation("e1", "u1")], now=NOW))
+        await until(lambda: "u1" in gate.peek("t1", "c1").state.participants)
+        batch.cancel()
+        await asyncio.sleep(0.05)
+        release.set()
+        await until(lambda: not gate._tenures)  # ended once the write settled
+        caught_up = gate.peek("t1", "c1").caught_up
+        live = await gate.get("t1", "c1")  # catches up with the log
+        return live, caught_up
+
+    live, caught_up_before = loop.run_until_complete(scenario())
+    head = loop.run_until_complete(a.db.read(
+        lambda conn: conn.execute(events.select().order_by(events.c.seq.desc()).limit(1)).one()))
+    assert head.id == "e1" and live.state.last_seq == head.seq
+    assert live.caught_up == caught_up_before  # nothing read back
+
+
+def test_a_retry_of_an_event_still_being_written_is_answered_once_that_write_has_settled(processes):
+    # Found a duplicate of its own event, the retry must not be acknowledged before the write it duplicates:
+    # when that write fails, the retry fails too and is sent again, and the event is logged once.
+    loop, a, _b = processes
+    gate = a.ingestor._gate
+    release = held_writes(a, fail=True)
+
+    async def scenario():
+        first = asyncio.ensure_future(a.ingestor.ingest("t1", [reservation("e1", "u1")], now=NOW))
+        await until(lambda: "u1" in gate.peek("t1", "c1").state.participants)
+        retry = asyncio.ensure_future(a.ingestor.ingest("t1", [reservation("e1", "u1")], now=NOW))
+        await asyncio.sleep(0.3)
+        assert not retry.done()  # waits for the first write instead of answering "duplicate"
+        release.set()
+        outcomes = await asyncio.gather(first, retry, return_exceptions=True)
+        assert all(isinstance(outcome, WriterFailed) for outcome in outcomes), outcomes
+        return await a.ingestor.ingest("t1", [reservation("e1", "u1")], now=NOW)
+
+    again = loop.run_until_complete(scenario())
+    assert (again.accepted, again.duplicates) == (1, 0)
+    assert logged(loop, a).count("e1") == 1

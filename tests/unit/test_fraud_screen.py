@@ -35,11 +35,12 @@ def test_own_spans_merge_and_leave_out_the_widest():
     own = OwnSpans()
     own.add("one", 10, 20)
     own.add("one", 20, 35)  # the next batch on the same campaign: one span
+    own.add("one", 20, 38)  # one applied before the one before it was committed (a tenure): its head was 20
     own.add("two", 40, 41)
     own.add("two", 41, 41)  # nothing logged
-    assert sorted(own.past(0)) == [("one", 10, 35), ("two", 40, 41)]
-    assert own.past(35) == [("two", 40, 41)]
-    own.forget_to(35)
+    assert sorted(own.past(0)) == [("one", 10, 38), ("two", 40, 41)]
+    assert own.past(38) == [("two", 40, 41)]
+    own.forget_to(38)
     assert own.past(0) == [("two", 40, 41)]
     many = OwnSpans()
     for i in range(OwnSpans.MAX_SKIPPED + 5):

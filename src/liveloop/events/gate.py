@@ -78,6 +78,11 @@ class LocalGate(LiveCampaigns):
         writer has the held states dropped: they hold what was never stored."""
         await self._db.write(write, campaigns=[(tenant_id, cid) for cid in lives])
 
+    async def settled(self, tenant_id: str, lives: dict[str, LiveCampaign]) -> None:
+        """Return once every write queued so far from these campaigns' states is committed; WriterFailed if
+        one failed (its events are then not in the log: a batch that found them as duplicates says so)."""
+        await self._db.write(_nothing, campaigns=[(tenant_id, cid) for cid in lives])
+
     def touched(self, tenant_id: str, campaign_id: str) -> None:
         """Something a room shows changed outside the log: no other process to tell."""
 
@@ -89,6 +94,10 @@ class LocalGate(LiveCampaigns):
 
     async def close(self) -> None:
         return None
+
+
+def _nothing(_conn: sa.Connection) -> None:
+    """A write that writes nothing: queued after the others, refused if one it follows failed."""
 
 
 @dataclass(eq=False)
@@ -109,7 +118,8 @@ class _Tenure:
     applying: object | None = None  # the member holding the local lock, from its join to its write's queueing
     writes: set[asyncio.Future] = field(default_factory=set)  # queued, not yet settled
     closing: bool = False
-    failed: bool = False
+    failed: bool = False  # a write failed: the state it was computed from is dropped
+    dirty: bool = False  # a member raised between its apply and its write
     ended: asyncio.Event = field(default_factory=asyncio.Event)
 
     def settled(self, future: asyncio.Future) -> None:
@@ -189,12 +199,16 @@ class SharedGate(LiveCampaigns):
             batch = object()  # the member: it holds the local lock while it is `tenure.applying`
             tenure = await self._join_tenure(key, batch)
             if tenure is not None:
+                raised = False
                 try:
                     yield {ids[0]: tenure.live}
+                except BaseException:
+                    raised = True
+                    raise
                 finally:
                     # Shielded: the tenure's bookkeeping and the lock's release are done even if the
                     # batch is cancelled meanwhile.
-                    await asyncio.shield(asyncio.ensure_future(self._leave_tenure(key, tenure, batch)))
+                    await asyncio.shield(asyncio.ensure_future(self._leave_tenure(key, tenure, batch, raised)))
                 return
         keys = [(tenant_id, cid) for cid in ids]
         for key in keys:
@@ -243,12 +257,27 @@ class SharedGate(LiveCampaigns):
             key = (tenant_id, next(iter(lives)))
             future = self._db.submit(run, campaigns=[key])
             tenure.writes.add(future)
-            future.add_done_callback(tenure.settled)
+
+            def settled(done: asyncio.Future) -> None:
+                # When the write settles, not when this batch resumes: a batch cancelled meanwhile must still
+                # move the state's position past its rows, or a later catch-up would apply them again.
+                if not done.cancelled() and done.exception() is None:
+                    self._logged(tenant_id, lives, done.result())
+                tenure.settled(done)
+
+            future.add_done_callback(settled)
             tenure.applying = None  # the member calling: only the one holding the local lock commits
             self._local_lock(key).release()
-            positions = await asyncio.shield(future)
+            await asyncio.shield(future)
         else:
-            positions = await self._db.write(run, campaigns=[(tenant_id, cid) for cid in lives])
+            self._logged(tenant_id, lives, await self._db.write(run, campaigns=[(tenant_id, cid) for cid in lives]))
+
+    async def settled(self, tenant_id: str, lives: dict[str, LiveCampaign]) -> None:
+        """Return once every write queued so far from these campaigns' states is committed; WriterFailed if
+        one failed (its events are then not in the log: a batch that found them as duplicates says so)."""
+        await self._db.write(_nothing, campaigns=[(tenant_id, cid) for cid in lives])
+
+    def _logged(self, tenant_id: str, lives: dict[str, LiveCampaign], positions: dict[str, int]) -> None:
         for campaign_id, live in lives.items():
             live.state.last_seq = max(live.state.last_seq, positions[campaign_id])
             self.fanout.logged(tenant_id, campaign_id, positions[campaign_id])
@@ -295,10 +324,14 @@ class SharedGate(LiveCampaigns):
         tenure.applying = batch
         return tenure
 
-    async def _leave_tenure(self, key: tuple[str, str], tenure: _Tenure, batch: object) -> None:
+    async def _leave_tenure(self, key: tuple[str, str], tenure: _Tenure, batch: object, raised: bool) -> None:
         """A batch leaves its tenure: Redis's copy is written if every batch applied is committed, and the
         advisory lock let go with the last member, once every write queued in the tenure is settled."""
         lock = self._local_lock(key)
+        if raised and tenure.applying is batch:
+            # It may have applied events it never wrote (as on the usual path, they stay in the state until
+            # it is reloaded): Redis's copy must not carry them, and no batch joins after it.
+            tenure.dirty = tenure.closing = True
         if tenure.applying is batch:  # it queued no write: the local lock is still its own
             tenure.applying = None
         else:
@@ -306,7 +339,7 @@ class SharedGate(LiveCampaigns):
         try:
             if tenure.writes and tenure.members == 1:
                 await asyncio.wait(list(tenure.writes))
-            if (self.boards is not None and not tenure.writes and not tenure.failed
+            if (self.boards is not None and not tenure.writes and not tenure.failed and not tenure.dirty
                     and self.peek(*key) is tenure.live):
                 # Under the local lock with no write in flight: the state is all committed, nothing newer
                 # applied (a batch applies under the local lock and queues its write before letting go).

@@ -184,10 +184,12 @@ class Ingestor:
         recent = self._recent
         refused = False
         checks = 0
+        unsettled = False  # a duplicate of this process's own recent events: its write may still be on its way
         for index, inp, ev in known:
             key = (tenant_id, ev.id)
             if key in recent or ev.id in logged:
                 result.duplicates += 1
+                unsettled = unsettled or ev.id not in logged
                 continue
             live = campaigns[inp.campaign_id]
             state = live.state
@@ -229,6 +231,10 @@ class Ingestor:
         if refused:
             result.rejected.sort(key=lambda r: r["index"])
         if not rows:
+            if unsettled:
+                # Acknowledged only once the events it duplicates are durable: if their write fails, the client
+                # hears so and sends them again (a batch with rows of its own is refused by the writer then).
+                await self._gate.settled(tenant_id, campaigns)
             return
         batch.ledger = ledger.rows()
         batch.staged = self._committed.staged(tenant_id, effects, now)

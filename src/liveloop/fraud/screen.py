@@ -287,7 +287,7 @@ class _FirstTouch:
 class OwnSpans:
     """The parts of a tenant's log this process wrote itself: per campaign, spans (after, up_to] of `seq`
     in which every event of the campaign is this process's (it held the campaign's lock). A process
-    that keeps a campaign writes one span after the other, merged into one."""
+    that keeps a campaign writes one span after the other (or overlapping), merged into one."""
 
     MAX_SKIPPED = 32  # spans left out of one catch-up read (the widest): each is a condition of its query
 
@@ -300,8 +300,10 @@ class OwnSpans:
         spans = self._spans.get(campaign_id)
         if spans is None:
             self._spans[campaign_id] = [[after, up_to]]
-        elif spans[-1][1] == after:
-            spans[-1][1] = up_to
+        elif spans[-1][0] <= after <= spans[-1][1]:
+            # Follows the newest span, or overlaps it: a batch applied before the one before it was committed,
+            # under the same hold of the lock (events/gate.py, tenures), takes its head from before that one.
+            spans[-1][1] = max(spans[-1][1], up_to)
         else:
             spans.append([after, up_to])
 
