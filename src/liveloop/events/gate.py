@@ -40,7 +40,22 @@ TENURE_SECONDS = 0.1
 Pending = tuple[int, tuple[list[Logged], dict[str, str]]]
 
 
-class LocalGate(LiveCampaigns):
+def _nothing(_conn: sa.Connection) -> None:
+    """A write that writes nothing: queued after the others, refused if one it follows failed."""
+
+
+class _Writes:
+    """What both gates do with the writer alone."""
+
+    _db: Database
+
+    async def settled(self, tenant_id: str, lives: dict[str, LiveCampaign]) -> None:
+        """Return once every write queued so far from these campaigns' states is committed; WriterFailed if
+        one failed (its events are then not in the log: a batch that found them as duplicates says so)."""
+        await self._db.write(_nothing, campaigns=[(tenant_id, cid) for cid in lives])
+
+
+class LocalGate(_Writes, LiveCampaigns):
     """One process, one database: nothing to lock and nothing to catch up."""
 
     def __init__(self, store: EventStore, db: Database) -> None:
@@ -78,11 +93,6 @@ class LocalGate(LiveCampaigns):
         writer has the held states dropped: they hold what was never stored."""
         await self._db.write(write, campaigns=[(tenant_id, cid) for cid in lives])
 
-    async def settled(self, tenant_id: str, lives: dict[str, LiveCampaign]) -> None:
-        """Return once every write queued so far from these campaigns' states is committed; WriterFailed if
-        one failed (its events are then not in the log: a batch that found them as duplicates says so)."""
-        await self._db.write(_nothing, campaigns=[(tenant_id, cid) for cid in lives])
-
     def touched(self, tenant_id: str, campaign_id: str) -> None:
         """Something a room shows changed outside the log: no other process to tell."""
 
@@ -94,10 +104,6 @@ class LocalGate(LiveCampaigns):
 
     async def close(self) -> None:
         return None
-
-
-def _nothing(_conn: sa.Connection) -> None:
-    """A write that writes nothing: queued after the others, refused if one it follows failed."""
 
 
 @dataclass(eq=False)
@@ -128,7 +134,7 @@ class _Tenure:
             self.failed = self.closing = True
 
 
-class SharedGate(LiveCampaigns):
+class SharedGate(_Writes, LiveCampaigns):
     """Several processes on one log: advisory locks, catch-up, announcements."""
 
     def __init__(self, store: EventStore, db: Database, locks: AdvisoryLocks, committed: CommittedEffects, *,
@@ -250,11 +256,14 @@ class SharedGate(LiveCampaigns):
             write(conn)
             return {cid: store.last_seq(conn, tenant_id, cid) for cid in lives}
 
-        tenure = self._tenures.get((tenant_id, next(iter(lives)))) if len(lives) == 1 else None
-        if tenure is not None and tenure.applying is not None and tenure.live is next(iter(lives.values())):
+        tenure = None
+        if len(lives) == 1:
+            ((campaign_id, held),) = lives.items()
+            key = (tenant_id, campaign_id)
+            tenure = self._tenures.get(key)
+        if tenure is not None and tenure.applying is not None and tenure.live is held:
             # A batch in a tenure: its write is queued (writes commit in queue order), then the next batch
             # may apply while this one waits for its commit.
-            key = (tenant_id, next(iter(lives)))
             future = self._db.submit(run, campaigns=[key])
             tenure.writes.add(future)
 
@@ -271,11 +280,6 @@ class SharedGate(LiveCampaigns):
             await asyncio.shield(future)
         else:
             self._logged(tenant_id, lives, await self._db.write(run, campaigns=[(tenant_id, cid) for cid in lives]))
-
-    async def settled(self, tenant_id: str, lives: dict[str, LiveCampaign]) -> None:
-        """Return once every write queued so far from these campaigns' states is committed; WriterFailed if
-        one failed (its events are then not in the log: a batch that found them as duplicates says so)."""
-        await self._db.write(_nothing, campaigns=[(tenant_id, cid) for cid in lives])
 
     def _logged(self, tenant_id: str, lives: dict[str, LiveCampaign], positions: dict[str, int]) -> None:
         for campaign_id, live in lives.items():
