@@ -6,55 +6,23 @@ write ends it. Two processes on one PostgreSQL database, in one event loop."""
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 
 import pytest
 
-from liveloop.campaigns import service as campaigns_service
-from liveloop.components import build_components
 from liveloop.events.models import events
-from liveloop.kit.db.migrate import upgrade
 from liveloop.kit.db.writer import WriterFailed
-from liveloop.settings import Settings
-from tests.support import fresh_postgres_database
+from tests.two_processes import NOW, reservation, two_processes
 
 pytestmark = pytest.mark.service
-NOW = 1_800_000_000_000
-BODY = {"id": "c1", "title": "t", "market": "US", "currency": "USD", "timezone": "America/New_York",
-        "starts_at": "2027-01-01T10:00:00.000Z", "ends_at": "2027-01-01T12:00:00.000Z",
-        "landing_url": "https://shop.example.com/", "leaderboard": {"metric": "reservations"},
-        "rules": [{"id": "rr", "type": "reservation_referral",
-                   "referrer_reward": {"kind": "coupon", "amount": "2.00"}}]}
-
-
-def reservation(eid: str, user: str) -> dict:
-    return {"id": eid, "type": "reservation", "campaign_id": "c1", "user_id": user, "at": "2026-12-31T10:00:00Z"}
 
 
 @pytest.fixture
 def processes(monkeypatch):
     # Tenures end by age after 0.1 s in production; here a batch joins whenever the machine lets it.
     monkeypatch.setattr("liveloop.events.gate.TENURE_SECONDS", 60.0)
-    base = os.environ.get("LIVELOOP_TEST_DATABASE_URL")
-    if not base:
-        pytest.skip("LIVELOOP_TEST_DATABASE_URL is not set")
-    with fresh_postgres_database(base) as url:
-        upgrade(url)
-        loop = asyncio.new_event_loop()
-        a, b = (build_components(Settings(database_url=url, fraud_signals=False)) for _ in range(2))
-        try:
-            for runtime in (a, b):
-                runtime.db.writer.start(loop)
-            loop.run_until_complete(a.db.write(
-                lambda conn: campaigns_service.create(conn, tenant_id="t1", data=BODY, now=NOW)))
-            for runtime, eid in ((a, "warm-a"), (b, "warm-b")):
-                loop.run_until_complete(runtime.ingestor.ingest("t1", [reservation(eid, eid)], now=NOW))
-            yield loop, a, b
-        finally:
-            for runtime in (a, b):
-                runtime.db.close()
-            loop.close()
+    with two_processes() as running:
+        yield running
 
 
 def held_writes(runtime, *, fail: bool = False) -> threading.Event:
@@ -78,6 +46,13 @@ def held_writes(runtime, *, fail: bool = False) -> threading.Event:
     return release
 
 
+async def applied(runtime, eid: str, user: str) -> asyncio.Task:
+    """A batch of one reservation sent to the process, once its state holds it (its write may be held)."""
+    batch = asyncio.ensure_future(runtime.ingestor.ingest("t1", [reservation(eid, user)], now=NOW))
+    await until(lambda: user in runtime.ingestor._gate.peek("t1", "c1").state.participants)
+    return batch
+
+
 async def until(condition, seconds: float = 10.0) -> None:
     for _ in range(int(seconds / 0.01)):
         if condition():
@@ -97,13 +72,10 @@ def test_the_next_batch_applies_while_the_one_before_is_committed_and_nobody_els
     release = held_writes(a)
 
     async def scenario():
-        first = asyncio.ensure_future(a.ingestor.ingest("t1", [reservation("e1", "u1")], now=NOW))
-        state = None
-        await until(lambda: "u1" in gate.peek("t1", "c1").state.participants)
-        second = asyncio.ensure_future(a.ingestor.ingest("t1", [reservation("e2", "u2")], now=NOW))
-        state = gate.peek("t1", "c1").state
+        first = await applied(a, "e1", "u1")
         # The second batch is applied while the first one's write waits in the writer.
-        await until(lambda: "u2" in state.participants)
+        second = await applied(a, "e2", "u2")
+        state = gate.peek("t1", "c1").state
         assert not first.done() and not second.done()
         # Another process cannot log the campaign during the tenure, nor can a holder outside it here.
         other = asyncio.ensure_future(b.ingestor.ingest("t1", [reservation("e3", "u3")], now=NOW))
@@ -125,9 +97,13 @@ def test_the_next_batch_applies_while_the_one_before_is_committed_and_nobody_els
     assert ids.index("e1") < ids.index("e2") < ids.index("e3")  # the tenure's batches in order, b's after
     assert plain_seq >= last_seq  # the plain holder came after the tenure, caught up with all of it
     assert gate._tenures == {}  # ended with its last batch: the advisory lock is let go
-    # b, caught up, holds the same state
-    b_state = loop.run_until_complete(b.ingestor._gate.get("t1", "c1")).state
-    assert b_state.participants.keys() == gate.peek("t1", "c1").state.participants.keys()
+    # Both, caught up with the log, hold the same state at the same position.
+    a_state, b_state = (loop.run_until_complete(p.ingestor._gate.get("t1", "c1")).state for p in (a, b))
+    head = loop.run_until_complete(a.db.read(
+        lambda conn: conn.execute(events.select().order_by(events.c.seq.desc()).limit(1)).one()))
+    assert b_state.last_seq == a_state.last_seq == head.seq
+    assert b_state.participants.keys() == a_state.participants.keys()
+    assert b_state.organic.as_dict() == a_state.organic.as_dict()
 
 
 def test_a_failed_write_refuses_the_batches_applied_after_it_and_ends_the_tenure(processes):
@@ -136,11 +112,8 @@ def test_a_failed_write_refuses_the_batches_applied_after_it_and_ends_the_tenure
     release = held_writes(a, fail=True)
 
     async def scenario():
-        first = asyncio.ensure_future(a.ingestor.ingest("t1", [reservation("e1", "u1")], now=NOW))
-        await until(lambda: "u1" in gate.peek("t1", "c1").state.participants)
-        state = gate.peek("t1", "c1").state
-        second = asyncio.ensure_future(a.ingestor.ingest("t1", [reservation("e2", "u2")], now=NOW))
-        await until(lambda: "u2" in state.participants)
+        first = await applied(a, "e1", "u1")
+        second = await applied(a, "e2", "u2")
         release.set()
         outcomes = await asyncio.gather(first, second, return_exceptions=True)
         assert all(isinstance(outcome, WriterFailed) for outcome in outcomes), outcomes
@@ -165,8 +138,7 @@ def test_a_batch_cancelled_while_its_write_is_committed_still_moves_the_state_pa
     release = held_writes(a)
 
     async def scenario():
-        batch = asyncio.ensure_future(a.ingestor.ingest("t1", [reservation("e1", "u1")], now=NOW))
-        await until(lambda: "u1" in gate.peek("t1", "c1").state.participants)
+        batch = await applied(a, "e1", "u1")
         batch.cancel()
         await asyncio.sleep(0.05)
         release.set()
@@ -186,12 +158,10 @@ def test_a_retry_of_an_event_still_being_written_is_answered_once_that_write_has
     # Found a duplicate of its own event, the retry must not be acknowledged before the write it duplicates:
     # when that write fails, the retry fails too and is sent again, and the event is logged once.
     loop, a, _b = processes
-    gate = a.ingestor._gate
     release = held_writes(a, fail=True)
 
     async def scenario():
-        first = asyncio.ensure_future(a.ingestor.ingest("t1", [reservation("e1", "u1")], now=NOW))
-        await until(lambda: "u1" in gate.peek("t1", "c1").state.participants)
+        first = await applied(a, "e1", "u1")
         retry = asyncio.ensure_future(a.ingestor.ingest("t1", [reservation("e1", "u1")], now=NOW))
         await asyncio.sleep(0.3)
         assert not retry.done()  # waits for the first write instead of answering "duplicate"
