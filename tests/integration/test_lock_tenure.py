@@ -154,6 +154,41 @@ def test_a_batch_cancelled_while_its_write_is_committed_still_moves_the_state_pa
     assert live.caught_up == caught_up_before  # nothing read back
 
 
+def test_a_batch_cancelled_on_the_usual_way_keeps_the_lock_until_its_write_settles(processes, monkeypatch):
+    # The way every holder outside tenures takes (draws, reviews, batches while one of those waits). Had it
+    # let the lock go at the cancellation, b would log e3 before a's e1 was committed, and a's position
+    # (the log's head when e1 commits) would pass over e3, which a never applied.
+    loop, a, b = processes
+    gate = a.ingestor._gate
+
+    async def no_tenure(key, batch):
+        return None
+
+    monkeypatch.setattr(gate, "_join_tenure", no_tenure)
+    release = held_writes(a)
+
+    async def scenario():
+        batch = await applied(a, "e1", "u1")
+        batch.cancel()
+        other = asyncio.ensure_future(b.ingestor.ingest("t1", [reservation("e3", "u3")], now=NOW))
+        await asyncio.sleep(0.3)
+        assert not other.done()  # a still holds the lock
+        release.set()
+        assert (await other).accepted == 1
+        with pytest.raises(asyncio.CancelledError):
+            await batch
+        return await gate.get("t1", "c1")  # catches up with the log
+
+    live = loop.run_until_complete(scenario())
+    ids = logged(loop, a)
+    assert ids.index("e1") < ids.index("e3")
+    assert {"u1", "u3"} <= live.state.participants.keys()
+    b_state = loop.run_until_complete(b.ingestor._gate.get("t1", "c1")).state
+    assert live.state.last_seq == b_state.last_seq
+    assert live.state.organic.as_dict() == b_state.organic.as_dict()
+    assert live.state.participants.keys() == b_state.participants.keys()
+
+
 def test_a_retry_of_an_event_still_being_written_is_answered_once_that_write_has_settled(processes):
     # Found a duplicate of its own event, the retry must not be acknowledged before the write it duplicates:
     # when that write fails, the retry fails too and is sent again, and the event is logged once.

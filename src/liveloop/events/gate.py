@@ -256,30 +256,34 @@ class SharedGate(_Writes, LiveCampaigns):
             write(conn)
             return {cid: store.last_seq(conn, tenant_id, cid) for cid in lives}
 
+        def logged(done: asyncio.Future) -> None:
+            # When the write settles, not when the batch resumes: a batch cancelled meanwhile must still
+            # move the state's position past its rows, or a later catch-up would apply them again.
+            if not done.cancelled() and done.exception() is None:
+                self._logged(tenant_id, lives, done.result())
+
         tenure = None
         if len(lives) == 1:
             ((campaign_id, held),) = lives.items()
             key = (tenant_id, campaign_id)
             tenure = self._tenures.get(key)
+        future = self._db.submit(run, campaigns=[(tenant_id, cid) for cid in lives])
+        future.add_done_callback(logged)
         if tenure is not None and tenure.applying is not None and tenure.live is held:
             # A batch in a tenure: its write is queued (writes commit in queue order), then the next batch
-            # may apply while this one waits for its commit.
-            future = self._db.submit(run, campaigns=[key])
+            # may apply while this one waits for its commit. The tenure keeps the advisory lock until
+            # every write queued in it has settled, however its batches end.
             tenure.writes.add(future)
-
-            def settled(done: asyncio.Future) -> None:
-                # When the write settles, not when this batch resumes: a batch cancelled meanwhile must still
-                # move the state's position past its rows, or a later catch-up would apply them again.
-                if not done.cancelled() and done.exception() is None:
-                    self._logged(tenant_id, lives, done.result())
-                tenure.settled(done)
-
-            future.add_done_callback(settled)
+            future.add_done_callback(tenure.settled)
             tenure.applying = None  # the member calling: only the one holding the local lock commits
             self._local_lock(key).release()
             await asyncio.shield(future)
         else:
-            self._logged(tenant_id, lives, await self._db.write(run, campaigns=[(tenant_id, cid) for cid in lives]))
+            # The usual way lets the locks go when the caller leaves `hold`: not before the write has
+            # settled, even if the caller is cancelled meanwhile. Let go sooner, another process would
+            # catch up without these rows and log its own, and this state's position (the log's head when
+            # the write commits) would then pass over rows it never applied.
+            await _outlasting_cancellation(future)
 
     def _logged(self, tenant_id: str, lives: dict[str, LiveCampaign], positions: dict[str, int]) -> None:
         for campaign_id, live in lives.items():
@@ -454,6 +458,20 @@ class SharedGate(_Writes, LiveCampaigns):
             live.board_behind = None
         else:
             live.board_behind = live.state.last_seq
+
+
+async def _outlasting_cancellation(future: asyncio.Future) -> None:
+    """Wait until `future` is done even if the task is cancelled meanwhile (its cancellation is raised
+    then); its outcome otherwise."""
+    cancelled = False
+    while not future.done():
+        try:
+            await asyncio.wait([future])  # unlike awaiting the future, a cancellation leaves it be
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+    future.result()
 
 
 CampaignGate = LocalGate | SharedGate
