@@ -26,13 +26,14 @@ def processes(monkeypatch):
 
 
 def held_writes(runtime, *, fail: bool = False) -> threading.Event:
-    """The process's next write waits in the writer until the returned event is set (then fails if asked)."""
-    gate = runtime.ingestor._gate
-    submit = gate._db.submit
+    """The process's next write waits in the writer until the returned event is set (then fails if asked).
+    Caught where every write is queued (`Writer.submit`), whichever way it was made."""
+    writer = runtime.db.writer
+    submit = writer.submit
     release = threading.Event()
 
     def first(fn, **options):
-        gate._db.submit = submit
+        writer.submit = submit
 
         def slow(conn):
             release.wait(20)
@@ -42,7 +43,7 @@ def held_writes(runtime, *, fail: bool = False) -> threading.Event:
 
         return submit(slow, **options)
 
-    gate._db.submit = first
+    writer.submit = first
     return release
 
 

@@ -116,3 +116,34 @@ def test_a_job_of_unknown_origin_that_fails_drops_every_state(engine):
     assert isinstance(results["unknown"], WriterFailed) and isinstance(results["later"], WriterFailed)
     assert stored(engine) == {"taken", "z"}
     assert dropped == [None]
+
+
+def test_a_stopped_writer_commits_what_was_queued_before_and_refuses_the_rest(engine, monkeypatch):
+    # Nobody may wait for a write forever: a batch waiting for its write keeps its campaign's lock
+    # until the write settles (events/gate.py), even when it is cancelled at the end of the process.
+    writer = Writer(engine)
+    monkeypatch.setattr("liveloop.kit.db.writer.STOP_SECONDS", 0.2)
+
+    async def scenario() -> tuple:
+        writer.start(asyncio.get_running_loop())
+        before = writer.submit(insert("before"), campaigns=())
+        writer.stop()  # the thread commits `before`, then ends
+        after = writer.submit(insert("after"), campaigns=())
+        assert after.done()  # refused at once, not left waiting
+        # A thread still busy when the stop gave up waiting: what is still queued behind it is refused.
+        release = threading.Event()
+        writer.start(asyncio.get_running_loop())
+        busy = writer.submit(lambda conn: release.wait(10), campaigns=())
+        await asyncio.sleep(0.1)  # the thread took it
+        behind = writer.submit(insert("behind"), campaigns=())
+        writer.stop()
+        release.set()
+        outcomes = await asyncio.gather(before, after, behind, return_exceptions=True)
+        await busy
+        writer._queue.put(None)  # the thread that outlived its stop ends too (its queue was emptied)
+        return outcomes
+
+    before, after, behind = asyncio.run(scenario())
+    assert not isinstance(before, BaseException)
+    assert isinstance(after, WriterFailed) and isinstance(behind, WriterFailed)
+    assert stored(engine) == {"taken", "before"}

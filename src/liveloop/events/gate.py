@@ -461,16 +461,17 @@ class SharedGate(_Writes, LiveCampaigns):
 
 
 async def _outlasting_cancellation(future: asyncio.Future) -> None:
-    """Wait until `future` is done even if the task is cancelled meanwhile (its cancellation is raised
-    then); its outcome otherwise."""
-    cancelled = False
+    """Wait until the writer's `future` is done even if the task is cancelled meanwhile (the cancellation
+    is raised then); its outcome otherwise. The writer settles every job it was given, also when it
+    stops (kit/db/writer.py `Writer.stop`), so this ends."""
+    cancelled: asyncio.CancelledError | None = None
     while not future.done():
         try:
             await asyncio.wait([future])  # unlike awaiting the future, a cancellation leaves it be
-        except asyncio.CancelledError:
-            cancelled = True
-    if cancelled:
-        raise asyncio.CancelledError
+        except asyncio.CancelledError as exc:
+            cancelled = exc
+    if cancelled is not None:
+        raise cancelled
     future.result()
 
 

@@ -32,6 +32,7 @@ from liveloop.ops import metrics
 log = logging.getLogger("liveloop.writer")
 
 MAX_GROUP = 256
+STOP_SECONDS = 30  # how long `stop` waits for the writer thread to commit what was queued before it
 
 # The writer needs the GIL back after each statement (SQLite runs without it). With Python's
 # default 5 ms switch interval it waited up to that long behind an event loop busy applying a
@@ -97,9 +98,11 @@ class Writer:
         self._fences: dict[tuple[str, str], int] = {}
         self._fence_all = 0
         self._switch_interval: float | None = None  # the process's own, restored at stop
+        self._stopped = False
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
+        self._stopped = False
         self._switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(min(SWITCH_INTERVAL, self._switch_interval))
         self._thread = threading.Thread(target=self._run, name="liveloop-writer", daemon=True)
@@ -110,13 +113,26 @@ class Writer:
         return self._queue.qsize()
 
     def stop(self) -> None:
+        """Commit what was queued before, then stop; a job queued later, or left behind by a thread that did
+        not end in time, is refused (WriterFailed), so that nobody waits for it forever."""
+        self._stopped = True
         if self._thread is not None:
             self._queue.put(None)
-            self._thread.join(timeout=30)
+            self._thread.join(timeout=STOP_SECONDS)
             self._thread = None
         if self._switch_interval is not None:
             sys.setswitchinterval(self._switch_interval)
             self._switch_interval = None
+        left: list[tuple[_Job, Any, BaseException | None]] = []
+        while True:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if job is not None:
+                left.append((job, None, WriterFailed("the writer stopped before this write; nothing was stored")))
+        if left:
+            self._resolve(left)
 
     async def run(self, fn: Callable[[sa.Connection], Any], *, isolated: bool = False,
                   campaigns: Collection[tuple[str, str]] | None = None) -> Any:
@@ -131,6 +147,9 @@ class Writer:
                campaigns: Collection[tuple[str, str]] | None = None) -> asyncio.Future:
         """`run`, queued at once (jobs are committed in the order they are queued): the future of its result."""
         future = asyncio.get_running_loop().create_future()
+        if self._stopped:
+            future.set_exception(WriterFailed("the writer has stopped (the process is ending); nothing was stored"))
+            return future
         derived = frozenset() if isolated else (frozenset(campaigns) if campaigns is not None else None)
         self._queue.put(_Job(fn, future, isolated, derived, self._epoch))
         return future
@@ -271,9 +290,22 @@ class Writer:
         refused = sum(1 for _job, _result, exc in outcomes if isinstance(exc, WriterFailed))
         if refused:
             metrics.WRITER_REFUSED.inc(refused)
-        if not outcomes or self._loop is None:
-            return
-        self._loop.call_soon_threadsafe(_resolve_all, outcomes)
+        if outcomes:
+            self._resolve(outcomes)
+
+    def _resolve(self, outcomes: list[tuple[_Job, Any, BaseException | None]]) -> None:
+        """Hand the jobs' outcomes to their futures, on the event loop's thread."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return  # nobody can be waiting
+        try:
+            here = asyncio.get_running_loop() is loop
+        except RuntimeError:
+            here = False
+        if here:
+            _resolve_all(outcomes)
+        else:
+            loop.call_soon_threadsafe(_resolve_all, outcomes)
 
 
 def _resolve_all(outcomes: list[tuple[_Job, Any, BaseException | None]]) -> None:
