@@ -44,6 +44,9 @@ class Claimed:
     message_id: str
     body: str
     attempts: int  # made before this one
+    # The lease's end, written as the delivery's `next_at` when it was claimed: its outcome changes the
+    # delivery only if `next_at` still says so (nobody claimed it again, nobody asked for a retry).
+    lease_until: int
 
 
 def _endpoint(row) -> Endpoint:
@@ -90,8 +93,12 @@ def endpoints_signature(conn: sa.Connection) -> tuple[int, int]:
 
 
 def delete_endpoint(conn: sa.Connection, *, tenant_id: str, endpoint_id: str, now: int) -> None:
+    """The endpoint deleted, and its pending deliveries dropped: failed, never to be sent (an attempt under
+    way when it is deleted still ends, and is logged, but no longer changes its delivery)."""
     get_endpoint(conn, tenant_id=tenant_id, endpoint_id=endpoint_id)
     conn.execute(webhook_endpoints.update().where(e.id == endpoint_id).values(deleted_at=now))
+    conn.execute(webhook_deliveries.update().where(d.endpoint_id == endpoint_id, d.status == "pending")
+                 .values(status="failed", updated_at=now))
 
 
 def rotate_secret(conn: sa.Connection, *, tenant_id: str, endpoint_id: str, secret: str, keep_until: int) -> None:
@@ -103,7 +110,10 @@ def rotate_secret(conn: sa.Connection, *, tenant_id: str, endpoint_id: str, secr
 # -- fan-out and claims ------------------------------------------------------------------------
 
 
-def fan_out(conn: sa.Connection, *, now: int, limit: int = 500) -> int:
+FAN_OUT_LIMIT = 500  # messages per fan-out write
+
+
+def fan_out(conn: sa.Connection, *, now: int, limit: int = FAN_OUT_LIMIT) -> int:
     """Deliveries for the oldest messages not fanned out yet: one per endpoint of the tenant that
     existed when the message was written and takes its type. Returns how many messages were done."""
     messages = conn.execute(
@@ -172,14 +182,16 @@ def _claim(conn: sa.Connection, *, endpoint_id: str, now: int, lease_ms: int, li
     ).all()
     if not rows:
         return []
+    lease_until = now + lease_ms
     conn.execute(webhook_deliveries.update().where(d.id.in_([row.id for row in rows]))
-                 .values(next_at=now + lease_ms, updated_at=now))
+                 .values(next_at=lease_until, updated_at=now))
     claimed = []
     for row in rows:
         keys = (row.secret,)
         if row.previous_secret and row.previous_until is not None and now < row.previous_until:
             keys = (row.secret, row.previous_secret)
-        claimed.append(Claimed(row.id, row.endpoint_id, row.url, keys, row.message_id, row.body, row.attempts))
+        claimed.append(Claimed(row.id, row.endpoint_id, row.url, keys, row.message_id, row.body, row.attempts,
+                               lease_until))
     return claimed
 
 
@@ -194,6 +206,7 @@ class Outcome:
     duration_ms: int
     succeeded: bool
     next_at: int | None
+    lease_until: int  # the claim's (Claimed.lease_until)
 
     @property
     def status(self) -> str:
@@ -204,29 +217,47 @@ def backlog(conn: sa.Connection, *, now: int) -> dict[str, int]:
     """The outbox's work left (all processes): messages to fan out, deliveries due, deliveries scheduled later
     (retries, and attempts under way whose lease has not run out)."""
     fan = conn.execute(sa.select(sa.func.count()).where(m.fanned_out.is_(False))).scalar_one()
+    # Of live endpoints only: a database from before deletions dropped their deliveries may still hold
+    # deleted endpoints' pending ones, which nobody will ever send.
     due, scheduled = conn.execute(
         sa.select(sa.func.count(sa.case((d.next_at <= now, 1))), sa.func.count(sa.case((d.next_at > now, 1))))
-        .where(d.status == "pending")).one()
+        .select_from(webhook_deliveries.join(webhook_endpoints, e.id == d.endpoint_id))
+        .where(d.status == "pending", e.deleted_at.is_(None))).one()
     return {"fan_out": fan, "due": due, "scheduled": scheduled}
 
 
 def record_attempts(conn: sa.Connection, *, outcomes: list[Outcome]) -> None:
     """Attempts' outcomes, each in the log of attempts and as its delivery's new status: two statements
     whatever their number (one round trip each on PostgreSQL; on SQLite no return to the interpreter per
-    row), since outcomes are recorded by the writer while ingestion's batches wait for its commits."""
+    row), since outcomes are recorded by the writer while ingestion's batches wait for its commits.
+
+    Every attempt made is logged and counted; its outcome becomes the delivery's status only while the
+    delivery is still under this attempt's lease (`next_at` = `lease_until`, pending). An attempt that
+    outlived its lease (the delivery claimed again by a process meanwhile) or was overtaken by a retry
+    asked for by hand leaves the status to the attempt that took over: otherwise the later of the two
+    records would win, and a success could be turned back into a retry or a failure."""
     _attempt_insert(conn.dialect.name)(conn, [
         (o.delivery_id, o.at, o.status_code, o.error[:500] if o.error else None, o.duration_ms) for o in outcomes])
-    changes = [(o.delivery_id, o.status, o.next_at if o.next_at is not None else o.at, o.at) for o in outcomes]
+    changes = [(o.delivery_id, o.status, o.next_at if o.next_at is not None else o.at, o.at, o.lease_until)
+               for o in outcomes]
+    # Every SET expression reads the row as it was before the update (PostgreSQL and SQLite alike).
     if conn.dialect.name == "postgresql":
+        leased = "d.status = 'pending' AND d.next_at = u.lease_until"
         conn.exec_driver_sql(
-            "UPDATE webhook_deliveries AS d SET status = u.status, attempts = d.attempts + 1, next_at = u.next_at,"
-            " updated_at = u.at FROM unnest(%b::bigint[], %b::text[], %b::bigint[], %b::bigint[])"
-            " AS u(id, status, next_at, at) WHERE d.id = u.id",
+            f"UPDATE webhook_deliveries AS d SET attempts = d.attempts + 1,"
+            f" status = CASE WHEN {leased} THEN u.status ELSE d.status END,"
+            f" next_at = CASE WHEN {leased} THEN u.next_at ELSE d.next_at END,"
+            f" updated_at = CASE WHEN {leased} THEN u.at ELSE d.updated_at END"
+            " FROM unnest(%b::bigint[], %b::text[], %b::bigint[], %b::bigint[], %b::bigint[])"
+            " AS u(id, status, next_at, at, lease_until) WHERE d.id = u.id",
             tuple(list(column) for column in zip(*changes, strict=True)))
     else:  # SQLite (kit/db/dialect.py): the same from one JSON array of rows
+        leased = "status = 'pending' AND next_at = json_extract(u.value, '$[4]')"
         conn.exec_driver_sql(
-            "UPDATE webhook_deliveries SET status = json_extract(u.value, '$[1]'), attempts = attempts + 1,"
-            " next_at = json_extract(u.value, '$[2]'), updated_at = json_extract(u.value, '$[3]')"
+            f"UPDATE webhook_deliveries SET attempts = attempts + 1,"
+            f" status = CASE WHEN {leased} THEN json_extract(u.value, '$[1]') ELSE status END,"
+            f" next_at = CASE WHEN {leased} THEN json_extract(u.value, '$[2]') ELSE next_at END,"
+            f" updated_at = CASE WHEN {leased} THEN json_extract(u.value, '$[3]') ELSE updated_at END"
             " FROM json_each(?) AS u WHERE webhook_deliveries.id = json_extract(u.value, '$[0]')",
             (orjson.dumps(changes).decode(),))
 

@@ -36,6 +36,10 @@ RETRY_AFTER_MS = (5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 
 TIMEOUT_SECONDS = 15.0
 MIN_ROUND_SECONDS = 0.01
 LEASE_MS = 30_000  # longer than an attempt can take (15 s), with room for a slow database
+# Fan-out writes per round before the round claims what is due: while a live makes messages faster than
+# one write fans out (every ingestion batch makes some), an unbounded fan-out never reached the claims and
+# nothing was sent until the live calmed down. The rest is fanned out by the next rounds.
+FAN_OUT_WRITES = 10
 BACKLOG_EVERY_MS = 5_000  # how often the outbox's backlog is counted for the metrics
 
 
@@ -121,16 +125,23 @@ class WebhookWorker:
         """Fan out what is new, then start the attempts that are due and have room."""
         if not self.subscriptions.any():
             return  # no endpoint anywhere: no message is made and no delivery is due
-        now = clock.now_ms()
-        while await self._db.write(lambda conn: repository.fan_out(conn, now=now), campaigns=()):
-            pass
+        for _ in range(FAN_OUT_WRITES):
+            fanned = await self._db.write(lambda conn: repository.fan_out(conn, now=clock.now_ms(),
+                                                                          limit=repository.FAN_OUT_LIMIT),
+                                          campaigns=())
+            if fanned < repository.FAN_OUT_LIMIT:
+                break  # none left
+        else:
+            self._wake.set()  # more are waiting: the next round comes at once, not at the next poll
         room = self._concurrency - len(self._sending)
         if room <= 0:
             return
         # A copy: the writer thread reads it while attempts end on the loop.
         busy = dict(self._running)
+        # The time read when the claim runs in the writer, not when it was asked for: a lease counted from
+        # an earlier time could end before its attempt has even started.
         claimed = await self._db.write(lambda conn: repository.claim_due(
-            conn, now=now, lease_ms=LEASE_MS, room=room,
+            conn, now=clock.now_ms(), lease_ms=LEASE_MS, room=room,
             free=lambda endpoint_id: self._per_endpoint - busy.get(endpoint_id, 0)), campaigns=())
         for attempt in claimed:
             self._running[attempt.endpoint_id] = self._running.get(attempt.endpoint_id, 0) + 1
@@ -177,7 +188,7 @@ class WebhookWorker:
         succeeded = error is None
         retry_at = None if succeeded else next_attempt_at(attempt.attempts + 1, now)
         self._outcomes.append(repository.Outcome(attempt.delivery_id, now, status_code, error, duration_ms,
-                                                 succeeded, retry_at))
+                                                 succeeded, retry_at, attempt.lease_until))
         if self._flushing is None:
             # Outcomes that end together are recorded in one write.
             self._flushing = asyncio.get_running_loop().create_task(self._flush())
