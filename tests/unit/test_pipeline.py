@@ -9,6 +9,7 @@ import orjson
 import pytest
 
 from liveloop.engine.model import Attributed, Event, RewardIssued
+from liveloop.engine.state import CampaignState
 from liveloop.events.committed import Committed, CommittedEffects
 from liveloop.events.gate import LocalGate
 from liveloop.events.ingest import Ingestor
@@ -102,6 +103,60 @@ def test_a_failed_write_publishes_nothing_drops_only_its_campaigns_and_the_resen
     assert (result.accepted, result.duplicates) == (1, 0)
     assert [row.id for row in p.store.log] == ["other", "a"]
     assert len(p.committed) == 2
+
+
+def test_a_batch_that_fails_half_applied_is_stored_when_sent_again_not_taken_for_duplicates(monkeypatch):
+    # Something raises after the batch's first event was applied and before its write was queued (a bug):
+    # acknowledged as a duplicate when resent, that event would never reach the log.
+    p = Pipeline("c1")
+    p.ingest([reservation("before", "c1", "w")])
+    apply = CampaignState.apply
+
+    def failing(self, ev, now):
+        if ev.id == "boom":
+            raise RuntimeError("a bug")
+        return apply(self, ev, now)
+
+    monkeypatch.setattr(CampaignState, "apply", failing)
+    with pytest.raises(RuntimeError):
+        p.ingest([reservation("e1", "c1", "x"), reservation("boom", "c1", "y")])
+    assert p.gate.peek(T, "c1") is None  # the state holding e1, never stored, is dropped
+    monkeypatch.setattr(CampaignState, "apply", apply)
+    result = p.ingest([reservation("e1", "c1", "x"), reservation("boom", "c1", "y")])
+    assert (result.accepted, result.duplicates) == (2, 0)
+    assert [row.id for row in p.store.log] == ["before", "e1", "boom"]
+    assert set(p.gate.peek(T, "c1").state.participants) == {"w", "x", "y"}
+
+
+def test_a_state_dropped_while_a_write_computed_from_it_is_on_its_way_is_reloaded_after_that_write():
+    # An erasure drops the campaigns it touched once its own write commits; a batch applied to the old state
+    # meanwhile may still be queued behind it. Reloaded before that batch commits, the new state would
+    # never see its events (on SQLite nothing catches up), and a restart would give another state.
+    p = Pipeline("c1")
+
+    async def run():
+        db = p.db
+        fast_write = db.write
+        open_ = asyncio.Event()
+
+        async def slow_write(fn, **kwargs):
+            await open_.wait()
+            return await fast_write(fn, **kwargs)
+
+        await p.gate.get(T, "c1")
+        db.write = slow_write
+        batch = asyncio.ensure_future(p.ingestor.ingest(T, [reservation("b", "c1", "x")], now=NOW))
+        await asyncio.sleep(0.01)  # applied; its write waits
+        p.gate.drop([(T, "c1")])
+        reload = asyncio.ensure_future(p.gate.get(T, "c1"))
+        await asyncio.sleep(0.01)
+        assert not reload.done()  # it waits for the write on its way
+        open_.set()
+        assert (await batch).accepted == 1
+        return await reload
+
+    live = asyncio.run(run())
+    assert "x" in live.state.participants
 
 
 def test_a_rewards_ledger_rows_go_in_the_write_of_its_event_and_a_failed_write_keeps_none():
@@ -225,8 +280,8 @@ def test_clicks_that_arrive_while_a_click_write_is_in_flight_go_together_in_the_
             await open_.wait()
             return await fast_write(fn, **kwargs)
 
+        live = await p.gate.get(T, "c1")  # loaded first: a load waits for the writes queued before it
         db.write = slow_write
-        live = await p.gate.get(T, "c1")
         for i in range(6):
             p.ingestor.record_click(T, live, Event(f"k{i}", "click", None, NOW, "code-siti"), ip=None, now=NOW)
             await asyncio.sleep(0)  # each click in a loop turn of its own, as requests come

@@ -67,6 +67,13 @@ class LocalGate(_Writes, LiveCampaigns):
         """The live campaign, loaded on first use; NotFound for an unknown (or other tenant's) id."""
         return await self.get_uncaught(tenant_id, campaign_id)
 
+    async def _load(self, tenant_id: str, campaign_id: str):
+        """Read once every write queued so far is committed. A state dropped (an erasure, a batch that failed
+        half-applied) may have had writes on their way, computed from it and not refused: read before they
+        commit, the new state would never see their events, as nothing catches up here."""
+        await self._db.write(_nothing, campaigns=())
+        return await super()._load(tenant_id, campaign_id)
+
     async def watch(self, tenant_id: str, campaign_id: str) -> None:
         """A stream opens for the campaign: every event of it passes through this process anyway."""
 

@@ -178,66 +178,77 @@ class Ingestor:
                 raise Unavailable("the campaign's state is being rebuilt; nothing was stored, send the batch again")
 
         # From here to the write there is no await: events are applied and queued in arrival order.
-        batch = BatchWrite()
-        rows, new_users = batch.events, batch.users
-        ledger = LedgerWrites(tenant_id)
-        recent = self._recent
-        refused = False
-        checks = 0
-        unsettled = False  # a duplicate of this process's own recent events: its write may still be on its way
-        for index, inp, ev in known:
-            key = (tenant_id, ev.id)
-            if key in recent or ev.id in logged:
-                result.duplicates += 1
-                unsettled = unsettled or ev.id not in logged
-                continue
-            live = campaigns[inp.campaign_id]
-            state = live.state
-            if state.config.cancelled:
-                # Decided on the state caught up with the log: no event is applied after a cancel.
-                result.rejected.append({"index": index, "error": _cancelled_error(inp.campaign_id)})
-                refused = True
-                continue
-            if ev.type == "order_paid":
-                try:
-                    ev = _valued(ev, state.config.currency, rates)
-                except OverflowError:
-                    # Its value in the campaign currency would not fit storage: refused before the writer.
-                    result.rejected.append({"index": index, "error": _TOO_LARGE})
+        fresh: list[str] = []  # ids of this batch's events applied here (in `recent` since)
+        try:
+            batch = BatchWrite()
+            rows, new_users = batch.events, batch.users
+            ledger = LedgerWrites(tenant_id)
+            recent = self._recent
+            refused = False
+            checks = 0
+            unsettled = False  # a duplicate of this process's own recent events: its write may still be on its way
+            for index, inp, ev in known:
+                key = (tenant_id, ev.id)
+                if key in recent or ev.id in logged:
+                    result.duplicates += 1
+                    unsettled = unsettled or ev.id not in logged
+                    continue
+                live = campaigns[inp.campaign_id]
+                state = live.state
+                if state.config.cancelled:
+                    # Decided on the state caught up with the log: no event is applied after a cancel.
+                    result.rejected.append({"index": index, "error": _cancelled_error(inp.campaign_id)})
                     refused = True
                     continue
-            recent.add(key)
-            if fraud is not None:
-                check = fraud.check(tenant_id, state, inp.device_id, inp.ip, ev)
-                if check is not None:
-                    # Logged just before the event it judges: a replay holds or declines the same rewards.
-                    checks += 1
-                    for effect in state.apply(check, now):
-                        effects.append((live, effect))
-                    rows.append(EventRow(tenant_id, check.id, inp.campaign_id, check.type, check.user_id, check.at,
-                                         check.ref, None, None, check.order_id, None, None, now, check.value))
-            for effect in state.apply(ev, now):
-                # Exact types (effects are never subclassed): cheaper than isinstance, per effect.
-                kind = type(effect)
-                if kind is NewUser:
-                    new_users.append(UserRow(tenant_id, effect.user_id, live.body["market"], "{}", now, now))
-                elif kind is RewardIssued or kind is RewardStatusChanged:
-                    ledger.add(state.config.id, effect)
-                effects.append((live, effect))
-            rows.append(EventRow(tenant_id, ev.id, inp.campaign_id, ev.type, ev.user_id, ev.at, ev.ref,
-                                 inp.device_id, inp.ip, ev.order_id, ev.amount, ev.currency, now, ev.value,
-                                 ev.group_id, ev.sku))
-        result.accepted += len(rows) - checks
-        if refused:
-            result.rejected.sort(key=lambda r: r["index"])
-        if not rows:
-            if unsettled:
-                # Acknowledged only once the events it duplicates are durable: if their write fails, the client
-                # hears so and sends them again (a batch with rows of its own is refused by the writer then).
-                await self._gate.settled(tenant_id, campaigns)
-            return
-        batch.ledger = ledger.rows()
-        batch.staged = self._committed.staged(tenant_id, effects, now)
+                if ev.type == "order_paid":
+                    try:
+                        ev = _valued(ev, state.config.currency, rates)
+                    except OverflowError:
+                        # Its value in the campaign currency would not fit storage: refused before the writer.
+                        result.rejected.append({"index": index, "error": _TOO_LARGE})
+                        refused = True
+                        continue
+                recent.add(key)
+                fresh.append(ev.id)
+                if fraud is not None:
+                    check = fraud.check(tenant_id, state, inp.device_id, inp.ip, ev)
+                    if check is not None:
+                        # Logged just before the event it judges: a replay holds or declines the same rewards.
+                        checks += 1
+                        for effect in state.apply(check, now):
+                            effects.append((live, effect))
+                        rows.append(EventRow(tenant_id, check.id, inp.campaign_id, check.type, check.user_id, check.at,
+                                             check.ref, None, None, check.order_id, None, None, now, check.value))
+                for effect in state.apply(ev, now):
+                    # Exact types (effects are never subclassed): cheaper than isinstance, per effect.
+                    kind = type(effect)
+                    if kind is NewUser:
+                        new_users.append(UserRow(tenant_id, effect.user_id, live.body["market"], "{}", now, now))
+                    elif kind is RewardIssued or kind is RewardStatusChanged:
+                        ledger.add(state.config.id, effect)
+                    effects.append((live, effect))
+                rows.append(EventRow(tenant_id, ev.id, inp.campaign_id, ev.type, ev.user_id, ev.at, ev.ref,
+                                     inp.device_id, inp.ip, ev.order_id, ev.amount, ev.currency, now, ev.value,
+                                     ev.group_id, ev.sku))
+            result.accepted += len(rows) - checks
+            if refused:
+                result.rejected.sort(key=lambda r: r["index"])
+            if not rows:
+                if unsettled:
+                    # Acknowledged only once the events it duplicates are durable: if their write fails, the client
+                    # hears so and sends them again (a batch with rows of its own is refused by the writer then).
+                    await self._gate.settled(tenant_id, campaigns)
+                return
+            batch.ledger = ledger.rows()
+            batch.staged = self._committed.staged(tenant_id, effects, now)
+        except BaseException:
+            # Raised after some events were applied and before the batch's write was queued (a bug): the states
+            # hold events that will never be stored. They are rebuilt from the log, and the events are not taken
+            # for duplicates when the batch is sent again (acknowledged then, they would never be stored).
+            if fresh:
+                self._recent.discard(tenant_id, fresh)
+                self._gate.drop([(tenant_id, cid) for cid in campaigns])
+            raise
         store = self._store
         heads = {cid: live.state.last_seq for cid, live in campaigns.items()}
         try:

@@ -45,6 +45,10 @@ class LiveCampaigns:
         self._bodies: dict[tuple[str, str], dict] = {}
         self._loading: dict[tuple[str, str], asyncio.Future] = {}
 
+    async def _load(self, tenant_id: str, campaign_id: str):
+        """The campaign's state read from the log (and its latest snapshot); None for an unknown campaign."""
+        return await self._store.load(tenant_id, campaign_id)
+
     async def get_uncaught(self, tenant_id: str, campaign_id: str) -> LiveCampaign:
         """The live campaign as this process last saw it, without catching up with other processes
         (SharedGate's fan-out does, within moments): its existence, or its body on a hot path."""
@@ -56,7 +60,7 @@ class LiveCampaigns:
             raise unknown_campaign(campaign_id)
         pending = self._loading.get(key)
         if pending is None:
-            pending = asyncio.ensure_future(self._store.load(tenant_id, campaign_id))
+            pending = asyncio.ensure_future(self._load(tenant_id, campaign_id))
             self._loading[key] = pending
             started = clock.monotonic()
             try:
