@@ -8,8 +8,10 @@ import asyncio
 
 import sqlalchemy as sa
 
+from liveloop.kit import clock
 from liveloop.kit.db.dialect import create_engine
 from liveloop.kit.db.migrate import upgrade
+from liveloop.kit.db.writer import WriterFailed
 from liveloop.webhooks import repository, worker
 from liveloop.webhooks.models import webhook_attempts, webhook_deliveries, webhook_messages
 
@@ -60,6 +62,22 @@ def test_an_attempt_that_outlived_its_lease_leaves_the_delivery_to_the_one_that_
     assert (row.status, row.attempts) == ("succeeded", 2)  # not turned back into a retry
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(webhook_attempts)).scalar_one() == 2
+
+
+def test_two_attempts_of_one_delivery_recorded_together_are_both_counted_and_the_newer_lease_decides(new_database):
+    engine = setup(new_database)
+    with engine.begin() as conn:
+        repository.fan_out(conn, now=NOW)
+    [slow] = claim(engine, NOW)
+    [again] = claim(engine, NOW + LEASE)  # this process claimed it again while the first attempt went on
+    for first, last in ((slow, again), (again, slow)):  # in either order within one flush
+        with engine.begin() as conn:
+            conn.execute(webhook_deliveries.update().values(status="pending", next_at=again.lease_until, attempts=0))
+            repository.record_attempts(conn, outcomes=[
+                outcome(first, NOW + LEASE + 100, succeeded=first is again),
+                outcome(last, NOW + LEASE + 100, succeeded=last is again)])
+        row = delivery(engine)
+        assert (row.status, row.attempts) == ("succeeded", 2)
 
 
 def test_an_attempt_overtaken_by_a_retry_asked_for_by_hand_leaves_the_retry_due(new_database):
@@ -135,3 +153,28 @@ def test_a_round_claims_what_is_due_however_many_messages_wait_to_be_fanned_out(
     assert hooks._wake.is_set()  # the next round comes at once for the rest
     with engine.connect() as conn:
         assert repository.backlog(conn, now=NOW)["fan_out"] == 4  # for the next rounds
+
+
+def test_a_fan_out_that_fails_does_not_keep_what_is_due_from_being_sent(new_database, monkeypatch):
+    engine = setup(new_database, messages=2)
+    with engine.begin() as conn:
+        repository.fan_out(conn, now=clock.now_ms() - 10_000)  # due before the failure began
+
+    def failing(conn, **_options):
+        raise WriterFailed("the disk is full")
+
+    monkeypatch.setattr(repository, "fan_out", failing)
+    hooks = worker.WebhookWorker(_Direct(engine), _Everyone(), allow_private=True)
+    started = []
+
+    async def attempt(claimed):
+        started.append(claimed)
+
+    hooks._attempt = attempt
+
+    async def one_round():
+        await hooks.round()
+        await asyncio.sleep(0)
+
+    asyncio.run(one_round())
+    assert len(started) == 2

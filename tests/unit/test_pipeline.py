@@ -159,6 +159,35 @@ def test_a_state_dropped_while_a_write_computed_from_it_is_on_its_way_is_reloade
     assert "x" in live.state.participants
 
 
+def test_a_state_dropped_while_it_is_being_loaded_is_loaded_again():
+    # An erasure drops the campaigns it touched when its write commits: a load that read the log before that
+    # and ends after it would keep the state from before the erasure.
+    p = Pipeline("c1")
+    load = p.store.load
+    reads = []
+
+    async def run():
+        release = asyncio.Event()
+
+        async def slow_load(tenant_id, campaign_id):
+            loaded = await load(tenant_id, campaign_id)  # read now
+            reads.append(campaign_id)
+            if len(reads) == 1:
+                await release.wait()  # ... and kept only after the drop
+            return loaded
+
+        p.store.load = slow_load
+        first, second = (asyncio.ensure_future(p.gate.get(T, "c1")) for _ in range(2))
+        await asyncio.sleep(0.01)
+        p.gate.drop([(T, "c1")])
+        release.set()
+        return await first, await second
+
+    first, second = asyncio.run(run())
+    assert reads == ["c1", "c1"]  # read again after the drop
+    assert first is second is p.gate.peek(T, "c1")
+
+
 def test_a_rewards_ledger_rows_go_in_the_write_of_its_event_and_a_failed_write_keeps_none():
     p = Pipeline("c1")
     p.store.invites.add(T, "c1", "code-siti", "siti")

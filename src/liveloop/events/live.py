@@ -44,6 +44,10 @@ class LiveCampaigns:
         self._live: dict[tuple[str, str], LiveCampaign] = {}
         self._bodies: dict[tuple[str, str], dict] = {}
         self._loading: dict[tuple[str, str], asyncio.Future] = {}
+        # How often each campaign (and every campaign: `_dropped_all`) was dropped: a load that a drop
+        # overtook may have read what the drop was for (an erasure committing) and is read again.
+        self._dropped: dict[tuple[str, str], int] = {}
+        self._dropped_all = 0
 
     async def _load(self, tenant_id: str, campaign_id: str):
         """The campaign's state read from the log (and its latest snapshot); None for an unknown campaign."""
@@ -53,34 +57,44 @@ class LiveCampaigns:
         """The live campaign as this process last saw it, without catching up with other processes
         (SharedGate's fan-out does, within moments): its existence, or its body on a hot path."""
         key = (tenant_id, campaign_id)
-        live = self._live.get(key)
-        if live is not None:
-            return live
-        if not CAMPAIGN_ID.match(campaign_id):
-            raise unknown_campaign(campaign_id)
-        pending = self._loading.get(key)
-        if pending is None:
+        while True:
+            live = self._live.get(key)
+            if live is not None:
+                return live
+            if not CAMPAIGN_ID.match(campaign_id):
+                raise unknown_campaign(campaign_id)
+            pending = self._loading.get(key)
+            if pending is not None:  # another request loads it: its outcome, or a load of our own if dropped
+                loaded = await asyncio.shield(pending)
+                if loaded is None:
+                    raise unknown_campaign(campaign_id)
+                if self._loading.get(key) is pending:
+                    await asyncio.sleep(0)  # its loader, woken in the same turn, has yet to keep it
+                continue
             pending = asyncio.ensure_future(self._load(tenant_id, campaign_id))
             self._loading[key] = pending
+            dropped = self._drops(key)
             started = clock.monotonic()
             try:
                 loaded = await pending
             finally:
-                self._loading.pop(key, None)
-            if loaded is not None:
-                live = LiveCampaign(*loaded)
-                self._adopt(key, live)
-                seconds = clock.monotonic() - started
-                metrics.REPLAY_SECONDS.observe(seconds)
-                log.info("campaign %s replayed from the log in %.3f s", campaign_id, seconds,
-                         extra={"event": "campaign_replayed", "tenant_id": tenant_id, "campaign_id": campaign_id,
-                                "log_position": live.state.last_seq, "seconds": round(seconds, 3)})
-        else:
-            loaded = await asyncio.shield(pending)
-            live = self._live.get(key) or (LiveCampaign(*loaded) if loaded is not None else None)
-        if live is None:
-            raise unknown_campaign(campaign_id)
-        return live
+                if self._loading.get(key) is pending:
+                    del self._loading[key]
+            if loaded is None:
+                raise unknown_campaign(campaign_id)
+            if self._drops(key) != dropped:
+                continue  # dropped while it was read: read again
+            live = LiveCampaign(*loaded)
+            self._adopt(key, live)
+            seconds = clock.monotonic() - started
+            metrics.REPLAY_SECONDS.observe(seconds)
+            log.info("campaign %s replayed from the log in %.3f s", campaign_id, seconds,
+                     extra={"event": "campaign_replayed", "tenant_id": tenant_id, "campaign_id": campaign_id,
+                            "log_position": live.state.last_seq, "seconds": round(seconds, 3)})
+            return live
+
+    def _drops(self, key: tuple[str, str]) -> tuple[int, int]:
+        return self._dropped_all, self._dropped.get(key, 0)
 
     def loaded(self) -> list[tuple[str, str]]:
         return list(self._live)
@@ -127,8 +141,12 @@ class LiveCampaigns:
         from the log on next use."""
         if keys is None:
             self._live.clear()
+            self._loading.clear()
+            self._dropped_all += 1
         for key in keys or ():
             self._live.pop(key, None)
+            self._loading.pop(key, None)  # a request after the drop starts a load of its own
+            self._dropped[key] = self._dropped.get(key, 0) + 1
 
 
 def refuse_cancelled(live: LiveCampaign) -> None:

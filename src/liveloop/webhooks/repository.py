@@ -238,23 +238,33 @@ def record_attempts(conn: sa.Connection, *, outcomes: list[Outcome]) -> None:
     records would win, and a success could be turned back into a retry or a failure."""
     _attempt_insert(conn.dialect.name)(conn, [
         (o.delivery_id, o.at, o.status_code, o.error[:500] if o.error else None, o.duration_ms) for o in outcomes])
-    changes = [(o.delivery_id, o.status, o.next_at if o.next_at is not None else o.at, o.at, o.lease_until)
-               for o in outcomes]
+    # One row per delivery (an UPDATE ... FROM applies one of several matching rows, any one): two
+    # attempts of one delivery can end together when one outlived its lease and the delivery was claimed
+    # again here. Both are counted; the newer lease's outcome is the one that may set the status.
+    latest: dict[int, Outcome] = {}
+    made: dict[int, int] = {}
+    for o in outcomes:
+        made[o.delivery_id] = made.get(o.delivery_id, 0) + 1
+        kept = latest.get(o.delivery_id)
+        if kept is None or o.lease_until > kept.lease_until:
+            latest[o.delivery_id] = o
+    changes = [(o.delivery_id, o.status, o.next_at if o.next_at is not None else o.at, o.at, o.lease_until,
+                made[o.delivery_id]) for o in latest.values()]
     # Every SET expression reads the row as it was before the update (PostgreSQL and SQLite alike).
     if conn.dialect.name == "postgresql":
         leased = "d.status = 'pending' AND d.next_at = u.lease_until"
         conn.exec_driver_sql(
-            f"UPDATE webhook_deliveries AS d SET attempts = d.attempts + 1,"
+            f"UPDATE webhook_deliveries AS d SET attempts = d.attempts + u.made,"
             f" status = CASE WHEN {leased} THEN u.status ELSE d.status END,"
             f" next_at = CASE WHEN {leased} THEN u.next_at ELSE d.next_at END,"
             f" updated_at = CASE WHEN {leased} THEN u.at ELSE d.updated_at END"
-            " FROM unnest(%b::bigint[], %b::text[], %b::bigint[], %b::bigint[], %b::bigint[])"
-            " AS u(id, status, next_at, at, lease_until) WHERE d.id = u.id",
+            " FROM unnest(%b::bigint[], %b::text[], %b::bigint[], %b::bigint[], %b::bigint[], %b::integer[])"
+            " AS u(id, status, next_at, at, lease_until, made) WHERE d.id = u.id",
             tuple(list(column) for column in zip(*changes, strict=True)))
     else:  # SQLite (kit/db/dialect.py): the same from one JSON array of rows
         leased = "status = 'pending' AND next_at = json_extract(u.value, '$[4]')"
         conn.exec_driver_sql(
-            f"UPDATE webhook_deliveries SET attempts = attempts + 1,"
+            f"UPDATE webhook_deliveries SET attempts = attempts + json_extract(u.value, '$[5]'),"
             f" status = CASE WHEN {leased} THEN json_extract(u.value, '$[1]') ELSE status END,"
             f" next_at = CASE WHEN {leased} THEN json_extract(u.value, '$[2]') ELSE next_at END,"
             f" updated_at = CASE WHEN {leased} THEN json_extract(u.value, '$[3]') ELSE updated_at END"

@@ -125,14 +125,18 @@ class WebhookWorker:
         """Fan out what is new, then start the attempts that are due and have room."""
         if not self.subscriptions.any():
             return  # no endpoint anywhere: no message is made and no delivery is due
-        for _ in range(FAN_OUT_WRITES):
-            fanned = await self._db.write(lambda conn: repository.fan_out(conn, now=clock.now_ms(),
-                                                                          limit=repository.FAN_OUT_LIMIT),
-                                          campaigns=())
-            if fanned < repository.FAN_OUT_LIMIT:
-                break  # none left
-        else:
-            self._wake.set()  # more are waiting: the next round comes at once, not at the next poll
+        try:
+            for _ in range(FAN_OUT_WRITES):
+                fanned = await self._db.write(lambda conn: repository.fan_out(conn, now=clock.now_ms(),
+                                                                              limit=repository.FAN_OUT_LIMIT),
+                                              campaigns=())
+                if fanned < repository.FAN_OUT_LIMIT:
+                    break  # none left
+            else:
+                self._wake.set()  # more are waiting: the next round comes at once, not at the next poll
+        except (LiveloopError, WriterFailed) as exc:
+            # What was fanned out before is still due: a fan-out that fails must not keep it from being sent.
+            log.warning("webhook fan-out failed, trying again next round: %s", exc)
         room = self._concurrency - len(self._sending)
         if room <= 0:
             return
