@@ -130,25 +130,31 @@ class _Everyone:
         return True
 
 
-def test_a_round_claims_what_is_due_however_many_messages_wait_to_be_fanned_out(new_database, monkeypatch):
-    # While a live makes messages faster than one write fans them out, a round that fanned out until none
-    # was left never reached its claims: nothing was sent until the live calmed down.
-    engine = setup(new_database, messages=10)
-    monkeypatch.setattr(repository, "FAN_OUT_LIMIT", 2)
-    monkeypatch.setattr(worker, "FAN_OUT_WRITES", 3)
+def one_round(engine) -> tuple[worker.WebhookWorker, list[repository.Claimed]]:
+    """A worker's round on the database, its attempts noted instead of sent."""
     hooks = worker.WebhookWorker(_Direct(engine), _Everyone(), allow_private=True)
-    started = []
+    started: list[repository.Claimed] = []
 
     async def attempt(claimed):
         started.append(claimed)
 
     hooks._attempt = attempt
 
-    async def one_round():
+    async def run():
         await hooks.round()
         await asyncio.sleep(0)  # the attempts' tasks run
 
-    asyncio.run(one_round())
+    asyncio.run(run())
+    return hooks, started
+
+
+def test_a_round_claims_what_is_due_however_many_messages_wait_to_be_fanned_out(new_database, monkeypatch):
+    # While a live makes messages faster than one write fans them out, a round that fanned out until none
+    # was left never reached its claims: nothing was sent until the live calmed down.
+    engine = setup(new_database, messages=10)
+    monkeypatch.setattr(repository, "FAN_OUT_LIMIT", 2)
+    monkeypatch.setattr(worker, "FAN_OUT_WRITES", 3)
+    hooks, started = one_round(engine)
     assert len(started) == 6  # 3 writes of 2 messages fanned out, then claimed
     assert hooks._wake.is_set()  # the next round comes at once for the rest
     with engine.connect() as conn:
@@ -164,17 +170,5 @@ def test_a_fan_out_that_fails_does_not_keep_what_is_due_from_being_sent(new_data
         raise WriterFailed("the disk is full")
 
     monkeypatch.setattr(repository, "fan_out", failing)
-    hooks = worker.WebhookWorker(_Direct(engine), _Everyone(), allow_private=True)
-    started = []
-
-    async def attempt(claimed):
-        started.append(claimed)
-
-    hooks._attempt = attempt
-
-    async def one_round():
-        await hooks.round()
-        await asyncio.sleep(0)
-
-    asyncio.run(one_round())
+    _hooks, started = one_round(engine)
     assert len(started) == 2

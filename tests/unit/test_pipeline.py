@@ -46,6 +46,19 @@ class Pipeline:
         return asyncio.run(self.ingestor.ingest(T, events, now=NOW))
 
 
+def held_writes(p: Pipeline) -> asyncio.Event:
+    """Every write of the pipeline from now on waits until the returned event is set (a slow commit)."""
+    fast_write = p.db.write
+    open_ = asyncio.Event()
+
+    async def slow_write(fn, **kwargs):
+        await open_.wait()
+        return await fast_write(fn, **kwargs)
+
+    p.db.write = slow_write
+    return open_
+
+
 def reservation(eid: str, cid: str, user: str, ref: str | None = None) -> dict:
     ev = {"id": eid, "type": "reservation", "campaign_id": cid, "user_id": user, "at": iso_ms(NOW - 60_000)}
     if ref:
@@ -135,16 +148,8 @@ def test_a_state_dropped_while_a_write_computed_from_it_is_on_its_way_is_reloade
     p = Pipeline("c1")
 
     async def run():
-        db = p.db
-        fast_write = db.write
-        open_ = asyncio.Event()
-
-        async def slow_write(fn, **kwargs):
-            await open_.wait()
-            return await fast_write(fn, **kwargs)
-
         await p.gate.get(T, "c1")
-        db.write = slow_write
+        open_ = held_writes(p)
         batch = asyncio.ensure_future(p.ingestor.ingest(T, [reservation("b", "c1", "x")], now=NOW))
         await asyncio.sleep(0.01)  # applied; its write waits
         p.gate.drop([(T, "c1")])
@@ -301,16 +306,8 @@ def test_clicks_that_arrive_while_a_click_write_is_in_flight_go_together_in_the_
     p.store.write = counting
 
     async def run():
-        db = p.db
-        fast_write = db.write
-        open_ = asyncio.Event()
-
-        async def slow_write(fn, **kwargs):
-            await open_.wait()
-            return await fast_write(fn, **kwargs)
-
         live = await p.gate.get(T, "c1")  # loaded first: a load waits for the writes queued before it
-        db.write = slow_write
+        open_ = held_writes(p)
         for i in range(6):
             p.ingestor.record_click(T, live, Event(f"k{i}", "click", None, NOW, "code-siti"), ip=None, now=NOW)
             await asyncio.sleep(0)  # each click in a loop turn of its own, as requests come
